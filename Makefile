@@ -1,0 +1,47 @@
+# clinvk — the two entry points are `make run` and `make test`.
+SHELL := /bin/bash
+NPM ?= npm
+ARGS ?=
+
+.PHONY: run test install build generate check-generated lint-spec typecheck unit bench clean
+
+node_modules/.package-lock.json: package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.package-lock.json
+
+build: install
+	$(NPM) run -s generate
+	$(NPM) run -s build
+
+# Installs, builds and starts the server (127.0.0.1:8080 unless configured otherwise).
+run: build
+	node bin/clinvk.js serve $(ARGS)
+
+generate: install
+	$(NPM) run -s generate
+
+# Fails when generated/ does not match openapi/ (contract drift).
+check-generated: install
+	$(NPM) run -s generate
+	@git diff --exit-code --stat -- generated || { echo "generated/ is stale: run 'npm run generate' and commit"; exit 1; }
+
+lint-spec: install
+	$(NPM) run -s lint:spec
+
+typecheck: install
+	$(NPM) run -s typecheck
+
+unit: install
+	npx jest
+
+# Installs everything, checks the contract and types, builds, and runs the whole test suite.
+test: install check-generated lint-spec typecheck build
+	npx jest --ci
+
+bench: build
+	node scripts/bench/overhead.mjs
+
+clean:
+	rm -rf dist coverage
