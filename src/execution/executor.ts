@@ -1,0 +1,207 @@
+/**
+ * Runs one plan: availability, execution slot, spawn, deadline/cancel/shutdown kills, parsing.
+ * Shared by every kind of execution (prompt, stream, aggregates, compat APIs).
+ */
+import type { BackendRegistry } from '../backends/registry';
+import type { ProcessRunner, RunHandle, RunOutcome } from '../backends/runner-types';
+import type { BackendName, ProcessExit, StreamParser, TokenUsage, UnifiedEvent } from '../backends/types';
+import type { Config } from '../config/types';
+import { ApiError } from '../errors';
+import type { Logger } from '../observability/logger';
+import type { ExecutionLimiter, Slot } from './limiter';
+import type { RunPlan } from './plan';
+import type { ExecContext, RunStatus } from './types';
+
+export const KILL_TIMEOUT = 'timeout';
+export const KILL_SHUTDOWN = 'shutdown';
+export const CANCEL_DISCONNECT = 'canceled: client disconnected';
+
+/** What happened to one run, before any session bookkeeping. */
+export interface RunReport {
+  status: RunStatus;
+  exitCode: number;
+  durationMs: number;
+  output: string;
+  error?: string;
+  /** Usage as the CLI reported it (cumulative for codex resumed threads). */
+  usage?: TokenUsage;
+  backendSessionId?: string;
+}
+
+/** Observer hooks for metrics (no-op by default). */
+export interface ExecutionObserver {
+  runStarted(backend: BackendName): void;
+  runFinished(backend: BackendName, status: RunStatus, durationMs: number, usage?: TokenUsage): void;
+  rejected(reason: 'queue_full' | 'queue_timeout'): void;
+}
+
+export const NO_OBSERVER: ExecutionObserver = {
+  runStarted: () => undefined,
+  runFinished: () => undefined,
+  rejected: () => undefined,
+};
+
+export interface RunHooks {
+  /** After a slot was granted, right before spawning (session creation). May throw. */
+  beforeSpawn?(): Promise<void>;
+  /** The spawn failed (the slot is already released). */
+  spawnFailed?(): Promise<void>;
+  /** Right after the child started (stream mode: write the response head). */
+  started?(handle: RunHandle): void;
+  /** Stream mode: one unified event per parsed line. */
+  onEvent?(event: UnifiedEvent): void;
+}
+
+export class Executor {
+  constructor(
+    private readonly config: Config,
+    private readonly registry: BackendRegistry,
+    private readonly runner: ProcessRunner,
+    private readonly limiter: ExecutionLimiter,
+    private readonly logger: Logger,
+    private readonly observer: ExecutionObserver = NO_OBSERVER,
+  ) {}
+
+  /** Resolved executable of an enabled, available backend, else 503 `backend_unavailable`. */
+  async command(backend: BackendName): Promise<string> {
+    const st = await this.registry.check(backend);
+    if (!st.available || !st.command) {
+      throw new ApiError('backend_unavailable', st.reason ?? `backend "${backend}" is not available`);
+    }
+    return st.command;
+  }
+
+  /** Waits for an execution slot (429 queue_full, 504 in the queue, 503 shutting down). */
+  acquire(ctx: ExecContext): Promise<Slot> {
+    return this.limiter.acquire({
+      signal: ctx.signal,
+      deadline: ctx.deadline,
+      admitted: ctx.admitted,
+      onReject: (r) => this.observer.rejected(r),
+    });
+  }
+
+  /**
+   * Runs the plan with an already-acquired slot (released here when the run ends).
+   * Throws only before the child started (503 on spawn failure).
+   */
+  async run(plan: RunPlan, command: string, slot: Slot, ctx: ExecContext, hooks: RunHooks = {}): Promise<RunReport> {
+    let parser: StreamParser | undefined;
+    let handle: RunHandle;
+    try {
+      await hooks.beforeSpawn?.();
+      if (plan.mode === 'stream') parser = plan.adapter.createStreamParser();
+      const s = this.config.server;
+      handle = await this.runner.start({
+        command,
+        args: plan.args,
+        cwd: plan.cwd,
+        env: this.childEnv(plan.backend, ctx.traceparent),
+        killGraceMs: s.kill_grace_secs * 1000,
+        mode: plan.mode === 'stream' ? 'lines' : 'collect',
+        maxOutputBytes: s.max_output_bytes,
+        maxLineBytes: s.max_output_line_bytes,
+        onLine: parser ? (line) => this.feed(parser!, line, hooks) : undefined,
+      });
+    } catch (err) {
+      slot.release();
+      if (err instanceof ApiError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EACCES') this.registry.invalidate(plan.backend);
+      await hooks.spawnFailed?.();
+      throw new ApiError('backend_unavailable', `backend "${plan.backend}" could not be started: ${(err as Error).message}`);
+    }
+    const started = Date.now();
+    this.observer.runStarted(plan.backend);
+    const stopTimer = this.watch(handle, ctx);
+    hooks.started?.(handle);
+    let outcome: RunOutcome;
+    try {
+      outcome = await handle.done;
+    } finally {
+      stopTimer();
+      slot.release();
+    }
+    const report = this.report(plan, outcome, parser, Date.now() - started);
+    this.observer.runFinished(plan.backend, report.status, report.durationMs, report.usage);
+    this.logger.debug('run finished', { backend: plan.backend, status: report.status, exit_code: report.exitCode, request_id: ctx.requestId });
+    return report;
+  }
+
+  /** Best-effort follow-up process without a slot (gemini ephemeral session clean-up). */
+  async cleanup(command: string, args: string[], cwd: string, ctx: ExecContext): Promise<void> {
+    try {
+      const handle = await this.runner.start({
+        command,
+        args,
+        cwd,
+        env: this.childEnv('gemini', ctx.traceparent),
+        killGraceMs: this.config.server.kill_grace_secs * 1000,
+        mode: 'collect',
+        maxOutputBytes: 1 << 20,
+      });
+      const timer = setTimeout(() => handle.kill('cleanup timeout'), 30_000);
+      timer.unref();
+      const out = await handle.done;
+      clearTimeout(timer);
+      if (out.exit.code !== 0) this.logger.warn('session clean-up failed', { args, stderr: out.stderr.slice(-500) });
+    } catch (err) {
+      this.logger.warn('session clean-up failed', { args, error: (err as Error).message });
+    }
+  }
+
+  private feed(parser: StreamParser, line: string, hooks: RunHooks): void {
+    for (const ev of parser.push(line)) hooks.onEvent?.(ev);
+  }
+
+  /** Kills the child at the deadline or when the client goes away. */
+  private watch(handle: RunHandle, ctx: ExecContext): () => void {
+    const timer = setTimeout(() => handle.kill(KILL_TIMEOUT), Math.max(0, ctx.deadline - Date.now()));
+    timer.unref();
+    const onAbort = (): void => handle.kill(abortReason(ctx.signal));
+    if (ctx.signal.aborted) onAbort();
+    else ctx.signal.addEventListener('abort', onAbort, { once: true });
+    return () => {
+      clearTimeout(timer);
+      ctx.signal.removeEventListener('abort', onAbort);
+    };
+  }
+
+  private report(plan: RunPlan, out: RunOutcome, parser: StreamParser | undefined, durationMs: number): RunReport {
+    const s = this.config.server;
+    const parsed = parser ? parser.finish(out.exit, out.stderr) : plan.adapter.parseResult(out.stdout, out.stderr, out.exit);
+    const output = parser ? '' : (parsed as { output?: string }).output ?? '';
+    const base = { durationMs, output, usage: parsed.usage, backendSessionId: parsed.backendSessionId };
+    const killed = (status: RunStatus, error: string): RunReport => ({ ...base, status, exitCode: -1, error });
+    if (out.killReason === KILL_TIMEOUT) return killed('timeout', `timed out after ${s.request_timeout_secs} s`);
+    if (out.killReason === KILL_SHUTDOWN) return killed('shutdown', 'server shutting down');
+    if (out.killReason !== undefined && out.killReason.startsWith('canceled')) return killed('canceled', out.killReason);
+    if (out.lineTooLong) return killed('line_too_long', `backend output line exceeded ${s.max_output_line_bytes} bytes`);
+    if (out.outputTooLarge) return killed('output_too_large', `backend output exceeded ${s.max_output_bytes} bytes`);
+    if (parsed.success) return { ...base, status: 'success', exitCode: 0 };
+    return {
+      ...base,
+      status: 'error',
+      exitCode: exitCodeOf(out.exit),
+      error: parsed.error ?? `${plan.backend} failed`,
+    };
+  }
+
+  private childEnv(backend: BackendName, traceparent: string): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...this.config.backends[backend].env, TRACEPARENT: traceparent };
+    delete env.CLINVK_API_KEYS;
+    delete env.CLINVK_API_KEYS_GOPASS_PATH;
+    return env;
+  }
+}
+
+/** `1` when the CLI exited 0 but the run failed; `-1` without an exit status. */
+function exitCodeOf(exit: ProcessExit): number {
+  if (exit.code === null) return -1;
+  return exit.code === 0 ? 1 : exit.code;
+}
+
+function abortReason(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  return typeof r === 'string' && r.startsWith('canceled') ? r : CANCEL_DISCONNECT;
+}

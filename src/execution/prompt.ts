@@ -1,0 +1,364 @@
+/**
+ * Single prompt execution (POST /api/v1/prompt) in JSON and stream mode, with the session
+ * lifecycle of SPEC §6.3 and the order of checks of §2.6.
+ */
+import type { RunHandle } from '../backends/runner-types';
+import type { TokenUsage, UnifiedEvent } from '../backends/types';
+import type { Config } from '../config/types';
+import { ApiError, validationError } from '../errors';
+import type { Logger } from '../observability/logger';
+import type { SessionRecord, SessionStore, TurnClaim } from '../sessions/types';
+import { CANCEL_DISCONNECT, Executor, RunReport } from './executor';
+import type { Planner, RunPlan, SessionContext } from './plan';
+import { dryRunResult, resultOf, runError, turnUsage } from './results';
+import type { ExecContext, ExecutionOptions, ExecutionResult, NativeEvent } from './types';
+
+export interface PromptRequest extends Omit<ExecutionOptions, 'backend'> {
+  backend?: ExecutionOptions['backend'];
+  session_id?: string;
+}
+
+/** Where a stream run writes its events (the HTTP layer encodes them). */
+export interface EventSink {
+  /** Called once, right after spawn (or validation for a dry run): write the response head. */
+  open(sessionId: string | undefined): void;
+  /** Writes one event; false → the socket is full, wait for `drained`. */
+  write(event: NativeEvent): boolean;
+  drained(): Promise<void>;
+  /** Aborts the response (socket destroyed) after a write timeout. */
+  abort(): void;
+  close(): void;
+}
+
+/** Session facts for one turn, once resolved and claimed. */
+interface TurnState {
+  session?: SessionRecord;
+  claim?: TurnClaim;
+  /** Id of the session this run belongs to (set when created or continued). */
+  sessionId?: string;
+  /** Counted in the active-sessions gauge. */
+  active?: boolean;
+}
+
+export interface SessionObserver {
+  created(): void;
+  activeDelta(delta: 1 | -1): void;
+}
+
+export class PromptService {
+  constructor(
+    private readonly config: Config,
+    private readonly planner: Planner,
+    private readonly executor: Executor,
+    private readonly store: SessionStore,
+    private readonly logger: Logger,
+    private readonly sessions: SessionObserver = { created: () => undefined, activeDelta: () => undefined },
+  ) {}
+
+  /** Effective output format of a prompt request. */
+  isStream(req: PromptRequest): boolean {
+    const f = req.output_format && req.output_format !== 'default' ? req.output_format : this.config.output.format;
+    return f === 'stream-json';
+  }
+
+  async execute(req: PromptRequest, ctx: ExecContext): Promise<ExecutionResult> {
+    const { opts, plan, turn, command } = await this.prepare(req, 'json');
+    if (plan.dryRun) return dryRunResult(plan, command, await this.dryRunSession(opts, plan, turn));
+    const slot = await this.admit(turn, ctx);
+    const report = await this.executor.run(plan, command, slot, ctx, this.spawnHooks(opts, plan, turn));
+    const result = await this.finishTurn(plan, report, turn);
+    if (report.status !== 'success') throw runError(report, result);
+    return result;
+  }
+
+  /**
+   * Stream mode: every failure up to the spawn is thrown (an ordinary HTTP error); after
+   * `sink.open` everything is an event and the promise resolves once the terminal event was written
+   * and the session updated.
+   */
+  async stream(req: PromptRequest, ctx: ExecContext, sink: EventSink): Promise<void> {
+    const { opts, plan, turn, command } = await this.prepare(req, 'stream');
+    const events = new EventEnvelope(plan.backend, sink);
+    if (plan.dryRun) {
+      const result = dryRunResult(plan, command, await this.dryRunSession(opts, plan, turn));
+      sink.open(result.session_id);
+      events.session(result.session_id);
+      events.emit({ type: 'message', content: { text: result.output, role: 'assistant' } });
+      events.terminal('done', { exit_code: 0, duration_ms: 0, command: result.command, working_dir: result.working_dir });
+      sink.close();
+      return;
+    }
+    const slot = await this.admit(turn, ctx);
+    let handle: RunHandle | undefined;
+    const heartbeat = new Heartbeat(this.config.server.stream_heartbeat_secs * 1000, () =>
+      events.emit({ type: 'progress', content: { stage: 'heartbeat' } }),
+    );
+    const base = this.spawnHooks(opts, plan, turn);
+    const hooks = {
+      ...base,
+      started: (h: RunHandle) => {
+        base.started();
+        handle = h;
+        sink.open(turn.sessionId);
+        events.session(turn.sessionId);
+        heartbeat.start();
+      },
+      onEvent: (ev: UnifiedEvent) => {
+        if (ev.type === 'token_usage') return;
+        heartbeat.touch();
+        if (!events.emit(ev) && handle) this.backpressure(handle, sink);
+      },
+    };
+    let report: RunReport;
+    try {
+      report = await this.executor.run(plan, command, slot, ctx, hooks);
+    } finally {
+      heartbeat.stop();
+    }
+    await this.finishTurn(plan, report, turn, (result) => {
+      if (result.token_usage) events.emit({ type: 'token_usage', content: result.token_usage });
+      if (report.status === 'success') {
+        events.terminal('done', {
+          exit_code: 0,
+          duration_ms: report.durationMs,
+          ...(result.token_usage ? { token_usage: result.token_usage } : {}),
+        });
+      } else {
+        const err = runError(report, result);
+        const code = report.status === 'line_too_long' ? 'stream_line_too_long' : err.code;
+        events.terminal('error', { message: err.message, code, exit_code: report.exitCode });
+      }
+      sink.close();
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** Steps 10–12 of SPEC §2.6: validation, session resolution and claim, backend availability. */
+  private async prepare(
+    req: PromptRequest,
+    mode: 'json' | 'stream',
+  ): Promise<{ opts: ExecutionOptions; plan: RunPlan; turn: TurnState; command: string }> {
+    const turn: TurnState = {};
+    let cwd: string;
+    if (req.session_id !== undefined) {
+      if (req.ephemeral === true) {
+        throw validationError([{ path: 'body.ephemeral', message: 'must not be true together with session_id' }]);
+      }
+      const session = await this.store.resolve(req.session_id);
+      if (req.backend !== undefined && req.backend !== session.backend) {
+        throw validationError([{ path: 'body.backend', message: `does not match the session's backend (${session.backend})` }]);
+      }
+      const opts = { ...req, backend: session.backend } as ExecutionOptions;
+      const requested = await this.planner.validate(opts, 'body', req.workdir === undefined);
+      const stored = await this.planner.checkSessionWorkdir(session.working_dir, 'body');
+      if (requested !== undefined && requested !== stored) {
+        throw validationError([{ path: 'body.workdir', message: `does not match the session's working directory (${session.working_dir})` }]);
+      }
+      cwd = stored;
+      turn.session = session;
+      turn.sessionId = session.id;
+      const sctx: SessionContext = { workingDir: cwd, model: session.model, backendSessionId: session.backend_session_id };
+      const plan = this.planner.plan(opts, cwd, mode, sctx);
+      if (plan.dryRun) return { opts, plan, turn, command: await this.executor.command(opts.backend) };
+      turn.claim = await this.store.claimTurn(session.id, this.staleClaimMs());
+      try {
+        return { opts, plan, turn, command: await this.executor.command(opts.backend) };
+      } catch (err) {
+        await this.release(turn);
+        throw err;
+      }
+    }
+    if (req.backend === undefined) throw validationError([{ path: 'body.backend', message: 'is required' }]);
+    const opts = req as ExecutionOptions;
+    cwd = (await this.planner.validate(opts, 'body'))!;
+    const plan = this.planner.plan(opts, cwd, mode);
+    return { opts, plan, turn, command: await this.executor.command(opts.backend) };
+  }
+
+  /** Step 13: an execution slot; a claimed session is restored when admission fails. */
+  private async admit(turn: TurnState, ctx: ExecContext) {
+    try {
+      return await this.executor.acquire(ctx);
+    } catch (err) {
+      await this.release(turn);
+      throw err;
+    }
+  }
+
+  private spawnHooks(opts: ExecutionOptions, plan: RunPlan, turn: TurnState) {
+    return {
+      beforeSpawn: async () => {
+        if (turn.session || plan.ephemeral) return;
+        const created = await this.store.create({
+          backend: plan.backend,
+          working_dir: plan.cwd,
+          model: plan.requestedModel,
+          initial_prompt: opts.prompt.slice(0, 4096),
+          tags: [...this.config.session.default_tags, 'api'],
+          metadata: opts.metadata && Object.keys(opts.metadata).length ? opts.metadata : undefined,
+          status: 'active',
+          turn_count: 0,
+        });
+        turn.sessionId = created.id;
+        this.sessions.created();
+      },
+      spawnFailed: async () => {
+        if (turn.claim) await this.release(turn);
+        else if (turn.sessionId) await this.store.discard(turn.sessionId).catch(() => undefined);
+        turn.sessionId = turn.session?.id;
+      },
+      started: () => {
+        if (!turn.sessionId) return;
+        turn.active = true;
+        this.sessions.activeDelta(1);
+      },
+    };
+  }
+
+  /** Creates the session of a new non-ephemeral dry run (SPEC §3.3 dry-run rules). */
+  private async dryRunSession(opts: ExecutionOptions, plan: RunPlan, turn: TurnState): Promise<string | undefined> {
+    if (turn.session) return turn.session.id;
+    if (plan.ephemeral) return undefined;
+    const created = await this.store.create({
+      backend: plan.backend,
+      working_dir: plan.cwd,
+      model: plan.requestedModel,
+      initial_prompt: opts.prompt.slice(0, 4096),
+      tags: [...this.config.session.default_tags, 'api'],
+      metadata: opts.metadata && Object.keys(opts.metadata).length ? opts.metadata : undefined,
+      status: 'completed',
+      turn_count: 1,
+    });
+    this.sessions.created();
+    return created.id;
+  }
+
+  /**
+   * Builds the result and records the turn. `beforeRecord` runs between the two (stream mode writes
+   * the terminal event there: the session is updated after it, SPEC §4.2).
+   */
+  private async finishTurn(
+    plan: RunPlan,
+    report: RunReport,
+    turn: TurnState,
+    beforeRecord?: (result: ExecutionResult) => void,
+  ): Promise<ExecutionResult> {
+    const session = turn.session;
+    const resumed = session?.backend_session_id !== undefined && report.backendSessionId === session.backend_session_id;
+    const { usage, cumulative } = turnUsage(plan, report.usage, resumed, session?.backend_cumulative_usage);
+    const result = resultOf(plan, report, { sessionId: turn.sessionId, usage });
+    beforeRecord?.(result);
+    if (turn.active) {
+      turn.active = false;
+      this.sessions.activeDelta(-1);
+    }
+    if (turn.sessionId) await this.record(turn.sessionId, plan, report, usage, cumulative);
+    return result;
+  }
+
+  private async record(id: string, plan: RunPlan, report: RunReport, usage?: TokenUsage, cumulative?: TokenUsage): Promise<void> {
+    try {
+      await this.store.completeTurn(
+        id,
+        {
+          success: report.status === 'success',
+          error_message: report.status === 'success' ? undefined : report.error,
+          backend_session_id: report.backendSessionId,
+          usage,
+          backend_cumulative_usage: cumulative,
+          model: plan.requestedModel,
+        },
+        this.config.session.store_token_usage,
+      );
+    } catch (err) {
+      this.logger.error('could not record session turn', { session_id: id, error: (err as Error).message });
+    }
+  }
+
+  private async release(turn: TurnState): Promise<void> {
+    if (!turn.claim) return;
+    const claim = turn.claim;
+    turn.claim = undefined;
+    await this.store.releaseClaim(claim).catch((err: Error) =>
+      this.logger.error('could not release session claim', { session_id: claim.id, error: err.message }),
+    );
+  }
+
+  private backpressure(handle: RunHandle, sink: EventSink): void {
+    handle.pause();
+    const timer = setTimeout(() => {
+      handle.kill(CANCEL_DISCONNECT);
+      sink.abort();
+    }, this.config.server.write_timeout_secs * 1000);
+    timer.unref();
+    void sink.drained().then(() => {
+      clearTimeout(timer);
+      handle.resume();
+    });
+  }
+
+  private staleClaimMs(): number {
+    return (this.config.server.request_timeout_secs + 60) * 1000;
+  }
+}
+
+/** Adds the native envelope (backend, session, timestamp, gap-free sequence) to events. */
+export class EventEnvelope {
+  private sequence = 0;
+  private sessionId?: string;
+  private ended = false;
+
+  constructor(
+    private readonly backend: NativeEvent['backend'],
+    private readonly sink: EventSink,
+  ) {}
+
+  session(id: string | undefined): void {
+    this.sessionId = id;
+  }
+
+  emit(ev: UnifiedEvent): boolean {
+    return this.write(ev.type, ev.content as Record<string, unknown>);
+  }
+
+  terminal(type: 'done' | 'error', content: Record<string, unknown>): void {
+    this.write(type, content);
+    this.ended = true;
+  }
+
+  private write(type: NativeEvent['type'], content: Record<string, unknown>): boolean {
+    if (this.ended) return true;
+    const ev: NativeEvent = { type, backend: this.backend } as NativeEvent;
+    if (this.sessionId) ev.session_id = this.sessionId;
+    ev.timestamp = new Date().toISOString();
+    ev.sequence = ++this.sequence;
+    ev.content = content;
+    return this.sink.write(ev);
+  }
+}
+
+/** Calls `beat` when nothing was written for `intervalMs` (0 disables). */
+class Heartbeat {
+  private timer?: NodeJS.Timeout;
+  constructor(
+    private readonly intervalMs: number,
+    private readonly beat: () => void,
+  ) {}
+  start(): void {
+    this.touch();
+  }
+  touch(): void {
+    if (this.intervalMs <= 0) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.beat();
+      this.touch();
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,74 @@
+/** Building ExecutionResult objects and mapping run reports to errors (SPEC §3.2, §3.3, §5.7). */
+import { subtractCumulative } from '../backends/usage';
+import type { BackendName, TokenUsage } from '../backends/types';
+import { ApiError, ErrorCode } from '../errors';
+import type { RunReport } from './executor';
+import type { RunPlan } from './plan';
+import type { ExecutionResult, RunStatus } from './types';
+
+/** The `error_code` of an aggregate item / the HTTP code of a single run, per run status. */
+export const STATUS_CODE: Record<Exclude<RunStatus, 'success'>, ErrorCode | 'canceled'> = {
+  error: 'backend_failed',
+  timeout: 'backend_timeout',
+  canceled: 'canceled',
+  shutdown: 'shutting_down',
+  output_too_large: 'output_too_large',
+  line_too_long: 'backend_failed',
+};
+
+export function resultOf(
+  plan: RunPlan,
+  report: RunReport,
+  opts: { sessionId?: string; usage?: TokenUsage } = {},
+): ExecutionResult {
+  const usage = opts.usage ?? report.usage;
+  return Object.assign(orderedResult(opts.sessionId, plan.backend, plan.model), {
+    exit_code: report.exitCode,
+    duration_ms: report.durationMs,
+    output: report.output,
+    ...(report.error !== undefined ? { error: report.error } : {}),
+    ...(usage ? { token_usage: usage } : {}),
+  });
+}
+
+function orderedResult(sessionId: string | undefined, backend: BackendName, model: string | undefined): ExecutionResult {
+  const r = {} as ExecutionResult;
+  if (sessionId) r.session_id = sessionId;
+  r.backend = backend;
+  if (model !== undefined) r.model = model;
+  return r;
+}
+
+/** The dry-run result (SPEC §5.9). */
+export function dryRunResult(plan: RunPlan, command: string, sessionId?: string): ExecutionResult {
+  return Object.assign(orderedResult(sessionId, plan.backend, plan.model), {
+    exit_code: 0,
+    duration_ms: 0,
+    output: `Would execute: ${command} [${plan.args.join(' ')}]`,
+    command: [command, ...plan.args],
+    working_dir: plan.cwd,
+  });
+}
+
+/** The error a failed single run answers with (502/503/504), `data` = the result. */
+export function runError(report: RunReport, result: ExecutionResult): ApiError {
+  const code = STATUS_CODE[report.status as Exclude<RunStatus, 'success'>];
+  const message =
+    report.status === 'error' ? `${result.backend} failed: ${report.error ?? ''}` : report.error ?? 'execution failed';
+  return new ApiError(code === 'canceled' ? 'internal_error' : code, message, { data: result });
+}
+
+/**
+ * Per-turn usage and the new cumulative value for backends that report thread totals (codex).
+ * `previous` is the session's stored cumulative usage when the thread was resumed.
+ */
+export function turnUsage(
+  plan: RunPlan,
+  reported: TokenUsage | undefined,
+  resumed: boolean,
+  previous: TokenUsage | undefined,
+): { usage?: TokenUsage; cumulative?: TokenUsage } {
+  if (!reported || !plan.adapter.cumulativeUsage) return { usage: reported };
+  const usage = resumed && previous ? subtractCumulative(reported, previous) : reported;
+  return { usage, cumulative: reported };
+}

@@ -1,0 +1,18 @@
+/** One thin handler per operationId routed by openapi-backend (SPEC §1.4.6). */
+import type { Services } from '../services';
+import { executePrompt } from './native/prompt';
+import { deleteSession, getSession, listSessions } from './native/sessions';
+import { healthCheck, listBackends } from './native/status';
+import type { HandlerFn } from './types';
+
+export function buildHandlers(s: Services): Record<string, HandlerFn> {
+  const staleClaimMs = (s.config.server.request_timeout_secs + 60) * 1000;
+  return {
+    executePrompt: executePrompt(s.prompt),
+    listBackends: listBackends(s.status),
+    healthCheck: healthCheck(s.status),
+    listSessions: listSessions(s.store),
+    getSession: getSession(s.store),
+    deleteSession: deleteSession(s.store, staleClaimMs),
+  };
+}

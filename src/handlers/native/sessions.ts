@@ -1,0 +1,38 @@
+/** GET /api/v1/sessions, GET and DELETE /api/v1/sessions/{id} (SPEC §3.8–§3.10). */
+import type { SessionStatus, SessionStore } from '../../sessions/types';
+import { toSessionInfo } from '../../sessions';
+import type { BackendName } from '../../backends/types';
+import { sendData } from '../../http/respond';
+import type { HandlerFn } from '../types';
+
+interface ListQuery {
+  backend?: BackendName;
+  status?: SessionStatus;
+  limit?: number;
+  offset?: number;
+}
+
+export function listSessions(store: SessionStore): HandlerFn {
+  return async (c, _req, res) => {
+    const q = c.request.query as ListQuery;
+    const limit = q.limit ?? 100;
+    const offset = q.offset ?? 0;
+    const page = await store.list({ backend: q.backend, status: q.status, limit, offset });
+    sendData(res, { sessions: page.sessions.map(toSessionInfo), total: page.total, limit, offset });
+  };
+}
+
+export function getSession(store: SessionStore): HandlerFn {
+  return async (c, _req, res) => {
+    const record = await store.resolve(String(c.request.params.id));
+    sendData(res, toSessionInfo(record));
+  };
+}
+
+export function deleteSession(store: SessionStore, staleClaimMs: number): HandlerFn {
+  return async (c, _req, res) => {
+    const record = await store.resolve(String(c.request.params.id));
+    const id = await store.delete(record.id, staleClaimMs);
+    sendData(res, { deleted: true, id });
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * The Express application (SPEC §1.2, §7.13): request context → CORS → rate limiter → auth →
+ * meta routes → routing (404/405) → body guard → openapi-backend validation → handler → errors.
+ */
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type OpenAPIBackend from 'openapi-backend';
+import { ApiError, validationError } from '../errors';
+import type { Logger } from '../observability/logger';
+import type { Metrics } from '../observability/metrics';
+import type { HandlerFn } from '../handlers/types';
+import { ctxOf } from './context';
+import { bodyGuard } from './middleware/body';
+import { requestContext, type RequestObserver } from './middleware/context';
+import { errorHandler } from './middleware/errors';
+import { routeMatcher } from './middleware/route';
+import { metaRoutes } from './meta';
+import { createOpenApi, detailsFromAjv, type Context } from './openapi';
+import type { Config } from '../config/types';
+
+export interface AppOptions {
+  config: Config;
+  logger: Logger;
+  /** One handler per operationId that openapi-backend routes. */
+  handlers: Record<string, HandlerFn>;
+  metrics?: Metrics;
+  /** Middleware placed between the request context and the meta routes (CORS, rate limit, auth). */
+  guards?: express.RequestHandler[];
+}
+
+export interface AppInstance {
+  app: Express;
+  api: OpenAPIBackend;
+}
+
+export async function createApp(opts: AppOptions): Promise<AppInstance> {
+  const { config, logger, metrics } = opts;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.set('trust proxy', config.server.trusted_proxies.length ? config.server.trusted_proxies : false);
+
+  const api = await createOpenApi({
+    ...wrapHandlers(opts.handlers),
+    validationFail: (c: Context) => {
+      throw validationError(detailsFromAjv(c.validation.errors));
+    },
+    notFound: () => {
+      throw new ApiError('not_found', 'no such route');
+    },
+    methodNotAllowed: () => {
+      throw new ApiError('method_not_allowed', 'method not allowed');
+    },
+  });
+
+  const observers: RequestObserver[] = metrics ? [metrics] : [];
+  app.use(requestContext(logger, config.server.request_timeout_secs * 1000, observers));
+  for (const g of opts.guards ?? []) app.use(g);
+  app.use(metaRoutes(metrics));
+  app.use(routeMatcher(api));
+  app.use(bodyGuard(config.server.max_request_body_bytes));
+  app.use(async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      await api.handleRequest(
+        {
+          method: req.method === 'HEAD' ? 'GET' : req.method,
+          path: req.path,
+          query: req.query as Record<string, string | string[]>,
+          headers: { ...(req.headers as Record<string, string>), 'content-type': 'application/json' },
+          body: req.body,
+        },
+        req,
+        res,
+      );
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.use(errorHandler(logger));
+  return { app, api };
+}
+
+/** openapi-backend passes (context, ...args): keep handlers thin and typed. */
+function wrapHandlers(handlers: Record<string, HandlerFn>) {
+  const out: Record<string, (c: Context, req: Request, res: Response) => Promise<void>> = {};
+  for (const [id, fn] of Object.entries(handlers)) {
+    out[id] = async (c, req, res) => {
+      ctxOf(res).route = c.operation.path;
+      await fn(c, req, res);
+    };
+  }
+  return out;
+}

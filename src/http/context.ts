@@ -1,0 +1,32 @@
+/** Per-request context kept on `res.locals.ctx` (SPEC §1.2 "request context"). */
+import type { Request, Response } from 'express';
+import type { TraceContext } from '../observability/trace';
+import type { ApiStyle } from './style';
+
+export interface RequestContext {
+  requestId: string;
+  trace: TraceContext;
+  style: ApiStyle;
+  startedAt: number;
+  /** Epoch ms: arrival + `server.request_timeout_secs` (SPEC §7.8). */
+  deadline: number;
+  /** OpenAPI path template once routed (`/api/v1/sessions/{id}`), literal meta path, or `unmatched`. */
+  route: string;
+  /** Aborted when the client goes away before the response finished. */
+  abort: AbortController;
+  /** Filled by handlers for the access log. */
+  backend?: string;
+  sessionId?: string;
+  exitCode?: number;
+  /** Rate-limit key of an accepted API key (`key:<sha256>`). */
+  apiKeyId?: string;
+}
+
+export function ctxOf(res: Response): RequestContext {
+  return res.locals.ctx as RequestContext;
+}
+
+export function headerValue(req: Request, name: string): string | undefined {
+  const v = req.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,80 @@
+/**
+ * Error bodies in the three API styles (SPEC §2.2–§2.5). Pure: used by the Express error writer
+ * and by the raw-socket `clientError` handler alike.
+ */
+import { ApiError, ErrorCode, NO_RETRY_CODES } from '../errors';
+import type { ApiStyle } from './style';
+
+const OPENAI_TYPE: Partial<Record<ErrorCode, string>> = {
+  unauthorized: 'invalid_request_error',
+  forbidden_workdir: 'permission_error',
+  rate_limited: 'rate_limit_error',
+  queue_full: 'rate_limit_error',
+};
+
+const ANTHROPIC_TYPE: Partial<Record<ErrorCode, string>> = {
+  unauthorized: 'authentication_error',
+  forbidden_workdir: 'permission_error',
+  not_found: 'not_found_error',
+  model_not_found: 'not_found_error',
+  payload_too_large: 'request_too_large',
+  rate_limited: 'rate_limit_error',
+  queue_full: 'rate_limit_error',
+  shutting_down: 'overloaded_error',
+};
+
+export function openaiErrorType(code: ErrorCode): string {
+  return OPENAI_TYPE[code] ?? (statusOf(code) >= 500 ? 'server_error' : 'invalid_request_error');
+}
+
+export function anthropicErrorType(code: ErrorCode): string {
+  return ANTHROPIC_TYPE[code] ?? (statusOf(code) >= 500 ? 'api_error' : 'invalid_request_error');
+}
+
+function statusOf(code: ErrorCode): number {
+  return new ApiError(code, '').status;
+}
+
+/** `body.messages[0].content` → `messages[0].content`; other locations keep their prefix. */
+function fieldOf(path: string): string {
+  return path.startsWith('body.') ? path.slice(5) : path;
+}
+
+/** Message of a compat-style validation error: `<field>: <problem>`. */
+function compatMessage(err: ApiError): string {
+  const first = err.details?.[0];
+  if (err.code === 'validation_error' && first) {
+    return first.path === 'body' ? first.message : `${fieldOf(first.path)}: ${first.message}`;
+  }
+  return err.message;
+}
+
+export interface ErrorResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+}
+
+export function errorResponse(style: ApiStyle, err: ApiError): ErrorResponse {
+  const headers: Record<string, string> = { ...(err.headers ?? {}) };
+  if (NO_RETRY_CODES.has(err.code)) headers['x-should-retry'] = 'false';
+  let body: Record<string, unknown>;
+  if (style === 'openai') {
+    const first = err.details?.[0];
+    body = {
+      error: {
+        message: compatMessage(err),
+        type: openaiErrorType(err.code),
+        param: first && first.path !== 'body' ? fieldOf(first.path) : null,
+        code: err.code,
+      },
+    };
+  } else if (style === 'anthropic') {
+    body = { type: 'error', error: { type: anthropicErrorType(err.code), message: compatMessage(err) } };
+  } else {
+    body = { success: false, error: err.message, code: err.code };
+    if (err.code === 'validation_error' && err.details?.length) body.details = err.details;
+    if (err.data !== undefined) body.data = err.data;
+  }
+  return { status: err.status, headers, body };
+}

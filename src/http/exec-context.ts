@@ -1,0 +1,14 @@
+/** The execution context of a request: ids, trace, client-disconnect signal and deadline. */
+import type { Response } from 'express';
+import type { ExecContext } from '../execution/types';
+import { ctxOf } from './context';
+
+export function execContext(res: Response): ExecContext {
+  const ctx = ctxOf(res);
+  return {
+    requestId: ctx.requestId,
+    traceparent: ctx.trace.traceparent,
+    signal: ctx.abort.signal,
+    deadline: ctx.deadline,
+  };
+}

@@ -1,0 +1,49 @@
+/** Meta routes served by Express before openapi-backend (SPEC §3.12): spec, docs, metrics. */
+import path from 'node:path';
+import express, { type Router } from 'express';
+import { ApiError } from '../errors';
+import { openapiJsonText, openapiYamlText } from './openapi';
+import type { Metrics } from '../observability/metrics';
+
+const DOCS_HTML = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>clinvk API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/init.js"></script>
+</body>
+</html>
+`;
+
+const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', validatorUrl: null, deepLinking: true });\n`;
+
+export function metaRoutes(metrics: Metrics | undefined): Router {
+  const r = express.Router({ caseSensitive: true, strict: true });
+  const uiDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
+  r.get('/openapi.json', (_req, res) => {
+    res.type('application/json; charset=utf-8').send(openapiJsonText());
+  });
+  r.get('/openapi.yaml', (_req, res) => {
+    res.type('application/yaml; charset=utf-8').send(openapiYamlText());
+  });
+  const docs: express.RequestHandler = (_req, res) => {
+    res.type('text/html; charset=utf-8').send(DOCS_HTML);
+  };
+  r.get('/docs', docs);
+  r.get('/docs/', docs);
+  r.get('/docs/init.js', (_req, res) => {
+    res.type('application/javascript; charset=utf-8').send(DOCS_INIT);
+  });
+  r.use('/docs/assets', express.static(uiDir, { index: false, fallthrough: true }));
+  r.get('/metrics', async (_req, res, next) => {
+    if (!metrics) return next(new ApiError('not_found', 'metrics are disabled'));
+    res.setHeader('Content-Type', metrics.contentType);
+    res.send(await metrics.render());
+  });
+  return r;
+}

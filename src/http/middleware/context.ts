@@ -1,0 +1,60 @@
+/**
+ * Request context (SPEC §2.7, §2.8): request id, trace context, API style, common headers, the
+ * client-disconnect signal and the access log line. Observes `finish`/`close` only; never wraps
+ * the body.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Logger } from '../../observability/logger';
+import { requestIdFrom, traceFrom } from '../../observability/trace';
+import { CANCEL_DISCONNECT } from '../../execution/executor';
+import { headerValue, RequestContext } from '../context';
+import { apiStyleOf } from '../style';
+
+export interface RequestObserver {
+  finished(req: Request, res: Response, ctx: RequestContext, durationMs: number): void;
+}
+
+export function requestContext(logger: Logger, requestTimeoutMs: number, observers: RequestObserver[] = []): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const trace = traceFrom(headerValue(req, 'traceparent'), headerValue(req, 'tracestate'));
+    const ctx: RequestContext = {
+      requestId: requestIdFrom(headerValue(req, 'x-request-id')),
+      trace,
+      style: apiStyleOf(req.path),
+      startedAt: Date.now(),
+      deadline: Date.now() + requestTimeoutMs,
+      route: 'unmatched',
+      abort: new AbortController(),
+    };
+    res.locals.ctx = ctx;
+    res.setHeader('X-Request-Id', ctx.requestId);
+    res.setHeader('traceparent', trace.traceparent);
+    if (trace.tracestate !== undefined) res.setHeader('tracestate', trace.tracestate);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    if (ctx.style === 'anthropic') res.setHeader('request-id', ctx.requestId);
+    let bytes = 0;
+    res.on('close', () => {
+      if (!res.writableFinished) ctx.abort.abort(CANCEL_DISCONNECT);
+      bytes = res.socket?.bytesWritten ?? bytes;
+      const duration = Date.now() - ctx.startedAt;
+      for (const o of observers) o.finished(req, res, ctx, duration);
+      logger.info('request', {
+        request_id: ctx.requestId,
+        trace_id: trace.traceId,
+        span_id: trace.spanId,
+        method: req.method,
+        route: ctx.route,
+        status: res.statusCode,
+        duration_ms: duration,
+        bytes: Number(res.getHeader('content-length') ?? 0) || undefined,
+        client_ip: req.ip,
+        api_style: ctx.style,
+        ...(ctx.backend ? { backend: ctx.backend } : {}),
+        ...(ctx.sessionId ? { session_id: ctx.sessionId } : {}),
+        ...(ctx.exitCode !== undefined ? { exit_code: ctx.exitCode } : {}),
+        ...(res.writableFinished ? {} : { aborted: true }),
+      });
+    });
+    next();
+  };
+}

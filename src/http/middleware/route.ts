@@ -1,0 +1,29 @@
+/** Route matching before the body is read (SPEC §2.6 step 5, §2.10): 404 and 405 in the path's style. */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type OpenAPIBackend from 'openapi-backend';
+import { ApiError } from '../../errors';
+import { ctxOf } from '../context';
+
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+export function routeMatcher(api: OpenAPIBackend): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const match = (m: string) => api.router.matchOperation({ method: m, path: req.path, headers: {} });
+    const op = match(method);
+    if (op) {
+      ctxOf(res).route = op.path;
+      res.locals.operationId = op.operationId;
+      return next();
+    }
+    const allowed = METHODS.filter((m) => match(m));
+    if (allowed.length === 0) return next(new ApiError('not_found', `no route for ${req.method} ${req.path}`));
+    if (allowed.includes('GET')) allowed.splice(allowed.indexOf('GET') + 1, 0, 'HEAD');
+    ctxOf(res).route = match(allowed[0]!)!.path;
+    next(
+      new ApiError('method_not_allowed', `method ${req.method} not allowed for ${req.path}`, {
+        headers: { Allow: allowed.join(', ') },
+      }),
+    );
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * The Node HTTP server around the app: timeouts and header limits (SPEC §7.3, §7.8), the raw-socket
+ * `clientError` writer (400/408/431 in the path's style) and graceful shutdown (§7.12).
+ */
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config/types';
+import { ApiError, ErrorCode } from '../errors';
+import { KILL_SHUTDOWN } from '../execution/executor';
+import { buildHandlers } from '../handlers';
+import type { Logger } from '../observability/logger';
+import { startRetention } from '../sessions/retention';
+import { buildServices, type ServiceOptions, type Services } from '../services';
+import { createApp } from './app';
+import { errorResponse } from './error-body';
+import { buildGuards } from './guards';
+import { apiStyleOf } from './style';
+
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+export interface AppBundle {
+  app: Awaited<ReturnType<typeof createApp>>['app'];
+  services: Services;
+  /** Stops timers and closes the store (tests). */
+  close(): Promise<void>;
+}
+
+/** The app with its services, not listening (tests use it with supertest). */
+export async function createServerApp(config: Config, logger: Logger, opts: ServiceOptions = {}): Promise<AppBundle> {
+  const services = await buildServices(config, logger, opts);
+  const guards = await buildGuards(config, logger, services);
+  const { app } = await createApp({ config, logger, handlers: buildHandlers(services), metrics: services.metrics, guards: guards.middleware });
+  const staleClaimMs = (config.server.request_timeout_secs + 60) * 1000;
+  const retention = startRetention(services.store, {
+    retentionDays: config.session.retention_days,
+    intervalSecs: config.session.cleanup_interval_secs,
+    staleClaimMs,
+    logger,
+  });
+  return {
+    app,
+    services,
+    close: async () => {
+      retention.stop();
+      guards.stop();
+      services.limiter.close();
+      await services.runner.killAll(KILL_SHUTDOWN);
+      await services.store.close();
+    },
+  };
+}
+
+export interface RunningServer {
+  url: string;
+  host: string;
+  port: number;
+  server: http.Server;
+  services: Services;
+  shutdown(opts?: { force?: boolean }): Promise<void>;
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+/** Writes a JSON error straight to a socket (the request never reached Express). */
+function writeSocketError(socket: Duplex, code: ErrorCode, message: string, rawPacket?: Buffer): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const line = rawPacket?.toString('latin1').split('\r\n', 1)[0] ?? '';
+  const target = line.split(' ')[1] ?? '/';
+  const style = apiStyleOf(target.startsWith('/') ? target.split('?')[0]! : '/');
+  const { status, body } = errorResponse(style, new ApiError(code, message));
+  const payload = JSON.stringify(body);
+  const id = randomUUID();
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(payload)}\r\n` +
+      `X-Request-Id: ${id}\r\n` +
+      (style === 'anthropic' ? `request-id: ${id}\r\n` : '') +
+      'X-Content-Type-Options: nosniff\r\n' +
+      'Connection: close\r\n\r\n' +
+      payload,
+  );
+}
+
+export async function startServer(config: Config, opts: { logger: Logger } & ServiceOptions): Promise<RunningServer> {
+  const { logger } = opts;
+  const s = config.server;
+  const bundle = await createServerApp(config, logger, opts);
+  const server = http.createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      requestTimeout: s.read_timeout_secs * 1000,
+      headersTimeout: Math.min(10, s.read_timeout_secs) * 1000,
+      keepAliveTimeout: s.idle_timeout_secs * 1000,
+    },
+    bundle.app,
+  );
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (err.code === 'HPE_HEADER_OVERFLOW') return writeSocketError(socket, 'header_too_large', 'request headers too large', err.rawPacket);
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT') {
+      return writeSocketError(socket, 'request_timeout', 'request not received in time', err.rawPacket);
+    }
+    writeSocketError(socket, 'bad_request', 'malformed HTTP request', err.rawPacket);
+  });
+  let inFlight = 0;
+  const idleWaiters: (() => void)[] = [];
+  server.on('request', (_req, res: http.ServerResponse) => {
+    inFlight++;
+    res.on('close', () => {
+      inFlight--;
+      if (inFlight === 0) idleWaiters.splice(0).forEach((f) => f());
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(s.port, s.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as { port: number; address: string };
+  const hostForUrl = s.host.includes(':') ? `[${s.host}]` : s.host;
+
+  let shutdownPromise: Promise<void> | undefined;
+  let forceNow: (() => void) | undefined;
+  const drained = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (inFlight === 0) return resolve();
+      const t = setTimeout(resolve, ms);
+      forceNow = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      idleWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+
+  const shutdown = (o: { force?: boolean } = {}): Promise<void> => {
+    if (shutdownPromise) {
+      if (o.force) forceNow?.();
+      return shutdownPromise;
+    }
+    shutdownPromise = (async () => {
+      logger.info('shutting down', { in_flight: inFlight });
+      server.close();
+      server.closeIdleConnections();
+      bundle.services.limiter.close();
+      if (!o.force) await drained(s.shutdown_timeout_secs * 1000);
+      await bundle.services.runner.killAll(KILL_SHUTDOWN);
+      await drained(2000);
+      server.closeAllConnections();
+      await bundle.close();
+      logger.info('stopped');
+    })();
+    return shutdownPromise;
+  };
+
+  return { url: `http://${hostForUrl}:${addr.port}`, host: s.host, port: addr.port, server, services: bundle.services, shutdown };
+}

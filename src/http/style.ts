@@ -1,0 +1,8 @@
+/** API style of a path, decided by the prefix alone (SPEC §2.1). */
+export type ApiStyle = 'native' | 'openai' | 'anthropic';
+
+export function apiStyleOf(path: string): ApiStyle {
+  if (path === '/openai' || path.startsWith('/openai/')) return 'openai';
+  if (path === '/anthropic' || path.startsWith('/anthropic/')) return 'anthropic';
+  return 'native';
+}

@@ -1,0 +1,109 @@
+/**
+ * Prometheus metrics with prom-client (SPEC §7.10). A fresh Registry per app instance. Observes
+ * request completion and executions; never wraps a response.
+ */
+import type { Request, Response } from 'express';
+import client from 'prom-client';
+import type { BackendName, TokenUsage } from '../backends/types';
+import type { ExecutionObserver } from '../execution/executor';
+import type { RunStatus } from '../execution/types';
+import type { RequestContext } from '../http/context';
+
+const RUN_STATUS: Record<RunStatus, string> = {
+  success: 'success',
+  error: 'error',
+  output_too_large: 'error',
+  line_too_long: 'error',
+  timeout: 'timeout',
+  canceled: 'canceled',
+  shutdown: 'canceled',
+};
+
+export class Metrics implements ExecutionObserver {
+  readonly registry = new client.Registry();
+  private readonly requests: client.Counter<'method' | 'path' | 'status'>;
+  private readonly requestDuration: client.Histogram<'method' | 'path'>;
+  private readonly executions: client.Counter<'backend' | 'status'>;
+  private readonly executionDuration: client.Histogram<'backend'>;
+  private readonly tokens: client.Counter<'backend' | 'direction'>;
+  private readonly running: client.Gauge<'backend'>;
+  private readonly rejections: client.Counter<'reason'>;
+  private readonly activeSessions: client.Gauge;
+  private readonly sessionsCreated: client.Counter;
+
+  constructor(queued: () => number) {
+    const registers = [this.registry];
+    this.requests = new client.Counter({ name: 'clinvk_requests_total', help: 'Finished HTTP requests', labelNames: ['method', 'path', 'status'], registers });
+    this.requestDuration = new client.Histogram({
+      name: 'clinvk_request_duration_seconds',
+      help: 'HTTP request duration (streams: until the end)',
+      labelNames: ['method', 'path'],
+      buckets: client.exponentialBuckets(0.001, 2, 15),
+      registers,
+    });
+    this.executions = new client.Counter({ name: 'clinvk_backend_executions_total', help: 'CLI runs', labelNames: ['backend', 'status'], registers });
+    this.executionDuration = new client.Histogram({
+      name: 'clinvk_backend_execution_duration_seconds',
+      help: 'CLI run duration',
+      labelNames: ['backend'],
+      buckets: client.exponentialBuckets(0.1, 2, 12),
+      registers,
+    });
+    this.tokens = new client.Counter({ name: 'clinvk_backend_tokens_total', help: 'Unified token usage', labelNames: ['backend', 'direction'], registers });
+    this.running = new client.Gauge({ name: 'clinvk_executions_running', help: 'CLI runs in progress', labelNames: ['backend'], registers });
+    new client.Gauge({
+      name: 'clinvk_executions_queued',
+      help: 'Executions waiting for a slot',
+      registers,
+      collect() {
+        this.set(queued());
+      },
+    });
+    this.rejections = new client.Counter({ name: 'clinvk_execution_rejections_total', help: 'Executions rejected by the limiter', labelNames: ['reason'], registers });
+    this.activeSessions = new client.Gauge({ name: 'clinvk_active_sessions', help: 'Sessions with a turn running now', registers });
+    this.sessionsCreated = new client.Counter({ name: 'clinvk_sessions_created_total', help: 'Sessions created', registers });
+    client.collectDefaultMetrics({ register: this.registry });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** RequestObserver */
+  finished(req: Request, res: Response, ctx: RequestContext, durationMs: number): void {
+    const path = ctx.route;
+    this.requests.inc({ method: req.method, path, status: String(res.statusCode) });
+    this.requestDuration.observe({ method: req.method, path }, durationMs / 1000);
+  }
+
+  runStarted(backend: BackendName): void {
+    this.running.inc({ backend });
+  }
+
+  runFinished(backend: BackendName, status: RunStatus, durationMs: number, usage?: TokenUsage): void {
+    this.running.dec({ backend });
+    this.executions.inc({ backend, status: RUN_STATUS[status] });
+    this.executionDuration.observe({ backend }, durationMs / 1000);
+    if (usage) {
+      this.tokens.inc({ backend, direction: 'input' }, usage.input_tokens);
+      this.tokens.inc({ backend, direction: 'output' }, usage.output_tokens);
+    }
+  }
+
+  rejected(reason: 'queue_full' | 'queue_timeout'): void {
+    this.rejections.inc({ reason });
+  }
+
+  /** SessionObserver */
+  created(): void {
+    this.sessionsCreated.inc();
+  }
+
+  activeDelta(delta: 1 | -1): void {
+    this.activeSessions.inc(delta);
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Working-directory policy (SPEC §7.6, §3.1 `workdir`, §9 rows 21–27).
+ *
+ * Order of checks (first failure wins):
+ *   1. format (400 `validation_error`): U+0000, lone surrogates, not absolute, > 4096 UTF-8 bytes;
+ *   2. lexical normalisation (`.`/`..`, duplicate and trailing slashes);
+ *   3. policy on the *normalised* path (403 `forbidden_workdir`, "blocked path") — this runs before
+ *      the existence check so that `/etc/nonexistent` or `/home/a/../../etc` is reported as
+ *      forbidden (and a caller cannot probe blocked trees for existence);
+ *   4. realpath (400 `validation_error`): missing → `work directory does not exist: <p>`;
+ *   5. policy on the *real* path (403): blocked prefixes / root / `$CLINVK_HOME` ("blocked path"),
+ *      then the allowed prefixes ("not in allowed paths");
+ *   6. type (400): not a directory → `work directory is not a directory: <p>`. It runs after the
+ *      policy so that a refused path reveals nothing about what it is (a symlink to `/etc/passwd`
+ *      is 403, not "not a directory").
+ * The value returned is the real path (what becomes the child's `cwd` and the stored `working_dir`).
+ * Messages quote the path as the client sent it (never the resolved symlink target).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { ApiError, validationError } from '../errors';
+
+/** Built-in blocked prefixes (SPEC §7.6); configured prefixes are added to these. */
+export const BUILTIN_BLOCKED_WORKDIR_PREFIXES: readonly string[] = Object.freeze([
+  '/etc',
+  '/var/run',
+  '/var/lock',
+  '/root',
+  '/sys',
+  '/proc',
+  '/dev',
+  '/usr/bin',
+  '/usr/sbin',
+  '/bin',
+  '/sbin',
+  '/boot',
+  '/lib',
+  '/lib64',
+  '/usr/lib',
+  '/usr/lib64',
+]);
+
+export const MAX_WORKDIR_BYTES = 4096;
+
+export interface WorkdirPolicyOptions {
+  /** `server.allowed_workdir_prefixes`; empty → every non-blocked directory is allowed. */
+  allowedPrefixes: string[];
+  /** `server.blocked_workdir_prefixes`; ADDED to the built-in list. */
+  blockedPrefixes: string[];
+  /** `$CLINVK_HOME` (state directory); it and everything inside it is blocked. */
+  clinvkHome: string;
+}
+
+/**
+ * True when `p` equals `prefix` or lies under it with path-boundary semantics
+ * (`/etc` covers `/etc` and `/etc/x`, not `/etcx`). Both arguments must be absolute and normalised.
+ */
+export function isUnder(p: string, prefix: string): boolean {
+  if (p === prefix) return true;
+  const withSep = prefix.endsWith(path.sep) ? prefix : prefix + path.sep;
+  return p.startsWith(withSep);
+}
+
+/**
+ * The real-path form of an absolute path that may not exist (yet): the deepest existing ancestor
+ * is resolved with realpath and the remaining segments are appended. This way a `$CLINVK_HOME`
+ * created after start-up below a symlinked parent is still recognised.
+ */
+function realForm(p: string): string {
+  let current = p;
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      const real = fs.realpathSync(current);
+      return rest.length === 0 ? real : path.join(real, ...rest.reverse());
+    } catch {
+      const parent = path.dirname(current);
+      if (parent === current) return p;
+      rest.push(path.basename(current));
+      current = parent;
+    }
+  }
+}
+
+/** Both forms (lexical and real), de-duplicated; empty entries are skipped. */
+function bothForms(prefixes: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const raw of prefixes) {
+    if (typeof raw !== 'string' || raw.trim() === '' || raw.includes('\u0000')) continue;
+    const lexical = path.resolve(raw);
+    out.add(lexical);
+    out.add(realForm(lexical));
+  }
+  return [...out];
+}
+
+function isWellFormed(s: string): boolean {
+  const fn = (s as unknown as { isWellFormed?: () => boolean }).isWellFormed;
+  if (typeof fn === 'function') return fn.call(s);
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+}
+
+export class WorkdirPolicy {
+  /** Blocked prefixes, lexical and real forms (built-in + configured). */
+  readonly blocked: readonly string[];
+  /** `$CLINVK_HOME`, lexical and real forms. */
+  readonly home: readonly string[];
+  /** Real-path forms of the allowed prefixes (empty → no restriction). */
+  readonly allowed: readonly string[];
+
+  constructor(opts: WorkdirPolicyOptions) {
+    this.blocked = Object.freeze(bothForms([...BUILTIN_BLOCKED_WORKDIR_PREFIXES, ...(opts.blockedPrefixes ?? [])]));
+    this.home = Object.freeze(opts.clinvkHome ? bothForms([opts.clinvkHome]) : []);
+    const allowed = new Set<string>();
+    for (const raw of opts.allowedPrefixes ?? []) {
+      if (typeof raw !== 'string' || raw.trim() === '' || raw.includes('\u0000')) continue;
+      allowed.add(realForm(path.resolve(raw)));
+    }
+    this.allowed = Object.freeze([...allowed]);
+  }
+
+  /** True when `p` (absolute, normalised) is the root, under a blocked prefix, or inside `$CLINVK_HOME`. */
+  isBlocked(p: string): boolean {
+    if (p === path.parse(p).root) return true;
+    for (const prefix of this.blocked) if (isUnder(p, prefix)) return true;
+    for (const prefix of this.home) if (isUnder(p, prefix)) return true;
+    return false;
+  }
+
+  /** True when no allowed prefixes are configured or the real path lies under one of them. */
+  isAllowed(realPath: string): boolean {
+    if (this.allowed.length === 0) return true;
+    return this.allowed.some((prefix) => isUnder(realPath, prefix));
+  }
+
+  /**
+   * Validates a working directory and returns its real path.
+   * @param input the path as given (request field, stored session `working_dir`, default workdir)
+   * @param detailPath the validation detail path, e.g. `body.workdir` or `body.tasks[3].workdir`
+   * @throws ApiError `validation_error` (400) or `forbidden_workdir` (403)
+   */
+  async resolve(input: string, detailPath: string): Promise<string> {
+    const invalid = (message: string): ApiError => validationError([{ path: detailPath, message }]);
+    const forbidden = (reason: 'blocked path' | 'not in allowed paths'): ApiError =>
+      new ApiError('forbidden_workdir', `work directory not allowed: ${input} (${reason})`);
+
+    // 1. Format.
+    if (typeof input !== 'string' || input.includes('\u0000') || !path.isAbsolute(input)) {
+      throw invalid('must be an absolute path');
+    }
+    if (Buffer.byteLength(input, 'utf8') > MAX_WORKDIR_BYTES) {
+      throw invalid(`must be at most ${MAX_WORKDIR_BYTES} bytes`);
+    }
+    if (!isWellFormed(input)) throw invalid('must be well-formed Unicode');
+
+    // 2–3. Lexical normalisation; policy on the normalised path.
+    const normalised = path.resolve(input);
+    if (this.isBlocked(normalised)) throw forbidden('blocked path');
+
+    // 4. Real path; existence and type.
+    let real: string;
+    try {
+      real = await fs.promises.realpath(normalised);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') throw invalid(`work directory is not accessible: ${input}`);
+      // ENOENT, ENOTDIR (a component is a file), ELOOP, ENAMETOOLONG, …
+      throw invalid(`work directory does not exist: ${input}`);
+    }
+
+    // 5. Policy on the real path, before the type check (nothing is disclosed about refused trees).
+    if (this.isBlocked(real)) throw forbidden('blocked path');
+    if (!this.isAllowed(real)) throw forbidden('not in allowed paths');
+
+    let stat: fs.Stats;
+    try {
+      stat = await fs.promises.stat(real);
+    } catch {
+      throw invalid(`work directory does not exist: ${input}`);
+    }
+    if (!stat.isDirectory()) throw invalid(`work directory is not a directory: ${input}`);
+    return real;
+  }
+}

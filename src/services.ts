@@ -1,0 +1,67 @@
+/** Wiring of the service graph for one server instance (no HTTP here). */
+import fs from 'node:fs';
+import path from 'node:path';
+import { BackendRegistry } from './backends/registry';
+import { CrossSpawnRunner } from './backends/runner';
+import type { ProcessRunner } from './backends/runner-types';
+import type { Config } from './config/types';
+import { Executor } from './execution/executor';
+import { ExecutionLimiter } from './execution/limiter';
+import { Planner } from './execution/plan';
+import { PromptService } from './execution/prompt';
+import { StatusService } from './execution/status';
+import type { Logger } from './observability/logger';
+import { Metrics } from './observability/metrics';
+import { WorkdirPolicy } from './security/workdir';
+import { createSessionStore } from './sessions';
+import type { SessionStore } from './sessions/types';
+
+export interface Services {
+  config: Config;
+  logger: Logger;
+  version: string;
+  registry: BackendRegistry;
+  runner: ProcessRunner;
+  limiter: ExecutionLimiter;
+  store: SessionStore;
+  planner: Planner;
+  executor: Executor;
+  prompt: PromptService;
+  status: StatusService;
+  metrics?: Metrics;
+}
+
+export function packageVersion(): string {
+  for (const rel of ['../package.json', '../../package.json']) {
+    const p = path.resolve(__dirname, rel);
+    if (fs.existsSync(p)) return (JSON.parse(fs.readFileSync(p, 'utf8')) as { version: string }).version;
+  }
+  return '0.0.0';
+}
+
+export interface ServiceOptions {
+  /** Environment used for PATH look-ups (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  store?: SessionStore;
+}
+
+export async function buildServices(config: Config, logger: Logger, opts: ServiceOptions = {}): Promise<Services> {
+  const s = config.server;
+  const version = packageVersion();
+  const registry = new BackendRegistry({ backends: config.backends, ttlMs: s.backend_check_ttl_secs * 1000, env: opts.env });
+  const runner = new CrossSpawnRunner();
+  let metrics: Metrics | undefined;
+  const limiter = new ExecutionLimiter(s.max_concurrent_executions, s.max_queued_executions);
+  if (s.metrics_enabled) metrics = new Metrics(() => limiter.queued);
+  const store = opts.store ?? (await createSessionStore(config, logger));
+  const workdirs = new WorkdirPolicy({
+    allowedPrefixes: s.allowed_workdir_prefixes,
+    blockedPrefixes: s.blocked_workdir_prefixes,
+    clinvkHome: config.home,
+  });
+  const planner = new Planner(config, workdirs);
+  const executor = new Executor(config, registry, runner, limiter, logger, metrics);
+  const prompt = new PromptService(config, planner, executor, store, logger, metrics);
+  const status = new StatusService(config, registry, store, limiter, version);
+  return { config, logger, version, registry, runner, limiter, store, planner, executor, prompt, status, metrics };
+}

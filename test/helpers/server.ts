@@ -1,0 +1,164 @@
+/**
+ * Test harness: a server app on a temp CLINVK_HOME with the fake CLIs, a fake-invocation log and
+ * helpers to read it. Configuration goes through the real loader (a YAML file in the temp home).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { loadConfig } from '../../src/config/load';
+import type { Config } from '../../src/config/types';
+import { createServerApp, startServer, type AppBundle, type RunningServer } from '../../src/http/server';
+import { createSilentLogger } from '../../src/observability/logger';
+
+export const FAKE_BIN = path.resolve(__dirname, '../fixtures/bin');
+
+export interface FakeLogEntry {
+  event: 'start' | 'end' | 'grandchild';
+  cli?: string;
+  argv?: string[];
+  cwd?: string;
+  pid: number;
+  pgid?: number;
+  stdin?: string;
+  time?: number;
+  code?: number | null;
+  parent?: number;
+  env?: Record<string, string>;
+}
+
+export interface TestEnv {
+  root: string;
+  home: string;
+  workdir: string;
+  logFile: string;
+  stateDir: string;
+  config: Config;
+  /** Fake CLI invocations so far. */
+  log(): FakeLogEntry[];
+  starts(): FakeLogEntry[];
+  /** Names of files in the sessions directory (sorted). */
+  sessionFiles(): string[];
+  cleanup(): void;
+}
+
+type Overrides = Record<string, unknown>;
+
+function deepMerge(a: Overrides, b: Overrides): Overrides {
+  const out: Overrides = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' && !Array.isArray(prev)
+        ? deepMerge(prev as Overrides, v as Overrides)
+        : v;
+  }
+  return out;
+}
+
+/** Builds a temp environment and a validated config pointing the three backends at the fakes. */
+export function makeTestEnv(overrides: Overrides = {}): TestEnv {
+  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'clinvk-test-')));
+  const home = path.join(root, 'home');
+  const workdir = path.join(root, 'work');
+  const stateDir = path.join(root, 'fake-state');
+  const logFile = path.join(root, 'fake.log');
+  for (const d of [home, workdir, stateDir]) fs.mkdirSync(d, { recursive: true });
+  const fakeEnv = { FAKE_CLI_LOG: logFile, FAKE_CLI_STATE_DIR: stateDir, HOME: root };
+  const backend = (name: string) => ({ command: path.join(FAKE_BIN, name), env: fakeEnv });
+  const file = deepMerge(
+    {
+      server: { default_workdir: workdir, kill_grace_secs: 1 },
+      session: { retention_days: 0 },
+      backends: { claude: backend('claude'), codex: backend('codex'), gemini: backend('gemini') },
+    },
+    overrides,
+  );
+  const configFile = path.join(root, 'config.yaml');
+  fs.writeFileSync(configFile, stringify(file));
+  const { config } = loadConfig({ flags: { config: configFile }, env: { CLINVK_HOME: home, HOME: root }, cwd: workdir });
+  const readLog = (): FakeLogEntry[] =>
+    fs.existsSync(logFile)
+      ? fs
+          .readFileSync(logFile, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as FakeLogEntry)
+      : [];
+  return {
+    root,
+    home,
+    workdir,
+    logFile,
+    stateDir,
+    config,
+    log: readLog,
+    starts: () => readLog().filter((e) => e.event === 'start'),
+    sessionFiles: () => {
+      const dir = path.join(home, 'sessions');
+      return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+    },
+    cleanup: () => fs.rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+export interface TestApp extends TestEnv {
+  bundle: AppBundle;
+  app: AppBundle['app'];
+  close(): Promise<void>;
+}
+
+export async function makeTestApp(overrides: Overrides = {}): Promise<TestApp> {
+  const env = makeTestEnv(overrides);
+  const bundle = await createServerApp(env.config, createSilentLogger());
+  return {
+    ...env,
+    bundle,
+    app: bundle.app,
+    close: async () => {
+      await bundle.close();
+      env.cleanup();
+    },
+  };
+}
+
+export interface TestServer extends TestEnv {
+  server: RunningServer;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A real listening server on 127.0.0.1:<random port> (streaming and socket tests). */
+export async function makeTestServer(overrides: Overrides = {}): Promise<TestServer> {
+  const env = makeTestEnv(deepMerge({ server: { port: 0, host: '127.0.0.1' } }, overrides));
+  const server = await startServer(env.config, { logger: createSilentLogger() });
+  return {
+    ...env,
+    server,
+    url: server.url,
+    close: async () => {
+      await server.shutdown({ force: true });
+      env.cleanup();
+    },
+  };
+}
+
+/** Polls `fn` until it returns a truthy value or the timeout passes. */
+export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 5000, stepMs = 25): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
