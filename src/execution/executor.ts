@@ -176,6 +176,10 @@ export class Executor {
     if (out.killReason === KILL_TIMEOUT) return killed('timeout', `timed out after ${s.request_timeout_secs} s`);
     if (out.killReason === KILL_SHUTDOWN) return killed('shutdown', 'server shutting down');
     if (out.killReason !== undefined && out.killReason.startsWith('canceled')) return killed('canceled', out.killReason);
+    if ((out as { lineCallbackError?: unknown }).lineCallbackError !== undefined) {
+      this.logger.error('stream parser failed', { backend: plan.backend, error: String((out as { lineCallbackError?: unknown }).lineCallbackError) });
+      return killed('internal', 'internal error while reading the backend output');
+    }
     if (out.lineTooLong) return killed('line_too_long', `backend output line exceeded ${s.max_output_line_bytes} bytes`);
     if (out.outputTooLarge) return killed('output_too_large', `backend output exceeded ${s.max_output_bytes} bytes`);
     if (parsed.success) return { ...base, status: 'success', exitCode: 0 };

@@ -14,6 +14,7 @@ export const STATUS_CODE: Record<Exclude<RunStatus, 'success'>, ErrorCode | 'can
   shutdown: 'shutting_down',
   output_too_large: 'output_too_large',
   line_too_long: 'backend_failed',
+  internal: 'internal_error',
 };
 
 export function resultOf(

@@ -14,6 +14,7 @@ const RUN_STATUS: Record<RunStatus, string> = {
   error: 'error',
   output_too_large: 'error',
   line_too_long: 'error',
+  internal: 'error',
   timeout: 'timeout',
   canceled: 'canceled',
   shutdown: 'canceled',

@@ -1,0 +1,44 @@
+/** The claude adapter (SPEC §5.4). */
+import { booleanFlags, valueFlags } from '../extra-flags';
+import type { BackendAdapter } from '../types';
+import { buildClaudeArgs } from './args';
+import { parseClaudeResult } from './parse';
+import { ClaudeStreamParser } from './stream';
+
+export const CLAUDE_EXTRA_FLAGS = [
+  ...valueFlags({ kind: 'any' }, '--append-system-prompt'),
+  ...valueFlags(
+    { kind: 'any' },
+    '--allowedTools',
+    '--allowed-tools',
+    '--disallowedTools',
+    '--disallowed-tools',
+    '--tools',
+  ),
+  ...valueFlags({ kind: 'model' }, '--fallback-model'),
+  ...valueFlags({ kind: 'enum', values: ['low', 'medium', 'high', 'xhigh', 'max'] }, '--effort'),
+  ...valueFlags({ kind: 'positive-decimal' }, '--max-budget-usd'),
+  ...valueFlags({ kind: 'json' }, '--json-schema'),
+  ...valueFlags({ kind: 'regex', pattern: /^[A-Za-z0-9,._-]+$/ }, '--betas'),
+  ...booleanFlags(
+    '--strict-mcp-config',
+    '--disable-slash-commands',
+    '--bare',
+    '--safe-mode',
+    '--exclude-dynamic-system-prompt-sections',
+  ),
+];
+
+export const claudeAdapter: BackendAdapter = {
+  name: 'claude',
+  defaultCommand: 'claude',
+  vendor: 'anthropic',
+  displayName: 'Claude Code (claude CLI)',
+  buildArgs: buildClaudeArgs,
+  parseResult: parseClaudeResult,
+  createStreamParser: () => new ClaudeStreamParser(),
+  extraFlags: CLAUDE_EXTRA_FLAGS,
+  modelAliases: { fast: 'haiku', balanced: 'sonnet', best: 'opus' },
+  systemPromptAsFlag: true,
+  cumulativeUsage: false,
+};

@@ -1,0 +1,32 @@
+/** The gemini adapter (SPEC §5.6). */
+import { booleanFlags, valueFlags } from '../extra-flags';
+import type { BackendAdapter } from '../types';
+import { buildGeminiArgs, geminiCleanupArgs } from './args';
+import { parseGeminiResult } from './parse';
+import { GeminiStreamParser } from './stream';
+
+export const GEMINI_EXTRA_FLAGS = [
+  ...valueFlags(
+    { kind: 'regex', pattern: /^[A-Za-z0-9_.,:()*/ -]+$/ },
+    '--allowed-tools',
+    '--allowed-mcp-server-names',
+    '--extensions',
+    '-e',
+  ),
+  ...booleanFlags('--debug', '-d'),
+];
+
+export const geminiAdapter: BackendAdapter = {
+  name: 'gemini',
+  defaultCommand: 'gemini',
+  vendor: 'google',
+  displayName: 'Gemini CLI (gemini)',
+  buildArgs: buildGeminiArgs,
+  parseResult: parseGeminiResult,
+  createStreamParser: () => new GeminiStreamParser(),
+  extraFlags: GEMINI_EXTRA_FLAGS,
+  modelAliases: { fast: 'gemini-3.8-flash', balanced: 'gemini-3.8-flash', best: 'gemini-3.1-pro-preview' },
+  systemPromptAsFlag: false,
+  cleanupArgsAfterEphemeral: geminiCleanupArgs,
+  cumulativeUsage: false,
+};
