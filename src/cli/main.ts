@@ -1,0 +1,380 @@
+/**
+ * The `clinvk` command (SPEC §8.5): `serve`, `version`, `config show`, `--help`.
+ *
+ * Exit codes: 0 success (including graceful shutdown), 1 runtime failure (e.g. address in use),
+ * 2 usage or configuration error (one line per problem on stderr).
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, type ConfigFlags, loadConfig, withApiKeys } from '../config/load';
+import { configToYaml } from '../config/show';
+import type { Config } from '../config/types';
+import { createLogger, type Logger } from '../observability/logger';
+import { resolveApiKeys } from '../security/api-keys';
+import { renderBanner } from './banner';
+
+export const EXIT_OK = 0;
+export const EXIT_RUNTIME = 1;
+export const EXIT_USAGE = 2;
+
+/** Where SIGINT/SIGTERM arrive (the process by default; an EventEmitter in tests). */
+export interface SignalSource {
+  on(event: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown;
+  removeListener(event: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown;
+}
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  signals?: SignalSource;
+}
+
+const MAIN_USAGE = `Usage: clinvk <command> [options]
+
+HTTP API server in front of the claude, codex and gemini coding-agent CLIs.
+
+Commands:
+  serve          Start the HTTP API server
+  version        Print the version
+  config show    Print the effective configuration as YAML (API keys redacted)
+
+Global options:
+  --config <file>   Configuration file (env CLINVK_CONFIG; default $CLINVK_HOME/config.yaml,
+                    CLINVK_HOME defaults to ~/.clinvk)
+  -h, --help        Show help
+
+Run 'clinvk <command> --help' for the options of a command.
+`;
+
+const SERVE_USAGE = `Usage: clinvk serve [--host <host>] [--port|-p <port>] [--config <file>] [--log-level <level>]
+
+Start the HTTP API server (native REST, OpenAI- and Anthropic-compatible APIs).
+
+Options:
+  --host <host>         Bind address (default 127.0.0.1; env CLINVK_HOST)
+  -p, --port <port>     Bind port, 0 = any free port (default 8080; env CLINVK_PORT)
+  --config <file>       Configuration file (env CLINVK_CONFIG; default $CLINVK_HOME/config.yaml)
+  --log-level <level>   error, warn, info or debug (default info; env CLINVK_LOG_LEVEL)
+  -h, --help            Show this help
+
+SIGINT/SIGTERM stop the server gracefully; a second signal skips the drain.
+Exit codes: 0 success, 1 runtime failure (e.g. address in use), 2 usage or configuration error.
+`;
+
+const VERSION_USAGE = `Usage: clinvk version
+
+Print the version of clinvk.
+`;
+
+const CONFIG_USAGE = `Usage: clinvk config show [--config <file>] [--host <host>] [--port|-p <port>] [--log-level <level>]
+
+Print the effective configuration (built-in defaults < file < environment < flags) as YAML.
+API keys are never printed, only their number: <redacted: N keys>.
+`;
+
+const OPTIONS = {
+  config: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string', short: 'p' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const;
+
+type Values = {
+  config?: string;
+  host?: string;
+  port?: string;
+  'log-level'?: string;
+  help?: boolean;
+  version?: boolean;
+};
+
+class UsageError extends Error {}
+
+function write(stream: NodeJS.WritableStream, text: string): void {
+  stream.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** The version in package.json (searched upwards from this file: works from src/ and dist/). */
+export function packageVersion(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 5; i++) {
+    const p = path.join(dir, 'package.json');
+    try {
+      const pkg = JSON.parse(fs.readFileSync(p, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'clinvk' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here; keep looking
+    }
+    dir = path.dirname(dir);
+  }
+  return '0.0.0';
+}
+
+/** First sentence of a parseArgs error (its hints about `--` are noise here). */
+function parseErrorText(err: Error): string {
+  const m = err.message.split(/\.\s/)[0];
+  return m.endsWith('.') ? m.slice(0, -1) : m;
+}
+
+function flagsFrom(values: Values): ConfigFlags {
+  return { config: values.config, host: values.host, port: values.port, logLevel: values['log-level'] };
+}
+
+function rejectOptions(values: Values, allowed: Array<keyof Values>, command: string): void {
+  for (const k of Object.keys(values) as Array<keyof Values>) {
+    if (values[k] !== undefined && !allowed.includes(k)) {
+      throw new UsageError(`option --${k} is not accepted by "clinvk ${command}"`);
+    }
+  }
+}
+
+function rejectExtra(positionals: string[], from: number): void {
+  if (positionals.length > from) throw new UsageError(`unexpected argument "${positionals[from]}"`);
+}
+
+/**
+ * Runs the command line `argv` (without the node/script entries) and resolves with the exit code.
+ * `serve` resolves only after the server has shut down.
+ */
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  let values: Values;
+  let positionals: string[];
+  try {
+    const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    values = parsed.values as Values;
+    positionals = parsed.positionals;
+  } catch (err) {
+    return usageFailure(io, parseErrorText(err as Error));
+  }
+  const [command, sub] = positionals;
+  try {
+    switch (command) {
+      case undefined:
+        if (values.help) return printHelp(io, MAIN_USAGE);
+        if (values.version) return printVersion(io);
+        write(io.stderr, MAIN_USAGE);
+        return EXIT_USAGE;
+      case 'help':
+        rejectExtra(positionals, 1);
+        return printHelp(io, MAIN_USAGE);
+      case 'version':
+        if (values.help) return printHelp(io, VERSION_USAGE);
+        rejectOptions(values, ['config', 'version'], 'version');
+        rejectExtra(positionals, 1);
+        return printVersion(io);
+      case 'serve':
+        if (values.help) return printHelp(io, SERVE_USAGE);
+        rejectOptions(values, ['config', 'host', 'port', 'log-level'], 'serve');
+        rejectExtra(positionals, 1);
+        return await serve(values, io);
+      case 'config':
+        if (values.help) return printHelp(io, CONFIG_USAGE);
+        if (sub === undefined) throw new UsageError('missing sub-command: clinvk config show');
+        if (sub !== 'show') throw new UsageError(`unknown config sub-command "${sub}"`);
+        rejectOptions(values, ['config', 'host', 'port', 'log-level'], 'config show');
+        rejectExtra(positionals, 2);
+        return await configShow(values, io);
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) return usageFailure(io, err.message);
+    throw err;
+  }
+}
+
+function usageFailure(io: CliIo, message: string): number {
+  write(io.stderr, `clinvk: ${message}`);
+  write(io.stderr, "Run 'clinvk --help' for usage.");
+  return EXIT_USAGE;
+}
+
+function printHelp(io: CliIo, text: string): number {
+  write(io.stdout, text);
+  return EXIT_OK;
+}
+
+function printVersion(io: CliIo): number {
+  write(io.stdout, `clinvk ${packageVersion()}`);
+  return EXIT_OK;
+}
+
+function printProblems(io: CliIo, problems: string[]): number {
+  for (const p of problems) write(io.stderr, p);
+  return EXIT_USAGE;
+}
+
+/** loadConfig + API keys; a number is the exit code of a failure already reported. */
+async function loadWithKeys(
+  values: Values,
+  io: CliIo,
+): Promise<{ config: Config; warnings: string[]; keyCount: number } | number> {
+  let loaded;
+  try {
+    loaded = loadConfig({ flags: flagsFrom(values), env: io.env, cwd: io.cwd });
+  } catch (err) {
+    if (err instanceof ConfigError) return printProblems(io, err.problems);
+    throw err;
+  }
+  let keys: string[];
+  try {
+    keys = await resolveApiKeys({ env: io.env, gopassPath: loaded.config.api_keys_gopass_path });
+  } catch (err) {
+    return printProblems(io, [`config error: ${(err as Error).message}`]);
+  }
+  return { config: withApiKeys(loaded.config, keys), warnings: loaded.warnings, keyCount: keys.length };
+}
+
+async function configShow(values: Values, io: CliIo): Promise<number> {
+  const r = await loadWithKeys(values, io);
+  if (typeof r === 'number') return r;
+  for (const w of r.warnings) write(io.stderr, w);
+  io.stdout.write(configToYaml(r.config, r.keyCount));
+  return EXIT_OK;
+}
+
+/** True for `localhost`, 127.0.0.0/8, `::1` and IPv4-mapped loopback addresses. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (net.isIPv4(h)) return h.startsWith('127.');
+  if (net.isIPv6(h)) return h === '::1' || /^::ffff:127\./.test(h) || /^(0{1,4}:){7}0{0,3}1$/.test(h);
+  return false;
+}
+
+/** Start-up warnings that depend only on the configuration (SPEC §8.5). */
+export function startupWarnings(config: Config): string[] {
+  const out: string[] = [];
+  if (!isLoopbackHost(config.server.host) && config.api_keys.length === 0) {
+    out.push(
+      `binding to non-loopback address ${config.server.host} without API keys: anyone who can reach the port can run the CLIs (set CLINVK_API_KEYS or server.api_keys_gopass_path)`,
+    );
+  }
+  if (config.unified_flags.dry_run) {
+    out.push('unified_flags.dry_run is on: every execution is a dry run, no CLI will be run');
+  }
+  return out;
+}
+
+async function serve(values: Values, io: CliIo): Promise<number> {
+  const r = await loadWithKeys(values, io);
+  if (typeof r === 'number') return r;
+  const { config } = r;
+  const logger = createLogger({ level: config.server.log_level, stream: io.stderr });
+  for (const w of r.warnings) logger.warn(w);
+  for (const w of startupWarnings(config)) logger.warn(w);
+
+  // Signals that arrive while the server is starting are kept and acted upon once it is up.
+  const signals = io.signals ?? process;
+  const early: NodeJS.Signals[] = [];
+  const onEarly = (signal: NodeJS.Signals): void => {
+    early.push(signal);
+  };
+  signals.on('SIGINT', onEarly);
+  signals.on('SIGTERM', onEarly);
+  const dropEarly = (): void => {
+    signals.removeListener('SIGINT', onEarly);
+    signals.removeListener('SIGTERM', onEarly);
+  };
+
+  let server: StartedServer;
+  try {
+    const { startServer } = await import('../http/server');
+    server = await startServer(config, { logger });
+  } catch (err) {
+    dropEarly();
+    write(io.stderr, `clinvk: ${startFailureText(err as NodeJS.ErrnoException, config)}`);
+    await flushLogger(logger);
+    return EXIT_RUNTIME;
+  }
+  io.stdout.write(renderBanner(server.url, config.server.metrics_enabled));
+  dropEarly();
+  const code = await untilSignal(server, signals, logger, early);
+  await flushLogger(logger);
+  return code;
+}
+
+interface StartedServer {
+  url: string;
+  shutdown(opts?: { force?: boolean }): Promise<void>;
+}
+
+function startFailureText(err: NodeJS.ErrnoException, config: Config): string {
+  const where = `${config.server.host}:${config.server.port}`;
+  if (err.code === 'EADDRINUSE') return `cannot listen on ${where}: address already in use`;
+  if (err.code === 'EACCES') return `cannot listen on ${where}: permission denied`;
+  if (err.code === 'EADDRNOTAVAIL') return `cannot listen on ${where}: address not available`;
+  if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return `cannot listen on ${where}: unknown host`;
+  return `failed to start the server: ${err.message ?? String(err)}`;
+}
+
+/**
+ * Waits for SIGINT/SIGTERM: the first drains (`shutdown()`), the second skips the drain
+ * (`shutdown({force: true})`), a third gives up at once (exit 1). `alreadyReceived` are signals
+ * that arrived during start-up; they count as if received now.
+ */
+function untilSignal(
+  server: StartedServer,
+  signals: SignalSource,
+  logger: Logger,
+  alreadyReceived: readonly NodeJS.Signals[] = [],
+): Promise<number> {
+  return new Promise<number>((resolve) => {
+    let count = 0;
+    let done = false;
+    const finish = (code: number): void => {
+      if (done) return;
+      done = true;
+      signals.removeListener('SIGINT', onSignal);
+      signals.removeListener('SIGTERM', onSignal);
+      resolve(code);
+    };
+    const shut = (force: boolean): void => {
+      server.shutdown(force ? { force: true } : undefined).then(
+        () => finish(EXIT_OK),
+        (err: unknown) => {
+          logger.error('shutdown failed', { error: (err as Error)?.message ?? String(err) });
+          finish(EXIT_RUNTIME);
+        },
+      );
+    };
+    function onSignal(signal: NodeJS.Signals): void {
+      count += 1;
+      if (count === 1) {
+        logger.info('shutting down', { signal });
+        shut(false);
+      } else if (count === 2) {
+        logger.warn('second signal: skipping the drain', { signal });
+        shut(true);
+      } else {
+        logger.error('third signal: exiting immediately', { signal });
+        finish(EXIT_RUNTIME);
+      }
+    }
+    signals.on('SIGINT', onSignal);
+    signals.on('SIGTERM', onSignal);
+    for (const signal of alreadyReceived) onSignal(signal);
+  });
+}
+
+function flushLogger(_logger: Logger): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Entry point of bin/clinvk.js. */
+export async function main(argv: string[]): Promise<void> {
+  let code: number;
+  try {
+    code = await run(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
+  } catch (err) {
+    process.stderr.write(`clinvk: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    code = EXIT_RUNTIME;
+  }
+  process.exit(code);
+}

@@ -1,0 +1,113 @@
+/**
+ * winston logger (SPEC §7.11): JSON lines on stderr (`timestamp`, `level`, `message`, then the
+ * fields), or colourised human-readable lines when the stream is a TTY. Levels used by the project:
+ * `error`, `warn`, `info`, `debug`.
+ */
+import { Writable } from 'node:stream';
+import winston from 'winston';
+import type { LogLevel } from '../config/types';
+
+export type Logger = winston.Logger;
+
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Destination; default `process.stderr`. */
+  stream?: NodeJS.WritableStream;
+  /** JSON lines (true) or human-readable coloured lines (false). Default: JSON unless the stream is a TTY. */
+  json?: boolean;
+}
+
+const MESSAGE = Symbol.for('message');
+const RESERVED = new Set(['timestamp', 'level', 'message']);
+
+/** JSON.stringify that survives cycles, BigInt and Error values. */
+export function safeStringify(value: unknown): string {
+  const seen = new WeakSet<object>();
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (v instanceof Error) {
+      const e: Record<string, unknown> = { name: v.name, message: v.message };
+      if (v.stack) e.stack = v.stack;
+      const code = (v as NodeJS.ErrnoException).code;
+      if (code !== undefined) e.code = code;
+      return e;
+    }
+    if (v !== null && typeof v === 'object') {
+      if (seen.has(v)) return '[Circular]';
+      seen.add(v);
+    }
+    return v;
+  });
+}
+
+/** The fields of a log entry (string keys other than timestamp/level/message). */
+function fieldsOf(info: winston.Logform.TransformableInfo): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(info)) if (!RESERVED.has(k) && v !== undefined) out[k] = v;
+  return out;
+}
+
+function messageText(m: unknown): string {
+  return typeof m === 'string' ? m : safeStringify(m);
+}
+
+const jsonLine = winston.format((info) => {
+  const line: Record<string, unknown> = {
+    timestamp: info.timestamp,
+    level: info.level,
+    message: messageText(info.message),
+    ...fieldsOf(info),
+  };
+  (info as Record<string | symbol, unknown>)[MESSAGE] = safeStringify(line);
+  return info;
+});
+
+function renderField(v: unknown): string {
+  if (typeof v === 'string') return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
+  return safeStringify(v);
+}
+
+const humanLine = winston.format.printf((info) => {
+  const fields = Object.entries(fieldsOf(info))
+    .filter(([k]) => k !== 'stack')
+    .map(([k, v]) => `${k}=${renderField(v)}`)
+    .join(' ');
+  const stack = typeof info.stack === 'string' ? `\n${info.stack}` : '';
+  return `${String(info.timestamp)} ${info.level} ${messageText(info.message)}${fields ? ` ${fields}` : ''}${stack}`;
+});
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const stream = opts.stream ?? process.stderr;
+  const json = opts.json ?? !(stream as NodeJS.WritableStream & { isTTY?: boolean }).isTTY;
+  const timestamp = winston.format.timestamp({ format: () => new Date().toISOString() });
+  const format = json
+    ? winston.format.combine(winston.format.errors({ stack: true }), timestamp, jsonLine())
+    : winston.format.combine(
+        winston.format.errors({ stack: true }),
+        timestamp,
+        winston.format.colorize({ level: true }),
+        humanLine,
+      );
+  return winston.createLogger({
+    level: opts.level ?? 'info',
+    format,
+    transports: [new winston.transports.Stream({ stream })],
+    exitOnError: false,
+  });
+}
+
+/** A logger that writes nothing (tests). Level `debug` so every code path that logs still runs. */
+export function createSilentLogger(): Logger {
+  const sink = new Writable({
+    write(_chunk, _enc, cb) {
+      cb();
+    },
+  });
+  return winston.createLogger({
+    level: 'debug',
+    silent: true,
+    transports: [new winston.transports.Stream({ stream: sink, silent: true })],
+  });
+}
