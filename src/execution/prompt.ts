@@ -115,21 +115,12 @@ export class PromptService {
     } finally {
       heartbeat.stop();
     }
-    await this.finishTurn(plan, report, turn, (result) => {
-      if (result.token_usage) events.emit({ type: 'token_usage', content: result.token_usage });
-      if (report.status === 'success') {
-        events.terminal('done', {
-          exit_code: 0,
-          duration_ms: report.durationMs,
-          ...(result.token_usage ? { token_usage: result.token_usage } : {}),
-        });
-      } else {
-        const err = runError(report, result);
-        const code = report.status === 'line_too_long' ? 'stream_line_too_long' : err.code;
-        events.terminal('error', { message: err.message, code, exit_code: report.exitCode });
-      }
+    try {
+      await this.finishTurn(plan, report, turn, (result) => writeTerminal(events, report, result));
+    } finally {
+      // The response ends only after the turn is recorded, so a client can continue right away.
       sink.close();
-    });
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -301,6 +292,22 @@ export class PromptService {
   private staleClaimMs(): number {
     return (this.config.server.request_timeout_secs + 60) * 1000;
   }
+}
+
+/** The single `token_usage` event (when known) and the terminal event of a stream (SPEC §4.2). */
+function writeTerminal(events: EventEnvelope, report: RunReport, result: ExecutionResult): void {
+  if (result.token_usage) events.emit({ type: 'token_usage', content: result.token_usage });
+  if (report.status === 'success') {
+    events.terminal('done', {
+      exit_code: 0,
+      duration_ms: report.durationMs,
+      ...(result.token_usage ? { token_usage: result.token_usage } : {}),
+    });
+    return;
+  }
+  const err = runError(report, result);
+  const code = report.status === 'line_too_long' ? 'stream_line_too_long' : err.code;
+  events.terminal('error', { message: err.message, code, exit_code: report.exitCode });
 }
 
 /** Adds the native envelope (backend, session, timestamp, gap-free sequence) to events. */
