@@ -124,6 +124,10 @@ export class Executor {
     }
     const report = this.report(plan, outcome, parser, Date.now() - started);
     this.observer.runFinished(plan.backend, report.status, report.durationMs, report.usage);
+    if (plan.ephemeral && report.backendSessionId && plan.adapter.cleanupArgsAfterEphemeral) {
+      // gemini has no "don't persist" option: delete its session afterwards (no slot, not awaited).
+      void this.cleanup(command, plan.adapter.cleanupArgsAfterEphemeral(report.backendSessionId), plan.cwd, ctx);
+    }
     this.logger.debug('run finished', { backend: plan.backend, status: report.status, exit_code: report.exitCode, request_id: ctx.requestId });
     return report;
   }

@@ -51,6 +51,21 @@ export async function createServerApp(config: Config, logger: Logger, opts: Serv
   };
 }
 
+/** Start-up warnings that need the services (SPEC §8.5): unavailable backends, refused default workdir. */
+async function startupWarnings(s: Services): Promise<void> {
+  for (const b of await s.registry.checkAll()) {
+    if (b.enabled && !b.available) s.logger.warn('backend not available', { backend: b.name, reason: b.reason });
+  }
+  try {
+    await s.planner.checkSessionWorkdir(s.config.server.default_workdir, 'server.default_workdir');
+  } catch (err) {
+    s.logger.warn('default working directory refused by the workdir policy', {
+      default_workdir: s.config.server.default_workdir,
+      error: (err as Error).message,
+    });
+  }
+}
+
 export interface RunningServer {
   url: string;
   host: string;
@@ -90,6 +105,7 @@ export async function startServer(config: Config, opts: { logger: Logger } & Ser
   const { logger } = opts;
   const s = config.server;
   const bundle = await createServerApp(config, logger, opts);
+  await startupWarnings(bundle.services);
   const server = http.createServer(
     {
       maxHeaderSize: MAX_HEADER_BYTES,

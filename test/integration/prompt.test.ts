@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { expectMatchesSpec } from '../helpers/contract';
-import { makeTestApp, type TestApp } from '../helpers/server';
+import { makeTestApp, waitFor, type TestApp } from '../helpers/server';
 
 const reply = (prompt: string) => `MOCK-REPLY: ${crypto.createHash('sha256').update(prompt).digest('hex').slice(0, 12)}`;
 
@@ -82,6 +82,19 @@ describe('POST /api/v1/prompt (JSON mode)', () => {
       expect(res.status).toBe(200);
       expect(res.body.data.output).toBe(reply(text));
     }
+  });
+
+  test('gemini ephemeral run: the CLI-side session is deleted afterwards', async () => {
+    const before = t.starts().length;
+    const res = await prompt(t, { backend: 'gemini', prompt: 'forget me', ephemeral: true });
+    expect(res.status).toBe(200);
+    const cleanup = await waitFor(() => t.starts().slice(before).find((e) => e.argv?.[0] === '--delete-session'));
+    expect(cleanup.argv).toEqual(['--delete-session', expect.stringMatching(/^[0-9a-f-]{36}$/), '--skip-trust']);
+    expect(cleanup.cwd).toBe(t.workdir);
+    await waitFor(() => t.log().some((e) => e.event === 'end' && e.pid === cleanup.pid));
+    const dir = path.join(t.stateDir, 'gemini', 'sessions');
+    const left = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.includes(cleanup.argv![1]!)) : [];
+    expect(left).toEqual([]);
   });
 
   test('claude is_error result → 502 backend_failed with the result in data', async () => {
