@@ -65,7 +65,7 @@ export async function createApp(opts: AppOptions): Promise<AppInstance> {
         {
           method: req.method === 'HEAD' ? 'GET' : req.method,
           path: req.path,
-          query: req.query as Record<string, string | string[]>,
+          query: declaredQuery(api, res.locals.operationId as string, req.query as Record<string, string | string[]>),
           headers: { ...(req.headers as Record<string, string>), 'content-type': 'application/json' },
           body: req.body,
         },
@@ -78,6 +78,17 @@ export async function createApp(opts: AppOptions): Promise<AppInstance> {
   });
   app.use(errorHandler(logger));
   return { app, api };
+}
+
+/** Only the operation's declared query parameters are validated; others are ignored (SPEC §2.10). */
+function declaredQuery(api: OpenAPIBackend, operationId: string, query: Record<string, string | string[]>) {
+  const op = api.router.getOperation(operationId);
+  const names = new Set(
+    ((op?.parameters ?? []) as { in?: string; name?: string }[]).filter((p) => p.in === 'query').map((p) => p.name),
+  );
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(query)) if (names.has(k)) out[k] = v;
+  return out;
 }
 
 /** openapi-backend passes (context, ...args): keep handlers thin and typed. */

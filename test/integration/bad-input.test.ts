@@ -258,3 +258,11 @@ test('an incoming X-Request-Id is echoed; an invalid one is replaced', async () 
   expect(bad.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   expect(bad.headers['x-content-type-options']).toBe('nosniff');
 });
+
+test('undeclared query parameters are ignored (SPEC §2.10)', async () => {
+  const res = await request(t.app).get('/api/v1/backends?verbose=1&x=y');
+  expect(res.status).toBe(200);
+  const list = await request(t.app).get('/api/v1/sessions?limit=5&foo=bar');
+  expect(list.status).toBe(200);
+  expect(list.body.data.limit).toBe(5);
+});

@@ -1,0 +1,320 @@
+/**
+ * Contract assertions used by every test (SPEC §1.4.5): every JSON body the server sends, on every
+ * status, must validate against the bundled document (generated/openapi.json), and every stream
+ * event must validate against its component schema.
+ *
+ *   expectMatchesSpec('executePrompt', res.status, res.body);
+ *   expectValidSchema('NativeStreamEvent', JSON.parse(line));
+ *
+ * The shared OpenAPIBackend instance is built synchronously on first use (so the helpers can be
+ * called anywhere without `await`): the document is checked against the OpenAPI 3.0 meta-schema
+ * (`validateDefinition()`, what a full `init()` does), then initialised the way openapi-backend's
+ * quick mode does it (synchronous dereference). Request and response validators are the same as a
+ * full `init()` produces; test/unit/contract/backend.test.ts proves a full strict async `init()`
+ * behaves identically. Ajv options match the server: `allErrors: true` and ajv-formats.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import OpenAPIBackend, { type Document } from 'openapi-backend';
+import { ERROR_STATUS, type ErrorCode } from '../../src/errors';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type AnyObject = Record<string, any>;
+
+export const CONTRACT_PATH = join(__dirname, '..', '..', 'generated', 'openapi.json');
+
+/** Ajv options shared by openapi-backend and the component-schema validator. */
+export const CONTRACT_AJV_OPTIONS = { allErrors: true, strict: false } as const;
+
+/** `customizeAjv` for openapi-backend: adds ajv-formats (`date-time`, `uri`, …). */
+export function customizeContractAjv(ajv: Ajv): Ajv {
+  addFormats(ajv);
+  return ajv;
+}
+
+let rawDocument: AnyObject | undefined;
+let api: OpenAPIBackend | undefined;
+let schemaAjv: Ajv | undefined;
+const schemaValidators = new Map<string, ValidateFunction>();
+
+/** A fresh deep copy of the bundled (not dereferenced) document. */
+export function contractDocument(): AnyObject {
+  if (!rawDocument) rawDocument = JSON.parse(readFileSync(CONTRACT_PATH, 'utf8')) as AnyObject;
+  return structuredClone(rawDocument);
+}
+
+/** The shared, initialised OpenAPIBackend instance (no handlers registered). */
+export function getContractApi(): OpenAPIBackend {
+  if (api) return api;
+  const doc = contractDocument();
+  const instance = new OpenAPIBackend({
+    definition: doc as Document,
+    strict: true,
+    quick: true,
+    validate: true,
+    ignoreTrailingSlashes: false,
+    ajvOpts: { ...CONTRACT_AJV_OPTIONS },
+    customizeAjv: (ajv) => customizeContractAjv(ajv),
+  });
+  // the 3.0 meta-schema check a full init() runs (a document it rejects would route nothing)
+  instance.document = structuredClone(doc) as Document;
+  instance.validateDefinition();
+  // quick-mode init does all its work synchronously for an object definition
+  let initError: unknown;
+  instance.init().catch((err: unknown) => {
+    initError = err;
+  });
+  if (!instance.initialized || initError) {
+    throw new Error(`openapi-backend could not initialise ${CONTRACT_PATH}: ${String(initError ?? 'not initialised')}`);
+  }
+  api = instance;
+  return api;
+}
+
+/** The operationId openapi-backend routes `method path` to (HEAD is routed as GET), if any. */
+export function operationIdFor(method: string, path: string): string | undefined {
+  const m = method.toLowerCase() === 'head' ? 'get' : method.toLowerCase();
+  return getContractApi().matchOperation({ method: m, path, headers: {}, query: {} })?.operationId;
+}
+
+/**
+ * For failures inside `anyOf`/`oneOf`, Ajv reports the errors of every branch. Keep only the
+ * branch with the fewest errors (the one the value was most likely meant to be) for each
+ * composition, so the message points at the real problem.
+ */
+function closestBranchErrors(list: ErrorObject[]): { errors: ErrorObject[]; note: string } {
+  const branchRe = /^(.*?\/(?:anyOf|oneOf))\/(\d+)(?:\/|$)/;
+  const groups = new Map<string, Map<string, ErrorObject[]>>();
+  for (const e of list) {
+    const m = branchRe.exec(e.schemaPath);
+    if (!m) continue;
+    const key = `${e.instancePath}|${m[1]}`;
+    if (!groups.has(key)) groups.set(key, new Map());
+    const branches = groups.get(key)!;
+    if (!branches.has(m[2])) branches.set(m[2], []);
+    branches.get(m[2])!.push(e);
+  }
+  if (groups.size === 0) return { errors: list, note: '' };
+  const drop = new Set<ErrorObject>();
+  const notes: string[] = [];
+  for (const [key, branches] of groups) {
+    if (branches.size < 2) continue;
+    const sorted = [...branches.entries()].sort((a, b) => a[1].length - b[1].length);
+    for (const [, errs] of sorted.slice(1)) errs.forEach((e) => drop.add(e));
+    const [instancePath, composite] = key.split('|');
+    notes.push(`${instancePath || '(root)'}: closest of ${branches.size} ${composite.split('/').pop()} branches (#${sorted[0][0]}) shown`);
+    // the summary error of the composition itself ("must match a schema in anyOf") adds nothing
+    for (const e of list) if (e.instancePath === instancePath && e.schemaPath === composite) drop.add(e);
+  }
+  return { errors: list.filter((e) => !drop.has(e)), note: notes.length ? `  (${notes.join('; ')})\n` : '' };
+}
+
+function describeErrors(errors: ErrorObject[] | null | undefined, limit = 25): string {
+  const { errors: list, note } = closestBranchErrors(errors ?? []);
+  const lines = list.slice(0, limit).map((e) => {
+    const where = e.instancePath === '' ? '(root)' : e.instancePath;
+    const params = e.params && Object.keys(e.params).length ? ` ${JSON.stringify(e.params)}` : '';
+    return `  - ${where} ${e.message ?? e.keyword}${params}  [schema ${e.schemaPath}]`;
+  });
+  if (list.length > limit) lines.push(`  … and ${list.length - limit} more`);
+  return `${note}${lines.join('\n')}`;
+}
+
+function preview(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    text = String(value);
+  }
+  if (text === undefined) text = 'undefined';
+  return text.length > 1500 ? `${text.slice(0, 1500)}…` : text;
+}
+
+class ContractAssertionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ContractAssertionError';
+  }
+}
+
+// --------------------------------------------------------------------------- style consistency
+// SPEC §2.3: the status is fixed per code, and the code determines the OpenAI / Anthropic type.
+const OPENAI_TYPE: Partial<Record<ErrorCode, string>> = {};
+const ANTHROPIC_TYPE: Partial<Record<ErrorCode, string>> = {};
+for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) {
+  const status = ERROR_STATUS[code];
+  if (code === 'ambiguous_session_id' || code === 'session_not_found' || code === 'session_busy') continue;
+  if (code === 'forbidden_workdir') OPENAI_TYPE[code] = 'permission_error';
+  else if (code === 'rate_limited' || code === 'queue_full') OPENAI_TYPE[code] = 'rate_limit_error';
+  else if (status >= 500) OPENAI_TYPE[code] = 'server_error';
+  else OPENAI_TYPE[code] = 'invalid_request_error';
+
+  if (code === 'unauthorized') ANTHROPIC_TYPE[code] = 'authentication_error';
+  else if (code === 'forbidden_workdir') ANTHROPIC_TYPE[code] = 'permission_error';
+  else if (code === 'not_found' || code === 'model_not_found') ANTHROPIC_TYPE[code] = 'not_found_error';
+  else if (code === 'payload_too_large') ANTHROPIC_TYPE[code] = 'request_too_large';
+  else if (code === 'rate_limited' || code === 'queue_full') ANTHROPIC_TYPE[code] = 'rate_limit_error';
+  else if (code === 'shutting_down') ANTHROPIC_TYPE[code] = 'overloaded_error';
+  else if (status >= 500) ANTHROPIC_TYPE[code] = 'api_error';
+  else ANTHROPIC_TYPE[code] = 'invalid_request_error';
+}
+/** Statuses an Anthropic error `type` can be sent with. */
+const ANTHROPIC_TYPE_STATUSES = new Map<string, Set<number>>();
+for (const [code, type] of Object.entries(ANTHROPIC_TYPE)) {
+  if (!ANTHROPIC_TYPE_STATUSES.has(type)) ANTHROPIC_TYPE_STATUSES.set(type, new Set());
+  ANTHROPIC_TYPE_STATUSES.get(type)!.add(ERROR_STATUS[code as ErrorCode]);
+}
+
+/** The OpenAI `error.type` SPEC §2.3 assigns to a code (undefined for native-only codes). */
+export function openaiErrorTypeFor(code: ErrorCode): string | undefined {
+  return OPENAI_TYPE[code];
+}
+
+/** The Anthropic `error.type` SPEC §2.3 assigns to a code (undefined for native-only codes). */
+export function anthropicErrorTypeFor(code: ErrorCode): string | undefined {
+  return ANTHROPIC_TYPE[code];
+}
+
+function styleOf(operationId: string): 'native' | 'openai' | 'anthropic' {
+  if (operationId.startsWith('openai')) return 'openai';
+  if (operationId.startsWith('anthropic')) return 'anthropic';
+  return 'native';
+}
+
+function checkErrorConsistency(operationId: string, status: number, body: unknown): string[] {
+  if (body === null || typeof body !== 'object') return [];
+  const b = body as AnyObject;
+  const problems: string[] = [];
+  const style = styleOf(operationId);
+  if (style === 'native' && b.success === false && typeof b.code === 'string') {
+    const expected = ERROR_STATUS[b.code as ErrorCode];
+    if (expected !== undefined && expected !== status) {
+      problems.push(`code ${b.code} must be sent with HTTP ${expected}, not ${status}`);
+    }
+    if (b.details !== undefined && b.code !== 'validation_error') {
+      problems.push(`details is only allowed with code validation_error (code is ${b.code})`);
+    }
+  }
+  if (style === 'openai' && b.error && typeof b.error === 'object' && typeof b.error.code === 'string') {
+    const code = b.error.code as ErrorCode;
+    const expected = ERROR_STATUS[code];
+    if (expected !== undefined && expected !== status) {
+      problems.push(`OpenAI error code ${code} must be sent with HTTP ${expected}, not ${status}`);
+    }
+    if (expected !== undefined && OPENAI_TYPE[code] === undefined) {
+      problems.push(`code ${code} is native-only and must not appear on an OpenAI-compatible path`);
+    } else if (expected !== undefined && b.error.type !== OPENAI_TYPE[code]) {
+      problems.push(`OpenAI error code ${code} must have type ${OPENAI_TYPE[code]}, not ${b.error.type}`);
+    }
+  }
+  if (style === 'anthropic' && b.type === 'error' && b.error && typeof b.error.type === 'string') {
+    const allowed = ANTHROPIC_TYPE_STATUSES.get(b.error.type);
+    if (allowed && !allowed.has(status)) {
+      problems.push(`Anthropic error type ${b.error.type} is sent with HTTP ${[...allowed].join('/')}, not ${status}`);
+    }
+  }
+  return problems;
+}
+
+// --------------------------------------------------------------------------- public assertions
+
+/**
+ * Asserts that `body` is a valid JSON response of `operationId` with HTTP `status` (an explicitly
+ * declared status, its `NXX` range, or `default`). Also checks the SPEC §2.3 code/status/type
+ * consistency of error bodies. Throws a readable error listing every Ajv problem.
+ */
+export function expectMatchesSpec(operationId: string, status: number, body: unknown): void {
+  const backend = getContractApi();
+  const op = backend.getOperation(operationId) as AnyObject | undefined;
+  if (!op) throw new ContractAssertionError(`unknown operationId ${JSON.stringify(operationId)}`);
+  if (!Number.isInteger(status) || status < 100 || status > 599) {
+    throw new ContractAssertionError(`invalid HTTP status ${status}`);
+  }
+  const responses = (op.responses ?? {}) as AnyObject;
+  const key = [String(status), `${Math.floor(status / 100)}XX`, 'default'].find((k) => responses[k] !== undefined);
+  if (!key) {
+    throw new ContractAssertionError(
+      `${operationId} declares no response for HTTP ${status} (declared: ${Object.keys(responses).join(', ')})`,
+    );
+  }
+  if (!responses[key]?.content?.['application/json']?.schema) {
+    const types = Object.keys(responses[key]?.content ?? {}).join(', ') || 'no body';
+    throw new ContractAssertionError(
+      `${operationId} HTTP ${status} (response "${key}") declares no application/json body (${types})`,
+    );
+  }
+  const result = backend.validateResponse(body, operationId, status);
+  const problems: string[] = [];
+  if (result.errors?.length) problems.push(describeErrors(result.errors as ErrorObject[]));
+  const consistency = checkErrorConsistency(operationId, status, body);
+  if (consistency.length) problems.push(consistency.map((p) => `  - ${p}`).join('\n'));
+  if (problems.length) {
+    throw new ContractAssertionError(
+      `response of ${operationId} (HTTP ${status}, spec response "${key}") does not match the contract:\n${problems.join('\n')}\nbody: ${preview(body)}`,
+    );
+  }
+}
+
+function componentSchemas(): AnyObject {
+  const schemas = (getContractApi().definition as AnyObject).components?.schemas as AnyObject | undefined;
+  if (!schemas) throw new Error('the contract has no components.schemas');
+  return schemas;
+}
+
+function schemaValidator(name: string): ValidateFunction {
+  const cached = schemaValidators.get(name);
+  if (cached) return cached;
+  const schema = componentSchemas()[name];
+  if (!schema) throw new ContractAssertionError(`unknown component schema ${JSON.stringify(name)}`);
+  if (!schemaAjv) {
+    schemaAjv = new Ajv({ ...CONTRACT_AJV_OPTIONS });
+    addFormats(schemaAjv);
+  }
+  // Ajv understands OpenAPI 3.0 `nullable: true` natively; `discriminator` is only a hint here
+  const validate = schemaAjv.compile(schema);
+  schemaValidators.set(name, validate);
+  return validate;
+}
+
+/** For a `oneOf` + `discriminator` schema, the branch the value's discriminator selects. */
+function discriminatedBranch(name: string, value: unknown): string | undefined {
+  const raw = contractDocument().components?.schemas?.[name] as AnyObject | undefined;
+  const prop = raw?.discriminator?.propertyName as string | undefined;
+  if (!prop || value === null || typeof value !== 'object') return undefined;
+  const tag = (value as AnyObject)[prop];
+  const ref = typeof tag === 'string' ? (raw?.discriminator?.mapping?.[tag] as string | undefined) : undefined;
+  return ref?.split('/').pop();
+}
+
+/**
+ * Asserts that `value` validates against `#/components/schemas/<schemaName>` (e.g.
+ * `NativeStreamEvent`, `OpenAIChatCompletionChunk`, `AnthropicStreamEvent`, `ErrorResponse`).
+ * For discriminated unions the error lists the problems of the branch selected by `type`.
+ */
+export function expectValidSchema(schemaName: string, value: unknown): void {
+  const validate = schemaValidator(schemaName);
+  if (validate(value)) return;
+  let errors = validate.errors;
+  let detail = schemaName;
+  const branch = discriminatedBranch(schemaName, value);
+  if (branch) {
+    const branchValidate = schemaValidator(branch);
+    if (!branchValidate(value)) {
+      errors = branchValidate.errors;
+      detail = `${schemaName} → ${branch}`;
+    }
+  } else if (schemaName.endsWith('StreamEvent') && value && typeof value === 'object') {
+    detail = `${schemaName} (no branch for type ${JSON.stringify((value as AnyObject).type)})`;
+  }
+  throw new ContractAssertionError(
+    `value does not match schema ${detail}:\n${describeErrors(errors)}\nvalue: ${preview(value)}`,
+  );
+}
+
+/** Non-throwing variant of expectValidSchema. */
+export function matchesSchema(schemaName: string, value: unknown): boolean {
+  return schemaValidator(schemaName)(value) === true;
+}
