@@ -2,6 +2,7 @@
  * Single prompt execution (POST /api/v1/prompt) in JSON and stream mode, with the session
  * lifecycle of SPEC §6.3 and the order of checks of §2.6.
  */
+import type { SchemaPromptRequest } from '../../generated/types';
 import type { RunHandle } from '../backends/runner-types';
 import type { TokenUsage, UnifiedEvent } from '../backends/types';
 import type { Config } from '../config/types';
@@ -13,10 +14,8 @@ import type { Planner, RunPlan, SessionContext } from './plan';
 import { dryRunResult, resultOf, runError, turnUsage } from './results';
 import type { ExecContext, ExecutionOptions, ExecutionResult, NativeEvent } from './types';
 
-export interface PromptRequest extends Omit<ExecutionOptions, 'backend'> {
-  backend?: ExecutionOptions['backend'];
-  session_id?: string;
-}
+/** The request body of executePrompt, as generated from the contract. */
+export type PromptRequest = SchemaPromptRequest;
 
 /** Where a stream run writes its events (the HTTP layer encodes them). */
 export interface EventSink {

@@ -1,39 +1,19 @@
 /** Types of the execution layer (requests after schema validation, results, stream events). */
-import type { ApprovalMode, BackendName, SandboxMode, TokenUsage, UnifiedEvent } from '../backends/types';
+import type { SchemaExecutionResult, SchemaPromptRequest } from '../../generated/types';
+import type { BackendName, TokenUsage, UnifiedEvent } from '../backends/types';
 
-/** Execution options of §3.1 as they arrive after schema validation. */
-export interface ExecutionOptions {
+/**
+ * Execution options of §3.1 as they arrive after schema validation (the contract's PromptRequest
+ * without the session fields, with a known backend). `extra` stays `unknown[]` until the allow-list
+ * check has run.
+ */
+export type ExecutionOptions = Omit<SchemaPromptRequest, 'backend' | 'session_id' | 'extra'> & {
   backend: BackendName;
-  prompt: string;
-  model?: string;
-  workdir?: string;
-  approval_mode?: ApprovalMode;
-  sandbox_mode?: SandboxMode;
-  output_format?: 'default' | 'text' | 'json' | 'stream-json';
-  max_tokens?: number;
-  max_turns?: number;
-  system_prompt?: string;
-  verbose?: boolean;
-  dry_run?: boolean;
-  ephemeral?: boolean;
   extra?: unknown[];
-  metadata?: Record<string, string>;
-}
+};
 
-/** The execution result object (SPEC §3.2). Keys are emitted in this order. */
-export interface ExecutionResult {
-  session_id?: string;
-  backend: BackendName;
-  model?: string;
-  exit_code: number;
-  duration_ms: number;
-  output: string;
-  error?: string;
-  error_code?: string;
-  token_usage?: TokenUsage;
-  command?: string[];
-  working_dir?: string;
-}
+/** The execution result object (SPEC §3.2), as generated from the contract. */
+export type ExecutionResult = SchemaExecutionResult;
 
 /** Per-request execution context handed down from the HTTP layer. */
 export interface ExecContext {
