@@ -154,10 +154,16 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 5000, ste
   }
 }
 
+/** True while the process exists and is not a zombie (PID 1 here may not reap orphans). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
