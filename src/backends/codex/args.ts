@@ -16,12 +16,15 @@ export const CODEX_SANDBOX_MODES: Record<SandboxMode, string | undefined> = {
   full: 'danger-full-access',
 };
 
+const ALWAYS = '--skip-git-repo-check';
+
 export function buildCodexArgs(o: BuildArgsOptions, _mode: RunMode): string[] {
   const policy = CODEX_APPROVAL_POLICIES[o.approvalMode];
   const sandbox = CODEX_SANDBOX_MODES[o.sandboxMode];
   const model = when(o.model, '-m', o.model ?? '');
-  const head = [...when(policy, '-a', policy ?? ''), 'exec', '--json', '--skip-git-repo-check'];
-  const extras = [...o.extra, ...o.configExtraFlags];
+  const head = [...when(policy, '-a', policy ?? ''), 'exec', '--json', ALWAYS];
+  // `--skip-git-repo-check` is always passed; codex (clap) rejects a boolean flag given twice.
+  const extras = [...o.extra, ...o.configExtraFlags].filter((t) => t !== ALWAYS);
   const prompt = ['--', o.prompt];
   if (o.resumeId) {
     const sandboxConfig = when(sandbox, '-c', `sandbox_mode="${sandbox ?? ''}"`);

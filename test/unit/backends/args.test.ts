@@ -145,6 +145,11 @@ describe('claude argv (SPEC §5.4)', () => {
 describe('codex argv (SPEC §5.5)', () => {
   const head = ['exec', '--json', '--skip-git-repo-check'];
 
+  it('an allowed extra --skip-git-repo-check is not passed twice (clap rejects repeats)', () => {
+    expect(codex(opts({ extra: ['--skip-git-repo-check', '--strict-config'] }), 'json')).toEqual([...head, '--strict-config', '--', 'hi']);
+    expect(codex(opts({ configExtraFlags: ['--skip-git-repo-check'], resumeId: 'r1' }), 'json')).toEqual([...head, 'resume', 'r1', '--', 'hi']);
+  });
+
   it('minimal new run; json and stream are identical', () => {
     expect(codex(opts(), 'json')).toEqual([...head, '--', 'hi']);
     expect(codex(opts(), 'stream')).toEqual([...head, '--', 'hi']);
