@@ -1,5 +1,7 @@
 /** One thin handler per operationId routed by openapi-backend (SPEC §1.4.6). */
 import type { Services } from '../services';
+import { anthropicHandlers } from './anthropic';
+import { openaiHandlers } from './openai';
 import { executePrompt } from './native/prompt';
 import { deleteSession, getSession, listSessions } from './native/sessions';
 import { healthCheck, listBackends } from './native/status';
@@ -14,5 +16,7 @@ export function buildHandlers(s: Services): Record<string, HandlerFn> {
     listSessions: listSessions(s.store),
     getSession: getSession(s.store),
     deleteSession: deleteSession(s.store, staleClaimMs),
+    ...openaiHandlers(s),
+    ...anthropicHandlers(s),
   };
 }

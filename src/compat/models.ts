@@ -1,0 +1,190 @@
+/**
+ * Model routing, model lists, ignored parameters, ids and usage figures of the OpenAI- and
+ * Anthropic-compatible APIs (SPEC §3.13–§3.15, §3.20, §2.9). Pure functions.
+ */
+import { randomBytes } from 'node:crypto';
+import { ADAPTER_ORDER } from '../backends/adapters';
+import { isValidModel } from '../backends/prompt';
+import { isBackendName, type BackendName, type TokenUsage } from '../backends/types';
+import type { Config } from '../config/types';
+import { validationError } from '../errors';
+import { utf8Bytes } from '../security/text';
+
+// ------------------------------------------------------------------------------ model → backend
+
+/** Where a compat request runs: the backend and the `model` to hand to the PromptService. */
+export interface ModelRoute {
+  backend: BackendName;
+  /** Passed as PromptRequest.model (the alias table still applies); absent → configured default. */
+  model?: string;
+}
+
+const PREFIXED = /^(claude|codex|gemini)[/:]([\s\S]*)$/;
+const OPENAI_REASONING = /^o[134](-|$)/i;
+
+function invalidModel(): never {
+  throw validationError([{ path: 'body.model', message: 'invalid model name' }]);
+}
+
+/**
+ * SPEC §3.15 "Model → backend". Throws a `validation_error` (`body.model`) when the part that
+ * would reach the CLI breaks the model rules of §3.1 (pattern, 1–200 characters).
+ */
+export function resolveCompatModel(m: string, defaultBackend: BackendName): ModelRoute {
+  // rule 1: a bare backend name → that backend, its configured default model
+  if (isBackendName(m)) return { backend: m };
+  // rule 2: `<backend>/<model>` or `<backend>:<model>` → `<model>` through the alias table
+  const prefixed = PREFIXED.exec(m);
+  if (prefixed) {
+    const model = prefixed[2]!;
+    if (!isValidModel(model)) invalidModel();
+    return { backend: prefixed[1] as BackendName, model };
+  }
+  if (!isValidModel(m)) invalidModel();
+  // rule 3: vendor model names, passed to the CLI as they are
+  const lower = m.toLowerCase();
+  if (lower.includes('claude')) return { backend: 'claude', model: m };
+  if (lower.includes('gemini')) return { backend: 'gemini', model: m };
+  if (lower.includes('gpt') || lower.includes('codex') || OPENAI_REASONING.test(m)) return { backend: 'codex', model: m };
+  // rule 4: anything else → the default backend with its configured model
+  return { backend: defaultBackend };
+}
+
+// ------------------------------------------------------------------------------ model lists
+
+const OWNED_BY: Record<BackendName, string> = { claude: 'anthropic', codex: 'openai', gemini: 'google' };
+const DISPLAY_NAME: Record<BackendName, string> = {
+  claude: 'Claude Code (claude CLI)',
+  codex: 'Codex CLI (codex)',
+  gemini: 'Gemini CLI (gemini)',
+};
+
+/** Enabled backends in the fixed order claude, codex, gemini. */
+export function enabledBackends(config: Pick<Config, 'backends'>): BackendName[] {
+  return ADAPTER_ORDER.filter((b) => config.backends[b].enabled);
+}
+
+export interface OpenAIModel {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: string;
+}
+
+export interface OpenAIModelList {
+  object: 'list';
+  data: OpenAIModel[];
+}
+
+/** `startedAt` in epoch ms; `created` is unix seconds. */
+export function openaiModelList(config: Pick<Config, 'backends'>, startedAt: number): OpenAIModelList {
+  const created = Math.floor(startedAt / 1000);
+  return {
+    object: 'list',
+    data: enabledBackends(config).map((id) => ({ id, object: 'model', created, owned_by: OWNED_BY[id] })),
+  };
+}
+
+export function openaiModel(config: Pick<Config, 'backends'>, startedAt: number, id: string): OpenAIModel | undefined {
+  return openaiModelList(config, startedAt).data.find((m) => m.id === id);
+}
+
+export interface AnthropicModel {
+  type: 'model';
+  id: string;
+  display_name: string;
+  created_at: string;
+}
+
+export interface AnthropicModelList {
+  data: AnthropicModel[];
+  has_more: false;
+  first_id: string | null;
+  last_id: string | null;
+}
+
+export function anthropicModelList(config: Pick<Config, 'backends'>, startedAt: number): AnthropicModelList {
+  const createdAt = new Date(startedAt).toISOString();
+  const data = enabledBackends(config).map(
+    (id): AnthropicModel => ({ type: 'model', id, display_name: DISPLAY_NAME[id], created_at: createdAt }),
+  );
+  return {
+    data,
+    has_more: false,
+    first_id: data.length ? data[0]!.id : null,
+    last_id: data.length ? data[data.length - 1]!.id : null,
+  };
+}
+
+export function anthropicModel(config: Pick<Config, 'backends'>, startedAt: number, id: string): AnthropicModel | undefined {
+  return anthropicModelList(config, startedAt).data.find((m) => m.id === id);
+}
+
+// ------------------------------------------------------------------------------ ignored params
+
+export type CompatApi = 'openai' | 'anthropic';
+
+const USED_FIELDS: Record<CompatApi, ReadonlySet<string>> = {
+  openai: new Set(['model', 'messages', 'stream', 'stream_options', 'n']),
+  anthropic: new Set(['model', 'max_tokens', 'messages', 'system', 'stream']),
+};
+
+/** Sorted names of the present, non-null request fields the API ignores (SPEC §3.14, §3.18). */
+export function ignoredParams(body: Record<string, unknown>, api: CompatApi): string[] {
+  const used = USED_FIELDS[api];
+  return Object.keys(body)
+    .filter((k) => !used.has(k) && body[k] !== null && body[k] !== undefined)
+    .sort();
+}
+
+/** The `X-Clinvk-Ignored-Params` header, or none when nothing was ignored. */
+export function ignoredParamsHeader(body: Record<string, unknown>, api: CompatApi): Record<string, string> {
+  const names = ignoredParams(body, api);
+  return names.length ? { 'X-Clinvk-Ignored-Params': names.join(',') } : {};
+}
+
+// ------------------------------------------------------------------------------ ids
+
+const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** `n` uniformly random base62 characters from crypto randomness (rejection sampling, no bias). */
+export function randomBase62(n: number): string {
+  let out = '';
+  while (out.length < n) {
+    for (const byte of randomBytes(n * 2)) {
+      if (byte >= 248) continue; // 248 = 4 * 62
+      out += BASE62[byte % 62];
+      if (out.length === n) break;
+    }
+  }
+  return out;
+}
+
+export function chatCompletionId(): string {
+  return `chatcmpl-${randomBase62(24)}`;
+}
+
+export function anthropicMessageId(): string {
+  return `msg_${randomBase62(24)}`;
+}
+
+// ------------------------------------------------------------------------------ usage
+
+/** `ceil(utf8_bytes / 4)` (SPEC §3.15). */
+export function estimateTokens(text: string): number {
+  return Math.ceil(utf8Bytes(text) / 4);
+}
+
+/** Usage figures of a compat response: the CLI's, or estimates when it reported none. */
+export interface CompatUsage {
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens?: number;
+  reasoning_tokens?: number;
+}
+
+/** `promptText` is the prompt as it reached the CLI; `output` the answer. */
+export function compatUsage(reported: TokenUsage | undefined, promptText: string, output: string): CompatUsage {
+  if (reported) return { ...reported };
+  return { input_tokens: estimateTokens(promptText), output_tokens: estimateTokens(output) };
+}
