@@ -57,6 +57,8 @@ export interface TurnClaim {
   id: string;
   previousStatus: SessionStatus;
   previousLastUsed: string;
+  /** `last_used` written by the claim: a release only restores a record still holding this claim. */
+  claimedAt?: string;
 }
 
 export interface TurnOutcome {

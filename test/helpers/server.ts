@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { loadConfig } from '../../src/config/load';
+import { loadConfig, withApiKeys } from '../../src/config/load';
 import type { Config } from '../../src/config/types';
 import { createServerApp, startServer, type AppBundle, type RunningServer } from '../../src/http/server';
-import { createSilentLogger } from '../../src/observability/logger';
+import { createSilentLogger, type Logger } from '../../src/observability/logger';
 
 export const FAKE_BIN = path.resolve(__dirname, '../fixtures/bin');
 
@@ -108,9 +108,20 @@ export interface TestApp extends TestEnv {
   close(): Promise<void>;
 }
 
-export async function makeTestApp(overrides: Overrides = {}): Promise<TestApp> {
-  const env = makeTestEnv(overrides);
-  const bundle = await createServerApp(env.config, createSilentLogger());
+/** Extra harness options: API keys (as if from `CLINVK_API_KEYS`/gopass) and the logger. */
+export interface HarnessOptions {
+  apiKeys?: string[];
+  logger?: Logger;
+}
+
+function withHarness(env: TestEnv, opts: HarnessOptions): TestEnv {
+  if (opts.apiKeys?.length) env.config = withApiKeys(env.config, opts.apiKeys);
+  return env;
+}
+
+export async function makeTestApp(overrides: Overrides = {}, opts: HarnessOptions = {}): Promise<TestApp> {
+  const env = withHarness(makeTestEnv(overrides), opts);
+  const bundle = await createServerApp(env.config, opts.logger ?? createSilentLogger());
   return {
     ...env,
     bundle,
@@ -129,9 +140,9 @@ export interface TestServer extends TestEnv {
 }
 
 /** A real listening server on 127.0.0.1:<random port> (streaming and socket tests). */
-export async function makeTestServer(overrides: Overrides = {}): Promise<TestServer> {
-  const env = makeTestEnv(deepMerge({ server: { port: 0, host: '127.0.0.1' } }, overrides));
-  const server = await startServer(env.config, { logger: createSilentLogger() });
+export async function makeTestServer(overrides: Overrides = {}, opts: HarnessOptions = {}): Promise<TestServer> {
+  const env = withHarness(makeTestEnv(deepMerge({ server: { port: 0, host: '127.0.0.1' } }, overrides)), opts);
+  const server = await startServer(env.config, { logger: opts.logger ?? createSilentLogger() });
   return {
     ...env,
     server,

@@ -1,0 +1,90 @@
+/** Session store factory and API projection (SPEC §3.8, §6). */
+import * as path from 'path';
+import type { TokenUsage } from '../backends/types';
+import { FileSessionStore, type StoreLogger } from './file-store';
+import type { SessionRecord, SessionStatus, SessionStore } from './types';
+
+export { FileSessionStore, parseRecord, serializeRecord } from './file-store';
+export type { FileSessionStoreOptions, StoreLogger } from './file-store';
+export { startRetention } from './retention';
+export type { RetentionHandle, RetentionOptions } from './retention';
+export type {
+  ListFilter,
+  ListPage,
+  NewSession,
+  SessionRecord,
+  SessionStatus,
+  SessionStore,
+  StoreHealth,
+  TurnClaim,
+  TurnOutcome,
+} from './types';
+
+export interface SessionStoreConfig {
+  /** Resolved `$CLINVK_HOME`. */
+  home: string;
+  session: { store: 'file' };
+}
+
+/** Opens the configured store (`session.store`; `file` is the only built-in one). Never throws for an unusable directory. */
+export async function createSessionStore(config: SessionStoreConfig, logger?: StoreLogger): Promise<SessionStore> {
+  const kind: string = config.session.store;
+  if (kind !== 'file') throw new Error(`unknown session store: ${kind}`);
+  return FileSessionStore.open({ dir: path.join(config.home, 'sessions'), logger });
+}
+
+/** The API's SessionInfo (SPEC §3.8). */
+export interface SessionInfo {
+  id: string;
+  backend: string;
+  created_at: string;
+  last_used: string;
+  working_dir?: string;
+  model?: string;
+  initial_prompt?: string;
+  status?: SessionStatus;
+  turn_count?: number;
+  token_usage?: TokenUsage;
+  tags?: string[];
+  title?: string;
+  error_message?: string;
+  metadata?: Record<string, string>;
+}
+
+/** RFC 3339 UTC with milliseconds (legacy records may hold other offsets or nanoseconds). */
+function timestamp(v: string): string {
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? new Date(t).toISOString() : v;
+}
+
+function usage(u: TokenUsage): TokenUsage {
+  const out: TokenUsage = { input_tokens: u.input_tokens, output_tokens: u.output_tokens };
+  if (u.cached_tokens !== undefined) out.cached_tokens = u.cached_tokens;
+  if (u.reasoning_tokens !== undefined) out.reasoning_tokens = u.reasoning_tokens;
+  return out;
+}
+
+/**
+ * Projects a record onto SessionInfo with the §3.8 key order. Optional keys are omitted when absent
+ * or empty (empty string, empty array, empty object). Never exposes `backend_session_id`,
+ * `parent_id` or `backend_cumulative_usage`.
+ */
+export function toSessionInfo(record: SessionRecord): SessionInfo {
+  const info: SessionInfo = {
+    id: record.id,
+    backend: record.backend,
+    created_at: timestamp(record.created_at),
+    last_used: timestamp(record.last_used),
+  };
+  if (record.working_dir) info.working_dir = record.working_dir;
+  if (record.model) info.model = record.model;
+  if (record.initial_prompt) info.initial_prompt = record.initial_prompt;
+  if (record.status) info.status = record.status;
+  if (record.turn_count !== undefined && record.turn_count !== null) info.turn_count = record.turn_count;
+  if (record.token_usage) info.token_usage = usage(record.token_usage);
+  if (record.tags && record.tags.length > 0) info.tags = [...record.tags];
+  if (record.title) info.title = record.title;
+  if (record.error_message) info.error_message = record.error_message;
+  if (record.metadata && Object.keys(record.metadata).length > 0) info.metadata = { ...record.metadata };
+  return info;
+}
