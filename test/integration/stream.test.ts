@@ -131,6 +131,20 @@ describe('stream-json', () => {
     expect(latest).toMatchObject({ status: 'error', error_message: 'canceled: client disconnected' });
   });
 
+  test('heartbeat: a progress event when nothing was written for stream_heartbeat_secs', async () => {
+    const s = await makeTestServer({ server: { stream_heartbeat_secs: 1 } });
+    try {
+      const r = await readStream(`${s.url}/api/v1/prompt`, { backend: 'codex', prompt: 'quiet [SLEEP:2600]', output_format: 'stream-json', ephemeral: true });
+      const events = ndjson(r.body);
+      checkEnvelope(events, 'codex');
+      const beats = events.filter((e) => e.type === 'progress' && e.content.stage === 'heartbeat');
+      expect(beats.length).toBeGreaterThanOrEqual(2);
+      expect(events.at(-1)!.type).toBe('done');
+    } finally {
+      await s.close();
+    }
+  });
+
   test('an over-long line ends the stream with stream_line_too_long and kills the CLI', async () => {
     const s = await makeTestServer({ server: { max_output_line_bytes: 4096 } });
     try {

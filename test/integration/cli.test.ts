@@ -1,0 +1,76 @@
+/**
+ * The built `clinvk` command as a user runs it (bin/clinvk.js → dist/): serve prints the banner
+ * after binding, answers, and exits 0 on SIGTERM; invalid configuration exits 2.
+ * `make test` builds dist/ before running jest.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeTestEnv, type TestEnv } from '../helpers/server';
+
+const BIN = path.resolve(__dirname, '../../bin/clinvk.js');
+const built = fs.existsSync(path.resolve(__dirname, '../../dist/src/cli/main.js'));
+const maybe = built ? describe : describe.skip;
+
+maybe('clinvk command', () => {
+  let env: TestEnv;
+  beforeAll(() => {
+    env = makeTestEnv();
+  });
+  afterAll(() => env.cleanup());
+
+  const childEnv = () => ({ ...process.env, CLINVK_HOME: env.home, CLINVK_API_KEYS: '', CLINVK_CONFIG: '' });
+
+  test('version', () => {
+    const r = spawnSync(process.execPath, [BIN, 'version'], { env: childEnv(), encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`clinvk ${JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')).version}\n`);
+  });
+
+  test('invalid configuration → exit 2 naming the key', () => {
+    const file = path.join(env.root, 'bad.yaml');
+    fs.writeFileSync(file, 'server:\n  rate_limit_rps: -1\n');
+    const r = spawnSync(process.execPath, [BIN, 'serve', '--config', file], { env: childEnv(), encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('config error: server.rate_limit_rps: must be >= 0 (got -1)');
+    const p = spawnSync(process.execPath, [BIN, 'serve'], { env: { ...childEnv(), CLINVK_PORT: 'abc' }, encoding: 'utf8' });
+    expect(p.status).toBe(2);
+  });
+
+  test('serve: banner after bind, working endpoints, graceful exit 0 on SIGTERM', async () => {
+    const file = path.join(env.root, 'config.yaml');
+    const child = spawn(process.execPath, [BIN, 'serve', '--config', file, '--port', '0', '--log-level', 'error'], {
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no banner: ${out}`)), 20_000);
+      child.stdout.on('data', () => {
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    expect(out).toContain('Available endpoints:');
+    expect(out).toMatch(/Metrics\s+GET\s+\/metrics\s+\(disabled\)/);
+    const health = await fetch(`${url}/health`);
+    expect(health.status).toBe(200);
+    const prompt = await fetch(`${url}/api/v1/prompt`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ backend: 'claude', prompt: 'hi', ephemeral: true }),
+    });
+    expect(prompt.status).toBe(200);
+    expect(((await prompt.json()) as { data: { output: string } }).data.output).toBe('MOCK-REPLY: 8f434346648f');
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('exit', (c) => resolve(c));
+      child.kill('SIGTERM');
+    });
+    expect(code).toBe(0);
+  });
+});
