@@ -36,7 +36,10 @@ export interface TestEnv {
   config: Config;
   /** Fake CLI invocations so far. */
   log(): FakeLogEntry[];
+  /** Start lines of CLI runs (without gemini's asynchronous `--delete-session` clean-ups). */
   starts(): FakeLogEntry[];
+  /** Start lines of gemini session clean-ups after ephemeral runs. */
+  cleanups(): FakeLogEntry[];
   /** Names of files in the sessions directory (sorted). */
   sessionFiles(): string[];
   cleanup(): void;
@@ -93,7 +96,8 @@ export function makeTestEnv(overrides: Overrides = {}): TestEnv {
     stateDir,
     config,
     log: readLog,
-    starts: () => readLog().filter((e) => e.event === 'start'),
+    starts: () => readLog().filter((e) => e.event === 'start' && e.argv?.[0] !== '--delete-session'),
+    cleanups: () => readLog().filter((e) => e.event === 'start' && e.argv?.[0] === '--delete-session'),
     sessionFiles: () => {
       const dir = path.join(home, 'sessions');
       return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];

@@ -85,10 +85,10 @@ describe('POST /api/v1/prompt (JSON mode)', () => {
   });
 
   test('gemini ephemeral run: the CLI-side session is deleted afterwards', async () => {
-    const before = t.starts().length;
+    const before = t.cleanups().length;
     const res = await prompt(t, { backend: 'gemini', prompt: 'forget me', ephemeral: true });
     expect(res.status).toBe(200);
-    const cleanup = await waitFor(() => t.starts().slice(before).find((e) => e.argv?.[0] === '--delete-session'));
+    const cleanup = await waitFor(() => t.cleanups()[before]);
     expect(cleanup.argv).toEqual(['--delete-session', expect.stringMatching(/^[0-9a-f-]{36}$/), '--skip-trust']);
     expect(cleanup.cwd).toBe(t.workdir);
     await waitFor(() => t.log().some((e) => e.event === 'end' && e.pid === cleanup.pid));
