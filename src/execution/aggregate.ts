@@ -189,17 +189,9 @@ interface Job {
 /** The resolved executable per backend, or why it is unavailable. */
 type Commands = Map<BackendName, { command: string } | { unavailable: string }>;
 
-/** What happened to one item. */
-interface Outcome {
-  result: TaskResult;
-  /** The item ran (a child was spawned). */
-  started: boolean;
-}
-
 /**
  * Shared state of one aggregate request: the cancellation controller of all its runs, the stop
- * reason, the admission gate (only the first execution is subject to the queue-size check) and
- * pending gemini session clean-ups.
+ * reason and the admission gate (only the first execution is subject to the queue-size check).
  */
 class AggregateRun {
   readonly controller = new AbortController();
@@ -210,7 +202,6 @@ class AggregateRun {
   /** Some item was killed or not started because of the deadline / shutdown. */
   timedOut = false;
   shutDown = false;
-  readonly cleanups: Promise<void>[] = [];
   readonly startedAt = Date.now();
   private gate?: Promise<void>;
   private readonly timer: NodeJS.Timeout;
@@ -220,7 +211,7 @@ class AggregateRun {
     private readonly ctx: ExecContext,
     private readonly executor: Executor,
   ) {
-    this.taskCtx = { ...ctx, signal: this.controller.signal, admitted: ctx.admitted };
+    this.taskCtx = { ...ctx, signal: this.controller.signal };
     this.onAbort = () => this.stop('disconnect');
     if (ctx.signal.aborted) this.onAbort();
     else ctx.signal.addEventListener('abort', this.onAbort, { once: true });
@@ -242,11 +233,12 @@ class AggregateRun {
     else if (reason === 'disconnect') this.controller.abort(CANCEL_DISCONNECT);
   }
 
-  notStarted(backend: BackendName): Outcome {
+  /** The item of a task that was never started because the aggregate stopped. */
+  notStarted(backend: BackendName): TaskResult {
     const reason = this.stopReason ?? 'disconnect';
     if (reason === 'timeout') this.timedOut = true;
     if (reason === 'shutdown') this.shutDown = true;
-    return { result: canceledItem(backend, NOT_STARTED_ERROR[reason]), started: false };
+    return canceledItem(backend, NOT_STARTED_ERROR[reason]);
   }
 
   /**
@@ -296,10 +288,9 @@ class AggregateRun {
     return Date.now() - this.startedAt;
   }
 
-  async finish(): Promise<void> {
+  finish(): void {
     clearTimeout(this.timer);
     this.ctx.signal.removeEventListener('abort', this.onAbort);
-    await Promise.all(this.cleanups);
   }
 }
 
@@ -335,19 +326,13 @@ export class AggregateService {
       Math.min(body.max_parallel ?? this.config.parallel.max_workers, this.config.server.max_concurrent_executions),
     );
     const run = new AggregateRun(ctx, this.executor);
-    const results: TaskResult[] = new Array<TaskResult>(jobs.length);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      for (;;) {
-        const i = next++;
-        if (i >= jobs.length) return;
-        const out = await this.runJob(jobs[i], commands, run, dryRun);
-        results[i] = out.result;
-        if (failFast && out.result.exit_code !== 0 && out.result.error_code !== 'canceled') run.stop('fail_fast');
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(maxParallel, jobs.length) }, () => worker()));
-    await run.finish();
+    const results = await inOrder(jobs, maxParallel, async (job) => {
+      const result = await this.runJob(job, commands, run, dryRun);
+      // fail_fast: a failed task stops the rest (a canceled one is a consequence, not a cause)
+      if (failFast && result.exit_code !== 0 && result.error_code !== 'canceled') run.stop('fail_fast');
+      return result;
+    });
+    run.finish();
 
     const data: ParallelResult = {
       total_tasks: jobs.length,
@@ -399,19 +384,18 @@ export class AggregateService {
     for (const [i, job] of jobs.entries()) {
       if (run.stopped) break;
       const step = body.steps[i];
-      let out: Outcome;
+      // from step 2 on, every {{previous}} becomes the previous step's output (even a failed one's)
       const prompt = i > 0 ? job.opts.prompt.split('{{previous}}').join(previous) : job.opts.prompt;
       const invalid = prompt === job.opts.prompt ? undefined : await this.substitutionProblem({ ...job.opts, prompt }, job.prefix);
-      if (invalid !== undefined) {
-        out = { result: failedItem(job.opts.backend, 'validation_error', invalid), started: false };
-      } else {
-        out = await this.runJob({ ...job, opts: { ...job.opts, prompt } }, commands, run, dryRun);
-      }
-      results.push(chainItem(i + 1, step.name, out.result));
-      previous = out.result.output;
-      if (out.result.exit_code !== 0 && body.stop_on_failure === true) break;
+      const result =
+        invalid !== undefined
+          ? failedItem(job.opts.backend, 'validation_error', invalid)
+          : await this.runJob({ ...job, opts: { ...job.opts, prompt } }, commands, run, dryRun);
+      results.push(chainItem(i + 1, step.name, result));
+      previous = result.output;
+      if (result.exit_code !== 0 && body.stop_on_failure === true) break;
     }
-    await run.finish();
+    run.finish();
 
     const failed = results.filter((r) => r.exit_code !== 0);
     const data = {
@@ -449,18 +433,9 @@ export class AggregateService {
     const commands = await this.commands(body.backends);
 
     const run = new AggregateRun(ctx, this.executor);
-    const results: TaskResult[] = new Array<TaskResult>(jobs.length);
-    const concurrency = body.sequential === true ? 1 : Math.min(jobs.length, this.config.server.max_concurrent_executions);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      for (;;) {
-        const i = next++;
-        if (i >= jobs.length) return;
-        results[i] = (await this.runJob(jobs[i], commands, run, dryRun)).result;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, concurrency) }, () => worker()));
-    await run.finish();
+    const concurrency = body.sequential === true ? 1 : this.config.server.max_concurrent_executions;
+    const results = await inOrder(jobs, concurrency, (job) => this.runJob(job, commands, run, dryRun));
+    run.finish();
 
     const data: CompareResult = {
       prompt: body.prompt,
@@ -535,13 +510,13 @@ export class AggregateService {
    * Runs (or renders) one item. Starts with the admission call (synchronously, before any await),
    * so that items are submitted to the limiter in the order their callers were invoked.
    */
-  private async runJob(job: Job, commands: Commands, run: AggregateRun, dryRun: boolean): Promise<Outcome> {
+  private async runJob(job: Job, commands: Commands, run: AggregateRun, dryRun: boolean): Promise<TaskResult> {
     const backend = job.opts.backend;
     const cmd = commands.get(backend)!;
     if (run.stopped) return run.notStarted(backend);
-    if ('unavailable' in cmd) return { result: failedItem(backend, 'backend_unavailable', cmd.unavailable), started: false };
+    if ('unavailable' in cmd) return failedItem(backend, 'backend_unavailable', cmd.unavailable);
     const plan = this.planner.plan(job.opts, job.cwd, 'json');
-    if (dryRun) return { result: dryItem(plan, cmd.command), started: false };
+    if (dryRun) return dryItem(plan, cmd.command);
 
     let slot: Slot;
     try {
@@ -561,10 +536,9 @@ export class AggregateService {
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       const code: ItemErrorCode = ITEM_CODES.has(err.code) ? (err.code as ItemErrorCode) : 'internal_error';
-      return { result: failedItem(backend, code, err.message, plan.model), started: false };
+      return failedItem(backend, code, err.message, plan.model);
     }
-    this.cleanup(plan, cmd.command, report, run);
-    return { result: this.itemOf(plan, report, run), started: true };
+    return this.itemOf(plan, report, run);
   }
 
   private itemOf(plan: RunPlan, report: RunReport, run: AggregateRun): TaskResult {
@@ -599,13 +573,6 @@ export class AggregateService {
     });
   }
 
-  /** gemini has no ephemeral option: delete the session it reported (SPEC §5.2 "Ephemeral"). */
-  private cleanup(plan: RunPlan, command: string, report: RunReport, run: AggregateRun): void {
-    const args = report.backendSessionId ? plan.adapter.cleanupArgsAfterEphemeral?.(report.backendSessionId) : undefined;
-    if (!args) return;
-    run.cleanups.push(this.executor.cleanup(command, args, plan.cwd, run.taskCtx));
-  }
-
   /**
    * The request-level outcome: 429/503/504 when the first execution was not admitted, 504/503 with
    * the aggregate when the deadline passed or the server shut down; a disconnected client's
@@ -631,6 +598,20 @@ export class AggregateService {
     }
     return data;
   }
+}
+
+/**
+ * Runs `fn` over `items` with at most `concurrency` calls in flight, starting them in order (each
+ * call begins synchronously when its predecessor was started), results in the items' order.
+ */
+async function inOrder<T, R>(items: T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) results[i] = await fn(items[i]);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, () => worker()));
+  return results;
 }
 
 /** A dry-run item: the rendered argv (SPEC §5.9), without `session_id`. */

@@ -2,6 +2,7 @@
 import type { Services } from '../services';
 import { anthropicHandlers } from './anthropic';
 import { openaiHandlers } from './openai';
+import { aggregateHandlers } from './native/aggregate';
 import { executePrompt } from './native/prompt';
 import { deleteSession, getSession, listSessions } from './native/sessions';
 import { healthCheck, listBackends } from './native/status';
@@ -16,6 +17,7 @@ export function buildHandlers(s: Services): Record<string, HandlerFn> {
     listSessions: listSessions(s.store),
     getSession: getSession(s.store),
     deleteSession: deleteSession(s.store, staleClaimMs),
+    ...aggregateHandlers(s),
     ...openaiHandlers(s),
     ...anthropicHandlers(s),
   };

@@ -110,7 +110,7 @@ describe('POST /api/v1/prompt (JSON mode)', () => {
         backend: 'claude',
         exit_code: 1,
         duration_ms: expect.any(Number),
-        output: expect.any(String),
+        output: '',
         error: 'API Error: 400 mock injected error 400',
         token_usage: { input_tokens: 0, output_tokens: 0, cached_tokens: 0 },
       },

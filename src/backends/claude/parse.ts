@@ -52,7 +52,8 @@ export function evaluateClaudeResult(
   const success = exit.code === 0 && result !== undefined && result.is_error !== true;
   return compact({
     success,
-    output: str(result?.result) ?? '',
+    // An API error's `result` is the error text, not an answer (SPEC §3.3 example: output "").
+    output: result?.is_error === true ? '' : str(result?.result) ?? '',
     error: success ? undefined : claudeErrorText(result, stderr, exit),
     backendSessionId: nonEmpty(result?.session_id),
     usage: claudeUsage(result?.usage),

@@ -9,6 +9,12 @@ export function errorHandler(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const ctx = ctxOf(res);
     let apiErr: ApiError;
+    if (ctx?.abort.signal.aborted) {
+      // The client went away: nobody reads this response; not an internal error.
+      logger.info('request ended after the client disconnected', { request_id: ctx.requestId });
+      res.destroy();
+      return;
+    }
     if (isApiError(err)) {
       apiErr = err;
       if (err.code === 'internal_error') logger.error('internal error', { request_id: ctx?.requestId, error: err.message });

@@ -41,7 +41,7 @@ describe('claude parseResult — failures', () => {
       '1b5ebfaf-5b64-453a-be80-0fe5121efdf5',
     ],
   ])('%s: is_error with subtype "success" → result text is the error', (name, text, backendSessionId) => {
-    expect(parse(name, exitCode(1))).toEqual({ success: false, output: text, error: text, backendSessionId, usage: zero });
+    expect(parse(name, exitCode(1))).toEqual({ success: false, output: '', error: text, backendSessionId, usage: zero });
   });
 
   it('is_error true is a failure even with exit 0', () => {
