@@ -7,6 +7,7 @@
  * Per-item failures are items of the result; the request deadline (504), shutdown (503) and a
  * client disconnect stop the whole aggregate (queued items dropped, running children killed).
  */
+import type { SchemaItemErrorCode } from '../../generated/types';
 import type { BackendName, TokenUsage } from '../backends/types';
 import type { Config } from '../config/types';
 import { ApiError, ValidationDetail, validationError } from '../errors';
@@ -14,8 +15,8 @@ import type { Logger } from '../observability/logger';
 import { CANCEL_DISCONNECT, Executor, RunReport } from './executor';
 import type { Slot } from './limiter';
 import type { Planner, RunPlan } from './plan';
-import { dryRunResult } from './results';
-import type { ExecContext, ExecutionOptions, ExecutionResult, RunStatus } from './types';
+import { dryRunResult, STATUS_CODE } from './results';
+import type { ExecContext, ExecutionOptions, ExecutionResult } from './types';
 
 // ------------------------------------------------------------------------------------ requests
 
@@ -61,15 +62,7 @@ export interface CompareRequest {
 // ------------------------------------------------------------------------------------ results
 
 /** Item `error_code` values (SPEC §3.2, contract `ItemErrorCode`). */
-export type ItemErrorCode =
-  | 'backend_failed'
-  | 'backend_unavailable'
-  | 'backend_timeout'
-  | 'output_too_large'
-  | 'canceled'
-  | 'validation_error'
-  | 'shutting_down'
-  | 'internal_error';
+export type ItemErrorCode = SchemaItemErrorCode;
 
 /** An ExecutionResult without `session_id` (parallel and compare items). */
 export type TaskResult = Omit<ExecutionResult, 'session_id' | 'error_code'> & { error_code?: ItemErrorCode };
@@ -114,15 +107,6 @@ export const NOT_STARTED_ERROR = {
 
 type StopReason = keyof typeof NOT_STARTED_ERROR;
 
-const STATUS_ITEM_CODE: Record<Exclude<RunStatus, 'success'>, ItemErrorCode> = {
-  error: 'backend_failed',
-  timeout: 'backend_timeout',
-  canceled: 'canceled',
-  shutdown: 'shutting_down',
-  output_too_large: 'output_too_large',
-  line_too_long: 'backend_failed',
-  internal: 'internal_error',
-};
 
 const ITEM_CODES: ReadonlySet<string> = new Set<ItemErrorCode>([
   'backend_failed',
@@ -568,7 +552,7 @@ export class AggregateService {
       duration_ms: report.durationMs,
       output: report.output,
       error: report.error ?? `${plan.backend} failed`,
-      error_code: STATUS_ITEM_CODE[report.status],
+      error_code: STATUS_CODE[report.status],
       token_usage: report.usage,
     });
   }

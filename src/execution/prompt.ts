@@ -180,18 +180,7 @@ export class PromptService {
     return {
       beforeSpawn: async () => {
         if (turn.session || plan.ephemeral) return;
-        const created = await this.store.create({
-          backend: plan.backend,
-          working_dir: plan.cwd,
-          model: plan.requestedModel,
-          initial_prompt: opts.prompt.slice(0, 4096),
-          tags: [...this.config.session.default_tags, 'api'],
-          metadata: opts.metadata && Object.keys(opts.metadata).length ? opts.metadata : undefined,
-          status: 'active',
-          turn_count: 0,
-        });
-        turn.sessionId = created.id;
-        this.sessions.created();
+        turn.sessionId = await this.createSession(opts, plan, 'active');
       },
       spawnFailed: async () => {
         if (turn.claim) await this.release(turn);
@@ -210,6 +199,14 @@ export class PromptService {
   private async dryRunSession(opts: ExecutionOptions, plan: RunPlan, turn: TurnState): Promise<string | undefined> {
     if (turn.session) return turn.session.id;
     if (plan.ephemeral) return undefined;
+    return this.createSession(opts, plan, 'completed');
+  }
+
+  /**
+   * A new session record: `active` with no turn yet (a real run, claimed by its creator), or
+   * `completed` with one turn (a dry run). Returns its id.
+   */
+  private async createSession(opts: ExecutionOptions, plan: RunPlan, status: 'active' | 'completed'): Promise<string> {
     const created = await this.store.create({
       backend: plan.backend,
       working_dir: plan.cwd,
@@ -217,8 +214,8 @@ export class PromptService {
       initial_prompt: opts.prompt.slice(0, 4096),
       tags: [...this.config.session.default_tags, 'api'],
       metadata: opts.metadata && Object.keys(opts.metadata).length ? opts.metadata : undefined,
-      status: 'completed',
-      turn_count: 1,
+      status,
+      turn_count: status === 'active' ? 0 : 1,
     });
     this.sessions.created();
     return created.id;

@@ -4,10 +4,11 @@ import type { BackendName, TokenUsage } from '../backends/types';
 import { ApiError, ErrorCode } from '../errors';
 import type { RunReport } from './executor';
 import type { RunPlan } from './plan';
+import type { SchemaItemErrorCode } from '../../generated/types';
 import type { ExecutionResult, RunStatus } from './types';
 
 /** The `error_code` of an aggregate item / the HTTP code of a single run, per run status. */
-export const STATUS_CODE: Record<Exclude<RunStatus, 'success'>, ErrorCode | 'canceled'> = {
+export const STATUS_CODE: Record<Exclude<RunStatus, 'success'>, SchemaItemErrorCode> = {
   error: 'backend_failed',
   timeout: 'backend_timeout',
   canceled: 'canceled',
@@ -56,7 +57,7 @@ export function runError(report: RunReport, result: ExecutionResult): ApiError {
   const code = STATUS_CODE[report.status as Exclude<RunStatus, 'success'>];
   const message =
     report.status === 'error' ? `${result.backend} failed: ${report.error ?? ''}` : report.error ?? 'execution failed';
-  return new ApiError(code === 'canceled' ? 'internal_error' : code, message, { data: result });
+  return new ApiError(code === 'canceled' ? 'internal_error' : (code as ErrorCode), message, { data: result });
 }
 
 /**

@@ -26,10 +26,13 @@
  * journal (through their still-open descriptor) switch over without reloading the snapshot.
  *
  * The index is derived data: a missing/unparsable snapshot or journal, a journal that does not match
- * the snapshot, or a garbled journal line → rebuilt from the records (under the lock). At start-up
- * the record files are stat'ed and compared with the index (mtime/size); differences are repaired
- * from the records. A page read by `list` is checked against the index too (a stale entry is
- * repaired and the page recomputed).
+ * the snapshot, or a garbled journal line → rebuilt from the records (under the lock). After start-up
+ * a background check stats every record file and compares it with the index (mtime/size);
+ * differences (e.g. a writer killed between its record rename and its journal append, or files
+ * edited by hand) are repaired from the records. A page read by `list` is checked against the index
+ * too (a stale entry is repaired and the page recomputed), and an exact id unknown to the index is
+ * looked up on disk. Mutations always read the record file itself, so a stale index never loses an
+ * update.
  */
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';

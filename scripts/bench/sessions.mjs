@@ -1,0 +1,209 @@
+#!/usr/bin/env node
+// Session store benchmark (SPEC §6.2): create, turn (claim + completeTurn) and list (filter + page)
+// timings through the store API at 1k, 10k and 100k sessions.
+//
+// Usage:  npm run build && node scripts/bench/sessions.mjs [sizes…]
+//         (default sizes 1000 10000 100000; CLINVK_BENCH_STORE=<path to file-store.js> overrides the
+//          compiled module, CLINVK_BENCH_DIR=<dir> the scratch directory, default the OS temp dir)
+//
+// The population is written directly as record files (creating 100k sessions one by one through
+// the API would only measure the same create path 100k times); the first open then rebuilds the
+// index from the records, which is reported as "open (rebuild)". Everything else goes through the
+// SessionStore API.
+import { createRequire } from 'module';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { randomBytes } from 'crypto';
+import { fileURLToPath } from 'url';
+import { execFileSync } from 'child_process';
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const modPath = process.env.CLINVK_BENCH_STORE ?? path.join(root, 'dist/src/sessions/file-store.js');
+const { FileSessionStore, serializeRecord } = require(modPath);
+
+const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+if (sizes.length === 0) sizes.push(1000, 10000, 100000);
+const scratch = process.env.CLINVK_BENCH_DIR ?? os.tmpdir();
+
+const BACKENDS = ['claude', 'codex', 'gemini'];
+const STATUSES = ['completed', 'completed', 'completed', 'error'];
+const STALE = 60 * 60 * 1000;
+const OPS = 200;
+const LISTS = 50;
+
+function populate(dir, n) {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const base = Date.parse('2026-01-01T00:00:00.000Z');
+  const ids = [];
+  for (let i = 0; i < n; i++) {
+    const id = randomBytes(16).toString('hex');
+    const t = new Date(base + i * 1000).toISOString();
+    const rec = {
+      id,
+      backend: BACKENDS[i % 3],
+      created_at: t,
+      last_used: t,
+      working_dir: '/home/bench/project',
+      backend_session_id: `bs-${i}`,
+      model: 'haiku',
+      initial_prompt: `prompt number ${i}: ${'lorem ipsum '.repeat(8)}`,
+      status: STATUSES[i % 4],
+      turn_count: 1 + (i % 7),
+      token_usage: { input_tokens: 1000 + i, output_tokens: 100 + (i % 50), cached_tokens: 0 },
+      tags: ['api'],
+      metadata: { bench: 'yes' },
+    };
+    fs.writeFileSync(path.join(dir, `${id}.json`), serializeRecord(rec), { mode: 0o600 });
+    ids.push(id);
+  }
+  return ids;
+}
+
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+const now = () => process.hrtime.bigint();
+
+function stats(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  const mean = s.reduce((a, b) => a + b, 0) / s.length;
+  const median = s[Math.floor(s.length / 2)];
+  const p95 = s[Math.min(s.length - 1, Math.floor(s.length * 0.95))];
+  return { mean, median, p95, max: s[s.length - 1] };
+}
+
+const fmt = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const cell = (st) => `${fmt(st.median)} / ${fmt(st.p95)}`;
+
+async function benchSize(n) {
+  const home = fs.mkdtempSync(path.join(scratch, `clinvk-bench-${n}-`));
+  const dir = path.join(home, 'sessions');
+  const out = { n };
+  try {
+    let t0 = now();
+    const ids = populate(dir, n);
+    out.populate = ms(t0);
+    // Flush the population's dirty pages first so that background write-back does not slow the
+    // fsyncs being measured.
+    if (process.platform !== 'win32') execFileSync('sync');
+
+    t0 = now();
+    let store = await FileSessionStore.open({ dir });
+    out.openRebuild = ms(t0);
+    if (!(await store.health()).available) throw new Error('store unavailable');
+    await store.close();
+
+    t0 = now();
+    store = await FileSessionStore.open({ dir });
+    out.openIndexed = ms(t0);
+    t0 = now();
+    await store.idle(); // background start-up check (one stat per record file)
+    out.check = ms(t0);
+    t0 = now();
+    await store.list({ backend: 'claude', status: 'completed', limit: 100, offset: 0 });
+    out.firstList = ms(t0);
+
+    const create = [];
+    for (let i = 0; i < OPS; i++) {
+      t0 = now();
+      await store.create({ backend: 'claude', working_dir: '/w', tags: ['api'], status: 'completed', turn_count: 1 });
+      create.push(ms(t0));
+    }
+    out.create = stats(create);
+
+    const turn = [];
+    const cpu0 = process.cpuUsage();
+    for (let i = 0; i < OPS; i++) {
+      const id = ids[(i * 7919) % ids.length];
+      t0 = now();
+      await store.claimTurn(id, STALE);
+      await store.completeTurn(id, { success: true, usage: { input_tokens: 10, output_tokens: 5 } }, true);
+      turn.push(ms(t0));
+    }
+    const cpu = process.cpuUsage(cpu0);
+    // CPU time of this process per turn (user + system): the store's own work, without I/O waits.
+    out.turnCpu = (cpu.user + cpu.system) / 1000 / OPS;
+    out.turn = stats(turn);
+
+    // List with a filter and a page, each after another process-visible mutation (journal catch-up).
+    const journalBefore = fs.statSync(path.join(dir, 'index.journal')).size;
+    const list = [];
+    let total = 0;
+    for (let i = 0; i < LISTS; i++) {
+      const id = ids[(i * 104729 + 13) % ids.length];
+      await store.claimTurn(id, STALE);
+      await store.completeTurn(id, { success: true }, true);
+      const offset = Math.floor(((i % 10) / 10) * Math.max(0, n / 6 - 100));
+      t0 = now();
+      const page = await store.list({ backend: 'claude', status: 'completed', limit: 100, offset });
+      list.push(ms(t0));
+      total = page.total;
+      if (page.sessions.length === 0) throw new Error('empty page');
+    }
+    out.list = stats(list);
+    // Index bytes written per mutation (journal growth; no compaction at these counts).
+    out.indexBytesPerOp = (fs.statSync(path.join(dir, 'index.journal')).size - journalBefore) / (2 * LISTS);
+    out.listTotal = total;
+
+    const resolve = [];
+    for (let i = 0; i < LISTS; i++) {
+      const id = ids[(i * 31) % ids.length];
+      t0 = now();
+      await store.resolve(id.slice(0, 8));
+      resolve.push(ms(t0));
+    }
+    out.resolve = stats(resolve);
+
+    // A second store on the same directory sees the writes: incremental read cost.
+    const other = await FileSessionStore.open({ dir });
+    const follow = [];
+    for (let i = 0; i < 20; i++) {
+      await store.claimTurn(ids[i], STALE);
+      await store.completeTurn(ids[i], { success: true }, true);
+      t0 = now();
+      await other.count();
+      follow.push(ms(t0));
+    }
+    out.follow = stats(follow);
+    await other.close();
+    await store.close();
+    out.journalBytes = fs.statSync(path.join(dir, 'index.journal')).size;
+    out.snapshotBytes = fs.statSync(path.join(dir, 'index.json')).size;
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+  return out;
+}
+
+const rows = [];
+for (const n of sizes) {
+  process.stderr.write(`benchmarking ${n} sessions…\n`);
+  rows.push(await benchSize(n));
+}
+
+const header = ['sessions', 'populate (files)', 'open (rebuild)', 'open (index)', 'bg check', 'first list', 'create', 'turn (claim+complete)', 'turn CPU', 'list filter+page', 'resolve prefix', 'follower catch-up', 'index B/write'];
+const table = rows.map((r) => [
+  String(r.n),
+  `${fmt(r.populate)}`,
+  `${fmt(r.openRebuild)}`,
+  `${fmt(r.openIndexed)}`,
+  `${fmt(r.check)}`,
+  `${fmt(r.firstList)}`,
+  cell(r.create),
+  cell(r.turn),
+  fmt(r.turnCpu),
+  cell(r.list),
+  cell(r.resolve),
+  cell(r.follow),
+  `${Math.round(r.indexBytesPerOp)}`,
+]);
+const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
+const line = (cols) => `| ${cols.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+console.log('All times in ms; "a / b" = median / p95. create, turn, list, resolve over 200/200/50/50 calls;');
+console.log('create and turn are dominated by the two fsyncs of each atomic write (turn = claim + complete = 2 writes).');
+console.log(line(header));
+console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+for (const row of table) console.log(line(row));
+console.log(`list total (claude+completed): ${rows.map((r) => `${r.n}: ${r.listTotal}`).join(', ')}`);
+const maxList = Math.max(...rows.map((r) => r.list.p95));
+console.log(`target list p95 ≤ 100 ms at the largest size: ${rows[rows.length - 1].list.p95 <= 100 ? 'met' : 'NOT met'} (max p95 ${fmt(maxList)} ms)`);
