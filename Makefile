@@ -38,7 +38,9 @@ unit: install
 
 # Installs everything, checks the contract and types, builds, and runs the whole test suite.
 test: install check-generated lint-spec typecheck build
-	npx jest --ci
+	@mkdir -p .tmp
+	npx jest --ci --json --outputFile=.tmp/jest-results.json
+	@node -e 'const r=require("./.tmp/jest-results.json"); console.log("jest: " + r.numPassedTests + " passed, " + r.numFailedTests + " failed, " + r.numPendingTests + " skipped")'
 
 bench: build
 	node scripts/bench/overhead.mjs
