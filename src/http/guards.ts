@@ -27,6 +27,14 @@ export function originMatcher(entries: string[]): (origin: string) => boolean {
   return (origin) => res.some((r) => r.test(origin));
 }
 
+/**
+ * The bucket size (SPEC §7.2): `rate_limit_burst`, or `2 × rps` when ≤ 0 — rounded up and at least
+ * one token, so a small fractional rps cannot make a bucket that never holds a whole token.
+ */
+export function effectiveBurst(rps: number, burst: number): number {
+  return burst > 0 ? burst : Math.max(1, Math.ceil(2 * rps));
+}
+
 export interface Guards {
   middleware: RequestHandler[];
   checker: ApiKeyChecker;
@@ -52,6 +60,11 @@ export async function buildGuards(config: Config, logger: Logger, _services: Ser
 
   const allowed = originMatcher(s.cors_allowed_origins);
   middleware.push(
+    // The answer depends on Origin whether or not it is allowed: say so to caches either way.
+    (req: Request, res: Response, next: NextFunction) => {
+      if (req.headers.origin !== undefined) res.vary('Origin');
+      next();
+    },
     cors({
       origin: (origin, cb) => cb(null, origin !== undefined && allowed(origin) ? origin : false),
       methods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
@@ -70,7 +83,7 @@ export async function buildGuards(config: Config, logger: Logger, _services: Ser
 
   let store: TokenBucketStore | undefined;
   if (s.rate_limit_enabled && s.rate_limit_rps > 0) {
-    const burst = s.rate_limit_burst > 0 ? s.rate_limit_burst : 2 * s.rate_limit_rps;
+    const burst = effectiveBurst(s.rate_limit_rps, s.rate_limit_burst);
     store = new TokenBucketStore(s.rate_limit_rps, burst, s.rate_limit_cleanup_secs * 1000);
     middleware.push(
       rateLimit({

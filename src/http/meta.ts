@@ -2,6 +2,7 @@
 import path from 'node:path';
 import express, { type Router } from 'express';
 import { ApiError } from '../errors';
+import { ctxOf } from './context';
 import { openapiJsonText, openapiYamlText } from './openapi';
 import type { Metrics } from '../observability/metrics';
 
@@ -25,6 +26,11 @@ const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '
 export function metaRoutes(metrics: Metrics | undefined): Router {
   const r = express.Router({ caseSensitive: true, strict: true });
   const uiDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
+  // Metrics/access-log label of a meta route: its literal path (SPEC §7.10).
+  r.get(['/openapi.json', '/openapi.yaml', '/docs', '/docs/', '/docs/init.js', '/metrics'], (req, res, next) => {
+    ctxOf(res).route = req.path;
+    next();
+  });
   r.get('/openapi.json', (_req, res) => {
     res.type('application/json; charset=utf-8').send(openapiJsonText());
   });
@@ -39,7 +45,17 @@ export function metaRoutes(metrics: Metrics | undefined): Router {
   r.get('/docs/init.js', (_req, res) => {
     res.type('application/javascript; charset=utf-8').send(DOCS_INIT);
   });
-  r.use('/docs/assets', express.static(uiDir, { index: false, fallthrough: true }));
+  r.use(
+    '/docs/assets',
+    express.static(uiDir, {
+      index: false,
+      fallthrough: true,
+      // Only files that exist get a label (a bounded set); misses stay `unmatched`.
+      setHeaders: (res, file) => {
+        ctxOf(res as unknown as express.Response).route = `/docs/assets/${path.basename(file)}`;
+      },
+    }),
+  );
   r.get('/metrics', async (_req, res, next) => {
     if (!metrics) return next(new ApiError('not_found', 'metrics are disabled'));
     res.setHeader('Content-Type', metrics.contentType);

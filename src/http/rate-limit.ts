@@ -26,19 +26,34 @@ export class TokenBucketStore implements Store {
     this.sweeper.unref();
   }
 
-  /** Takes a token. `totalHits` > burst means the request is over the limit. */
+  /**
+   * Takes a token. `totalHits` > burst means the request is over the limit (then `resetTime` is
+   * when one token is back: Retry-After); otherwise `burst - totalHits` tokens remain and
+   * `resetTime` is when the bucket is full again (the `t` of the RateLimit header). Both ≥ 1 s.
+   */
   increment(key: string): ClientRateLimitInfo {
     const t = this.now();
     const b = this.refill(key, t);
-    let totalHits: number;
     if (b.tokens >= 1) {
       b.tokens -= 1;
-      totalHits = this.burst - Math.floor(b.tokens);
-    } else {
-      totalHits = this.burst + 1;
+      return { totalHits: this.burst - Math.floor(b.tokens), resetTime: this.after(t, this.burst - b.tokens) };
     }
-    const missing = b.tokens >= 1 ? 0 : 1 - b.tokens;
-    return { totalHits, resetTime: new Date(t + Math.max(1000, Math.ceil((missing / this.rps) * 1000))) };
+    return { totalHits: this.burst + 1, resetTime: this.after(t, 1 - b.tokens) };
+  }
+
+  /** Tokens remaining for a key (tests, diagnostics); a new key has a full bucket. */
+  tokens(key: string): number {
+    const b = this.buckets.get(key);
+    if (!b) return this.burst;
+    return Math.min(this.burst, b.tokens + ((this.now() - b.updated) / 1000) * this.rps);
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private after(t: number, tokens: number): Date {
+    return new Date(t + Math.max(1000, Math.ceil((tokens / this.rps) * 1000)));
   }
 
   decrement(key: string): void {

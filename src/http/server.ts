@@ -112,6 +112,9 @@ export async function startServer(config: Config, opts: { logger: Logger } & Ser
       requestTimeout: s.read_timeout_secs * 1000,
       headersTimeout: Math.min(10, s.read_timeout_secs) * 1000,
       keepAliveTimeout: s.idle_timeout_secs * 1000,
+      // Node checks header/request timeouts only on this interval (default 30 s, i.e. a 10 s
+      // header timeout could take 40 s to fire): check every second.
+      connectionsCheckingInterval: 1000,
     },
     bundle.app,
   );

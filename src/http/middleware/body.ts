@@ -1,8 +1,10 @@
 /**
  * Body guard (SPEC §7.3, §2.6 steps 6–8): size limit (declared and streamed), content type,
- * strict JSON parsing. Uses body-parser's raw reader for the byte limit.
+ * strict JSON parsing. The body is read with a byte counter (not body-parser, which reads an
+ * over-limit body to its end before answering).
  */
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { Socket } from 'node:net';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ApiError } from '../../errors';
 
 const JSON_TYPE = /^application\/(?:[a-z0-9.+-]+\+)?json$/i;
@@ -19,35 +21,110 @@ export function isJsonContentType(value: string): boolean {
 
 export function bodyGuard(maxBytes: number): RequestHandler {
   const limit = maxBytes > 0 ? maxBytes : Infinity;
-  const raw = express.raw({ type: () => true, limit: maxBytes > 0 ? maxBytes : '1000gb', inflate: false });
   return (req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'POST') return next();
     const declared = Number(req.headers['content-length'] ?? NaN);
-    if (Number.isFinite(declared) && declared > limit) return next(tooLarge(maxBytes));
+    if (Number.isFinite(declared) && declared > limit) {
+      lingeringClose(req.socket);
+      return next(tooLarge(maxBytes));
+    }
     const type = req.headers['content-type'];
     if (type !== undefined && !isJsonContentType(type)) {
       return next(new ApiError('unsupported_media_type', `unsupported content type: ${type} (use application/json)`));
     }
-    raw(req, res, (err?: unknown) => {
-      if (err) {
-        const e = err as { type?: string; status?: number };
-        if (e.type === 'entity.too.large' || e.status === 413) return next(tooLarge(maxBytes));
-        if (e.type === 'encoding.unsupported' || e.status === 415) {
-          return next(new ApiError('unsupported_media_type', 'unsupported content encoding'));
+    const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    if (encoding !== 'identity') return next(new ApiError('unsupported_media_type', 'unsupported content encoding'));
+    readLimited(req, limit).then(
+      (buf) => {
+        if (buf.length === 0) {
+          return next(new ApiError('validation_error', 'request body is required', { details: [{ path: 'body', message: 'request body is required' }] }));
         }
-        return next(new ApiError('bad_request', 'could not read the request body'));
+        try {
+          req.body = JSON.parse(buf.toString('utf8')) as unknown;
+        } catch {
+          return next(new ApiError('invalid_json', 'request body is not valid JSON'));
+        }
+        next();
+      },
+      (err: unknown) => {
+        if (err !== TOO_LARGE) return next(new ApiError('bad_request', 'could not read the request body'));
+        lingeringClose(req.socket);
+        next(tooLarge(maxBytes));
+      },
+    );
+  };
+}
+
+const TOO_LARGE = Symbol('too large');
+
+/**
+ * Reads the body, counting bytes as they arrive; rejects with TOO_LARGE the moment the count passes
+ * `limit` (a chunked body is not read to its end first: the 413 goes out at once, the rest of the
+ * request is discarded while the connection closes).
+ */
+function readLimited(req: Request, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (req.readableEnded) return resolve(Buffer.alloc(0));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        chunks.length = 0;
+        // Keep draining (and dropping) what is still in flight until the socket closes.
+        req.on('data', () => {});
+        req.on('error', () => {});
+        reject(TOO_LARGE);
+        return;
       }
-      const buf = req.body as Buffer | undefined;
-      if (!Buffer.isBuffer(buf) || buf.length === 0) {
-        return next(new ApiError('validation_error', 'request body is required', { details: [{ path: 'body', message: 'request body is required' }] }));
-      }
-      try {
-        req.body = JSON.parse(buf.toString('utf8')) as unknown;
-      } catch {
-        return next(new ApiError('invalid_json', 'request body is not valid JSON'));
-      }
-      next();
-    });
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error('request closed before the body was complete'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+/** How long a connection closed after a 413 keeps discarding what the client still sends. */
+export const LINGER_MS = 3000;
+
+/**
+ * After a 413 the connection is closed while the client may still be sending. Closing a socket
+ * with unread data makes the kernel send a TCP reset, which can destroy the 413 before the client
+ * reads it. So, for this socket, Node's close-after-response (`destroySoon`, called by the HTTP
+ * server once a `Connection: close` response is finished) becomes a lingering close: send FIN,
+ * keep reading and discarding, destroy when the client closes its side or after LINGER_MS.
+ */
+function lingeringClose(socket: Socket | null | undefined): void {
+  if (!socket) return;
+  const s = socket as Socket & { destroySoon?: () => void };
+  s.destroySoon = () => {
+    if (s.writable) s.end();
+    const timer = setTimeout(() => s.destroy(), LINGER_MS);
+    timer.unref();
+    s.once('end', () => s.destroy());
+    s.once('close', () => clearTimeout(timer));
+    s.resume();
   };
 }
 
