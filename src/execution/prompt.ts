@@ -75,7 +75,7 @@ export class PromptService {
    * `sink.open` everything is an event and the promise resolves once the terminal event was written
    * and the session updated.
    */
-  async stream(req: PromptRequest, ctx: ExecContext, sink: EventSink): Promise<void> {
+  async stream(req: PromptRequest, ctx: ExecContext, sink: EventSink): Promise<ExecutionResult> {
     const { opts, plan, turn, command } = await this.prepare(req, 'stream');
     const events = new EventEnvelope(plan.backend, sink);
     if (plan.dryRun) {
@@ -85,7 +85,7 @@ export class PromptService {
       events.emit({ type: 'message', content: { text: result.output, role: 'assistant' } });
       events.terminal('done', { exit_code: 0, duration_ms: 0, command: result.command, working_dir: result.working_dir });
       sink.close();
-      return;
+      return result;
     }
     const slot = await this.admit(turn, ctx);
     let handle: RunHandle | undefined;
@@ -115,7 +115,7 @@ export class PromptService {
       heartbeat.stop();
     }
     try {
-      await this.finishTurn(plan, report, turn, (result) => writeTerminal(events, report, result));
+      return await this.finishTurn(plan, report, turn, (result) => writeTerminal(events, report, result));
     } finally {
       // The response ends only after the turn is recorded, so a client can continue right away.
       sink.close();

@@ -14,13 +14,11 @@ export function executePrompt(service: PromptService): HandlerFn {
     const ctx = ctxOf(res);
     ctx.backend = body.backend;
     const exec = execContext(res);
-    if (service.isStream(body)) {
-      await service.stream(body, exec, ndjsonSink(res));
-      return;
-    }
-    const result = await service.execute(body, exec);
+    const result = service.isStream(body) ? await service.stream(body, exec, ndjsonSink(res)) : await service.execute(body, exec);
+    ctx.backend = result.backend;
     ctx.sessionId = result.session_id;
     ctx.exitCode = result.exit_code;
+    if (res.headersSent) return;
     sendData(res, result, result.session_id ? { 'X-Clinvk-Session-Id': result.session_id } : {});
   };
 }

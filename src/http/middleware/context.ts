@@ -32,10 +32,11 @@ export function requestContext(logger: Logger, requestTimeoutMs: number, observe
     if (trace.tracestate !== undefined) res.setHeader('tracestate', trace.tracestate);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     if (ctx.style === 'anthropic') res.setHeader('request-id', ctx.requestId);
-    let bytes = 0;
+    // Bytes sent for this response (requests on one keep-alive socket are sequential).
+    const socket = req.socket;
+    const bytesBefore = socket.bytesWritten;
     res.on('close', () => {
       if (!res.writableFinished) ctx.abort.abort(CANCEL_DISCONNECT);
-      bytes = res.socket?.bytesWritten ?? bytes;
       const duration = Date.now() - ctx.startedAt;
       for (const o of observers) o.finished(req, res, ctx, duration);
       logger.info('request', {
@@ -46,7 +47,7 @@ export function requestContext(logger: Logger, requestTimeoutMs: number, observe
         route: ctx.route,
         status: res.statusCode,
         duration_ms: duration,
-        bytes: Number(res.getHeader('content-length') ?? 0) || undefined,
+        bytes: socket.bytesWritten - bytesBefore,
         client_ip: req.ip,
         api_style: ctx.style,
         ...(ctx.backend ? { backend: ctx.backend } : {}),

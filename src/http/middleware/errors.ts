@@ -22,6 +22,9 @@ export function errorHandler(logger: Logger) {
       logger.error('unhandled error', { request_id: ctx?.requestId, error: (err as Error)?.message, stack: (err as Error)?.stack });
       apiErr = new ApiError('internal_error', 'internal server error');
     }
+    const data = apiErr.data as { exit_code?: unknown; session_id?: unknown } | undefined;
+    if (ctx && typeof data?.exit_code === 'number') ctx.exitCode = data.exit_code;
+    if (ctx && typeof data?.session_id === 'string') ctx.sessionId = data.session_id;
     if (res.headersSent) {
       res.destroy();
       return;
