@@ -290,7 +290,7 @@ export class AggregateService {
 
   /** POST /api/v1/parallel (SPEC §3.4). */
   async parallel(body: ParallelRequest, ctx: ExecContext): Promise<ParallelResult> {
-    const dryRun = body.dry_run ?? this.config.unified_flags.dry_run;
+    const dryRun = body.dry_run === true || this.config.unified_flags.dry_run;
     const failFast = body.fail_fast ?? this.config.parallel.fail_fast;
     const problems: ValidationDetail[] = [];
     const forbidden: ApiError[] = [];
@@ -331,7 +331,7 @@ export class AggregateService {
 
   /** POST /api/v1/chain (SPEC §3.5). */
   async chain(body: ChainRequest, ctx: ExecContext): Promise<ChainResult> {
-    const dryRun = body.dry_run ?? this.config.unified_flags.dry_run;
+    const dryRun = body.dry_run === true || this.config.unified_flags.dry_run;
     const problems: ValidationDetail[] = [];
     const forbidden: ApiError[] = [];
     const jobs: Job[] = [];
@@ -394,7 +394,7 @@ export class AggregateService {
 
   /** POST /api/v1/compare (SPEC §3.6). */
   async compare(body: CompareRequest, ctx: ExecContext): Promise<CompareResult> {
-    const dryRun = body.dry_run ?? this.config.unified_flags.dry_run;
+    const dryRun = body.dry_run === true || this.config.unified_flags.dry_run;
     const problems: ValidationDetail[] = [];
     const forbidden: ApiError[] = [];
     const base = { prompt: body.prompt, model: body.model, workdir: body.workdir, ephemeral: true, dry_run: dryRun };

@@ -1,0 +1,153 @@
+/**
+ * Contract fuzzing (SPEC §10.1): requests generated from the request schemas of the bundled
+ * document — valid values, near misses and garbage — must never produce a 5xx or a response
+ * outside the document. Deterministic (seeded PRNG). Executions are dry runs (config), so nothing
+ * but argv rendering happens.
+ */
+import request from 'supertest';
+import { contractDocument, expectMatchesSpec } from '../helpers/contract';
+import { makeTestApp, type TestApp } from '../helpers/server';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Schema = Record<string, any>;
+
+/** mulberry32: small deterministic PRNG. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const doc = contractDocument();
+
+function deref(s: Schema): Schema {
+  let cur = s;
+  while (cur && cur.$ref) cur = cur.$ref.split('/').slice(1).reduce((o: any, k: string) => o[k], doc);
+  return cur;
+}
+
+const GARBAGE: unknown[] = [null, true, -1, 0, 1.5, 1e12, '', ' ', '\u0000', '\ud800', '--help', '../../etc', 'x'.repeat(5000), [], {}, [1, 'a'], { a: 1 }];
+
+/** Valid strings by property name (valid mode). */
+const VALID_STRING: Record<string, () => string> = {
+  workdir: () => t.workdir,
+  model: () => 'sonnet',
+  session_id: () => 'abc',
+  name: () => 'step',
+};
+
+class Gen {
+  /** When set, values stay inside the schema (for the accepted share of requests). */
+  valid = false;
+  constructor(private readonly rnd: () => number) {}
+  pick<T>(xs: readonly T[]): T {
+    return xs[Math.floor(this.rnd() * xs.length)]!;
+  }
+  chance(p: number): boolean {
+    return this.rnd() < p;
+  }
+
+  /** A value for `schema`: mostly valid, sometimes a near miss or garbage. */
+  value(schema: Schema, depth = 0, key = ''): unknown {
+    const s = deref(schema);
+    const v = this.valid;
+    if (!v && (this.chance(0.08) || depth > 4)) return this.pick(GARBAGE);
+    if (s.oneOf || s.anyOf) return this.value(this.pick(s.oneOf ?? s.anyOf), depth + 1, key);
+    if (s.enum) return v || this.chance(0.9) ? this.pick(s.enum) : `${this.pick(s.enum)}X`;
+    switch (s.type) {
+      case 'string':
+        if (v) return (VALID_STRING[key] ?? (() => 'hi'))();
+        return this.pick(['hi', 'What is 2+2?', 'sonnet', '/tmp', 'fast', 'claude', 'codex/gpt-5', '  ', 'a'.repeat(s.maxLength ? s.maxLength + 1 : 3)]);
+      case 'integer':
+        if (v) return s.minimum ?? 1;
+        return this.pick([s.minimum ?? 0, s.maximum ?? 10, (s.minimum ?? 0) - 1, (s.maximum ?? 10) + 1, 3]);
+      case 'number':
+        return this.pick([0, 0.5, 2]);
+      case 'boolean':
+        return v || this.chance(0.9) ? this.chance(0.5) : 'true';
+      case 'array': {
+        const n = v ? Math.max(s.minItems ?? 0, 1) : this.pick([0, 1, 2, 3, (s.maxItems ?? 3) + 1]);
+        return Array.from({ length: n }, () => this.value(s.items ?? {}, depth + 1, key));
+      }
+      case 'object':
+      default: {
+        const out: Record<string, unknown> = {};
+        for (const [k, p] of Object.entries<Schema>(s.properties ?? {})) {
+          const required = (s.required ?? []).includes(k);
+          if (v && (k === 'extra' || k === 'metadata' || k === 'session_id' || k === 'pass_session_id' || k === 'persist_sessions')) continue;
+          if (required ? v || this.chance(0.95) : this.chance(0.4)) out[k] = this.value(p, depth + 1, k);
+        }
+        if (!v && this.chance(0.1)) out[this.pick(['promt', 'Backend', 'foo', 'tools'])] = 1;
+        return out;
+      }
+    }
+  }
+}
+
+const POST_OPS: [string, string][] = [
+  ['/api/v1/prompt', 'executePrompt'],
+  ['/api/v1/parallel', 'executeParallel'],
+  ['/api/v1/chain', 'executeChain'],
+  ['/api/v1/compare', 'executeCompare'],
+  ['/openai/v1/chat/completions', 'openaiChatCompletions'],
+  ['/anthropic/v1/messages', 'anthropicCreateMessage'],
+];
+
+function requestSchema(path: string): Schema {
+  return doc.paths[path].post.requestBody.content['application/json'].schema;
+}
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await makeTestApp({ unified_flags: { dry_run: true } });
+});
+afterAll(() => t.close());
+
+test.each(POST_OPS)('fuzz POST %s: no 5xx, every response in the contract', async (path, operationId) => {
+  const gen = new Gen(prng(path.length * 7919));
+  const schema = requestSchema(path);
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 60; i++) {
+    gen.valid = i % 3 === 0;
+    const body = gen.value(schema);
+    const res = await request(t.app).post(path).send(JSON.stringify(body)).set('Content-Type', 'application/json');
+    statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+    if (res.status >= 500 && res.status !== 503) throw new Error(`${res.status} for ${JSON.stringify(body).slice(0, 500)}: ${res.text}`);
+    if (res.headers['content-type']?.startsWith('application/json')) expectMatchesSpec(operationId, res.status, res.body);
+  }
+  // The generator reaches both accepted and rejected requests.
+  expect([...statuses.keys()].some((s) => s < 300)).toBe(true);
+  expect([...statuses.keys()].some((s) => s >= 400)).toBe(true);
+  expect(t.starts()).toEqual([]);
+});
+
+test('fuzz GET /api/v1/sessions query parameters', async () => {
+  const gen = new Gen(prng(42));
+  for (let i = 0; i < 40; i++) {
+    const q = new URLSearchParams();
+    for (const name of ['backend', 'status', 'limit', 'offset', 'x']) {
+      if (gen.chance(0.5)) q.append(name, String(gen.pick(['claude', 'error', '0', '1', '1000', '1001', '-1', 'abc', '', '%00'])));
+    }
+    const res = await request(t.app).get(`/api/v1/sessions?${q.toString()}`);
+    expect(res.status).toBeLessThan(500);
+    expectMatchesSpec('listSessions', res.status, res.body);
+  }
+});
+
+test('unified_flags.dry_run: every execution is a dry run, even with "dry_run": false', async () => {
+  for (const [path, body] of [
+    ['/api/v1/prompt', { backend: 'claude', prompt: 'hi', dry_run: false }],
+    ['/api/v1/parallel', { tasks: [{ backend: 'claude', prompt: 'hi' }], dry_run: false }],
+    ['/api/v1/chain', { steps: [{ backend: 'codex', prompt: 'hi' }], dry_run: false }],
+    ['/api/v1/compare', { backends: ['gemini'], prompt: 'hi', dry_run: false }],
+  ] as const) {
+    const res = await request(t.app).post(path).send(body);
+    expect(res.status).toBe(200);
+  }
+  expect(t.starts()).toEqual([]);
+});
