@@ -417,7 +417,7 @@ describe('parallel: limits, deadline, queue', () => {
     try {
       const busy = request(t.app)
         .post('/api/v1/prompt')
-        .send({ backend: 'claude', prompt: '[SLEEP:2500] busy', ephemeral: true })
+        .send({ backend: 'claude', prompt: '[SLEEP:6000] busy', ephemeral: true })
         .then((r) => r);
       await waitFor(() => t.starts().length === 1, 10000);
       for (const [p, body] of [

@@ -471,7 +471,7 @@ describe('/metrics (§7.10)', () => {
     const post = (body: Record<string, unknown>) =>
       request(t.app).post('/api/v1/prompt').set('X-Api-Key', KEYS[0]!).set('Content-Type', 'application/json').send(JSON.stringify(body));
     const before = t.starts().length;
-    const a = post({ backend: 'claude', prompt: 'first [SLEEP:3000]' }).then((r) => r);
+    const a = post({ backend: 'claude', prompt: 'first [SLEEP:6000]' }).then((r) => r);
     await waitFor(() => t.starts().length > before, 10000);
     const b = post({ backend: 'codex', prompt: 'second', ephemeral: true }).then((r) => r);
     const during = await waitFor(async () => {

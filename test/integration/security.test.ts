@@ -970,7 +970,7 @@ describe('content type and queue limits in every style (§7.3, §7.9; §9 rows 9
     const running = request(t.app)
       .post('/api/v1/prompt')
       .set('Content-Type', 'application/json')
-      .send(JSON.stringify({ backend: 'codex', prompt: 'hold the slot [SLEEP:4000]', ephemeral: true }))
+      .send(JSON.stringify({ backend: 'codex', prompt: 'hold the slot [SLEEP:8000]', ephemeral: true }))
       .then((r) => r);
     await waitForStarts(t, before + 1);
     for (const [p, body] of routes) {

@@ -9,7 +9,7 @@ import request from 'supertest';
 import { createServerApp } from '../../src/http/server';
 import { createSilentLogger } from '../../src/observability/logger';
 import { expectMatchesSpec } from '../helpers/contract';
-import { makeTestApp, makeTestEnv, type TestApp } from '../helpers/server';
+import { makeTestApp, makeTestEnv, waitFor, type TestApp } from '../helpers/server';
 
 const reply = (prompt: string) => `MOCK-REPLY: ${crypto.createHash('sha256').update(prompt).digest('hex').slice(0, 12)}`;
 
@@ -114,8 +114,9 @@ describe('multi-turn continuation', () => {
   test('a turn already running → 409 session_busy; delete while running → 409; the running turn finishes', async () => {
     const first = await send(t, { backend: 'claude', prompt: 'hi' });
     const id = first.body.data.session_id;
-    const slow = request(t.app).post('/api/v1/prompt').send({ session_id: id, prompt: 'slow [SLEEP:1500]' }).then((r) => r);
-    await new Promise((r) => setTimeout(r, 500));
+    const before = t.starts().length;
+    const slow = request(t.app).post('/api/v1/prompt').send({ session_id: id, prompt: 'slow [SLEEP:4000]' }).then((r) => r);
+    await waitFor(() => t.starts().length > before, 10000);
     const busy = await send(t, { session_id: id, prompt: 'again' });
     expect(busy.status).toBe(409);
     expect(busy.body.code).toBe('session_busy');
