@@ -42,8 +42,12 @@ test: install check-generated lint-spec typecheck build
 	npx jest --ci --json --outputFile=.tmp/jest-results.json
 	@node -e 'const r=require("./.tmp/jest-results.json"); console.log("jest: " + r.numPassedTests + " passed, " + r.numFailedTests + " failed, " + r.numPendingTests + " skipped")'
 
+# Benchmarks (numbers go into issue notes, never into assertions): each bounds its own run time.
 bench: build
 	node scripts/bench/overhead.mjs
+	node scripts/bench/stream.mjs
+	node scripts/bench/parallel.mjs
+	node scripts/bench/sessions.mjs
 
 clean:
 	rm -rf dist coverage
