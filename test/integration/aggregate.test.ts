@@ -234,9 +234,10 @@ describe('POST /api/v1/parallel', () => {
       expect(data.results[i]).toEqual({ backend, exit_code: -1, duration_ms: 0, output: '', error: 'canceled (fail_fast)', error_code: 'canceled' });
       expect(Object.keys(data.results[i])).toEqual(['backend', 'exit_code', 'duration_ms', 'output', 'error', 'error_code']);
     }
+    // Both were spawned together: their start lines may be logged in either order.
     const started = runs(t.log().slice(before));
-    expect(started.map(lastArg)).toEqual(['[SLEEP:800] [E400] boom', '[SLEEP:20000] long']);
-    const long = started[1]!;
+    expect(started.map(lastArg).sort()).toEqual(['[SLEEP:20000] long', '[SLEEP:800] [E400] boom']);
+    const long = started.find((e) => lastArg(e) === '[SLEEP:20000] long')!;
     await waitFor(() => !isAlive(long.pid), 5000);
   });
 
