@@ -640,7 +640,7 @@ describe('POST /api/v1/chain', () => {
   });
 
   test('deadline: 504 with the finished steps and the killed one', async () => {
-    const s = await makeTestApp({ server: { request_timeout_secs: 3 } });
+    const s = await makeTestApp({ server: { request_timeout_secs: 5 } });
     try {
       const res = await post(s, '/api/v1/chain', {
         steps: [
@@ -652,7 +652,7 @@ describe('POST /api/v1/chain', () => {
       expect(res.status).toBe(504);
       expect(res.body).toEqual({
         success: false,
-        error: 'timed out after 3 s',
+        error: 'timed out after 5 s',
         code: 'backend_timeout',
         data: {
           total_steps: 3,
@@ -661,7 +661,7 @@ describe('POST /api/v1/chain', () => {
           total_duration_ms: expect.any(Number),
           results: [
             { step: 1, name: 'first', backend: 'claude', exit_code: 0, duration_ms: expect.any(Number), output: reply('done in time'), token_usage: CLAUDE_USAGE },
-            { step: 2, backend: 'codex', exit_code: -1, duration_ms: expect.any(Number), output: '', error: 'timed out after 3 s', error_code: 'backend_timeout' },
+            { step: 2, backend: 'codex', exit_code: -1, duration_ms: expect.any(Number), output: '', error: 'timed out after 5 s', error_code: 'backend_timeout' },
           ],
         },
       });
