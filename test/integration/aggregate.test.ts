@@ -89,6 +89,16 @@ function maxOverlap(log: FakeLogEntry[]): number {
 /** Session records (the store's own index files are not sessions). */
 const sessionRecords = (t: TestEnv) => t.sessionFiles().filter((f) => /^[0-9a-f]{32}\.json$/.test(f));
 const lastArg = (e: FakeLogEntry) => e.argv![e.argv!.length - 1]!;
+
+/** 400 validation_error naming `detailPath`, and no CLI was started. */
+async function expectValidationError(t: TestApp, path: string, body: unknown, detailPath: string): Promise<void> {
+  const before = t.log().length;
+  const res = await post(t, path, body);
+  expect(res.status).toBe(400);
+  expect(res.body.code).toBe('validation_error');
+  expect(res.body.details.map((d: Body) => d.path)).toContain(detailPath);
+  expect(t.log().length).toBe(before);
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function expectKeyOrder(item: Body, first: string[] = []) {
@@ -309,12 +319,7 @@ describe('POST /api/v1/parallel', () => {
     ['missing prompt', { tasks: [{ backend: 'claude' }] }, 'body.tasks[0].prompt'],
     ['an invalid metadata key', { tasks: [{ backend: 'claude', prompt: 'x', metadata: { '../x': 'v' } }] }, 'body.tasks[0].metadata'],
   ])('row 38: %s → 400, nothing runs', async (_name, body, detailPath) => {
-    const before = t.log().length;
-    const res = await post(t, '/api/v1/parallel', body);
-    expect(res.status).toBe(400);
-    expect(res.body.code).toBe('validation_error');
-    expect(res.body.details.map((d: Body) => d.path)).toContain(detailPath);
-    expect(t.log().length).toBe(before);
+    await expectValidationError(t, '/api/v1/parallel', body, detailPath);
   });
 
   test('every invalid task is reported together (paths body.tasks[i].…)', async () => {
@@ -611,12 +616,7 @@ describe('POST /api/v1/chain', () => {
     ['blank step prompt', { steps: [{ backend: 'claude', prompt: 'a' }, { backend: 'codex', prompt: ' ' }] }, 'body.steps[1].prompt'],
     ['step workdir missing', { steps: [{ backend: 'claude', prompt: 'a', workdir: '/does/not/exist' }] }, 'body.steps[0].workdir'],
   ])('row 40: %s → 400, nothing runs', async (_name, body, detailPath) => {
-    const before = t.log().length;
-    const res = await post(t, '/api/v1/chain', body);
-    expect(res.status).toBe(400);
-    expect(res.body.code).toBe('validation_error');
-    expect(res.body.details.map((d: Body) => d.path)).toContain(detailPath);
-    expect(t.log().length).toBe(before);
+    await expectValidationError(t, '/api/v1/chain', body, detailPath);
   });
 
   test('all chain problems are reported together', async () => {
@@ -770,12 +770,7 @@ describe('POST /api/v1/compare', () => {
     ['model flag injection', { backends: ['claude'], prompt: 'hi', model: '--yolo' }, 'body.model'],
     ['relative workdir', { backends: ['claude'], prompt: 'hi', workdir: 'rel/dir' }, 'body.workdir'],
   ])('row 41: %s → 400, nothing runs', async (_name, body, detailPath) => {
-    const before = t.log().length;
-    const res = await post(t, '/api/v1/compare', body);
-    expect(res.status).toBe(400);
-    expect(res.body.code).toBe('validation_error');
-    expect(res.body.details.map((d: Body) => d.path)).toContain(detailPath);
-    expect(t.log().length).toBe(before);
+    await expectValidationError(t, '/api/v1/compare', body, detailPath);
   });
 
   test('workdir /etc → 403, nothing runs', async () => {
