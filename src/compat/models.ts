@@ -2,6 +2,12 @@
  * Model routing, model lists, ignored parameters, ids and usage figures of the OpenAI- and
  * Anthropic-compatible APIs (SPEC §3.13–§3.15, §3.20, §2.9). Pure functions.
  */
+import type {
+  SchemaAnthropicModel,
+  SchemaAnthropicModelList,
+  SchemaOpenAiModel,
+  SchemaOpenAiModelList,
+} from '../../generated/types';
 import { randomBytes } from 'node:crypto';
 import { ADAPTER_ORDER } from '../backends/adapters';
 import { isValidModel } from '../backends/prompt';
@@ -64,17 +70,9 @@ export function enabledBackends(config: Pick<Config, 'backends'>): BackendName[]
   return ADAPTER_ORDER.filter((b) => config.backends[b].enabled);
 }
 
-export interface OpenAIModel {
-  id: string;
-  object: 'model';
-  created: number;
-  owned_by: string;
-}
+export type OpenAIModel = SchemaOpenAiModel;
 
-export interface OpenAIModelList {
-  object: 'list';
-  data: OpenAIModel[];
-}
+export type OpenAIModelList = SchemaOpenAiModelList;
 
 /** `startedAt` in epoch ms; `created` is unix seconds. */
 export function openaiModelList(config: Pick<Config, 'backends'>, startedAt: number): OpenAIModelList {
@@ -89,19 +87,9 @@ export function openaiModel(config: Pick<Config, 'backends'>, startedAt: number,
   return openaiModelList(config, startedAt).data.find((m) => m.id === id);
 }
 
-export interface AnthropicModel {
-  type: 'model';
-  id: string;
-  display_name: string;
-  created_at: string;
-}
+export type AnthropicModel = SchemaAnthropicModel;
 
-export interface AnthropicModelList {
-  data: AnthropicModel[];
-  has_more: false;
-  first_id: string | null;
-  last_id: string | null;
-}
+export type AnthropicModelList = SchemaAnthropicModelList;
 
 export function anthropicModelList(config: Pick<Config, 'backends'>, startedAt: number): AnthropicModelList {
   const createdAt = new Date(startedAt).toISOString();

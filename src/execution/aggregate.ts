@@ -7,7 +7,19 @@
  * Per-item failures are items of the result; the request deadline (504), shutdown (503) and a
  * client disconnect stop the whole aggregate (queued items dropped, running children killed).
  */
-import type { SchemaItemErrorCode } from '../../generated/types';
+import type {
+  SchemaChainRequest,
+  SchemaChainResult,
+  SchemaChainStep,
+  SchemaChainStepResult,
+  SchemaCompareRequest,
+  SchemaCompareResult,
+  SchemaItemErrorCode,
+  SchemaParallelRequest,
+  SchemaParallelResult,
+  SchemaParallelTask,
+  SchemaTaskResult,
+} from '../../generated/types';
 import type { BackendName, TokenUsage } from '../backends/types';
 import type { Config } from '../config/types';
 import { ApiError, ValidationDetail, validationError } from '../errors';
@@ -18,83 +30,22 @@ import type { Planner, RunPlan } from './plan';
 import { dryRunResult, STATUS_CODE } from './results';
 import type { ExecContext, ExecutionOptions, ExecutionResult } from './types';
 
-// ------------------------------------------------------------------------------------ requests
+// ------------------------------------------------------------------------ contract types
 
-type TaskOptions = Omit<ExecutionOptions, 'dry_run' | 'ephemeral' | 'output_format' | 'metadata'>;
-
-export interface ParallelTask extends TaskOptions {
-  output_format?: 'default' | 'text' | 'json';
-  /** Accepted and ignored (tasks are always ephemeral). */
-  ephemeral?: boolean;
-  /** Accepted and ignored. */
-  metadata?: Record<string, string>;
-}
-
-export interface ParallelRequest {
-  tasks: ParallelTask[];
-  max_parallel?: number;
-  fail_fast?: boolean;
-  dry_run?: boolean;
-}
-
-export interface ChainStep extends TaskOptions {
-  name?: string;
-}
-
-export interface ChainRequest {
-  steps: ChainStep[];
-  stop_on_failure?: boolean;
-  pass_working_dir?: boolean;
-  pass_session_id?: boolean;
-  persist_sessions?: boolean;
-  dry_run?: boolean;
-}
-
-export interface CompareRequest {
-  backends: BackendName[];
-  prompt: string;
-  model?: string;
-  workdir?: string;
-  sequential?: boolean;
-  dry_run?: boolean;
-}
-
-// ------------------------------------------------------------------------------------ results
-
+/** Request and result shapes come from the contract (generated/types.ts). */
+export type ParallelTask = SchemaParallelTask;
+export type ParallelRequest = SchemaParallelRequest;
+export type ChainStep = SchemaChainStep;
+export type ChainRequest = SchemaChainRequest;
+export type CompareRequest = SchemaCompareRequest;
 /** Item `error_code` values (SPEC §3.2, contract `ItemErrorCode`). */
 export type ItemErrorCode = SchemaItemErrorCode;
-
 /** An ExecutionResult without `session_id` (parallel and compare items). */
-export type TaskResult = Omit<ExecutionResult, 'session_id' | 'error_code'> & { error_code?: ItemErrorCode };
-
-export interface ChainStepResult extends TaskResult {
-  step: number;
-  name?: string;
-}
-
-export interface ParallelResult {
-  total_tasks: number;
-  completed: number;
-  failed: number;
-  canceled: number;
-  total_duration_ms: number;
-  results: TaskResult[];
-}
-
-export interface ChainResult {
-  total_steps: number;
-  completed_steps: number;
-  failed_step?: number;
-  total_duration_ms: number;
-  results: ChainStepResult[];
-}
-
-export interface CompareResult {
-  prompt: string;
-  backends: BackendName[];
-  total_duration_ms: number;
-  results: TaskResult[];
-}
+export type TaskResult = SchemaTaskResult;
+export type ChainStepResult = SchemaChainStepResult;
+export type ParallelResult = SchemaParallelResult;
+export type ChainResult = SchemaChainResult;
+export type CompareResult = SchemaCompareResult;
 
 /** Error text of items that never started, per reason the aggregate stopped. */
 export const NOT_STARTED_ERROR = {

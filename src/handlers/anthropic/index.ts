@@ -1,22 +1,19 @@
 /** Anthropic-compatible operations (SPEC §3.17–§3.20, §4.4); `*V1` are the `/anthropic/v1/v1/*` aliases. */
 import type { Context } from 'openapi-backend';
+import type { SchemaAnthropicMessageRequest } from '../../../generated/types';
 import { AnthropicStreamEncoder } from '../../compat/anthropic-stream';
 import { anthropicMessageId, anthropicModel, anthropicModelList } from '../../compat/models';
 import { planCompatRun } from '../../compat/request';
 import { anthropicMessage } from '../../compat/responses';
-import { anthropicTranscript, type AnthropicRequestLike } from '../../compat/transcript';
+import { anthropicTranscript } from '../../compat/transcript';
 import { ApiError } from '../../errors';
 import { sendJson } from '../../http/respond';
 import type { Services } from '../../services';
 import { executeCompat, markIgnoredParams } from '../openai/compat-run';
 import type { HandlerFn } from '../types';
 
-interface MessageRequest extends AnthropicRequestLike {
-  model: string;
-  max_tokens: number;
-  stream?: boolean;
-  [k: string]: unknown;
-}
+/** The request body as generated from the contract (lenient: unknown fields allowed). */
+type MessageRequest = SchemaAnthropicMessageRequest & { [k: string]: unknown };
 
 export function anthropicHandlers(s: Services): Record<string, HandlerFn> {
   const listModels: HandlerFn = (_c, _req, res) => sendJson(res, 200, anthropicModelList(s.config, s.status.startedAt));

@@ -1,23 +1,19 @@
 /** OpenAI-compatible operations (SPEC §3.13, §3.14, §3.16, §4.3). */
 import type { Context } from 'openapi-backend';
+import type { SchemaOpenAiChatCompletionRequest } from '../../../generated/types';
 import { chatCompletionId, openaiModel, openaiModelList } from '../../compat/models';
 import { OpenAIStreamEncoder } from '../../compat/openai-stream';
 import { planCompatRun } from '../../compat/request';
 import { openaiChatCompletion } from '../../compat/responses';
-import { openaiTranscript, type OpenAIChatMessage } from '../../compat/transcript';
+import { openaiTranscript } from '../../compat/transcript';
 import { ApiError } from '../../errors';
 import { sendJson } from '../../http/respond';
 import type { Services } from '../../services';
 import type { HandlerFn } from '../types';
 import { executeCompat, markIgnoredParams } from './compat-run';
 
-interface ChatCompletionRequest {
-  model: string;
-  messages: OpenAIChatMessage[];
-  stream?: boolean | null;
-  stream_options?: { include_usage?: boolean } | null;
-  [k: string]: unknown;
-}
+/** The request body as generated from the contract (lenient: unknown fields allowed). */
+type ChatCompletionRequest = SchemaOpenAiChatCompletionRequest & { [k: string]: unknown };
 
 export function openaiHandlers(s: Services): Record<string, HandlerFn> {
   return {
