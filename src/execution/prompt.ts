@@ -272,7 +272,10 @@ export class PromptService {
     );
   }
 
+  /** Pauses the CLI's stdout until the socket drains; aborts after `write_timeout_secs` (SPEC §4.1.4). */
   private backpressure(handle: RunHandle, sink: EventSink): void {
+    if (this.paused.has(handle)) return;
+    this.paused.add(handle);
     handle.pause();
     const timer = setTimeout(() => {
       handle.kill(CANCEL_DISCONNECT);
@@ -281,9 +284,13 @@ export class PromptService {
     timer.unref();
     void sink.drained().then(() => {
       clearTimeout(timer);
+      this.paused.delete(handle);
       handle.resume();
     });
   }
+
+  /** Runs whose stdout is paused waiting for a drain (one wait per run at a time). */
+  private readonly paused = new WeakSet<RunHandle>();
 
   private staleClaimMs(): number {
     return (this.config.server.request_timeout_secs + 60) * 1000;

@@ -3,6 +3,8 @@
  * exactly one terminal event, and process hygiene on disconnect, timeout, line limit and shutdown.
  */
 import crypto from 'node:crypto';
+import net from 'node:net';
+import path from 'node:path';
 import request from 'supertest';
 import { expectValidSchema } from '../helpers/contract';
 import { isAlive, makeTestServer, waitFor, type TestServer } from '../helpers/server';
@@ -140,6 +142,28 @@ describe('stream-json', () => {
       const beats = events.filter((e) => e.type === 'progress' && e.content.stage === 'heartbeat');
       expect(beats.length).toBeGreaterThanOrEqual(2);
       expect(events.at(-1)!.type).toBe('done');
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('backpressure: a client that stops reading is cut off after write_timeout_secs and the CLI killed', async () => {
+    // A claude-compatible fake that streams many padded deltas as fast as it can.
+    const fast = path.resolve(__dirname, '../../scripts/bench/fixtures/claude-stream');
+    const s = await makeTestServer({ server: { write_timeout_secs: 1 }, backends: { claude: { command: fast } } });
+    try {
+      const socket = net.connect(s.server.port, '127.0.0.1');
+      const body = JSON.stringify({ backend: 'claude', prompt: 'lines=200000 interval=0 pad=2000', output_format: 'stream-json', ephemeral: true });
+      socket.write(`POST /api/v1/prompt HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.pause(); // never read: the server's socket buffer fills up
+      socket.on('error', () => undefined);
+      const runner = s.server.services.runner;
+      await waitFor(() => runner.running.size === 1, 10_000);
+      // Unpaced, the run would take minutes: it ends because the write timeout killed it.
+      await waitFor(() => runner.running.size === 0, 20_000);
+      socket.destroy();
+      const health = await fetch(`${s.url}/health`);
+      expect(health.status).toBe(200);
     } finally {
       await s.close();
     }
