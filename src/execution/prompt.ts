@@ -351,24 +351,35 @@ export class EventEnvelope {
 /** Calls `beat` when nothing was written for `intervalMs` (0 disables). */
 class Heartbeat {
   private timer?: NodeJS.Timeout;
+  private last = 0;
   constructor(
     private readonly intervalMs: number,
     private readonly beat: () => void,
   ) {}
   start(): void {
-    this.touch();
-  }
-  touch(): void {
     if (this.intervalMs <= 0) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.beat();
-      this.touch();
-    }, this.intervalMs);
-    this.timer.unref();
+    this.last = Date.now();
+    this.schedule(this.intervalMs);
+  }
+  /** Per streamed event: only a timestamp (no timer churn on the hot path). */
+  touch(): void {
+    this.last = Date.now();
   }
   stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+  }
+  private schedule(ms: number): void {
+    this.timer = setTimeout(() => {
+      const idle = Date.now() - this.last;
+      if (idle >= this.intervalMs) {
+        this.beat();
+        this.last = Date.now();
+        this.schedule(this.intervalMs);
+      } else {
+        this.schedule(this.intervalMs - idle);
+      }
+    }, ms);
+    this.timer.unref();
   }
 }

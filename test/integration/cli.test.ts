@@ -9,15 +9,16 @@ import path from 'node:path';
 import { makeTestEnv, type TestEnv } from '../helpers/server';
 
 const BIN = path.resolve(__dirname, '../../bin/clinvk.js');
-const built = fs.existsSync(path.resolve(__dirname, '../../dist/src/cli/main.js'));
-const maybe = built ? describe : describe.skip;
+const MAIN = path.resolve(__dirname, '../../dist/src/cli/main.js');
 
-maybe('clinvk command', () => {
+describe('clinvk command', () => {
   let env: TestEnv;
   beforeAll(() => {
+    // Never skipped silently: `make test` builds first; a bare `npx jest` needs `npm run build`.
+    if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
     env = makeTestEnv();
   });
-  afterAll(() => env.cleanup());
+  afterAll(() => env?.cleanup());
 
   const childEnv = () => ({ ...process.env, CLINVK_HOME: env.home, CLINVK_API_KEYS: '', CLINVK_CONFIG: '' });
 
