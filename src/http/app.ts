@@ -8,7 +8,6 @@ import { ApiError, validationError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { HandlerFn } from '../handlers/types';
-import { ctxOf } from './context';
 import { bodyGuard } from './middleware/body';
 import { requestContext, type RequestObserver } from './middleware/context';
 import { errorHandler } from './middleware/errors';
@@ -41,7 +40,7 @@ export async function createApp(opts: AppOptions): Promise<AppInstance> {
   app.set('trust proxy', config.server.trusted_proxies.length ? config.server.trusted_proxies : false);
 
   const api = await createOpenApi({
-    ...wrapHandlers(opts.handlers),
+    ...opts.handlers,
     validationFail: (c: Context) => {
       throw validationError(detailsFromAjv(c.validation.errors));
     },
@@ -88,17 +87,5 @@ function declaredQuery(api: OpenAPIBackend, operationId: string, query: Record<s
   );
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(query)) if (names.has(k)) out[k] = v;
-  return out;
-}
-
-/** openapi-backend passes (context, ...args): keep handlers thin and typed. */
-function wrapHandlers(handlers: Record<string, HandlerFn>) {
-  const out: Record<string, (c: Context, req: Request, res: Response) => Promise<void>> = {};
-  for (const [id, fn] of Object.entries(handlers)) {
-    out[id] = async (c, req, res) => {
-      ctxOf(res).route = c.operation.path;
-      await fn(c, req, res);
-    };
-  }
   return out;
 }
