@@ -142,7 +142,9 @@ async function main() {
     for (const p of problems) console.error(`lint:spec: ${p}`);
     process.exit(1);
   }
-  console.log(`lint:spec: ok (redocly lint, openapi-backend strict init and routing, ${OPERATION_IDS.length} operationIds)`);
+  console.log(
+    `lint:spec: ok (redocly lint, openapi-backend strict init and routing, ${OPERATION_IDS.length} operationIds)`,
+  );
 }
 
 main().catch((err) => {

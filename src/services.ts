@@ -48,7 +48,11 @@ export interface ServiceOptions {
 export async function buildServices(config: Config, logger: Logger, opts: ServiceOptions = {}): Promise<Services> {
   const s = config.server;
   const version = packageVersion();
-  const registry = new BackendRegistry({ backends: config.backends, ttlMs: s.backend_check_ttl_secs * 1000, env: opts.env });
+  const registry = new BackendRegistry({
+    backends: config.backends,
+    ttlMs: s.backend_check_ttl_secs * 1000,
+    env: opts.env,
+  });
   const runner = new CrossSpawnRunner();
   let metrics: Metrics | undefined;
   const limiter = new ExecutionLimiter(s.max_concurrent_executions, s.max_queued_executions);

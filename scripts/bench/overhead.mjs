@@ -106,7 +106,11 @@ function post(agent, url, body) {
     const t0 = nowMs();
     const req = http.request(
       `${url}/api/v1/prompt`,
-      { method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
+      {
+        method: 'POST',
+        agent,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+      },
       (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
@@ -146,15 +150,41 @@ const selfCpu = async () => {
 
 function row(name, c, samples, wall, cpu) {
   const s = summarize(samples);
-  return [name, c, s.n, fmt(s.mean), fmt(s.p50), fmt(s.p99), fmt(wall / 1000, 2), fmt((s.n / wall) * 1000), fmt(cpu / s.n, 2)];
+  return [
+    name,
+    c,
+    s.n,
+    fmt(s.mean),
+    fmt(s.p50),
+    fmt(s.p99),
+    fmt(wall / 1000, 2),
+    fmt((s.n / wall) * 1000),
+    fmt(cpu / s.n, 2),
+  ];
 }
 
-const PHASES = ['before spawn()', 'spawn() call', 'child running', 'exit → close', 'after close', 'outside server', 'total'];
+const PHASES = [
+  'before spawn()',
+  'spawn() call',
+  'child running',
+  'exit → close',
+  'after close',
+  'outside server',
+  'total',
+];
 
 /** Per-request phase durations (ms) of one c=1 run; `server` = null for direct runs. */
 function phasesOf(trace, client) {
   if (!trace) {
-    const out = directTrace.map((r) => [0, r.s1 - r.s0, r.exit - r.s1, r.close - r.exit, r.total - (r.close - r.s0), 0, r.total]);
+    const out = directTrace.map((r) => [
+      0,
+      r.s1 - r.s0,
+      r.exit - r.s1,
+      r.close - r.exit,
+      r.total - (r.close - r.s0),
+      0,
+      r.total,
+    ]);
     directTrace = [];
     return out;
   }
@@ -166,7 +196,15 @@ function phasesOf(trace, client) {
     const inServer = q.finish - q.start;
     out.push(
       sp
-        ? [sp.s0 - q.start, sp.s1 - sp.s0, sp.exit - sp.s1, sp.close - sp.exit, q.finish - sp.close, client[i] - inServer, client[i]]
+        ? [
+            sp.s0 - q.start,
+            sp.s1 - sp.s0,
+            sp.exit - sp.s1,
+            sp.close - sp.exit,
+            q.finish - sp.close,
+            client[i] - inServer,
+            client[i],
+          ]
         : [inServer, 0, 0, 0, 0, client[i] - inServer, client[i]],
     );
   }
@@ -204,8 +242,26 @@ async function section(title, command, counts, rounds, scratch, server, { dryRun
     const variants = [
       { name: 'direct spawn', one: () => direct(command, work, env), cpu: selfCpu, ratio: false },
       { name: 'server ephemeral:true', one: () => post(agent, server.url, bodyEph), cpu: serverCpu, ratio: true },
-      ...(withPersist ? [{ name: 'server ephemeral:false', one: () => post(agent, server.url, bodySess), cpu: serverCpu, ratio: true }] : []),
-      ...(dryRun ? [{ name: 'server dry_run:true (no spawn)', one: () => post(agent, server.url, bodyDry), cpu: serverCpu, ratio: false }] : []),
+      ...(withPersist
+        ? [
+            {
+              name: 'server ephemeral:false',
+              one: () => post(agent, server.url, bodySess),
+              cpu: serverCpu,
+              ratio: true,
+            },
+          ]
+        : []),
+      ...(dryRun
+        ? [
+            {
+              name: 'server dry_run:true (no spawn)',
+              one: () => post(agent, server.url, bodyDry),
+              cpu: serverCpu,
+              ratio: false,
+            },
+          ]
+        : []),
     ];
     // Warm-up: JIT, connection pool, page cache, session store.
     for (const v of variants) await measure(Math.max(2 * c, 8), c, v.one, v.cpu);
@@ -244,14 +300,22 @@ async function section(title, command, counts, rounds, scratch, server, { dryRun
         perRound.map((x) => fmt(x[i], 2)).join(' '),
       ]);
     }
-    if (c === 1) breakdown = variants.map((v, i) => [v.name, ...PHASES.map((_, k) => fmt(summarize(acc[i].phases.map((p) => p[k])).mean, 2))]);
+    if (c === 1)
+      breakdown = variants.map((v, i) => [
+        v.name,
+        ...PHASES.map((_, k) => fmt(summarize(acc[i].phases.map((p) => p[k])).mean, 2)),
+      ]);
   }
   console.log(`### ${title}\n`);
-  console.log(table(['variant', 'c', 'n', 'mean ms', 'p50 ms', 'p99 ms', 'wall s', 'req/s', 'parent CPU ms/run'], rows));
+  console.log(
+    table(['variant', 'c', 'n', 'mean ms', 'p50 ms', 'p99 ms', 'wall s', 'req/s', 'parent CPU ms/run'], rows),
+  );
   console.log();
   console.log(table(['ratio', 'c', 'mean', 'p50', 'wall', 'Δmean ms', '≤ 1.05', 'mean ratio per round'], ratios));
   console.log();
-  console.log('c=1 breakdown, mean ms per run (server: its own clock from the `request` event to the response `finish`;');
+  console.log(
+    'c=1 breakdown, mean ms per run (server: its own clock from the `request` event to the response `finish`;',
+  );
   console.log('"outside server" = client latency − that; direct: "after close" = result parsing):\n');
   console.log(table(['variant', ...PHASES], breakdown));
   console.log();
@@ -291,12 +355,27 @@ async function main() {
   );
 
   let server = await serverFor(nodeFake, 'server-node-fake');
-  await section(`fake CLI test/fixtures/bin/claude (Node)`, nodeFake, { 1: opts.n1, 16: opts.n16 }, opts.rounds, scratch, server);
+  await section(
+    `fake CLI test/fixtures/bin/claude (Node)`,
+    nodeFake,
+    { 1: opts.n1, 16: opts.n16 },
+    opts.rounds,
+    scratch,
+    server,
+  );
   if (opts.autocannon) {
     const rows = [];
     for (const c of [1, 16]) {
       const r = await autocannonRun(server.url, c, c === 1 ? opts.n1 : opts.n16);
-      rows.push([c, r.requests.sent, r.non2xx, fmt(r.latency.mean), fmt(r.latency.p50), fmt(r.latency.p99), fmt(r.requests.average)]);
+      rows.push([
+        c,
+        r.requests.sent,
+        r.non2xx,
+        fmt(r.latency.mean),
+        fmt(r.latency.p50),
+        fmt(r.latency.p99),
+        fmt(r.requests.average),
+      ]);
     }
     console.log('### autocannon cross-check (server ephemeral:true, Node fake)\n');
     console.log(table(['c', 'sent', 'non-2xx', 'mean ms', 'p50 ms', 'p99 ms', 'req/s'], rows));
@@ -317,7 +396,12 @@ async function main() {
     );
     await server.stop();
   }
-  console.log(`total run time ${((Date.now() - t0) / 1000).toFixed(0)} s; load average now ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `total run time ${((Date.now() - t0) / 1000).toFixed(0)} s; load average now ${(await import('node:os'))
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
 }
 
 runMain(main, 5 * 60 * 1000);

@@ -54,7 +54,9 @@ fs.writeFileSync(
       max_queued_executions: 64,
     },
     session: { retention_days: 0 },
-    backends: Object.fromEntries(['claude', 'codex', 'gemini'].map((b) => [b, { command: path.join(FAKE_BIN, b), env: fakeEnv }])),
+    backends: Object.fromEntries(
+      ['claude', 'codex', 'gemini'].map((b) => [b, { command: path.join(FAKE_BIN, b), env: fakeEnv }]),
+    ),
   }),
 );
 
@@ -91,11 +93,17 @@ async function parallel(tasks) {
 
 function readLog() {
   if (!fs.existsSync(logFile)) return [];
-  return fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return fs
+    .readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 function maxOverlap(entries) {
-  const pts = entries.filter((e) => e.event === 'start' || e.event === 'end').map((e) => [e.time, e.event === 'start' ? 1 : -1]);
+  const pts = entries
+    .filter((e) => e.event === 'start' || e.event === 'end')
+    .map((e) => [e.time, e.event === 'start' ? 1 : -1]);
   pts.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let cur = 0;
   let max = 0;
@@ -117,7 +125,9 @@ try {
   }
   const single = median(singles);
   const ideal = (TASKS / MAX_PARALLEL) * single;
-  console.log(`cpus: ${os.cpus().length}, node ${process.version}, tasks: ${TASKS}, max_parallel: ${MAX_PARALLEL}${SLEEP ? `, [SLEEP:${SLEEP}]` : ''}`);
+  console.log(
+    `cpus: ${os.cpus().length}, node ${process.version}, tasks: ${TASKS}, max_parallel: ${MAX_PARALLEL}${SLEEP ? `, [SLEEP:${SLEEP}]` : ''}`,
+  );
   console.log(`one task: ${f(single)} ms wall (median of ${SINGLE_RUNS}; CLI run alone ${f(median(singleTask))} ms)`);
   console.log(`ideal:    ${TASKS}/${MAX_PARALLEL} × ${f(single)} = ${f(ideal)} ms`);
   const totals = [];
@@ -141,7 +151,10 @@ try {
   // (Only meaningful for tasks without --sleep, and only on an otherwise idle machine.)
   const cores = Math.min(os.cpus().length, MAX_PARALLEL);
   const cpuIdeal = (TASKS / cores) * single;
-  if (!SLEEP && cores < MAX_PARALLEL) console.log(`core-bound ideal (${TASKS}/${cores} × ${f(single)}): ${f(cpuIdeal)} ms, ratio total/core-bound ideal = ${(total / cpuIdeal).toFixed(2)}`);
+  if (!SLEEP && cores < MAX_PARALLEL)
+    console.log(
+      `core-bound ideal (${TASKS}/${cores} × ${f(single)}): ${f(cpuIdeal)} ms, ratio total/core-bound ideal = ${(total / cpuIdeal).toFixed(2)}`,
+    );
 } finally {
   await server.shutdown({ force: true });
   fs.rmSync(tmp, { recursive: true, force: true });

@@ -23,7 +23,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const modPath = process.env.CLINVK_BENCH_STORE ?? path.join(root, 'dist/src/sessions/file-store.js');
 const { FileSessionStore, serializeRecord } = require(modPath);
 
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const sizes = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 if (sizes.length === 0) sizes.push(1000, 10000, 100000);
 const scratch = process.env.CLINVK_BENCH_DIR ?? os.tmpdir();
 
@@ -181,7 +184,21 @@ for (const n of sizes) {
   rows.push(await benchSize(n));
 }
 
-const header = ['sessions', 'populate (files)', 'open (rebuild)', 'open (index)', 'bg check', 'first list', 'create', 'turn (claim+complete)', 'turn CPU', 'list filter+page', 'resolve prefix', 'follower catch-up', 'index B/write'];
+const header = [
+  'sessions',
+  'populate (files)',
+  'open (rebuild)',
+  'open (index)',
+  'bg check',
+  'first list',
+  'create',
+  'turn (claim+complete)',
+  'turn CPU',
+  'list filter+page',
+  'resolve prefix',
+  'follower catch-up',
+  'index B/write',
+];
 const table = rows.map((r) => [
   String(r.n),
   `${fmt(r.populate)}`,
@@ -200,10 +217,14 @@ const table = rows.map((r) => [
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
 const line = (cols) => `| ${cols.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
 console.log('All times in ms; "a / b" = median / p95. create, turn, list, resolve over 200/200/50/50 calls;');
-console.log('create and turn are dominated by the two fsyncs of each atomic write (turn = claim + complete = 2 writes).');
+console.log(
+  'create and turn are dominated by the two fsyncs of each atomic write (turn = claim + complete = 2 writes).',
+);
 console.log(line(header));
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 for (const row of table) console.log(line(row));
 console.log(`list total (claude+completed): ${rows.map((r) => `${r.n}: ${r.listTotal}`).join(', ')}`);
 const maxList = Math.max(...rows.map((r) => r.list.p95));
-console.log(`target list p95 ≤ 100 ms at the largest size: ${rows[rows.length - 1].list.p95 <= 100 ? 'met' : 'NOT met'} (max p95 ${fmt(maxList)} ms)`);
+console.log(
+  `target list p95 ≤ 100 ms at the largest size: ${rows[rows.length - 1].list.p95 <= 100 ? 'met' : 'NOT met'} (max p95 ${fmt(maxList)} ms)`,
+);

@@ -61,7 +61,15 @@ const opts = parseArgs(process.argv.slice(2), {
   noMemory: false,
 });
 
-const STREAM_ARGS = ['-p', '--output-format', 'stream-json', '--verbose', '--include-partial-messages', '--no-session-persistence', '--'];
+const STREAM_ARGS = [
+  '-p',
+  '--output-format',
+  'stream-json',
+  '--verbose',
+  '--include-partial-messages',
+  '--no-session-persistence',
+  '--',
+];
 const hr = () => process.hrtime.bigint();
 
 /** Latency samples (ms) of the `message` events in one NDJSON chunk set, plus stream checks. */
@@ -121,14 +129,17 @@ async function serverStream(url, prompt, lat, state) {
   } finally {
     if (state && messages > 0) state.open--;
   }
-  if (reader.terminal?.type !== 'done') throw new Error(`stream did not end with done: ${JSON.stringify(reader.terminal)}`);
+  if (reader.terminal?.type !== 'done')
+    throw new Error(`stream did not end with done: ${JSON.stringify(reader.terminal)}`);
   return { events: reader.events, messages };
 }
 
 /** The same fake read directly through a pipe (no server). */
 function directStream(command, cwd, prompt, lat) {
   return new Promise((resolve, reject) => {
-    const child = trackChild(spawn(command, [...STREAM_ARGS, prompt], { cwd, stdio: ['ignore', 'pipe', 'ignore'], detached: true }));
+    const child = trackChild(
+      spawn(command, [...STREAM_ARGS, prompt], { cwd, stdio: ['ignore', 'pipe', 'ignore'], detached: true }),
+    );
     let buf = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (text) => {
@@ -158,14 +169,20 @@ function directStream(command, cwd, prompt, lat) {
 function latRows(name, streams, perStream, wall, server) {
   const all = perStream.flat();
   const from = perStream.reduce((a, l) => (l.length && l[0][0] > a ? l[0][0] : a), 0n);
-  const to = perStream.reduce((a, l) => (l.length && l[l.length - 1][0] < a ? l[l.length - 1][0] : a), BigInt(Number.MAX_SAFE_INTEGER) * 1000n);
+  const to = perStream.reduce(
+    (a, l) => (l.length && l[l.length - 1][0] < a ? l[l.length - 1][0] : a),
+    BigInt(Number.MAX_SAFE_INTEGER) * 1000n,
+  );
   const steady = all.filter(([t]) => t >= from && t <= to);
   const cells = (lat) => {
     const s = summarize(lat.map(([, ms]) => ms));
     return [s.n, fmt(s.p50, 2), fmt(s.p90, 2), fmt(s.p99, 2), fmt(s.max, 2), fmt(s.mean, 2), s.p99 <= 5 ? 'yes' : 'NO'];
   };
   const srv = server
-    ? [`${fmt(server.eld.p99, 1)} / ${fmt(server.eld.max, 1)}`, `${fmt(server.spawn.mean, 1)} / ${fmt(server.spawn.max, 1)}`]
+    ? [
+        `${fmt(server.eld.p99, 1)} / ${fmt(server.eld.max, 1)}`,
+        `${fmt(server.spawn.mean, 1)} / ${fmt(server.spawn.max, 1)}`,
+      ]
     : ['–', '–'];
   return [
     [name, streams, 'all', ...cells(all), fmt(wall / 1000, 1), ...srv],
@@ -180,7 +197,13 @@ async function latencyPart(scratch) {
     scratch,
     {
       backends: { claude: { command: fake } },
-      server: { port: 0, default_workdir: work, max_concurrent_executions: 64, max_queued_executions: 1000, log_level: 'info' },
+      server: {
+        port: 0,
+        default_workdir: work,
+        max_concurrent_executions: 64,
+        max_queued_executions: 1000,
+        log_level: 'info',
+      },
       session: { retention_days: 0 },
     },
     { exposeGc: false, name: 'latency-server', eventLoopDelay: true },
@@ -208,19 +231,47 @@ async function latencyPart(scratch) {
   };
   await run('server (fetch, NDJSON)', opts.streams, opts.lines, (p, lat) => serverStream(server.url, p, lat), true);
   await run('direct pipe (no server)', opts.streams, opts.lines, (p, lat) => directStream(fake, work, p, lat), false);
-  await run('server (fetch, NDJSON)', opts.wideStreams, opts.wideLines, (p, lat) => serverStream(server.url, p, lat), true);
-  await run('direct pipe (no server)', opts.wideStreams, opts.wideLines, (p, lat) => directStream(fake, work, p, lat), false);
+  await run(
+    'server (fetch, NDJSON)',
+    opts.wideStreams,
+    opts.wideLines,
+    (p, lat) => serverStream(server.url, p, lat),
+    true,
+  );
+  await run(
+    'direct pipe (no server)',
+    opts.wideStreams,
+    opts.wideLines,
+    (p, lat) => directStream(fake, work, p, lat),
+    false,
+  );
   await server.stop();
 
   console.log(`### Event latency: fake CLI write → client read (one delta every ${opts.interval} ms per stream)\n`);
   console.log(
     table(
-      ['path', 'streams', 'window', 'events', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'mean ms', 'p99 ≤ 5 ms', 'wall s', 'server loop delay p99/max ms', 'spawn() call mean/max ms'],
+      [
+        'path',
+        'streams',
+        'window',
+        'events',
+        'p50 ms',
+        'p90 ms',
+        'p99 ms',
+        'max ms',
+        'mean ms',
+        'p99 ≤ 5 ms',
+        'wall s',
+        'server loop delay p99/max ms',
+        'spawn() call mean/max ms',
+      ],
       rows,
     ),
   );
   console.log();
-  console.log('"steady": only events written while all streams of the run were producing (no stream still being spawned).\n');
+  console.log(
+    '"steady": only events written while all streams of the run were producing (no stream still being spawned).\n',
+  );
 }
 
 async function memoryPart(scratch) {
@@ -253,7 +304,7 @@ async function memoryPart(scratch) {
   // Every stream emits a delta every memInterval ms until the stop file exists: all n are open
   // together once the last one has started, however long the spawning takes.
   const stopFile = path.join(scratch, 'memory-stop');
-  const maxLines = Math.ceil((opts.memRampSecs + opts.memSecs + 30) * 1000 / opts.memInterval);
+  const maxLines = Math.ceil(((opts.memRampSecs + opts.memSecs + 30) * 1000) / opts.memInterval);
   const state = { open: 0, maxOpen: 0 };
   const peak = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
   let samples = 0;
@@ -272,12 +323,15 @@ async function memoryPart(scratch) {
   })();
   const t0 = Date.now();
   const streams = Promise.allSettled(
-    Array.from({ length: n }, () => serverStream(server.url, `lines=${maxLines} interval=${opts.memInterval} until=${stopFile}`, null, state)),
+    Array.from({ length: n }, () =>
+      serverStream(server.url, `lines=${maxLines} interval=${opts.memInterval} until=${stopFile}`, null, state),
+    ),
   );
   let settled = false;
   void streams.then(() => (settled = true));
   // Ramp-up: wait until all streams are open (or the ramp-up limit).
-  while (state.open < n && !settled && Date.now() - t0 < opts.memRampSecs * 1000) await new Promise((r) => setTimeout(r, 100));
+  while (state.open < n && !settled && Date.now() - t0 < opts.memRampSecs * 1000)
+    await new Promise((r) => setTimeout(r, 100));
   const ramp = Date.now() - t0;
   const allOpen = state.open === n;
   state.maxOpen = Math.max(state.maxOpen, state.open);
@@ -302,11 +356,51 @@ async function memoryPart(scratch) {
 
   const per = (x) => `${(x / n / 1024).toFixed(0)} KiB`;
   const rows = [
-    ['baseline (after warm-up, full GC)', mib(base.rss), mib(base.heapUsed), mib(base.external), mib(baseProc.VmRSS ?? NaN), '', ''],
-    ['peak during the run (200 ms samples, no forced GC)', mib(peak.rss), mib(peak.heapUsed), mib(peak.external), '', per(peak.rss - base.rss), per(peak.heapUsed - base.heapUsed)],
-    [`plateau (${plateauOpen} open), after full GC`, mib(plateau.rss), mib(plateau.heapUsed), mib(plateau.external), mib(plateau.proc.VmRSS ?? NaN), per(plateau.rss - base.rss), per(plateau.heapUsed - base.heapUsed)],
-    ['after the run (full GC)', mib(after.rss), mib(after.heapUsed), mib(after.external), mib(afterProc.VmRSS ?? NaN), per(after.rss - base.rss), per(after.heapUsed - base.heapUsed)],
-    ['VmHWM (peak RSS per the kernel)', mib(afterProc.VmHWM ?? NaN), '', '', '', per((afterProc.VmHWM ?? NaN) - base.rss), ''],
+    [
+      'baseline (after warm-up, full GC)',
+      mib(base.rss),
+      mib(base.heapUsed),
+      mib(base.external),
+      mib(baseProc.VmRSS ?? NaN),
+      '',
+      '',
+    ],
+    [
+      'peak during the run (200 ms samples, no forced GC)',
+      mib(peak.rss),
+      mib(peak.heapUsed),
+      mib(peak.external),
+      '',
+      per(peak.rss - base.rss),
+      per(peak.heapUsed - base.heapUsed),
+    ],
+    [
+      `plateau (${plateauOpen} open), after full GC`,
+      mib(plateau.rss),
+      mib(plateau.heapUsed),
+      mib(plateau.external),
+      mib(plateau.proc.VmRSS ?? NaN),
+      per(plateau.rss - base.rss),
+      per(plateau.heapUsed - base.heapUsed),
+    ],
+    [
+      'after the run (full GC)',
+      mib(after.rss),
+      mib(after.heapUsed),
+      mib(after.external),
+      mib(afterProc.VmRSS ?? NaN),
+      per(after.rss - base.rss),
+      per(after.heapUsed - base.heapUsed),
+    ],
+    [
+      'VmHWM (peak RSS per the kernel)',
+      mib(afterProc.VmHWM ?? NaN),
+      '',
+      '',
+      '',
+      per((afterProc.VmHWM ?? NaN) - base.rss),
+      '',
+    ],
   ];
   console.log(
     `### Server memory with ${n} concurrent streams (a delta every ${opts.memInterval} ms each; ${n - failed.length}/${n} ok, ${events} events, ${samples} samples)\n`,
@@ -317,11 +411,24 @@ async function memoryPart(scratch) {
       `server event-loop delay p99 ${fmt(rampEld.p99, 1)} ms, max ${fmt(rampEld.max, 1)} ms); ` +
       `plateau held ${opts.memSecs} s (event-loop delay p99 ${fmt(plateauEld.p99, 1)} ms, max ${fmt(plateauEld.max, 1)} ms); total ${(wall / 1000).toFixed(1)} s\n`,
   );
-  console.log(table(['moment', 'RSS MiB', 'heapUsed MiB', 'external MiB', '/proc VmRSS MiB', 'RSS Δ/stream', 'heap Δ/stream'], rows));
+  console.log(
+    table(
+      ['moment', 'RSS MiB', 'heapUsed MiB', 'external MiB', '/proc VmRSS MiB', 'RSS Δ/stream', 'heap Δ/stream'],
+      rows,
+    ),
+  );
   console.log();
   const perStream = (peak.rss - base.rss) / n;
-  console.log(`per stream: (peak RSS − baseline)/${n} = ${(perStream / 1024).toFixed(0)} KiB → target ≤ 1 MB: ${perStream <= 1 << 20 ? 'yes' : 'NO'}\n`);
-  if (failed.length) console.log(`failures: ${failed.slice(0, 3).map((f) => f.reason?.message).join(' | ')}\n`);
+  console.log(
+    `per stream: (peak RSS − baseline)/${n} = ${(perStream / 1024).toFixed(0)} KiB → target ≤ 1 MB: ${perStream <= 1 << 20 ? 'yes' : 'NO'}\n`,
+  );
+  if (failed.length)
+    console.log(
+      `failures: ${failed
+        .slice(0, 3)
+        .map((f) => f.reason?.message)
+        .join(' | ')}\n`,
+    );
 }
 
 async function main() {
@@ -332,7 +439,12 @@ async function main() {
   printFacts('clinvk stream benchmark: event latency and memory per stream');
   if (opts.latency && !opts.noLatency) await latencyPart(scratch);
   if (opts.memory && !opts.noMemory) await memoryPart(scratch);
-  console.log(`total run time ${((Date.now() - t0) / 1000).toFixed(0)} s; load average now ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `total run time ${((Date.now() - t0) / 1000).toFixed(0)} s; load average now ${(await import('node:os'))
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
 }
 
 runMain(main, 4 * 60 * 1000);

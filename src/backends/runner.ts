@@ -198,10 +198,13 @@ class CrossSpawnRunHandle implements RunHandle {
     if (this.termSent || this.exited) return;
     this.termSent = true;
     this.signalGroup('SIGTERM');
-    this.graceTimer = setTimeout(() => {
-      this.graceTimer = undefined;
-      if (!this.exited) this.signalGroup('SIGKILL');
-    }, Math.max(0, this.spec.killGraceMs));
+    this.graceTimer = setTimeout(
+      () => {
+        this.graceTimer = undefined;
+        if (!this.exited) this.signalGroup('SIGKILL');
+      },
+      Math.max(0, this.spec.killGraceMs),
+    );
     this.graceTimer.unref();
   }
 

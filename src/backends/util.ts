@@ -70,7 +70,10 @@ export function lastStderrBlock(stderr: string, isNoise: (line: string) => boole
   while (lines.length > 0 && lines[lines.length - 1].trim() === '') lines.pop();
   let start = lines.length;
   while (start > 0 && lines[start - 1].trim() !== '') start--;
-  const block = lines.slice(Math.max(start, lines.length - max)).join('\n').trim();
+  const block = lines
+    .slice(Math.max(start, lines.length - max))
+    .join('\n')
+    .trim();
   return block === '' ? undefined : block;
 }
 

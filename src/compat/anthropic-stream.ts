@@ -66,7 +66,11 @@ export class AnthropicStreamEncoder implements SseEncoder {
     }
     if (ev.type === 'done') {
       this.ended = true;
-      const u = compatUsage((ev.content as { token_usage?: TokenUsage }).token_usage, this.opts.promptText, this.output);
+      const u = compatUsage(
+        (ev.content as { token_usage?: TokenUsage }).token_usage,
+        this.opts.promptText,
+        this.output,
+      );
       return (
         anthropicFrame({ type: 'content_block_stop', index: 0 }) +
         anthropicFrame({

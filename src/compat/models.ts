@@ -51,7 +51,8 @@ export function resolveCompatModel(m: string, defaultBackend: BackendName): Mode
   const lower = m.toLowerCase();
   if (lower.includes('claude')) return { backend: 'claude', model: m };
   if (lower.includes('gemini')) return { backend: 'gemini', model: m };
-  if (lower.includes('gpt') || lower.includes('codex') || OPENAI_REASONING.test(m)) return { backend: 'codex', model: m };
+  if (lower.includes('gpt') || lower.includes('codex') || OPENAI_REASONING.test(m))
+    return { backend: 'codex', model: m };
   // rule 4: anything else → the default backend with its configured model
   return { backend: defaultBackend };
 }
@@ -93,9 +94,12 @@ export type AnthropicModelList = SchemaAnthropicModelList;
 
 export function anthropicModelList(config: Pick<Config, 'backends'>, startedAt: number): AnthropicModelList {
   const createdAt = new Date(startedAt).toISOString();
-  const data = enabledBackends(config).map(
-    (id): AnthropicModel => ({ type: 'model', id, display_name: DISPLAY_NAME[id], created_at: createdAt }),
-  );
+  const data = enabledBackends(config).map((id): AnthropicModel => ({
+    type: 'model',
+    id,
+    display_name: DISPLAY_NAME[id],
+    created_at: createdAt,
+  }));
   return {
     data,
     has_more: false,
@@ -104,7 +108,11 @@ export function anthropicModelList(config: Pick<Config, 'backends'>, startedAt: 
   };
 }
 
-export function anthropicModel(config: Pick<Config, 'backends'>, startedAt: number, id: string): AnthropicModel | undefined {
+export function anthropicModel(
+  config: Pick<Config, 'backends'>,
+  startedAt: number,
+  id: string,
+): AnthropicModel | undefined {
   return anthropicModelList(config, startedAt).data.find((m) => m.id === id);
 }
 

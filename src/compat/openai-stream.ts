@@ -89,7 +89,11 @@ export class OpenAIStreamEncoder implements SseEncoder {
     return frame({
       ...this.base(),
       choices: [],
-      usage: { prompt_tokens: u.input_tokens, completion_tokens: u.output_tokens, total_tokens: u.input_tokens + u.output_tokens },
+      usage: {
+        prompt_tokens: u.input_tokens,
+        completion_tokens: u.output_tokens,
+        total_tokens: u.input_tokens + u.output_tokens,
+      },
     });
   }
 }

@@ -27,7 +27,12 @@ export function openaiChatCompletion(f: CompletionFacts & { created: number }): 
     created: f.created,
     model: f.model,
     choices: [
-      { index: 0, message: { role: 'assistant', content: f.result.output, refusal: null }, logprobs: null, finish_reason: 'stop' },
+      {
+        index: 0,
+        message: { role: 'assistant', content: f.result.output, refusal: null },
+        logprobs: null,
+        finish_reason: 'stop',
+      },
     ],
     usage,
   };

@@ -97,17 +97,16 @@ function render(p: Piece): string {
  * line. At least one user text must be non-blank.
  */
 function transcriptOf(messages: Piece[][]): string {
-  const hasUserText = messages.some((pieces) => pieces.some((p) => p.kind === 'text' && p.role === 'user' && !isBlank(p.text)));
+  const hasUserText = messages.some((pieces) =>
+    pieces.some((p) => p.kind === 'text' && p.role === 'user' && !isBlank(p.text)),
+  );
   if (!hasUserText) throw validationError([{ path: 'body.messages', message: 'no user message' }]);
   const nonEmpty = messages.filter((pieces) => pieces.length > 0);
   if (nonEmpty.length === 1 && nonEmpty[0]!.length === 1) {
     const only = nonEmpty[0]![0]!;
     if (only.kind === 'text' && only.role === 'user') return only.text;
   }
-  return nonEmpty
-    .flat()
-    .map(render)
-    .join('\n\n');
+  return nonEmpty.flat().map(render).join('\n\n');
 }
 
 function unsupported(path: string, what: string): ApiError {
@@ -163,7 +162,11 @@ export function openaiTranscript(messages: OpenAIChatMessage[]): Transcript {
           pieces.push({ kind: 'tool_call', name: call.function?.name ?? '', args: call.function?.arguments ?? '' });
         }
         if (msg.function_call && typeof msg.function_call === 'object') {
-          pieces.push({ kind: 'tool_call', name: msg.function_call.name ?? '', args: msg.function_call.arguments ?? '' });
+          pieces.push({
+            kind: 'tool_call',
+            name: msg.function_call.name ?? '',
+            args: msg.function_call.arguments ?? '',
+          });
         }
         turns.push(pieces);
         return;
@@ -225,11 +228,18 @@ function anthropicPieces(msg: AnthropicInputMessage, i: number): Piece[] {
         return;
       case 'tool_result':
         flush();
-        pieces.push({ kind: 'tool_result', id: block.tool_use_id ?? '', text: toolResultText(block.content, `${path}.content`) });
+        pieces.push({
+          kind: 'tool_result',
+          id: block.tool_use_id ?? '',
+          text: toolResultText(block.content, `${path}.content`),
+        });
         return;
       default:
         if (ANTHROPIC_DROPPED.has(block.type)) return;
-        throw unsupported(path, block.type === 'image' || block.type === 'document' ? block.type : `${block.type || 'unknown'} block`);
+        throw unsupported(
+          path,
+          block.type === 'image' || block.type === 'document' ? block.type : `${block.type || 'unknown'} block`,
+        );
     }
   });
   flush();
@@ -265,7 +275,11 @@ export function anthropicTranscript(req: AnthropicRequestLike): Transcript {
 // ------------------------------------------------------------------------------ size
 
 /** The system prompt a run will use: the request's, else `backends.<b>.system_prompt`. */
-export function effectiveSystemPrompt(config: Pick<Config, 'backends'>, backend: BackendName, t: Transcript): string | undefined {
+export function effectiveSystemPrompt(
+  config: Pick<Config, 'backends'>,
+  backend: BackendName,
+  t: Transcript,
+): string | undefined {
   const s = t.systemPrompt ?? config.backends[backend].system_prompt;
   return s === undefined || s === '' ? undefined : s;
 }
@@ -280,7 +294,11 @@ export function cliPromptText(config: Pick<Config, 'backends'>, backend: Backend
  * before the PromptService (which would name `prompt`) so the error names `messages`. Counts the
  * same bytes as the planner's own check (prompt + claude's system-prompt flag).
  */
-export function checkTranscriptSize(config: Pick<Config, 'backends' | 'server'>, backend: BackendName, t: Transcript): void {
+export function checkTranscriptSize(
+  config: Pick<Config, 'backends' | 'server'>,
+  backend: BackendName,
+  t: Transcript,
+): void {
   const assembled = assemblePrompt(ADAPTERS[backend], t.prompt, effectiveSystemPrompt(config, backend, t));
   const limit = config.server.max_prompt_bytes;
   const bytes = utf8Bytes(assembled.prompt) + utf8Bytes(assembled.systemPromptFlag ?? '');

@@ -196,7 +196,11 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
   const envPort = envValue(env, 'CLINVK_PORT');
   if (envPort !== undefined) override(['server', 'port'], parsePort(envPort, 'CLINVK_PORT', problems), 'CLINVK_PORT');
   override(['server', 'log_level'], envValue(env, 'CLINVK_LOG_LEVEL')?.trim().toLowerCase(), 'CLINVK_LOG_LEVEL');
-  override(['server', 'api_keys_gopass_path'], envValue(env, 'CLINVK_API_KEYS_GOPASS_PATH'), 'CLINVK_API_KEYS_GOPASS_PATH');
+  override(
+    ['server', 'api_keys_gopass_path'],
+    envValue(env, 'CLINVK_API_KEYS_GOPASS_PATH'),
+    'CLINVK_API_KEYS_GOPASS_PATH',
+  );
   override(['default_backend'], envValue(env, 'CLINVK_BACKEND'), 'CLINVK_BACKEND');
   for (const b of BACKEND_NAMES) {
     const name = `CLINVK_${b.toUpperCase()}_MODEL`;
@@ -206,7 +210,8 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
   // Command-line flags.
   if (flags.host !== undefined) override(['server', 'host'], flags.host, '--host');
   if (flags.port !== undefined) override(['server', 'port'], parsePort(flags.port, '--port', problems), '--port');
-  if (flags.logLevel !== undefined) override(['server', 'log_level'], flags.logLevel.trim().toLowerCase(), '--log-level');
+  if (flags.logLevel !== undefined)
+    override(['server', 'log_level'], flags.logLevel.trim().toLowerCase(), '--log-level');
 
   const checked = checkConfigDocument(doc, labels);
   problems.push(...checked.problems);
@@ -241,7 +246,8 @@ function merge(doc: Doc): Config {
   Object.assign(config.session, section('session'));
   Object.assign(config.output, section('output'));
   Object.assign(config.parallel, section('parallel'));
-  if (typeof doc.default_backend === 'string') config.default_backend = doc.default_backend as Config['default_backend'];
+  if (typeof doc.default_backend === 'string')
+    config.default_backend = doc.default_backend as Config['default_backend'];
   const backends = section('backends');
   for (const b of BACKEND_NAMES) {
     if (isMapping(backends[b])) Object.assign(config.backends[b], backends[b]);

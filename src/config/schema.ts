@@ -122,9 +122,7 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
     cors_allowed_origins: list(
       str({ pattern: '^\\S+$', [MSG]: 'must be an origin (e.g. https://example.com, http://localhost:*) or "*"' }),
     ),
-    cors_allowed_headers: list(
-      str({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", [MSG]: 'must be an HTTP header name' }),
-    ),
+    cors_allowed_headers: list(str({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", [MSG]: 'must be an HTTP header name' })),
     cors_allow_credentials: bool(),
     cors_max_age: int(0),
     allowed_workdir_prefixes: list(absolutePath()),
@@ -156,9 +154,7 @@ export const CONFIG_SCHEMA: SchemaObject = obj({
     store: enumOf(['file']),
     retention_days: int(0),
     cleanup_interval_secs: secs(),
-    default_tags: list(
-      str({ minLength: 1, pattern: '^[^\\u0000]*$', [MSG]: 'must not contain U+0000' }),
-    ),
+    default_tags: list(str({ minLength: 1, pattern: '^[^\\u0000]*$', [MSG]: 'must not contain U+0000' })),
     store_token_usage: bool(),
     auto_resume: bool(),
   }),

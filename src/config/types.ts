@@ -88,7 +88,12 @@ export interface Config {
     store_token_usage: boolean;
     auto_resume: boolean;
   };
-  output: { format: 'default' | 'text' | 'json' | 'stream-json'; show_tokens?: boolean; show_timing?: boolean; color?: boolean | string };
+  output: {
+    format: 'default' | 'text' | 'json' | 'stream-json';
+    show_tokens?: boolean;
+    show_timing?: boolean;
+    color?: boolean | string;
+  };
   parallel: { max_workers: number; fail_fast: boolean; aggregate_output: boolean };
   /** API keys from `CLINVK_API_KEYS` or gopass; never from the file. Empty → auth off. */
   api_keys: string[];

@@ -58,7 +58,6 @@ export const NOT_STARTED_ERROR = {
 
 type StopReason = keyof typeof NOT_STARTED_ERROR;
 
-
 const ITEM_CODES: ReadonlySet<string> = new Set<ItemErrorCode>([
   'backend_failed',
   'backend_unavailable',
@@ -291,7 +290,10 @@ export class AggregateService {
       const { name: _n, ...rest } = step;
       const prefix = `body.steps[${i}]`;
       if (step.prompt.includes('{{session}}')) {
-        problems.push({ path: `${prefix}.prompt`, message: 'must not contain {{session}} (chains are always ephemeral)' });
+        problems.push({
+          path: `${prefix}.prompt`,
+          message: 'must not contain {{session}} (chains are always ephemeral)',
+        });
       }
       const opts: ExecutionOptions = { ...rest, ephemeral: true, dry_run: dryRun };
       let cwd: string | undefined;
@@ -321,7 +323,8 @@ export class AggregateService {
       const step = body.steps[i];
       // from step 2 on, every {{previous}} becomes the previous step's output (even a failed one's)
       const prompt = i > 0 ? job.opts.prompt.split('{{previous}}').join(previous) : job.opts.prompt;
-      const invalid = prompt === job.opts.prompt ? undefined : await this.substitutionProblem({ ...job.opts, prompt }, job.prefix);
+      const invalid =
+        prompt === job.opts.prompt ? undefined : await this.substitutionProblem({ ...job.opts, prompt }, job.prefix);
       const result =
         invalid !== undefined
           ? failedItem(job.opts.backend, 'validation_error', invalid)

@@ -109,7 +109,10 @@ export class Executor {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'EACCES') this.registry.invalidate(plan.backend);
       await hooks.spawnFailed?.();
-      throw new ApiError('backend_unavailable', `backend "${plan.backend}" could not be started: ${(err as Error).message}`);
+      throw new ApiError(
+        'backend_unavailable',
+        `backend "${plan.backend}" could not be started: ${(err as Error).message}`,
+      );
     }
     const started = Date.now();
     this.observer.runStarted(plan.backend);
@@ -128,7 +131,12 @@ export class Executor {
       // gemini has no "don't persist" option: delete its session afterwards (no slot, not awaited).
       void this.cleanup(command, plan.adapter.cleanupArgsAfterEphemeral(report.backendSessionId), plan.cwd, ctx);
     }
-    this.logger.debug('run finished', { backend: plan.backend, status: report.status, exit_code: report.exitCode, request_id: ctx.requestId });
+    this.logger.debug('run finished', {
+      backend: plan.backend,
+      status: report.status,
+      exit_code: report.exitCode,
+      request_id: ctx.requestId,
+    });
     return report;
   }
 
@@ -173,18 +181,25 @@ export class Executor {
 
   private report(plan: RunPlan, out: RunOutcome, parser: StreamParser | undefined, durationMs: number): RunReport {
     const s = this.config.server;
-    const parsed = parser ? parser.finish(out.exit, out.stderr) : plan.adapter.parseResult(out.stdout, out.stderr, out.exit);
-    const output = parser ? '' : (parsed as { output?: string }).output ?? '';
+    const parsed = parser
+      ? parser.finish(out.exit, out.stderr)
+      : plan.adapter.parseResult(out.stdout, out.stderr, out.exit);
+    const output = parser ? '' : ((parsed as { output?: string }).output ?? '');
     const base = { durationMs, output, usage: parsed.usage, backendSessionId: parsed.backendSessionId };
     const killed = (status: RunStatus, error: string): RunReport => ({ ...base, status, exitCode: -1, error });
     if (out.killReason === KILL_TIMEOUT) return killed('timeout', `timed out after ${s.request_timeout_secs} s`);
     if (out.killReason === KILL_SHUTDOWN) return killed('shutdown', 'server shutting down');
-    if (out.killReason !== undefined && out.killReason.startsWith('canceled')) return killed('canceled', out.killReason);
+    if (out.killReason !== undefined && out.killReason.startsWith('canceled'))
+      return killed('canceled', out.killReason);
     if ((out as { lineCallbackError?: unknown }).lineCallbackError !== undefined) {
-      this.logger.error('stream parser failed', { backend: plan.backend, error: String((out as { lineCallbackError?: unknown }).lineCallbackError) });
+      this.logger.error('stream parser failed', {
+        backend: plan.backend,
+        error: String((out as { lineCallbackError?: unknown }).lineCallbackError),
+      });
       return killed('internal', 'internal error while reading the backend output');
     }
-    if (out.lineTooLong) return killed('line_too_long', `backend output line exceeded ${s.max_output_line_bytes} bytes`);
+    if (out.lineTooLong)
+      return killed('line_too_long', `backend output line exceeded ${s.max_output_line_bytes} bytes`);
     if (out.outputTooLarge) return killed('output_too_large', `backend output exceeded ${s.max_output_bytes} bytes`);
     if (parsed.success) return { ...base, status: 'success', exitCode: 0 };
     return {

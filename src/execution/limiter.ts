@@ -51,9 +51,7 @@ export class ExecutionLimiter {
     }
     if (!opts.admitted && this.queue.length >= this.maxQueued) {
       opts.onReject?.('queue_full');
-      return Promise.reject(
-        new ApiError('queue_full', 'execution queue is full', { headers: { 'Retry-After': '1' } }),
-      );
+      return Promise.reject(new ApiError('queue_full', 'execution queue is full', { headers: { 'Retry-After': '1' } }));
     }
     return new Promise<Slot>((resolve, reject) => {
       const cleanup = (): void => {
@@ -74,10 +72,13 @@ export class ExecutionLimiter {
         },
       };
       const onAbort = (): void => waiter.fail(new ApiError('internal_error', 'canceled: client disconnected'));
-      const timer = setTimeout(() => {
-        opts.onReject?.('queue_timeout');
-        waiter.fail(new ApiError('backend_timeout', 'timed out while waiting for an execution slot'));
-      }, Math.max(0, opts.deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          opts.onReject?.('queue_timeout');
+          waiter.fail(new ApiError('backend_timeout', 'timed out while waiting for an execution slot'));
+        },
+        Math.max(0, opts.deadline - Date.now()),
+      );
       timer.unref();
       opts.signal.addEventListener('abort', onAbort, { once: true });
       this.queue.push(waiter);

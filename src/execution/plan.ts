@@ -68,7 +68,9 @@ export class Planner {
       if (!METADATA_KEY.test(key)) problems.push({ path: `${prefix}.metadata`, message: `invalid key: ${key}` });
     }
     if (opts.extra !== undefined) {
-      problems.push(...checkExtraFlags(opts.backend, opts.extra, this.allowLists.get(opts.backend)!, `${prefix}.extra`));
+      problems.push(
+        ...checkExtraFlags(opts.backend, opts.extra, this.allowLists.get(opts.backend)!, `${prefix}.extra`),
+      );
     }
     if (problems.length === 0) {
       const assembled = this.assemble(opts.backend, opts.prompt, this.systemPrompt(opts));

@@ -83,7 +83,12 @@ export class PromptService {
       sink.open(result.session_id);
       events.session(result.session_id);
       events.emit({ type: 'message', content: { text: result.output, role: 'assistant' } });
-      events.terminal('done', { exit_code: 0, duration_ms: 0, command: result.command, working_dir: result.working_dir });
+      events.terminal('done', {
+        exit_code: 0,
+        duration_ms: 0,
+        command: result.command,
+        working_dir: result.working_dir,
+      });
       sink.close();
       return result;
     }
@@ -137,18 +142,26 @@ export class PromptService {
       }
       const session = await this.store.resolve(req.session_id);
       if (req.backend !== undefined && req.backend !== session.backend) {
-        throw validationError([{ path: 'body.backend', message: `does not match the session's backend (${session.backend})` }]);
+        throw validationError([
+          { path: 'body.backend', message: `does not match the session's backend (${session.backend})` },
+        ]);
       }
       const opts = { ...req, backend: session.backend } as ExecutionOptions;
       const requested = await this.planner.validate(opts, 'body', req.workdir === undefined);
       const stored = await this.planner.checkSessionWorkdir(session.working_dir, 'body');
       if (requested !== undefined && requested !== stored) {
-        throw validationError([{ path: 'body.workdir', message: `does not match the session's working directory (${session.working_dir})` }]);
+        throw validationError([
+          { path: 'body.workdir', message: `does not match the session's working directory (${session.working_dir})` },
+        ]);
       }
       cwd = stored;
       turn.session = session;
       turn.sessionId = session.id;
-      const sctx: SessionContext = { workingDir: cwd, model: session.model, backendSessionId: session.backend_session_id };
+      const sctx: SessionContext = {
+        workingDir: cwd,
+        model: session.model,
+        backendSessionId: session.backend_session_id,
+      };
       const plan = this.planner.plan(opts, cwd, mode, sctx);
       if (plan.dryRun) return { opts, plan, turn, command: await this.executor.command(opts.backend) };
       turn.claim = await this.store.claimTurn(session.id, this.staleClaimMs());
@@ -244,7 +257,13 @@ export class PromptService {
     return result;
   }
 
-  private async record(id: string, plan: RunPlan, report: RunReport, usage?: TokenUsage, cumulative?: TokenUsage): Promise<void> {
+  private async record(
+    id: string,
+    plan: RunPlan,
+    report: RunReport,
+    usage?: TokenUsage,
+    cumulative?: TokenUsage,
+  ): Promise<void> {
     try {
       await this.store.completeTurn(
         id,
@@ -267,9 +286,11 @@ export class PromptService {
     if (!turn.claim) return;
     const claim = turn.claim;
     turn.claim = undefined;
-    await this.store.releaseClaim(claim).catch((err: Error) =>
-      this.logger.error('could not release session claim', { session_id: claim.id, error: err.message }),
-    );
+    await this.store
+      .releaseClaim(claim)
+      .catch((err: Error) =>
+        this.logger.error('could not release session claim', { session_id: claim.id, error: err.message }),
+      );
   }
 
   /** Pauses the CLI's stdout until the socket drains; aborts after `write_timeout_secs` (SPEC §4.1.4). */

@@ -33,7 +33,11 @@ export function resultOf(
   });
 }
 
-function orderedResult(sessionId: string | undefined, backend: BackendName, model: string | undefined): ExecutionResult {
+function orderedResult(
+  sessionId: string | undefined,
+  backend: BackendName,
+  model: string | undefined,
+): ExecutionResult {
   const r = {} as ExecutionResult;
   if (sessionId) r.session_id = sessionId;
   r.backend = backend;
@@ -56,7 +60,9 @@ export function dryRunResult(plan: RunPlan, command: string, sessionId?: string)
 export function runError(report: RunReport, result: ExecutionResult): ApiError {
   const code = STATUS_CODE[report.status as Exclude<RunStatus, 'success'>];
   const message =
-    report.status === 'error' ? `${result.backend} failed: ${report.error ?? ''}` : report.error ?? 'execution failed';
+    report.status === 'error'
+      ? `${result.backend} failed: ${report.error ?? ''}`
+      : (report.error ?? 'execution failed');
   return new ApiError(code === 'canceled' ? 'internal_error' : (code as ErrorCode), message, { data: result });
 }
 

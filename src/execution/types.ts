@@ -29,14 +29,7 @@ export interface ExecContext {
 
 /** How a run ended, from clinvk's point of view. */
 export type RunStatus =
-  | 'success'
-  | 'error'
-  | 'timeout'
-  | 'canceled'
-  | 'shutdown'
-  | 'output_too_large'
-  | 'line_too_long'
-  | 'internal';
+  'success' | 'error' | 'timeout' | 'canceled' | 'shutdown' | 'output_too_large' | 'line_too_long' | 'internal';
 
 /** Native stream event with its envelope (SPEC §4.2). */
 export interface NativeEvent {

@@ -15,14 +15,30 @@ import { TokenBucketStore } from './rate-limit';
 import { sendError } from './respond';
 
 const DEFAULT_ORIGINS = ['http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*'];
-const EXPOSED = ['X-Request-Id', 'traceparent', 'Retry-After', 'RateLimit', 'RateLimit-Policy', 'X-Clinvk-Session-Id', 'X-Clinvk-Ignored-Params', 'request-id'];
+const EXPOSED = [
+  'X-Request-Id',
+  'traceparent',
+  'Retry-After',
+  'RateLimit',
+  'RateLimit-Policy',
+  'X-Clinvk-Session-Id',
+  'X-Clinvk-Ignored-Params',
+  'request-id',
+];
 
 /** `*` in an entry matches one port or host label; a lone `*` allows any origin. */
 export function originMatcher(entries: string[]): (origin: string) => boolean {
   const list = entries.length ? entries : DEFAULT_ORIGINS;
   if (list.includes('*')) return () => true;
   const res = list.map(
-    (e) => new RegExp(`^${e.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^.:/\\[\\]]+')}$`, 'i'),
+    (e) =>
+      new RegExp(
+        `^${e
+          .split('*')
+          .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+          .join('[^.:/\\[\\]]+')}$`,
+        'i',
+      ),
   );
   return (origin) => res.some((r) => r.test(origin));
 }
@@ -100,7 +116,12 @@ export async function buildGuards(config: Config, logger: Logger, _services: Ser
         },
         handler: (_req: Request, res: Response) => {
           const retry = Number(res.getHeader('Retry-After') ?? 1);
-          sendError(res, new ApiError('rate_limited', 'rate limit exceeded', { headers: { 'Retry-After': String(Math.max(1, retry)) } }));
+          sendError(
+            res,
+            new ApiError('rate_limited', 'rate limit exceeded', {
+              headers: { 'Retry-After': String(Math.max(1, retry)) },
+            }),
+          );
         },
         validate: { trustProxy: false, xForwardedForHeader: false },
       }),

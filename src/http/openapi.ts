@@ -70,7 +70,10 @@ const LOCATION: Record<string, string> = {
 
 /** `/requestBody/tasks/2/prompt` → `body.tasks[2].prompt`. */
 function detailPath(instancePath: string, extra?: string): string {
-  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (extra !== undefined) parts.push(extra);
   const [first, ...rest] = parts;
   let out = LOCATION[first ?? ''] ?? 'body';
@@ -109,7 +112,8 @@ function messageOf(e: ErrorObject, field: string): string {
       return `must have at most ${String(p.limit)} properties`;
     case 'pattern':
       if (field.endsWith('.model') || field === 'body.model') return 'invalid model name';
-      if (field.endsWith('session_id') || field === 'path.id') return 'must be 1 to 32 lowercase hexadecimal characters';
+      if (field.endsWith('session_id') || field === 'path.id')
+        return 'must be 1 to 32 lowercase hexadecimal characters';
       return `must match pattern ${String(p.pattern)}`;
     case 'format':
       return `must be a valid ${String(p.format)}`;

@@ -30,7 +30,13 @@ export interface AppBundle {
 export async function createServerApp(config: Config, logger: Logger, opts: ServiceOptions = {}): Promise<AppBundle> {
   const services = await buildServices(config, logger, opts);
   const guards = await buildGuards(config, logger, services);
-  const { app } = await createApp({ config, logger, handlers: buildHandlers(services), metrics: services.metrics, guards: guards.middleware });
+  const { app } = await createApp({
+    config,
+    logger,
+    handlers: buildHandlers(services),
+    metrics: services.metrics,
+    guards: guards.middleware,
+  });
   const staleClaimMs = (config.server.request_timeout_secs + 60) * 1000;
   const retention = startRetention(services.store, {
     retentionDays: config.session.retention_days,
@@ -75,7 +81,11 @@ export interface RunningServer {
   shutdown(opts?: { force?: boolean }): Promise<void>;
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
 
 /** Writes a JSON error straight to a socket (the request never reached Express). */
 function writeSocketError(socket: Duplex, code: ErrorCode, message: string, rawPacket?: Buffer): void {
@@ -123,7 +133,8 @@ export async function startServer(config: Config, opts: { logger: Logger } & Ser
       socket.destroy();
       return;
     }
-    if (err.code === 'HPE_HEADER_OVERFLOW') return writeSocketError(socket, 'header_too_large', 'request headers too large', err.rawPacket);
+    if (err.code === 'HPE_HEADER_OVERFLOW')
+      return writeSocketError(socket, 'header_too_large', 'request headers too large', err.rawPacket);
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT') {
       return writeSocketError(socket, 'request_timeout', 'request not received in time', err.rawPacket);
     }
@@ -184,5 +195,12 @@ export async function startServer(config: Config, opts: { logger: Logger } & Ser
     return shutdownPromise;
   };
 
-  return { url: `http://${hostForUrl}:${addr.port}`, host: s.host, port: addr.port, server, services: bundle.services, shutdown };
+  return {
+    url: `http://${hostForUrl}:${addr.port}`,
+    host: s.host,
+    port: addr.port,
+    server,
+    services: bundle.services,
+    shutdown,
+  };
 }

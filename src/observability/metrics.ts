@@ -34,7 +34,12 @@ export class Metrics implements ExecutionObserver {
 
   constructor(queued: () => number) {
     const registers = [this.registry];
-    this.requests = new client.Counter({ name: 'clinvk_requests_total', help: 'Finished HTTP requests', labelNames: ['method', 'path', 'status'], registers });
+    this.requests = new client.Counter({
+      name: 'clinvk_requests_total',
+      help: 'Finished HTTP requests',
+      labelNames: ['method', 'path', 'status'],
+      registers,
+    });
     this.requestDuration = new client.Histogram({
       name: 'clinvk_request_duration_seconds',
       help: 'HTTP request duration (streams: until the end)',
@@ -42,7 +47,12 @@ export class Metrics implements ExecutionObserver {
       buckets: client.exponentialBuckets(0.001, 2, 15),
       registers,
     });
-    this.executions = new client.Counter({ name: 'clinvk_backend_executions_total', help: 'CLI runs', labelNames: ['backend', 'status'], registers });
+    this.executions = new client.Counter({
+      name: 'clinvk_backend_executions_total',
+      help: 'CLI runs',
+      labelNames: ['backend', 'status'],
+      registers,
+    });
     this.executionDuration = new client.Histogram({
       name: 'clinvk_backend_execution_duration_seconds',
       help: 'CLI run duration',
@@ -50,8 +60,18 @@ export class Metrics implements ExecutionObserver {
       buckets: client.exponentialBuckets(0.1, 2, 12),
       registers,
     });
-    this.tokens = new client.Counter({ name: 'clinvk_backend_tokens_total', help: 'Unified token usage', labelNames: ['backend', 'direction'], registers });
-    this.running = new client.Gauge({ name: 'clinvk_executions_running', help: 'CLI runs in progress', labelNames: ['backend'], registers });
+    this.tokens = new client.Counter({
+      name: 'clinvk_backend_tokens_total',
+      help: 'Unified token usage',
+      labelNames: ['backend', 'direction'],
+      registers,
+    });
+    this.running = new client.Gauge({
+      name: 'clinvk_executions_running',
+      help: 'CLI runs in progress',
+      labelNames: ['backend'],
+      registers,
+    });
     new client.Gauge({
       name: 'clinvk_executions_queued',
       help: 'Executions waiting for a slot',
@@ -60,9 +80,22 @@ export class Metrics implements ExecutionObserver {
         this.set(queued());
       },
     });
-    this.rejections = new client.Counter({ name: 'clinvk_execution_rejections_total', help: 'Executions rejected by the limiter', labelNames: ['reason'], registers });
-    this.activeSessions = new client.Gauge({ name: 'clinvk_active_sessions', help: 'Sessions with a turn running now', registers });
-    this.sessionsCreated = new client.Counter({ name: 'clinvk_sessions_created_total', help: 'Sessions created', registers });
+    this.rejections = new client.Counter({
+      name: 'clinvk_execution_rejections_total',
+      help: 'Executions rejected by the limiter',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.activeSessions = new client.Gauge({
+      name: 'clinvk_active_sessions',
+      help: 'Sessions with a turn running now',
+      registers,
+    });
+    this.sessionsCreated = new client.Counter({
+      name: 'clinvk_sessions_created_total',
+      help: 'Sessions created',
+      registers,
+    });
     client.collectDefaultMetrics({ register: this.registry });
   }
 

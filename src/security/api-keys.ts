@@ -116,9 +116,15 @@ function runGopass(gopassPath: string, env: NodeJS.ProcessEnv, timeoutMs: number
         finish(undefined, Buffer.concat(chunks).toString('utf8'));
         return;
       }
-      const firstLine = stderr.split(/\r?\n/).find((l) => l.trim() !== '')?.trim().slice(0, 200);
+      const firstLine = stderr
+        .split(/\r?\n/)
+        .find((l) => l.trim() !== '')
+        ?.trim()
+        .slice(0, 200);
       const how = signal ? `signal ${signal}` : `exit code ${code}`;
-      finish(new Error(`API keys: gopass show failed for "${gopassPath}" (${how})${firstLine ? `: ${firstLine}` : ''}`));
+      finish(
+        new Error(`API keys: gopass show failed for "${gopassPath}" (${how})${firstLine ? `: ${firstLine}` : ''}`),
+      );
     });
   });
 }
@@ -136,7 +142,9 @@ export async function readGopassKeys(
   const out = await runGopass(gopassPath, env, timeoutMs);
   const keys = parseKeyList(out);
   if (keys.length === 0) {
-    throw new Error(`API keys: gopass path "${gopassPath}" yielded no key (empty entry); refusing to start without authentication`);
+    throw new Error(
+      `API keys: gopass path "${gopassPath}" yielded no key (empty entry); refusing to start without authentication`,
+    );
   }
   return keys;
 }

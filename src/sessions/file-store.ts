@@ -241,7 +241,8 @@ class IndexState {
   /** Entries in list order (so that loading sorts an already sorted array), then unreadable ones. */
   toSnapshot(journal: string, prevJournal: string | null): string {
     const parts: string[] = [];
-    for (const e of this.ensureSorted()) parts.push(JSON.stringify(['p', e.id, e.backend, e.status, e.lastUsed, e.m, e.z]));
+    for (const e of this.ensureSorted())
+      parts.push(JSON.stringify(['p', e.id, e.backend, e.status, e.lastUsed, e.m, e.z]));
     for (const e of this.entries.values()) if (e.bad) parts.push(JSON.stringify(['x', e.id, e.m, e.z]));
     const head = JSON.stringify({ clinvk_index: INDEX_FORMAT, journal, prev_journal: prevJournal }).slice(0, -1);
     return `${head},"entries":[\n${parts.join(',\n')}\n]}\n`;
@@ -276,7 +277,14 @@ const RECORD_KEYS = [
   'backend_cumulative_usage',
 ] as const;
 const KNOWN_KEYS: ReadonlySet<string> = new Set<string>(RECORD_KEYS);
-const OPTIONAL_STRINGS = ['backend_session_id', 'model', 'initial_prompt', 'title', 'parent_id', 'error_message'] as const;
+const OPTIONAL_STRINGS = [
+  'backend_session_id',
+  'model',
+  'initial_prompt',
+  'title',
+  'parent_id',
+  'error_message',
+] as const;
 
 function parseUsage(v: unknown): TokenUsage | undefined {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
@@ -317,7 +325,8 @@ export function parseRecord(text: string, id: string): SessionRecord | string {
   if (o.metadata !== undefined) {
     if (o.metadata && typeof o.metadata === 'object' && !Array.isArray(o.metadata)) {
       const md: Record<string, string> = {};
-      for (const [k, val] of Object.entries(o.metadata as Record<string, unknown>)) if (typeof val === 'string') md[k] = val;
+      for (const [k, val] of Object.entries(o.metadata as Record<string, unknown>))
+        if (typeof val === 'string') md[k] = val;
       rec.metadata = md;
     } else delete rec.metadata;
   }
@@ -343,7 +352,8 @@ function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
     input_tokens: a.input_tokens + b.input_tokens,
     output_tokens: a.output_tokens + b.output_tokens,
   };
-  if (a.cached_tokens !== undefined || b.cached_tokens !== undefined) r.cached_tokens = (a.cached_tokens ?? 0) + (b.cached_tokens ?? 0);
+  if (a.cached_tokens !== undefined || b.cached_tokens !== undefined)
+    r.cached_tokens = (a.cached_tokens ?? 0) + (b.cached_tokens ?? 0);
   if (a.reasoning_tokens !== undefined || b.reasoning_tokens !== undefined)
     r.reasoning_tokens = (a.reasoning_tokens ?? 0) + (b.reasoning_tokens ?? 0);
   return r;
@@ -362,7 +372,9 @@ function putOp(rec: SessionRecord, m: number, z: number): PutOp {
 function entryMatches(e: Entry | undefined, op: JournalOp): boolean {
   if (!e) return false;
   if (op[0] === 'p')
-    return !e.bad && e.backend === op[2] && e.status === op[3] && e.lastUsed === op[4] && e.m === op[5] && e.z === op[6];
+    return (
+      !e.bad && e.backend === op[2] && e.status === op[3] && e.lastUsed === op[4] && e.m === op[5] && e.z === op[6]
+    );
   if (op[0] === 'x') return e.bad && e.m === op[2] && e.z === op[3];
   return false;
 }
@@ -568,7 +580,8 @@ export class FileSessionStore implements SessionStore {
           tags: [...input.tags],
         };
         if (input.model !== undefined) r.model = input.model;
-        if (input.initial_prompt !== undefined) r.initial_prompt = truncateChars(input.initial_prompt, INITIAL_PROMPT_MAX);
+        if (input.initial_prompt !== undefined)
+          r.initial_prompt = truncateChars(input.initial_prompt, INITIAL_PROMPT_MAX);
         if (input.metadata && Object.keys(input.metadata).length > 0) r.metadata = { ...input.metadata };
         await this.writeRecordLocked(r);
         return r;
@@ -619,7 +632,12 @@ export class FileSessionStore implements SessionStore {
         const stale: string[] = [];
         for (const e of page) {
           const r = this.readRecord(e.id);
-          if (r.kind === 'ok' && r.rec.backend === e.backend && r.rec.status === e.status && r.rec.last_used === e.lastUsed) {
+          if (
+            r.kind === 'ok' &&
+            r.rec.backend === e.backend &&
+            r.rec.status === e.status &&
+            r.rec.last_used === e.lastUsed
+          ) {
             sessions.push(r.rec);
           } else {
             if (r.kind === 'corrupt') this.warnCorrupt(e.id, r.reason);
@@ -809,7 +827,8 @@ export class FileSessionStore implements SessionStore {
           this.lastError = '';
         },
         (e: unknown) => {
-          const reason = e instanceof ApiError ? e.message.replace(/^session store unavailable: /, '') : describeError(e);
+          const reason =
+            e instanceof ApiError ? e.message.replace(/^session store unavailable: /, '') : describeError(e);
           this.lastError = reason;
           this.log.warn('session store unavailable', { dir: this.dir, error: isErrorLike(e) ? e.message : String(e) });
         },
@@ -830,7 +849,9 @@ export class FileSessionStore implements SessionStore {
     // Checking every record file against the index costs one stat per session: done in the
     // background so that start-up does not wait for it (the loaded index is served meanwhile).
     this.reconciling = this.reconcile()
-      .catch((e: unknown) => this.log.warn('session index check failed', { error: isErrorLike(e) ? e.message : String(e) }))
+      .catch((e: unknown) =>
+        this.log.warn('session index check failed', { error: isErrorLike(e) ? e.message : String(e) }),
+      )
       .finally(() => {
         this.reconciling = undefined;
       });
@@ -1034,7 +1055,8 @@ export class FileSessionStore implements SessionStore {
       if (isFsError(e) && e.code !== 'ENOENT') throw e;
       reason = isFsError(e) ? 'index snapshot is missing' : 'index snapshot is unreadable';
     }
-    if (!snapshot) return this.rebuildLocked(reason, reason === 'index snapshot is missing' && !fs.existsSync(this.journalPath));
+    if (!snapshot)
+      return this.rebuildLocked(reason, reason === 'index snapshot is missing' && !fs.existsSync(this.journalPath));
 
     let fd: number;
     try {
@@ -1111,13 +1133,22 @@ export class FileSessionStore implements SessionStore {
   }
 
   /** Writes a new journal (header only) atomically and makes `ns` the current state using it. */
-  private async installFreshJournalLocked(ns: IndexState, id: string, prevId: string | null, prevLen: number): Promise<void> {
+  private async installFreshJournalLocked(
+    ns: IndexState,
+    id: string,
+    prevId: string | null,
+    prevLen: number,
+  ): Promise<void> {
     const header = `${JSON.stringify({ clinvk_index: INDEX_FORMAT, id, prev_id: prevId, prev_len: prevLen })}\n`;
     const tmp = this.tmpPath();
     const previousFd = ns.fd;
     let fd = -1;
     try {
-      fd = fs.openSync(tmp, fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+      fd = fs.openSync(
+        tmp,
+        fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_EXCL,
+        0o600,
+      );
       fs.writeSync(fd, header);
       await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
       const st = fs.fstatSync(fd);
@@ -1154,7 +1185,9 @@ export class FileSessionStore implements SessionStore {
       await this.installFreshJournalLocked(cur, journal, cur.journalId, cur.offset);
       this.log.debug('session index compacted', { journal, sessions: cur.valid });
     })
-      .catch((e: unknown) => this.log.warn('session index compaction failed', { error: isErrorLike(e) ? e.message : String(e) }))
+      .catch((e: unknown) =>
+        this.log.warn('session index compaction failed', { error: isErrorLike(e) ? e.message : String(e) }),
+      )
       .finally(() => {
         this.compaction = undefined;
       });
@@ -1178,7 +1211,8 @@ export class FileSessionStore implements SessionStore {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'missing' };
-      if (code === 'EACCES' || code === 'EPERM' || code === 'ELOOP') return { kind: 'corrupt', reason: describeError(e), m: 0, z: 0 };
+      if (code === 'EACCES' || code === 'EPERM' || code === 'ELOOP')
+        return { kind: 'corrupt', reason: describeError(e), m: 0, z: 0 };
       throw e;
     }
     try {
@@ -1326,7 +1360,8 @@ export class FileSessionStore implements SessionStore {
       }
     }
     if (n === 0 || found === undefined) throw notFound(input);
-    if (n > 1) throw new ApiError('ambiguous_session_id', `ambiguous session id prefix "${input}": matches ${n} sessions`);
+    if (n > 1)
+      throw new ApiError('ambiguous_session_id', `ambiguous session id prefix "${input}": matches ${n} sessions`);
     return found;
   }
 
@@ -1349,9 +1384,11 @@ export class FileSessionStore implements SessionStore {
         if (dirError) this.markUnavailable(dirError);
         throw unavailable(reason);
       }
-      this.log.warn('session store internal error', { op, error: isErrorLike(e) ? ((e as { stack?: string }).stack ?? e.message) : String(e) });
+      this.log.warn('session store internal error', {
+        op,
+        error: isErrorLike(e) ? ((e as { stack?: string }).stack ?? e.message) : String(e),
+      });
       throw internalError();
     }
   }
 }
-

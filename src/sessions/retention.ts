@@ -35,7 +35,10 @@ export function startRetention(store: SessionStore, opts: RetentionOptions): Ret
     running = store
       .purgeOlderThan(cutoff, opts.staleClaimMs)
       .then((removed) => {
-        opts.logger.info('session retention: removed expired sessions', { removed, retention_days: opts.retentionDays });
+        opts.logger.info('session retention: removed expired sessions', {
+          removed,
+          retention_days: opts.retentionDays,
+        });
       })
       .catch((e: unknown) => {
         opts.logger.warn('session retention failed', { error: e instanceof Error ? e.message : String(e) });

@@ -46,7 +46,8 @@ export interface SseFrame {
 
 /** Splits an SSE body into frames (blank-line separated); every frame must end with `\n\n`. */
 export function parseSse(text: string): SseFrame[] {
-  if (text !== '' && !text.endsWith('\n\n')) throw new Error(`SSE body does not end with a blank line: ${JSON.stringify(text.slice(-80))}`);
+  if (text !== '' && !text.endsWith('\n\n'))
+    throw new Error(`SSE body does not end with a blank line: ${JSON.stringify(text.slice(-80))}`);
   return text
     .split('\n\n')
     .filter((f) => f !== '')

@@ -104,7 +104,9 @@ function closestBranchErrors(list: ErrorObject[]): { errors: ErrorObject[]; note
     const sorted = [...branches.entries()].sort((a, b) => a[1].length - b[1].length);
     for (const [, errs] of sorted.slice(1)) errs.forEach((e) => drop.add(e));
     const [instancePath, composite] = key.split('|');
-    notes.push(`${instancePath || '(root)'}: closest of ${branches.size} ${composite.split('/').pop()} branches (#${sorted[0][0]}) shown`);
+    notes.push(
+      `${instancePath || '(root)'}: closest of ${branches.size} ${composite.split('/').pop()} branches (#${sorted[0][0]}) shown`,
+    );
     // the summary error of the composition itself ("must match a schema in anyOf") adds nothing
     for (const e of list) if (e.instancePath === instancePath && e.schemaPath === composite) drop.add(e);
   }

@@ -64,9 +64,7 @@ export function rawConnect(url: string, timeoutMs = 15000): Promise<RawConn> {
     });
     // EPIPE/ECONNRESET while we are still writing after the server answered: expected.
     socket.on('error', () => {});
-    socket.once('connect', () =>
-      resolve({ socket, answered: () => chunks.length > 0, firstData, done }),
-    );
+    socket.once('connect', () => resolve({ socket, answered: () => chunks.length > 0, firstData, done }));
     socket.once('error', reject);
   });
 }
@@ -83,7 +81,11 @@ export async function rawExchange(url: string, payload: string | Buffer, timeout
  * `maxBytes` were sent. Returns the number of body bytes written.
  */
 export async function floodChunked(c: RawConn, chunkBytes: number, maxBytes: number): Promise<number> {
-  const frame = Buffer.concat([Buffer.from(`${chunkBytes.toString(16)}\r\n`), Buffer.alloc(chunkBytes, 0x61), Buffer.from('\r\n')]);
+  const frame = Buffer.concat([
+    Buffer.from(`${chunkBytes.toString(16)}\r\n`),
+    Buffer.alloc(chunkBytes, 0x61),
+    Buffer.from('\r\n'),
+  ]);
   let sent = 0;
   let closed = false;
   void c.done.then(() => (closed = true));

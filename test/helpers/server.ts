@@ -79,7 +79,11 @@ export function makeTestEnv(overrides: Overrides = {}): TestEnv {
   );
   const configFile = path.join(root, 'config.yaml');
   fs.writeFileSync(configFile, stringify(file));
-  const { config } = loadConfig({ flags: { config: configFile }, env: { CLINVK_HOME: home, HOME: root }, cwd: workdir });
+  const { config } = loadConfig({
+    flags: { config: configFile },
+    env: { CLINVK_HOME: home, HOME: root },
+    cwd: workdir,
+  });
   const readLog = (): FakeLogEntry[] =>
     fs.existsSync(logFile)
       ? fs

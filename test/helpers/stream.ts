@@ -13,7 +13,11 @@ export interface StreamRead {
 }
 
 /** POSTs JSON with fetch and records every chunk as it arrives. */
-export async function readStream(url: string, body: unknown, init: { signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<StreamRead> {
+export async function readStream(
+  url: string,
+  body: unknown,
+  init: { signal?: AbortSignal; headers?: Record<string, string> } = {},
+): Promise<StreamRead> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(init.headers ?? {}) },

@@ -28,13 +28,25 @@ import {
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Body = Record<string, any>;
 
-const reply = (prompt: string) => `MOCK-REPLY: ${crypto.createHash('sha256').update(prompt).digest('hex').slice(0, 12)}`;
+const reply = (prompt: string) =>
+  `MOCK-REPLY: ${crypto.createHash('sha256').update(prompt).digest('hex').slice(0, 12)}`;
 const CLAUDE = path.join(FAKE_BIN, 'claude');
 const CODEX = path.join(FAKE_BIN, 'codex');
 const GEMINI = path.join(FAKE_BIN, 'gemini');
 const CLAUDE_USAGE = { input_tokens: 1650, output_tokens: 6, cached_tokens: 0 };
 const CODEX_USAGE = { input_tokens: 14962, output_tokens: 6, cached_tokens: 0, reasoning_tokens: 0 };
-const TASK_KEYS = ['backend', 'model', 'exit_code', 'duration_ms', 'output', 'error', 'error_code', 'token_usage', 'command', 'working_dir'];
+const TASK_KEYS = [
+  'backend',
+  'model',
+  'exit_code',
+  'duration_ms',
+  'output',
+  'error',
+  'error_code',
+  'token_usage',
+  'command',
+  'working_dir',
+];
 
 const OPS: Record<string, string> = {
   '/api/v1/parallel': 'executeParallel',
@@ -44,13 +56,20 @@ const OPS: Record<string, string> = {
 };
 
 async function post(t: TestApp, p: string, body: unknown) {
-  const res = await request(t.app).post(p).send(body as object);
+  const res = await request(t.app)
+    .post(p)
+    .send(body as object);
   expectMatchesSpec(OPS[p]!, res.status, res.body);
   return res;
 }
 
 /** POST over a real socket with fetch (concurrency, disconnects). */
-async function fetchPost(url: string, p: string, body: unknown, opts: { signal?: AbortSignal; headers?: Record<string, string> } = {}) {
+async function fetchPost(
+  url: string,
+  p: string,
+  body: unknown,
+  opts: { signal?: AbortSignal; headers?: Record<string, string> } = {},
+) {
   const r = await fetch(`${url}${p}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...opts.headers },
@@ -128,7 +147,14 @@ describe('POST /api/v1/parallel', () => {
     });
     expect(res.status).toBe(200);
     const data = res.body.data;
-    expect(Object.keys(data)).toEqual(['total_tasks', 'completed', 'failed', 'canceled', 'total_duration_ms', 'results']);
+    expect(Object.keys(data)).toEqual([
+      'total_tasks',
+      'completed',
+      'failed',
+      'canceled',
+      'total_duration_ms',
+      'results',
+    ]);
     expect(data).toEqual({
       total_tasks: 3,
       completed: 2,
@@ -136,7 +162,13 @@ describe('POST /api/v1/parallel', () => {
       canceled: 0,
       total_duration_ms: expect.any(Number),
       results: [
-        { backend: 'claude', exit_code: 0, duration_ms: expect.any(Number), output: reply('[SLEEP:700] slow first'), token_usage: CLAUDE_USAGE },
+        {
+          backend: 'claude',
+          exit_code: 0,
+          duration_ms: expect.any(Number),
+          output: reply('[SLEEP:700] slow first'),
+          token_usage: CLAUDE_USAGE,
+        },
         {
           backend: 'codex',
           model: 'gpt-5.5',
@@ -161,8 +193,24 @@ describe('POST /api/v1/parallel', () => {
     const starts = t.starts().slice(before);
     expect(starts).toHaveLength(3);
     const byPrompt = new Map(starts.map((s) => [lastArg(s), s]));
-    expect(byPrompt.get('[SLEEP:700] slow first')!.argv).toEqual(['-p', '--output-format', 'json', '--no-session-persistence', '--', '[SLEEP:700] slow first']);
-    expect(byPrompt.get('fast second')!.argv).toEqual(['exec', '--json', '--skip-git-repo-check', '-m', 'gpt-5.5', '--ephemeral', '--', 'fast second']);
+    expect(byPrompt.get('[SLEEP:700] slow first')!.argv).toEqual([
+      '-p',
+      '--output-format',
+      'json',
+      '--no-session-persistence',
+      '--',
+      '[SLEEP:700] slow first',
+    ]);
+    expect(byPrompt.get('fast second')!.argv).toEqual([
+      'exec',
+      '--json',
+      '--skip-git-repo-check',
+      '-m',
+      'gpt-5.5',
+      '--ephemeral',
+      '--',
+      'fast second',
+    ]);
     const ends = t.log().filter((e) => e.event === 'end');
     const endOf = (p: string) => ends.find((e) => e.pid === byPrompt.get(p)!.pid)!.time!;
     expect(endOf('[SLEEP:700] slow first')).toBeGreaterThan(endOf('fast second'));
@@ -172,7 +220,10 @@ describe('POST /api/v1/parallel', () => {
   test('tasks start in request order (max_parallel 1 runs them one by one)', async () => {
     const before = t.log().length;
     const prompts = ['one', 'two', 'three', 'four'];
-    const res = await post(t, '/api/v1/parallel', { tasks: prompts.map((p) => ({ backend: 'claude', prompt: p })), max_parallel: 1 });
+    const res = await post(t, '/api/v1/parallel', {
+      tasks: prompts.map((p) => ({ backend: 'claude', prompt: p })),
+      max_parallel: 1,
+    });
     expect(res.status).toBe(200);
     expect(res.body.data.results.map((r: Body) => r.output)).toEqual(prompts.map(reply));
     const log = t.log().slice(before);
@@ -182,7 +233,10 @@ describe('POST /api/v1/parallel', () => {
 
   test('real concurrency: default max_parallel is parallel.max_workers (3)', async () => {
     const before = t.log().length;
-    const tasks = Array.from({ length: 6 }, (_, i) => ({ backend: i % 2 ? 'codex' : 'claude', prompt: `[SLEEP:1000] w${i}` }));
+    const tasks = Array.from({ length: 6 }, (_, i) => ({
+      backend: i % 2 ? 'codex' : 'claude',
+      prompt: `[SLEEP:1000] w${i}`,
+    }));
     const res = await post(t, '/api/v1/parallel', { tasks });
     expect(res.status).toBe(200);
     expect(res.body.data.completed).toBe(6);
@@ -207,8 +261,21 @@ describe('POST /api/v1/parallel', () => {
       canceled: 0,
       total_duration_ms: expect.any(Number),
       results: [
-        { backend: 'gemini', exit_code: -1, duration_ms: 0, output: '', error: 'backend "gemini" is disabled', error_code: 'backend_unavailable' },
-        { backend: 'claude', exit_code: 0, duration_ms: expect.any(Number), output: reply('yes'), token_usage: CLAUDE_USAGE },
+        {
+          backend: 'gemini',
+          exit_code: -1,
+          duration_ms: 0,
+          output: '',
+          error: 'backend "gemini" is disabled',
+          error_code: 'backend_unavailable',
+        },
+        {
+          backend: 'claude',
+          exit_code: 0,
+          duration_ms: expect.any(Number),
+          output: reply('yes'),
+          token_usage: CLAUDE_USAGE,
+        },
       ],
     });
     expect(t.starts().length - before).toBe(1);
@@ -240,9 +307,26 @@ describe('POST /api/v1/parallel', () => {
     });
     expect(data.results[1].duration_ms).toBeGreaterThan(0);
     expect(data.results[1].duration_ms).toBeLessThan(15000);
-    for (const [i, backend] of [[2, 'claude'], [3, 'codex']] as const) {
-      expect(data.results[i]).toEqual({ backend, exit_code: -1, duration_ms: 0, output: '', error: 'canceled (fail_fast)', error_code: 'canceled' });
-      expect(Object.keys(data.results[i])).toEqual(['backend', 'exit_code', 'duration_ms', 'output', 'error', 'error_code']);
+    for (const [i, backend] of [
+      [2, 'claude'],
+      [3, 'codex'],
+    ] as const) {
+      expect(data.results[i]).toEqual({
+        backend,
+        exit_code: -1,
+        duration_ms: 0,
+        output: '',
+        error: 'canceled (fail_fast)',
+        error_code: 'canceled',
+      });
+      expect(Object.keys(data.results[i])).toEqual([
+        'backend',
+        'exit_code',
+        'duration_ms',
+        'output',
+        'error',
+        'error_code',
+      ]);
     }
     // Both were spawned together: their start lines may be logged in either order.
     const started = runs(t.log().slice(before));
@@ -288,7 +372,19 @@ describe('POST /api/v1/parallel', () => {
           exit_code: 0,
           duration_ms: 0,
           output: `Would execute: ${CLAUDE} [-p --output-format json --model haiku --max-turns 2 --no-session-persistence -- a]`,
-          command: [CLAUDE, '-p', '--output-format', 'json', '--model', 'haiku', '--max-turns', '2', '--no-session-persistence', '--', 'a'],
+          command: [
+            CLAUDE,
+            '-p',
+            '--output-format',
+            'json',
+            '--model',
+            'haiku',
+            '--max-turns',
+            '2',
+            '--no-session-persistence',
+            '--',
+            'a',
+          ],
           working_dir: t.workdir,
         },
         {
@@ -299,7 +395,14 @@ describe('POST /api/v1/parallel', () => {
           command: [CODEX, 'exec', '--json', '--skip-git-repo-check', '--ephemeral', '--', 'b'],
           working_dir: t.workdir,
         },
-        { backend: 'gemini', exit_code: -1, duration_ms: 0, output: '', error: 'backend "gemini" is disabled', error_code: 'backend_unavailable' },
+        {
+          backend: 'gemini',
+          exit_code: -1,
+          duration_ms: 0,
+          output: '',
+          error: 'backend "gemini" is disabled',
+          error_code: 'backend_unavailable',
+        },
       ],
     });
     for (const r of res.body.data.results) expectKeyOrder(r);
@@ -314,10 +417,27 @@ describe('POST /api/v1/parallel', () => {
     ['max_parallel 0', { tasks: [{ backend: 'claude', prompt: 'x' }], max_parallel: 0 }, 'body.max_parallel'],
     ['max_parallel 65', { tasks: [{ backend: 'claude', prompt: 'x' }], max_parallel: 65 }, 'body.max_parallel'],
     ['a task with dry_run', { tasks: [{ backend: 'claude', prompt: 'x', dry_run: true }] }, 'body.tasks[0].dry_run'],
-    ['a task with session_id', { tasks: [{ backend: 'claude', prompt: 'x', session_id: 'abc' }] }, 'body.tasks[0].session_id'],
-    ['stream-json output', { tasks: [{ backend: 'claude', prompt: 'x' }, { backend: 'claude', prompt: 'y', output_format: 'stream-json' }] }, 'body.tasks[1].output_format'],
+    [
+      'a task with session_id',
+      { tasks: [{ backend: 'claude', prompt: 'x', session_id: 'abc' }] },
+      'body.tasks[0].session_id',
+    ],
+    [
+      'stream-json output',
+      {
+        tasks: [
+          { backend: 'claude', prompt: 'x' },
+          { backend: 'claude', prompt: 'y', output_format: 'stream-json' },
+        ],
+      },
+      'body.tasks[1].output_format',
+    ],
     ['missing prompt', { tasks: [{ backend: 'claude' }] }, 'body.tasks[0].prompt'],
-    ['an invalid metadata key', { tasks: [{ backend: 'claude', prompt: 'x', metadata: { '../x': 'v' } }] }, 'body.tasks[0].metadata'],
+    [
+      'an invalid metadata key',
+      { tasks: [{ backend: 'claude', prompt: 'x', metadata: { '../x': 'v' } }] },
+      'body.tasks[0].metadata',
+    ],
   ])('row 38: %s → 400, nothing runs', async (_name, body, detailPath) => {
     await expectValidationError(t, '/api/v1/parallel', body, detailPath);
   });
@@ -356,7 +476,11 @@ describe('POST /api/v1/parallel', () => {
       ],
     });
     expect(res.status).toBe(403);
-    expect(res.body).toEqual({ success: false, error: 'work directory not allowed: /etc (blocked path)', code: 'forbidden_workdir' });
+    expect(res.body).toEqual({
+      success: false,
+      error: 'work directory not allowed: /etc (blocked path)',
+      code: 'forbidden_workdir',
+    });
     expect(t.log().length).toBe(before);
   });
 });
@@ -398,7 +522,14 @@ describe('parallel: limits, deadline, queue', () => {
           canceled: 1,
           total_duration_ms: expect.any(Number),
           results: [
-            { backend: 'claude', exit_code: -1, duration_ms: expect.any(Number), output: '', error: 'timed out after 2 s', error_code: 'backend_timeout' },
+            {
+              backend: 'claude',
+              exit_code: -1,
+              duration_ms: expect.any(Number),
+              output: '',
+              error: 'timed out after 2 s',
+              error_code: 'backend_timeout',
+            },
             {
               backend: 'codex',
               exit_code: -1,
@@ -427,7 +558,15 @@ describe('parallel: limits, deadline, queue', () => {
         .then((r) => r);
       await waitFor(() => t.starts().length === 1, 10000);
       for (const [p, body] of [
-        ['/api/v1/parallel', { tasks: [{ backend: 'claude', prompt: 'a' }, { backend: 'codex', prompt: 'b' }] }],
+        [
+          '/api/v1/parallel',
+          {
+            tasks: [
+              { backend: 'claude', prompt: 'a' },
+              { backend: 'codex', prompt: 'b' },
+            ],
+          },
+        ],
         ['/api/v1/chain', { steps: [{ backend: 'claude', prompt: 'a' }] }],
         ['/api/v1/compare', { backends: ['claude', 'codex'], prompt: 'a' }],
       ] as const) {
@@ -470,8 +609,23 @@ describe('POST /api/v1/chain', () => {
       completed_steps: 2,
       total_duration_ms: expect.any(Number),
       results: [
-        { step: 1, name: 'analyze', backend: 'claude', exit_code: 0, duration_ms: expect.any(Number), output: reply(first), token_usage: CLAUDE_USAGE },
-        { step: 2, backend: 'codex', exit_code: 0, duration_ms: expect.any(Number), output: reply(second), token_usage: CODEX_USAGE },
+        {
+          step: 1,
+          name: 'analyze',
+          backend: 'claude',
+          exit_code: 0,
+          duration_ms: expect.any(Number),
+          output: reply(first),
+          token_usage: CLAUDE_USAGE,
+        },
+        {
+          step: 2,
+          backend: 'codex',
+          exit_code: 0,
+          duration_ms: expect.any(Number),
+          output: reply(second),
+          token_usage: CODEX_USAGE,
+        },
       ],
     });
     expectKeyOrder(res.body.data.results[0], ['step', 'name']);
@@ -496,7 +650,13 @@ describe('POST /api/v1/chain', () => {
     });
     expect(res.status).toBe(200);
     const data = res.body.data;
-    expect(Object.keys(data)).toEqual(['total_steps', 'completed_steps', 'failed_step', 'total_duration_ms', 'results']);
+    expect(Object.keys(data)).toEqual([
+      'total_steps',
+      'completed_steps',
+      'failed_step',
+      'total_duration_ms',
+      'results',
+    ]);
     expect(data).toMatchObject({ total_steps: 4, completed_steps: 2, failed_step: 3 });
     expect(data.results.map((r: Body) => [r.step, r.exit_code, r.error_code])).toEqual([
       [1, 1, 'backend_failed'],
@@ -548,7 +708,14 @@ describe('POST /api/v1/chain', () => {
     expect(res.status).toBe(200);
     expect(runs(t.log().slice(before)).map((e) => e.cwd)).toEqual([dirA, t.workdir, dirB, t.workdir]);
     // in a dry run the effective directory is visible
-    res = await post(t, '/api/v1/chain', { steps: [{ backend: 'claude', prompt: 'x', workdir: dirA }, { backend: 'codex', prompt: 'y' }], pass_working_dir: true, dry_run: true });
+    res = await post(t, '/api/v1/chain', {
+      steps: [
+        { backend: 'claude', prompt: 'x', workdir: dirA },
+        { backend: 'codex', prompt: 'y' },
+      ],
+      pass_working_dir: true,
+      dry_run: true,
+    });
     expect(res.body.data.results.map((r: Body) => r.working_dir)).toEqual([dirA, dirA]);
   });
 
@@ -599,22 +766,70 @@ describe('POST /api/v1/chain', () => {
       working_dir: t.workdir,
     });
     expect(s2).toMatchObject({ step: 2, backend: 'codex', model: 'gpt-6.2-sol', exit_code: 0, duration_ms: 0 });
-    expect(s2.command).toEqual([CODEX, 'exec', '--json', '--skip-git-repo-check', '-m', 'gpt-6.2-sol', '--ephemeral', '--', `do: ${s1.output}`]);
+    expect(s2.command).toEqual([
+      CODEX,
+      'exec',
+      '--json',
+      '--skip-git-repo-check',
+      '-m',
+      'gpt-6.2-sol',
+      '--ephemeral',
+      '--',
+      `do: ${s1.output}`,
+    ]);
     expect(t.log().length).toBe(before);
   });
 
   // §9 row 40
   test.each([
-    ['pass_session_id: true', { steps: [{ backend: 'claude', prompt: 'a' }], pass_session_id: true }, 'body.pass_session_id'],
-    ['persist_sessions: true', { steps: [{ backend: 'claude', prompt: 'a' }], persist_sessions: true }, 'body.persist_sessions'],
-    ['{{session}} in a step prompt', { steps: [{ backend: 'claude', prompt: 'a' }, { backend: 'claude', prompt: 'use {{session}}' }] }, 'body.steps[1].prompt'],
-    ['a step output_format', { steps: [{ backend: 'claude', prompt: 'a', output_format: 'json' }] }, 'body.steps[0].output_format'],
-    ['a step session_id', { steps: [{ backend: 'claude', prompt: 'a', session_id: 'abc' }] }, 'body.steps[0].session_id'],
+    [
+      'pass_session_id: true',
+      { steps: [{ backend: 'claude', prompt: 'a' }], pass_session_id: true },
+      'body.pass_session_id',
+    ],
+    [
+      'persist_sessions: true',
+      { steps: [{ backend: 'claude', prompt: 'a' }], persist_sessions: true },
+      'body.persist_sessions',
+    ],
+    [
+      '{{session}} in a step prompt',
+      {
+        steps: [
+          { backend: 'claude', prompt: 'a' },
+          { backend: 'claude', prompt: 'use {{session}}' },
+        ],
+      },
+      'body.steps[1].prompt',
+    ],
+    [
+      'a step output_format',
+      { steps: [{ backend: 'claude', prompt: 'a', output_format: 'json' }] },
+      'body.steps[0].output_format',
+    ],
+    [
+      'a step session_id',
+      { steps: [{ backend: 'claude', prompt: 'a', session_id: 'abc' }] },
+      'body.steps[0].session_id',
+    ],
     ['a step ephemeral', { steps: [{ backend: 'claude', prompt: 'a', ephemeral: true }] }, 'body.steps[0].ephemeral'],
     ['steps: []', { steps: [] }, 'body.steps'],
     ['51 steps', { steps: Array.from({ length: 51 }, () => ({ backend: 'claude', prompt: 'a' })) }, 'body.steps'],
-    ['blank step prompt', { steps: [{ backend: 'claude', prompt: 'a' }, { backend: 'codex', prompt: ' ' }] }, 'body.steps[1].prompt'],
-    ['step workdir missing', { steps: [{ backend: 'claude', prompt: 'a', workdir: '/does/not/exist' }] }, 'body.steps[0].workdir'],
+    [
+      'blank step prompt',
+      {
+        steps: [
+          { backend: 'claude', prompt: 'a' },
+          { backend: 'codex', prompt: ' ' },
+        ],
+      },
+      'body.steps[1].prompt',
+    ],
+    [
+      'step workdir missing',
+      { steps: [{ backend: 'claude', prompt: 'a', workdir: '/does/not/exist' }] },
+      'body.steps[0].workdir',
+    ],
   ])('row 40: %s → 400, nothing runs', async (_name, body, detailPath) => {
     await expectValidationError(t, '/api/v1/chain', body, detailPath);
   });
@@ -628,12 +843,21 @@ describe('POST /api/v1/chain', () => {
       pass_session_id: true,
     });
     expect(res.status).toBe(400);
-    expect(res.body.details.map((d: Body) => d.path)).toEqual(['body.steps[0].prompt', 'body.steps[1].extra[0]', 'body.pass_session_id']);
+    expect(res.body.details.map((d: Body) => d.path)).toEqual([
+      'body.steps[0].prompt',
+      'body.steps[1].extra[0]',
+      'body.pass_session_id',
+    ]);
   });
 
   test('a step workdir under /etc → 403, nothing runs', async () => {
     const before = t.log().length;
-    const res = await post(t, '/api/v1/chain', { steps: [{ backend: 'claude', prompt: 'a' }, { backend: 'claude', prompt: 'b', workdir: '/etc/ssl' }] });
+    const res = await post(t, '/api/v1/chain', {
+      steps: [
+        { backend: 'claude', prompt: 'a' },
+        { backend: 'claude', prompt: 'b', workdir: '/etc/ssl' },
+      ],
+    });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe('forbidden_workdir');
     expect(t.log().length).toBe(before);
@@ -660,8 +884,24 @@ describe('POST /api/v1/chain', () => {
           failed_step: 2,
           total_duration_ms: expect.any(Number),
           results: [
-            { step: 1, name: 'first', backend: 'claude', exit_code: 0, duration_ms: expect.any(Number), output: reply('done in time'), token_usage: CLAUDE_USAGE },
-            { step: 2, backend: 'codex', exit_code: -1, duration_ms: expect.any(Number), output: '', error: 'timed out after 5 s', error_code: 'backend_timeout' },
+            {
+              step: 1,
+              name: 'first',
+              backend: 'claude',
+              exit_code: 0,
+              duration_ms: expect.any(Number),
+              output: reply('done in time'),
+              token_usage: CLAUDE_USAGE,
+            },
+            {
+              step: 2,
+              backend: 'codex',
+              exit_code: -1,
+              duration_ms: expect.any(Number),
+              output: '',
+              error: 'timed out after 5 s',
+              error_code: 'backend_timeout',
+            },
           ],
         },
       });
@@ -694,21 +934,48 @@ describe('POST /api/v1/compare', () => {
       backends: ['claude', 'codex', 'claude'],
       total_duration_ms: expect.any(Number),
       results: [
-        { backend: 'claude', model: 'haiku', exit_code: 0, duration_ms: expect.any(Number), output: reply(prompt), token_usage: CLAUDE_USAGE },
-        { backend: 'codex', model: 'gpt-5.5', exit_code: 0, duration_ms: expect.any(Number), output: reply(prompt), token_usage: { ...CODEX_USAGE, input_tokens: 6895 } },
-        { backend: 'claude', model: 'haiku', exit_code: 0, duration_ms: expect.any(Number), output: reply(prompt), token_usage: CLAUDE_USAGE },
+        {
+          backend: 'claude',
+          model: 'haiku',
+          exit_code: 0,
+          duration_ms: expect.any(Number),
+          output: reply(prompt),
+          token_usage: CLAUDE_USAGE,
+        },
+        {
+          backend: 'codex',
+          model: 'gpt-5.5',
+          exit_code: 0,
+          duration_ms: expect.any(Number),
+          output: reply(prompt),
+          token_usage: { ...CODEX_USAGE, input_tokens: 6895 },
+        },
+        {
+          backend: 'claude',
+          model: 'haiku',
+          exit_code: 0,
+          duration_ms: expect.any(Number),
+          output: reply(prompt),
+          token_usage: CLAUDE_USAGE,
+        },
       ],
     });
     const log = t.log().slice(before);
     expect(runs(log)).toHaveLength(3);
     expect(maxOverlap(log)).toBeGreaterThanOrEqual(2);
-    expect(runs(log).every((e) => e.argv!.includes('--no-session-persistence') || e.argv!.includes('--ephemeral'))).toBe(true);
+    expect(
+      runs(log).every((e) => e.argv!.includes('--no-session-persistence') || e.argv!.includes('--ephemeral')),
+    ).toBe(true);
     expect(sessionRecords(t)).toEqual([]);
   });
 
   test('sequential: one after another, in list order', async () => {
     const before = t.log().length;
-    const res = await post(t, '/api/v1/compare', { backends: ['codex', 'claude', 'codex'], prompt: '[SLEEP:300] seq', sequential: true });
+    const res = await post(t, '/api/v1/compare', {
+      backends: ['codex', 'claude', 'codex'],
+      prompt: '[SLEEP:300] seq',
+      sequential: true,
+    });
     expect(res.status).toBe(200);
     expect(res.body.data.results.map((r: Body) => r.backend)).toEqual(['codex', 'claude', 'codex']);
     const log = t.log().slice(before);
@@ -720,8 +987,21 @@ describe('POST /api/v1/compare', () => {
     const res = await post(t, '/api/v1/compare', { backends: ['gemini', 'claude'], prompt: 'hi' });
     expect(res.status).toBe(200);
     expect(res.body.data.results).toEqual([
-      { backend: 'gemini', exit_code: -1, duration_ms: 0, output: '', error: 'backend "gemini" is disabled', error_code: 'backend_unavailable' },
-      { backend: 'claude', exit_code: 0, duration_ms: expect.any(Number), output: reply('hi'), token_usage: CLAUDE_USAGE },
+      {
+        backend: 'gemini',
+        exit_code: -1,
+        duration_ms: 0,
+        output: '',
+        error: 'backend "gemini" is disabled',
+        error_code: 'backend_unavailable',
+      },
+      {
+        backend: 'claude',
+        exit_code: 0,
+        duration_ms: expect.any(Number),
+        output: reply('hi'),
+        token_usage: CLAUDE_USAGE,
+      },
     ]);
   });
 
@@ -736,7 +1016,13 @@ describe('POST /api/v1/compare', () => {
 
   test('dry_run renders every backend (model alias per backend), runs nothing', async () => {
     const before = t.log().length;
-    const res = await post(t, '/api/v1/compare', { backends: ['claude', 'codex'], prompt: 'hi', model: 'balanced', dry_run: true, workdir: t.workdir });
+    const res = await post(t, '/api/v1/compare', {
+      backends: ['claude', 'codex'],
+      prompt: 'hi',
+      model: 'balanced',
+      dry_run: true,
+      workdir: t.workdir,
+    });
     expect(res.status).toBe(200);
     expect(res.body.data.results).toEqual([
       {
@@ -825,7 +1111,16 @@ describe('one execution limiter for the whole server', () => {
     try {
       const bodies = Array.from({ length: 30 }, (_, i) =>
         i % 3 === 0
-          ? ['/api/v1/parallel', { tasks: [{ backend: 'claude', prompt: `[SLEEP:300] q${i}a` }, { backend: 'codex', prompt: `[SLEEP:300] q${i}b` }] }, 2]
+          ? [
+              '/api/v1/parallel',
+              {
+                tasks: [
+                  { backend: 'claude', prompt: `[SLEEP:300] q${i}a` },
+                  { backend: 'codex', prompt: `[SLEEP:300] q${i}b` },
+                ],
+              },
+              2,
+            ]
           : ['/api/v1/prompt', { backend: 'claude', prompt: `[SLEEP:300] q${i}`, ephemeral: true }, 1],
       ) as [string, Body, number][];
       const results = await Promise.all(bodies.map(([p, b]) => fetchPost(s.url, p, b)));
@@ -853,8 +1148,13 @@ describe('client disconnect', () => {
     const s = await makeTestServer();
     try {
       const ac = new AbortController();
-      const tasks = Array.from({ length: 5 }, (_, i) => ({ backend: i % 2 ? 'codex' : 'claude', prompt: `[SLEEP:30000] d${i}` }));
-      const pending = fetchPost(s.url, '/api/v1/parallel', { tasks, max_parallel: 3 }, { signal: ac.signal }).catch((e: Error) => e);
+      const tasks = Array.from({ length: 5 }, (_, i) => ({
+        backend: i % 2 ? 'codex' : 'claude',
+        prompt: `[SLEEP:30000] d${i}`,
+      }));
+      const pending = fetchPost(s.url, '/api/v1/parallel', { tasks, max_parallel: 3 }, { signal: ac.signal }).catch(
+        (e: Error) => e,
+      );
       await waitFor(() => runs(s.log()).length === 3, 15000);
       const pids = runs(s.log()).map((e) => e.pid);
       expect(pids.every(isAlive)).toBe(true);
@@ -876,13 +1176,23 @@ describe('client disconnect', () => {
   test('queued tasks of a disconnected client are dropped from the limiter queue', async () => {
     const s = await makeTestServer({ server: { max_concurrent_executions: 1 } });
     try {
-      const busy = fetchPost(s.url, '/api/v1/prompt', { backend: 'claude', prompt: '[SLEEP:2500] busy', ephemeral: true });
+      const busy = fetchPost(s.url, '/api/v1/prompt', {
+        backend: 'claude',
+        prompt: '[SLEEP:2500] busy',
+        ephemeral: true,
+      });
       await waitFor(() => runs(s.log()).length === 1, 10000);
       const ac = new AbortController();
       const pending = fetchPost(
         s.url,
         '/api/v1/parallel',
-        { tasks: [{ backend: 'claude', prompt: 'queued 1' }, { backend: 'codex', prompt: 'queued 2' }], max_parallel: 2 },
+        {
+          tasks: [
+            { backend: 'claude', prompt: 'queued 1' },
+            { backend: 'codex', prompt: 'queued 2' },
+          ],
+          max_parallel: 2,
+        },
         { signal: ac.signal },
       ).catch((e: Error) => e);
       await waitFor(() => s.server.services.limiter.queued === 1, 5000);
@@ -906,9 +1216,12 @@ describe('client disconnect', () => {
         cb();
       },
     });
-    const server = await startServer({ ...env.config, server: { ...env.config.server, port: 0, host: '127.0.0.1' } }, {
-      logger: createLogger({ level: 'info', stream, json: true }),
-    });
+    const server = await startServer(
+      { ...env.config, server: { ...env.config.server, port: 0, host: '127.0.0.1' } },
+      {
+        logger: createLogger({ level: 'info', stream, json: true }),
+      },
+    );
     try {
       const ac = new AbortController();
       const pending = fetchPost(
@@ -928,7 +1241,10 @@ describe('client disconnect', () => {
       ac.abort();
       expect(((await pending) as Error).name).toBe('AbortError');
       await waitFor(() => !isAlive(running.pid), 10000);
-      const entry = await waitFor(() => lines.find((l) => l.message === 'chain interrupted: client disconnected'), 5000);
+      const entry = await waitFor(
+        () => lines.find((l) => l.message === 'chain interrupted: client disconnected'),
+        5000,
+      );
       expect(entry.level).toBe('info');
       expect(entry.request_id).toBe('chain-disconnect-1');
       expect(entry.chain).toEqual({
@@ -937,8 +1253,24 @@ describe('client disconnect', () => {
         failed_step: 2,
         total_duration_ms: expect.any(Number),
         results: [
-          { step: 1, name: 'one', backend: 'claude', exit_code: 0, duration_ms: expect.any(Number), output: reply('step one'), token_usage: CLAUDE_USAGE },
-          { step: 2, backend: 'codex', exit_code: -1, duration_ms: expect.any(Number), output: '', error: 'canceled: client disconnected', error_code: 'canceled' },
+          {
+            step: 1,
+            name: 'one',
+            backend: 'claude',
+            exit_code: 0,
+            duration_ms: expect.any(Number),
+            output: reply('step one'),
+            token_usage: CLAUDE_USAGE,
+          },
+          {
+            step: 2,
+            backend: 'codex',
+            exit_code: -1,
+            duration_ms: expect.any(Number),
+            output: '',
+            error: 'canceled: client disconnected',
+            error_code: 'canceled',
+          },
         ],
       });
       await sleep(500);
@@ -977,8 +1309,22 @@ describe('shutdown', () => {
           canceled: 1,
           total_duration_ms: expect.any(Number),
           results: [
-            { backend: 'claude', exit_code: -1, duration_ms: expect.any(Number), output: '', error: 'server shutting down', error_code: 'shutting_down' },
-            { backend: 'codex', exit_code: -1, duration_ms: 0, output: '', error: 'canceled (server shutting down)', error_code: 'canceled' },
+            {
+              backend: 'claude',
+              exit_code: -1,
+              duration_ms: expect.any(Number),
+              output: '',
+              error: 'server shutting down',
+              error_code: 'shutting_down',
+            },
+            {
+              backend: 'codex',
+              exit_code: -1,
+              duration_ms: 0,
+              output: '',
+              error: 'canceled (server shutting down)',
+              error_code: 'canceled',
+            },
           ],
         },
       });

@@ -34,7 +34,12 @@ function eventsOf(text: string): Array<Record<string, any>> {
 }
 
 const user = (content: unknown) => ({ role: 'user', content });
-const msg = (messages: unknown[], extra: Record<string, unknown> = {}) => ({ model: 'claude', max_tokens: 1024, messages, ...extra });
+const msg = (messages: unknown[], extra: Record<string, unknown> = {}) => ({
+  model: 'claude',
+  max_tokens: 1024,
+  messages,
+  ...extra,
+});
 
 describe('Anthropic-compatible API', () => {
   let t: TestApp;
@@ -73,7 +78,12 @@ describe('Anthropic-compatible API', () => {
       const res = await request(t.app).get(path);
       expect(res.status).toBe(200);
       expectMatchesSpec(op, 200, res.body);
-      expect(res.body).toEqual({ type: 'model', id: 'gemini', display_name: 'Gemini CLI (gemini)', created_at: createdAt });
+      expect(res.body).toEqual({
+        type: 'model',
+        id: 'gemini',
+        display_name: 'Gemini CLI (gemini)',
+        created_at: createdAt,
+      });
     });
 
     test.each([
@@ -83,7 +93,10 @@ describe('Anthropic-compatible API', () => {
       const res = await request(t.app).get(path);
       expect(res.status).toBe(404);
       expectMatchesSpec(op, 404, res.body);
-      expect(res.body).toEqual({ type: 'error', error: { type: 'not_found_error', message: `model: ${path.split('/').pop()}` } });
+      expect(res.body).toEqual({
+        type: 'error',
+        error: { type: 'not_found_error', message: `model: ${path.split('/').pop()}` },
+      });
       expect(res.headers['request-id']).toBe(res.headers['x-request-id']);
     });
   });
@@ -91,7 +104,10 @@ describe('Anthropic-compatible API', () => {
   describe('messages, JSON (§3.18, §3.19)', () => {
     test.each([[MESSAGES], [MESSAGES_V1]])('%s: exact body, one text block, ephemeral run', async (path) => {
       const sessionsBefore = t.sessionFiles();
-      const res = await create(t, msg([user('What is 2+2?')]), { path, headers: { 'anthropic-version': '2023-06-01', 'anthropic-beta': 'x' } });
+      const res = await create(t, msg([user('What is 2+2?')]), {
+        path,
+        headers: { 'anthropic-version': '2023-06-01', 'anthropic-beta': 'x' },
+      });
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
       expect(res.headers['request-id']).toBe(res.headers['x-request-id']);
@@ -128,12 +144,24 @@ describe('Anthropic-compatible API', () => {
               ],
             },
             user([
-              { type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'text', text: 'sunny' }, { type: 'text', text: '22C' }] },
+              {
+                type: 'tool_result',
+                tool_use_id: 'toolu_1',
+                content: [
+                  { type: 'text', text: 'sunny' },
+                  { type: 'text', text: '22C' },
+                ],
+              },
               { type: 'text', text: 'Thanks' },
               { type: 'text', text: 'bye' },
             ]),
           ],
-          { system: [{ type: 'text', text: 'S1' }, { type: 'text', text: 'S2' }] },
+          {
+            system: [
+              { type: 'text', text: 'S1' },
+              { type: 'text', text: 'S2' },
+            ],
+          },
         ),
       );
       const prompt = [
@@ -186,7 +214,10 @@ describe('Anthropic-compatible API', () => {
       const res = await create(t, msg([user('[E400] hi')]));
       expect(res.status).toBe(502);
       expect(res.headers['x-should-retry']).toBe('false');
-      expect(res.body).toEqual({ type: 'error', error: { type: 'api_error', message: 'claude failed: API Error: 400 mock injected error 400' } });
+      expect(res.body).toEqual({
+        type: 'error',
+        error: { type: 'api_error', message: 'claude failed: API Error: 400 mock injected error 400' },
+      });
     });
   });
 
@@ -194,8 +225,16 @@ describe('Anthropic-compatible API', () => {
     test.each([
       ['row 59: max_tokens missing', { model: 'claude', messages: [user('hi')] }, 'max_tokens: is required'],
       ['row 59: max_tokens 0', msg([user('hi')], { max_tokens: 0 }), 'max_tokens: must be >= 1'],
-      ['row 56: role system', msg([{ role: 'system', content: 'x' }, user('hi')]), 'messages[0].role: must be one of: user, assistant'],
-      ['no user text', msg([user([{ type: 'tool_result', tool_use_id: 't', content: 'x' }])]), 'messages: no user message'],
+      [
+        'row 56: role system',
+        msg([{ role: 'system', content: 'x' }, user('hi')]),
+        'messages[0].role: must be one of: user, assistant',
+      ],
+      [
+        'no user text',
+        msg([user([{ type: 'tool_result', tool_use_id: 't', content: 'x' }])]),
+        'messages: no user message',
+      ],
       ['blank user text', msg([user('   ')]), 'messages: no user message'],
       ['messages []', msg([]), 'messages: must have at least 1 items'],
       ['model missing', { max_tokens: 1, messages: [user('hi')] }, 'model: is required'],
@@ -217,7 +256,10 @@ describe('Anthropic-compatible API', () => {
       expect(res.status).toBe(400);
       expect(res.body).toEqual({
         type: 'error',
-        error: { type: 'invalid_request_error', message: `messages[0].content[1]: ${kind} content is not supported (text only)` },
+        error: {
+          type: 'invalid_request_error',
+          message: `messages[0].content[1]: ${kind} content is not supported (text only)`,
+        },
       });
       expect(runs(t).length).toBe(before);
     });
@@ -225,14 +267,23 @@ describe('Anthropic-compatible API', () => {
     test('an image inside a tool_result → 400 unsupported_content', async () => {
       const res = await create(
         t,
-        msg([user([{ type: 'tool_result', tool_use_id: 't', content: [{ type: 'image', source: {} }] }, { type: 'text', text: 'hi' }])]),
+        msg([
+          user([
+            { type: 'tool_result', tool_use_id: 't', content: [{ type: 'image', source: {} }] },
+            { type: 'text', text: 'hi' },
+          ]),
+        ]),
       );
       expect(res.status).toBe(400);
-      expect(res.body.error.message).toBe('messages[0].content[0].content[0]: image content is not supported (text only)');
+      expect(res.body.error.message).toBe(
+        'messages[0].content[0].content[0]: image content is not supported (text only)',
+      );
     });
 
     test('other paths under /anthropic/ → 404 not_found_error', async () => {
-      const res = await request(t.app).post('/anthropic/v1/messages/count_tokens').send(msg([user('hi')]));
+      const res = await request(t.app)
+        .post('/anthropic/v1/messages/count_tokens')
+        .send(msg([user('hi')]));
       expect(res.status).toBe(404);
       expect(res.body.type).toBe('error');
       expect(res.body.error.type).toBe('not_found_error');
@@ -269,7 +320,11 @@ describe('Anthropic-compatible API', () => {
         { type: 'ping' },
         { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: reply('hi') } },
         { type: 'content_block_stop', index: 0 },
-        { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { input_tokens: 14962, output_tokens: 6 } },
+        {
+          type: 'message_delta',
+          delta: { stop_reason: 'end_turn', stop_sequence: null },
+          usage: { input_tokens: 14962, output_tokens: 6 },
+        },
         { type: 'message_stop' },
       ]);
     });
@@ -347,8 +402,14 @@ describe('Anthropic-compatible API with special configuration', () => {
   test('row 60: the flattened transcript over server.max_prompt_bytes → 400 naming messages', async () => {
     const t = await makeTestApp({ server: { max_prompt_bytes: 1000 } });
     try {
-      const expected = { type: 'error', error: { type: 'invalid_request_error', message: 'messages: exceeds 1000 bytes after flattening' } };
-      let res = await create(t, msg([user('a'.repeat(500)), { role: 'assistant', content: 'ok' }, user('b'.repeat(480))]));
+      const expected = {
+        type: 'error',
+        error: { type: 'invalid_request_error', message: 'messages: exceeds 1000 bytes after flattening' },
+      };
+      let res = await create(
+        t,
+        msg([user('a'.repeat(500)), { role: 'assistant', content: 'ok' }, user('b'.repeat(480))]),
+      );
       expect(res.status).toBe(400);
       expect(res.body).toEqual(expected);
       res = await create(t, msg([user('c'.repeat(990))], { model: 'gemini', system: 'be brief' }));

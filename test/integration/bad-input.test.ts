@@ -43,11 +43,13 @@ async function expectRejected(
   return res;
 }
 
-const post = (body: unknown, type = 'application/json') => () =>
-  request(t.app)
-    .post('/api/v1/prompt')
-    .set('Content-Type', type)
-    .send(typeof body === 'string' ? body : JSON.stringify(body));
+const post =
+  (body: unknown, type = 'application/json') =>
+  () =>
+    request(t.app)
+      .post('/api/v1/prompt')
+      .set('Content-Type', type)
+      .send(typeof body === 'string' ? body : JSON.stringify(body));
 
 const detailPaths = (res: request.Response) => (res.body.details as { path: string }[]).map((d) => d.path);
 
@@ -83,7 +85,11 @@ test.each([[{ backend: 'claude' }], [{ backend: 'claude', prompt: '' }], [{ back
 );
 
 test('row 6: unknown property and wrong case', async () => {
-  const res = await expectRejected(post({ backend: 'claude', prompt: 'hi', promt: 'x', Backend: 'codex' }), 400, 'validation_error');
+  const res = await expectRejected(
+    post({ backend: 'claude', prompt: 'hi', promt: 'x', Backend: 'codex' }),
+    400,
+    'validation_error',
+  );
   expect(res.body.details).toEqual(
     expect.arrayContaining([
       { path: 'body.promt', message: 'unknown property' },
@@ -113,13 +119,20 @@ test('row 11: NUL and lone surrogate', async () => {
   await expectRejected(post('{"backend":"claude","prompt":"a\\ud800b"}'), 400, 'validation_error');
 });
 
-test.each([['--dangerously-skip-permissions'], ['sonnet --yolo'], ['x'.repeat(500)], ['']])('rows 13–14: model %j', async (model) => {
-  const res = await expectRejected(post({ backend: 'claude', prompt: 'hi', model }), 400, 'validation_error');
-  expect(new Set(detailPaths(res))).toEqual(new Set(['body.model']));
-});
+test.each([['--dangerously-skip-permissions'], ['sonnet --yolo'], ['x'.repeat(500)], ['']])(
+  'rows 13–14: model %j',
+  async (model) => {
+    const res = await expectRejected(post({ backend: 'claude', prompt: 'hi', model }), 400, 'validation_error');
+    expect(new Set(detailPaths(res))).toEqual(new Set(['body.model']));
+  },
+);
 
 test('row 13: flag injection through the model says invalid model name', async () => {
-  const res = await expectRejected(post({ backend: 'claude', prompt: 'hi', model: '--dangerously-skip-permissions' }), 400, 'validation_error');
+  const res = await expectRejected(
+    post({ backend: 'claude', prompt: 'hi', model: '--dangerously-skip-permissions' }),
+    400,
+    'validation_error',
+  );
   expect(res.body.details).toEqual([{ path: 'body.model', message: 'invalid model name' }]);
 });
 
@@ -148,7 +161,17 @@ test('allowed extra flags pass (dry run shows them before the prompt)', async ()
     .post('/api/v1/prompt')
     .send({ backend: 'claude', prompt: 'hi', extra: ['--effort', 'high', '--bare'], dry_run: true, ephemeral: true });
   expect(res.status).toBe(200);
-  expect(res.body.data.command.slice(1)).toEqual(['-p', '--output-format', 'json', '--no-session-persistence', '--effort', 'high', '--bare', '--', 'hi']);
+  expect(res.body.data.command.slice(1)).toEqual([
+    '-p',
+    '--output-format',
+    'json',
+    '--no-session-persistence',
+    '--effort',
+    'high',
+    '--bare',
+    '--',
+    'hi',
+  ]);
 });
 
 test.each([['relative/dir'], ['/tmp/a\u0000b']])('row 21: workdir %j', async (workdir) => {
@@ -162,7 +185,15 @@ test('row 22: missing directory or a regular file', async () => {
 });
 
 test('rows 23–25, 27: blocked, traversal, symlink, inside CLINVK_HOME → 403', async () => {
-  for (const workdir of ['/etc', '/etc/ssl', '/', '/home/alice/p/../../../etc', link, path.join(t.home, 'sessions'), t.home]) {
+  for (const workdir of [
+    '/etc',
+    '/etc/ssl',
+    '/',
+    '/home/alice/p/../../../etc',
+    link,
+    path.join(t.home, 'sessions'),
+    t.home,
+  ]) {
     const res = await expectRejected(post({ backend: 'claude', prompt: 'hi', workdir }), 403, 'forbidden_workdir');
     expect(res.body.error).toMatch(/^work directory not allowed: .+ \(blocked path\)$/);
   }
@@ -170,7 +201,13 @@ test('rows 23–25, 27: blocked, traversal, symlink, inside CLINVK_HOME → 403'
 
 test('row 28: bad enums', async () => {
   const res = await expectRejected(
-    post({ backend: 'claude', prompt: 'hi', approval_mode: 'yolo', sandbox_mode: 'danger', output_format: 'STREAM-JSON' }),
+    post({
+      backend: 'claude',
+      prompt: 'hi',
+      approval_mode: 'yolo',
+      sandbox_mode: 'danger',
+      output_format: 'STREAM-JSON',
+    }),
     400,
     'validation_error',
   );
@@ -202,14 +239,24 @@ test('row 31: unknown session → 404', async () => {
 
 test('row 35: bad session ids in the path', async () => {
   for (const id of ['..%2F..%2Fetc%2Fpasswd', 'ABCDEF', 'a'.repeat(33)]) {
-    const res = await expectRejected(() => request(t.app).get(`/api/v1/sessions/${id}`), 400, 'validation_error', 'getSession');
+    const res = await expectRejected(
+      () => request(t.app).get(`/api/v1/sessions/${id}`),
+      400,
+      'validation_error',
+      'getSession',
+    );
     expect(detailPaths(res)).toEqual(['path.id']);
   }
 });
 
 test('row 37: bad list queries', async () => {
   for (const q of ['limit=0', 'limit=1001', 'limit=abc', 'offset=-1', 'status=running', 'limit=1&limit=2']) {
-    const res = await expectRejected(() => request(t.app).get(`/api/v1/sessions?${q}`), 400, 'validation_error', 'listSessions');
+    const res = await expectRejected(
+      () => request(t.app).get(`/api/v1/sessions?${q}`),
+      400,
+      'validation_error',
+      'listSessions',
+    );
     expect(detailPaths(res)[0]).toMatch(/^query\./);
   }
 });

@@ -25,7 +25,9 @@ describe('clinvk command', () => {
   test('version', () => {
     const r = spawnSync(process.execPath, [BIN, 'version'], { env: childEnv(), encoding: 'utf8' });
     expect(r.status).toBe(0);
-    expect(r.stdout).toBe(`clinvk ${JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')).version}\n`);
+    expect(r.stdout).toBe(
+      `clinvk ${JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')).version}\n`,
+    );
   });
 
   test('invalid configuration → exit 2 naming the key', () => {
@@ -34,7 +36,10 @@ describe('clinvk command', () => {
     const r = spawnSync(process.execPath, [BIN, 'serve', '--config', file], { env: childEnv(), encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('config error: server.rate_limit_rps: must be >= 0 (got -1)');
-    const p = spawnSync(process.execPath, [BIN, 'serve'], { env: { ...childEnv(), CLINVK_PORT: 'abc' }, encoding: 'utf8' });
+    const p = spawnSync(process.execPath, [BIN, 'serve'], {
+      env: { ...childEnv(), CLINVK_PORT: 'abc' },
+      encoding: 'utf8',
+    });
     expect(p.status).toBe(2);
   });
 

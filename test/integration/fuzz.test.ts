@@ -27,11 +27,33 @@ const doc = contractDocument();
 
 function deref(s: Schema): Schema {
   let cur = s;
-  while (cur && cur.$ref) cur = cur.$ref.split('/').slice(1).reduce((o: any, k: string) => o[k], doc);
+  while (cur && cur.$ref)
+    cur = cur.$ref
+      .split('/')
+      .slice(1)
+      .reduce((o: any, k: string) => o[k], doc);
   return cur;
 }
 
-const GARBAGE: unknown[] = [null, true, -1, 0, 1.5, 1e12, '', ' ', '\u0000', '\ud800', '--help', '../../etc', 'x'.repeat(5000), [], {}, [1, 'a'], { a: 1 }];
+const GARBAGE: unknown[] = [
+  null,
+  true,
+  -1,
+  0,
+  1.5,
+  1e12,
+  '',
+  ' ',
+  '\u0000',
+  '\ud800',
+  '--help',
+  '../../etc',
+  'x'.repeat(5000),
+  [],
+  {},
+  [1, 'a'],
+  { a: 1 },
+];
 
 /** Valid strings by property name (valid mode). */
 const VALID_STRING: Record<string, () => string> = {
@@ -62,7 +84,17 @@ class Gen {
     switch (s.type) {
       case 'string':
         if (v) return (VALID_STRING[key] ?? (() => 'hi'))();
-        return this.pick(['hi', 'What is 2+2?', 'sonnet', '/tmp', 'fast', 'claude', 'codex/gpt-5', '  ', 'a'.repeat(s.maxLength ? s.maxLength + 1 : 3)]);
+        return this.pick([
+          'hi',
+          'What is 2+2?',
+          'sonnet',
+          '/tmp',
+          'fast',
+          'claude',
+          'codex/gpt-5',
+          '  ',
+          'a'.repeat(s.maxLength ? s.maxLength + 1 : 3),
+        ]);
       case 'integer':
         if (v) return s.minimum ?? 1;
         return this.pick([s.minimum ?? 0, s.maximum ?? 10, (s.minimum ?? 0) - 1, (s.maximum ?? 10) + 1, 3]);
@@ -79,7 +111,15 @@ class Gen {
         const out: Record<string, unknown> = {};
         for (const [k, p] of Object.entries<Schema>(s.properties ?? {})) {
           const required = (s.required ?? []).includes(k);
-          if (v && (k === 'extra' || k === 'metadata' || k === 'session_id' || k === 'pass_session_id' || k === 'persist_sessions')) continue;
+          if (
+            v &&
+            (k === 'extra' ||
+              k === 'metadata' ||
+              k === 'session_id' ||
+              k === 'pass_session_id' ||
+              k === 'persist_sessions')
+          )
+            continue;
           if (required ? v || this.chance(0.95) : this.chance(0.4)) out[k] = this.value(p, depth + 1, k);
         }
         if (!v && this.chance(0.1)) out[this.pick(['promt', 'Backend', 'foo', 'tools'])] = 1;
@@ -117,8 +157,10 @@ test.each(POST_OPS)('fuzz POST %s: no 5xx, every response in the contract', asyn
     const body = gen.value(schema);
     const res = await request(t.app).post(path).send(JSON.stringify(body)).set('Content-Type', 'application/json');
     statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-    if (res.status >= 500 && res.status !== 503) throw new Error(`${res.status} for ${JSON.stringify(body).slice(0, 500)}: ${res.text}`);
-    if (res.headers['content-type']?.startsWith('application/json')) expectMatchesSpec(operationId, res.status, res.body);
+    if (res.status >= 500 && res.status !== 503)
+      throw new Error(`${res.status} for ${JSON.stringify(body).slice(0, 500)}: ${res.text}`);
+    if (res.headers['content-type']?.startsWith('application/json'))
+      expectMatchesSpec(operationId, res.status, res.body);
   }
   // The generator reaches both accepted and rejected requests.
   expect([...statuses.keys()].some((s) => s < 300)).toBe(true);
@@ -131,7 +173,8 @@ test('fuzz GET /api/v1/sessions query parameters', async () => {
   for (let i = 0; i < 40; i++) {
     const q = new URLSearchParams();
     for (const name of ['backend', 'status', 'limit', 'offset', 'x']) {
-      if (gen.chance(0.5)) q.append(name, String(gen.pick(['claude', 'error', '0', '1', '1000', '1001', '-1', 'abc', '', '%00'])));
+      if (gen.chance(0.5))
+        q.append(name, String(gen.pick(['claude', 'error', '0', '1', '1000', '1001', '-1', 'abc', '', '%00'])));
     }
     const res = await request(t.app).get(`/api/v1/sessions?${q.toString()}`);
     expect(res.status).toBeLessThan(500);

@@ -45,7 +45,10 @@ const accessLines = (lines: Record<string, any>[], requestId?: string) =>
 describe('request ids (§2.7)', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await makeTestApp({ server: { max_request_body_bytes: 64, rate_limit_enabled: true, rate_limit_rps: 0.01, rate_limit_burst: 100 } }, { apiKeys: KEYS });
+    t = await makeTestApp(
+      { server: { max_request_body_bytes: 64, rate_limit_enabled: true, rate_limit_rps: 0.01, rate_limit_burst: 100 } },
+      { apiKeys: KEYS },
+    );
   });
   afterAll(() => t.close());
 
@@ -73,7 +76,11 @@ describe('request ids (§2.7)', () => {
     const cases = [
       request(t.app).get('/api/v1/backends'),
       request(t.app).get('/api/v1/nope').set('X-Api-Key', KEYS[0]!),
-      request(t.app).post('/api/v1/prompt').set('X-Api-Key', KEYS[0]!).set('Content-Type', 'application/json').send(JSON.stringify({ prompt: 'x'.repeat(100) })),
+      request(t.app)
+        .post('/api/v1/prompt')
+        .set('X-Api-Key', KEYS[0]!)
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify({ prompt: 'x'.repeat(100) })),
       request(t.app).get('/openai/v1/models'),
       request(t.app).get('/anthropic/v1/models'),
     ];
@@ -108,7 +115,10 @@ describe('request ids (§2.7)', () => {
   test('present on socket-level 431 responses', async () => {
     const s = await makeTestServer();
     try {
-      const res = await rawExchange(s.url, `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`);
+      const res = await rawExchange(
+        s.url,
+        `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`,
+      );
       expect(res.status).toBe(431);
       expect(res.headers['x-request-id']).toMatch(UUID4);
     } finally {
@@ -200,7 +210,10 @@ describe('access log (§7.11)', () => {
   const lineOf = (rid: string) => waitFor(() => accessLines(log.lines(), rid)[0]);
 
   test('JSON lines with timestamp, level, message and the request fields', async () => {
-    const res = await request(t.app).get(`/api/v1/sessions/${SESSION_ID}`).set('X-Api-Key', KEYS[0]!).set('X-Request-Id', 'acc-1');
+    const res = await request(t.app)
+      .get(`/api/v1/sessions/${SESSION_ID}`)
+      .set('X-Api-Key', KEYS[0]!)
+      .set('X-Request-Id', 'acc-1');
     expect(res.status).toBe(404);
     const line = await lineOf('acc-1');
     const [, traceId, spanId] = TP.exec(res.headers['traceparent'])!;
@@ -239,7 +252,8 @@ describe('access log (§7.11)', () => {
       expect(line).toMatchObject({ method: 'GET', route, status, api_style: style });
     }
     await new Promise((r) => setTimeout(r, 100));
-    for (const rid of ['acc-2', 'acc-3', 'acc-4', 'acc-5', 'acc-6', 'acc-9', 'acc-10']) expect(accessLines(log.lines(), rid)).toHaveLength(1);
+    for (const rid of ['acc-2', 'acc-3', 'acc-4', 'acc-5', 'acc-6', 'acc-9', 'acc-10'])
+      expect(accessLines(log.lines(), rid)).toHaveLength(1);
   });
 
   test('rejected requests are logged too (401)', async () => {
@@ -406,7 +420,10 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 describe('/metrics (§7.10)', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await makeTestApp({ server: { metrics_enabled: true, max_concurrent_executions: 1, max_queued_executions: 1 } }, { apiKeys: KEYS });
+    t = await makeTestApp(
+      { server: { metrics_enabled: true, max_concurrent_executions: 1, max_queued_executions: 1 } },
+      { apiKeys: KEYS },
+    );
   });
   afterAll(() => t.close());
   const metrics = async () => {
@@ -457,19 +474,35 @@ describe('/metrics (§7.10)', () => {
     await request(t.app).get('/api/v1/backends');
     await request(t.app).get('/openapi.json');
     const text = await metrics();
-    expect(sample(text, 'clinvk_requests_total', { method: 'GET', path: '/api/v1/sessions/{id}', status: '404' })).toBe(1);
-    expect(sample(text, 'clinvk_requests_total', { method: 'DELETE', path: '/api/v1/sessions/{id}', status: '404' })).toBe(1);
-    expect(sample(text, 'clinvk_requests_total', { method: 'GET', path: 'unmatched', status: '404' })).toBeGreaterThanOrEqual(1);
-    expect(sample(text, 'clinvk_requests_total', { method: 'GET', path: '/anthropic/v1/models/{model_id}', status: '404' })).toBe(1);
-    expect(sample(text, 'clinvk_requests_total', { method: 'GET', path: 'unmatched', status: '401' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'clinvk_requests_total', { method: 'GET', path: '/api/v1/sessions/{id}', status: '404' })).toBe(
+      1,
+    );
+    expect(
+      sample(text, 'clinvk_requests_total', { method: 'DELETE', path: '/api/v1/sessions/{id}', status: '404' }),
+    ).toBe(1);
+    expect(
+      sample(text, 'clinvk_requests_total', { method: 'GET', path: 'unmatched', status: '404' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'clinvk_requests_total', { method: 'GET', path: '/anthropic/v1/models/{model_id}', status: '404' }),
+    ).toBe(1);
+    expect(
+      sample(text, 'clinvk_requests_total', { method: 'GET', path: 'unmatched', status: '401' }),
+    ).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'clinvk_requests_total', { method: 'GET', path: '/openapi.json', status: '200' })).toBe(1);
-    expect(sample(text, 'clinvk_requests_total', { method: 'GET', path: '/metrics', status: '200' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'clinvk_requests_total', { method: 'GET', path: '/metrics', status: '200' }),
+    ).toBeGreaterThanOrEqual(1);
     for (const raw of [SESSION_ID, unknown, 'some-model-id']) expect(text).not.toContain(raw);
   });
 
   test('live gauges while runs are in flight; counters after; queue_full rejections', async () => {
     const post = (body: Record<string, unknown>) =>
-      request(t.app).post('/api/v1/prompt').set('X-Api-Key', KEYS[0]!).set('Content-Type', 'application/json').send(JSON.stringify(body));
+      request(t.app)
+        .post('/api/v1/prompt')
+        .set('X-Api-Key', KEYS[0]!)
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify(body));
     const before = t.starts().length;
     const a = post({ backend: 'claude', prompt: 'first [SLEEP:6000]' }).then((r) => r);
     await waitFor(() => t.starts().length > before, 10000);
@@ -496,7 +529,9 @@ describe('/metrics (§7.10)', () => {
     expect(sample(text, 'clinvk_backend_executions_total', { backend: 'claude', status: 'success' })).toBe(1);
     expect(sample(text, 'clinvk_backend_executions_total', { backend: 'codex', status: 'success' })).toBe(1);
     expect(sample(text, 'clinvk_backend_execution_duration_seconds_count', { backend: 'claude' })).toBe(1);
-    expect(sample(text, 'clinvk_backend_execution_duration_seconds_sum', { backend: 'claude' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'clinvk_backend_execution_duration_seconds_sum', { backend: 'claude' })).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(sample(text, 'clinvk_backend_tokens_total', { backend: 'claude', direction: 'input' })).toBeGreaterThan(0);
     expect(sample(text, 'clinvk_backend_tokens_total', { backend: 'claude', direction: 'output' })).toBeGreaterThan(0);
     expect(sample(text, 'clinvk_sessions_created_total')).toBe(1);
@@ -563,7 +598,9 @@ describe('streaming with metrics on (§4.1, §7.10)', () => {
 
       const text = await (await fetch(`${s.url}/metrics`)).text();
       expect(sample(text, 'clinvk_requests_total', { method: 'POST', path: '/api/v1/prompt', status: '200' })).toBe(1);
-      expect(sample(text, 'clinvk_request_duration_seconds_sum', { method: 'POST', path: '/api/v1/prompt' })).toBeGreaterThanOrEqual(0.6);
+      expect(
+        sample(text, 'clinvk_request_duration_seconds_sum', { method: 'POST', path: '/api/v1/prompt' }),
+      ).toBeGreaterThanOrEqual(0.6);
       expect(sample(text, 'clinvk_backend_executions_total', { backend: 'claude', status: 'success' })).toBe(1);
       const line = await waitFor(() => accessLines(log.lines(), 'stream-1')[0]);
       expect(line).toMatchObject({ route: '/api/v1/prompt', status: 200, backend: 'claude' });

@@ -10,8 +10,12 @@ import { makeTestApp, type TestApp } from '../helpers/server';
 const CHAT = '/openai/v1/chat/completions';
 
 async function chat(t: TestApp, body: unknown, headers: Record<string, string> = {}) {
-  const res = await request(t.app).post(CHAT).set(headers).send(body as object);
-  if (res.headers['content-type']?.startsWith('application/json')) expectMatchesSpec('openaiChatCompletions', res.status, res.body);
+  const res = await request(t.app)
+    .post(CHAT)
+    .set(headers)
+    .send(body as object);
+  if (res.headers['content-type']?.startsWith('application/json'))
+    expectMatchesSpec('openaiChatCompletions', res.status, res.body);
   return res;
 }
 
@@ -70,7 +74,12 @@ describe('OpenAI-compatible API', () => {
       expect(res.status).toBe(404);
       expectMatchesSpec('openaiGetModel', 404, res.body);
       expect(res.body).toEqual({
-        error: { message: "The model 'gpt-unknown' does not exist", type: 'invalid_request_error', param: null, code: 'model_not_found' },
+        error: {
+          message: "The model 'gpt-unknown' does not exist",
+          type: 'invalid_request_error',
+          param: null,
+          code: 'model_not_found',
+        },
       });
     });
 
@@ -95,9 +104,19 @@ describe('OpenAI-compatible API', () => {
         created: expect.any(Number),
         model: 'claude',
         choices: [
-          { index: 0, message: { role: 'assistant', content: reply('What is 2+2?'), refusal: null }, logprobs: null, finish_reason: 'stop' },
+          {
+            index: 0,
+            message: { role: 'assistant', content: reply('What is 2+2?'), refusal: null },
+            logprobs: null,
+            finish_reason: 'stop',
+          },
         ],
-        usage: { prompt_tokens: 1650, completion_tokens: 6, total_tokens: 1656, prompt_tokens_details: { cached_tokens: 0 } },
+        usage: {
+          prompt_tokens: 1650,
+          completion_tokens: 6,
+          total_tokens: 1656,
+          prompt_tokens_details: { cached_tokens: 0 },
+        },
       });
       expect(Math.abs(res.body.created - Date.now() / 1000)).toBeLessThan(5);
       expect(runs(t).length).toBe(before + 1);
@@ -165,7 +184,12 @@ describe('OpenAI-compatible API', () => {
       const res = await chat(t, { model: 'claude/-x', messages: [user('hi')] });
       expect(res.status).toBe(400);
       expect(res.body).toEqual({
-        error: { message: 'model: invalid model name', type: 'invalid_request_error', param: 'model', code: 'validation_error' },
+        error: {
+          message: 'model: invalid model name',
+          type: 'invalid_request_error',
+          param: 'model',
+          code: 'validation_error',
+        },
       });
       expect(runs(t).length).toBe(before);
     });
@@ -173,16 +197,27 @@ describe('OpenAI-compatible API', () => {
     test('transcript: system/developer text, tool calls and results, text parts (§3.15)', async () => {
       const messages = [
         { role: 'system', content: 'S1' },
-        { role: 'developer', content: [{ type: 'text', text: 'D1' }, { type: 'text', text: 'D2' }] },
+        {
+          role: 'developer',
+          content: [
+            { type: 'text', text: 'D1' },
+            { type: 'text', text: 'D2' },
+          ],
+        },
         user('What is the weather?'),
         {
           role: 'assistant',
           content: null,
-          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+          tool_calls: [
+            { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+          ],
         },
         { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
         { role: 'assistant', content: 'It is sunny.' },
-        user([{ type: 'text', text: 'Thanks' }, { type: 'text', text: 'bye' }]),
+        user([
+          { type: 'text', text: 'Thanks' },
+          { type: 'text', text: 'bye' },
+        ]),
       ];
       const prompt = [
         'User: What is the weather?',
@@ -200,7 +235,15 @@ describe('OpenAI-compatible API', () => {
     });
 
     test('text parts of a single user message are joined with \\n and sent verbatim', async () => {
-      const res = await chat(t, { model: 'claude', messages: [user([{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }])] });
+      const res = await chat(t, {
+        model: 'claude',
+        messages: [
+          user([
+            { type: 'text', text: 'a' },
+            { type: 'text', text: 'b' },
+          ]),
+        ],
+      });
       expect(res.status).toBe(200);
       expect(res.body.choices[0].message.content).toBe(reply('a\nb'));
     });
@@ -235,7 +278,12 @@ describe('OpenAI-compatible API', () => {
       expect(res.status).toBe(502);
       expect(res.headers['x-should-retry']).toBe('false');
       expect(res.body).toEqual({
-        error: { message: 'claude failed: API Error: 400 mock injected error 400', type: 'server_error', param: null, code: 'backend_failed' },
+        error: {
+          message: 'claude failed: API Error: 400 mock injected error 400',
+          type: 'server_error',
+          param: null,
+          code: 'backend_failed',
+        },
       });
     });
   });
@@ -246,12 +294,37 @@ describe('OpenAI-compatible API', () => {
       ['no model', { messages: [user('hi')] }, 'model', 'model: is required'],
       ['model ""', { model: '', messages: [user('hi')] }, 'model', undefined],
       ['n: 2', { model: 'claude', messages: [user('hi')], n: 2 }, 'n', 'n: must be <= 1'],
-      ['stream: "true"', { model: 'claude', messages: [user('hi')], stream: 'true' }, 'stream', 'stream: must be boolean'],
+      [
+        'stream: "true"',
+        { model: 'claude', messages: [user('hi')], stream: 'true' },
+        'stream',
+        'stream: must be boolean',
+      ],
       ['role: robot', { model: 'claude', messages: [{ role: 'robot', content: 'hi' }] }, 'messages[0].role', undefined],
-      ['only system messages', { model: 'claude', messages: [{ role: 'system', content: 'x' }] }, 'messages', 'messages: no user message'],
-      ['only blank user text', { model: 'claude', messages: [user('  \n\t'), { role: 'assistant', content: 'x' }] }, 'messages', 'messages: no user message'],
-      ['blank text parts', { model: 'claude', messages: [user([{ type: 'text', text: ' ' }])] }, 'messages', 'messages: no user message'],
-      ['NUL in a message', { model: 'claude', messages: [user('a\u0000b')] }, 'messages', 'messages: must not contain NUL characters'],
+      [
+        'only system messages',
+        { model: 'claude', messages: [{ role: 'system', content: 'x' }] },
+        'messages',
+        'messages: no user message',
+      ],
+      [
+        'only blank user text',
+        { model: 'claude', messages: [user('  \n\t'), { role: 'assistant', content: 'x' }] },
+        'messages',
+        'messages: no user message',
+      ],
+      [
+        'blank text parts',
+        { model: 'claude', messages: [user([{ type: 'text', text: ' ' }])] },
+        'messages',
+        'messages: no user message',
+      ],
+      [
+        'NUL in a message',
+        { model: 'claude', messages: [user('a\u0000b')] },
+        'messages',
+        'messages: must not contain NUL characters',
+      ],
     ])('row 54/56 %s → 400 validation_error', async (_name, body, param, message) => {
       const before = runs(t).length;
       const res = await chat(t, body);
@@ -298,7 +371,10 @@ describe('OpenAI-compatible API', () => {
       const common = { id: first!.id, object: 'chat.completion.chunk', created: first!.created, model: 'codex' };
       expect(first!.id).toMatch(/^chatcmpl-[A-Za-z0-9]{24}$/);
       expect(payloads).toEqual([
-        { ...common, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] },
+        {
+          ...common,
+          choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }],
+        },
         { ...common, choices: [{ index: 0, delta: { content: reply('hi') }, logprobs: null, finish_reason: null }] },
         { ...common, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }] },
       ]);
@@ -339,7 +415,12 @@ describe('OpenAI-compatible API', () => {
       expect(frames.some((f) => f.data === '[DONE]')).toBe(false);
       const last = payloads[payloads.length - 1]!;
       expect(last).toEqual({
-        error: { message: expect.stringMatching(/^codex failed: .*401/), type: 'server_error', param: null, code: 'backend_failed' },
+        error: {
+          message: expect.stringMatching(/^codex failed: .*401/),
+          type: 'server_error',
+          param: null,
+          code: 'backend_failed',
+        },
       });
       expect(payloads.filter((p) => p.error)).toHaveLength(1);
       expect(payloads.some((p) => p.choices?.[0]?.finish_reason === 'stop')).toBe(false);
@@ -397,11 +478,17 @@ describe('OpenAI-compatible API with special configuration', () => {
         },
       };
       // two messages that fit alone but not flattened
-      let res = await chat(t, { model: 'claude', messages: [user('a'.repeat(600)), { role: 'assistant', content: 'ok' }, user('b'.repeat(380))] });
+      let res = await chat(t, {
+        model: 'claude',
+        messages: [user('a'.repeat(600)), { role: 'assistant', content: 'ok' }, user('b'.repeat(380))],
+      });
       expect(res.status).toBe(400);
       expect(res.body).toEqual(expected);
       // codex: the prepended system text counts
-      res = await chat(t, { model: 'codex', messages: [{ role: 'system', content: 'be brief' }, user('c'.repeat(990))] });
+      res = await chat(t, {
+        model: 'codex',
+        messages: [{ role: 'system', content: 'be brief' }, user('c'.repeat(990))],
+      });
       expect(res.status).toBe(400);
       expect(res.body).toEqual(expected);
       // exactly at the limit is fine
@@ -422,7 +509,11 @@ describe('OpenAI-compatible API with special configuration', () => {
       expect(output).toMatch(/^Would execute: /);
       const prompt = Math.ceil(Buffer.byteLength('héllo wörld') / 4);
       const completion = Math.ceil(Buffer.byteLength(output) / 4);
-      expect(res.body.usage).toEqual({ prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion });
+      expect(res.body.usage).toEqual({
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        total_tokens: prompt + completion,
+      });
 
       const stream = await chat(t, {
         model: 'codex',
@@ -464,7 +555,11 @@ describe('OpenAI-compatible API with special configuration', () => {
       const stream = await chat(t, { model: 'codex', messages: [user('[SLEEP:5000] hi')], stream: true });
       expect(stream.status).toBe(200);
       const { payloads } = chunksOf(stream.text);
-      expect(payloads[payloads.length - 1]!.error).toMatchObject({ type: 'server_error', code: 'backend_timeout', param: null });
+      expect(payloads[payloads.length - 1]!.error).toMatchObject({
+        type: 'server_error',
+        code: 'backend_timeout',
+        param: null,
+      });
     } finally {
       await t.close();
     }

@@ -9,10 +9,13 @@ import request from 'supertest';
 import { expectMatchesSpec } from '../helpers/contract';
 import { makeTestApp, waitFor, type TestApp } from '../helpers/server';
 
-const reply = (prompt: string) => `MOCK-REPLY: ${crypto.createHash('sha256').update(prompt).digest('hex').slice(0, 12)}`;
+const reply = (prompt: string) =>
+  `MOCK-REPLY: ${crypto.createHash('sha256').update(prompt).digest('hex').slice(0, 12)}`;
 
 async function prompt(t: TestApp, body: unknown) {
-  const res = await request(t.app).post('/api/v1/prompt').send(body as object);
+  const res = await request(t.app)
+    .post('/api/v1/prompt')
+    .send(body as object);
   expectMatchesSpec('executePrompt', res.status, res.body);
   return res;
 }
@@ -51,7 +54,12 @@ describe('POST /api/v1/prompt (JSON mode)', () => {
     const res = await prompt(t, { backend: 'gemini', prompt: 'hi' });
     expect(res.status).toBe(200);
     expect(res.body.data.output).toBe(reply('hi'));
-    expect(res.body.data.token_usage).toEqual({ input_tokens: 254, output_tokens: 19, cached_tokens: 0, reasoning_tokens: 0 });
+    expect(res.body.data.token_usage).toEqual({
+      input_tokens: 254,
+      output_tokens: 19,
+      cached_tokens: 0,
+      reasoning_tokens: 0,
+    });
   });
 
   test('the CLI gets the exact argv, its own process group, stdin /dev/null and TRACEPARENT', async () => {
@@ -64,7 +72,18 @@ describe('POST /api/v1/prompt (JSON mode)', () => {
     expect(res.body.data.model).toBe('haiku');
     expect(res.body.data.session_id).toBeUndefined();
     const start = t.starts()[before]!;
-    expect(start.argv).toEqual(['-p', '--output-format', 'json', '--model', 'haiku', '--max-turns', '3', '--no-session-persistence', '--', '--help']);
+    expect(start.argv).toEqual([
+      '-p',
+      '--output-format',
+      'json',
+      '--model',
+      'haiku',
+      '--max-turns',
+      '3',
+      '--no-session-persistence',
+      '--',
+      '--help',
+    ]);
     expect(start.cwd).toBe(t.workdir);
     expect(start.pgid).toBe(start.pid);
     expect(start.stdin).toBe('null');
@@ -72,17 +91,16 @@ describe('POST /api/v1/prompt (JSON mode)', () => {
     expect(start.env?.TRACEPARENT).toBe(res.headers.traceparent);
   });
 
-  test.each([
-    ['hi; rm -rf ~ && $(reboot) > out'],
-    ['-rf /'],
-    ['--dangerously-skip-permissions'],
-  ])('prompt %j stays literal text (row 12)', async (text) => {
-    for (const backend of ['codex', 'gemini']) {
-      const res = await prompt(t, { backend, prompt: text, ephemeral: true });
-      expect(res.status).toBe(200);
-      expect(res.body.data.output).toBe(reply(text));
-    }
-  });
+  test.each([['hi; rm -rf ~ && $(reboot) > out'], ['-rf /'], ['--dangerously-skip-permissions']])(
+    'prompt %j stays literal text (row 12)',
+    async (text) => {
+      for (const backend of ['codex', 'gemini']) {
+        const res = await prompt(t, { backend, prompt: text, ephemeral: true });
+        expect(res.status).toBe(200);
+        expect(res.body.data.output).toBe(reply(text));
+      }
+    },
+  );
 
   test('gemini ephemeral run: the CLI-side session is deleted afterwards', async () => {
     const before = t.cleanups().length;
@@ -158,9 +176,30 @@ describe('POST /api/v1/prompt (JSON mode)', () => {
   });
 
   test('system prompt: claude flag, codex prefix', async () => {
-    const c = await prompt(t, { backend: 'claude', prompt: 'p', system_prompt: 'be brief', dry_run: true, ephemeral: true });
-    expect(c.body.data.command.slice(1)).toEqual(['-p', '--output-format', 'json', '--system-prompt', 'be brief', '--no-session-persistence', '--', 'p']);
-    const x = await prompt(t, { backend: 'codex', prompt: 'p', system_prompt: 'be brief', dry_run: true, ephemeral: true });
+    const c = await prompt(t, {
+      backend: 'claude',
+      prompt: 'p',
+      system_prompt: 'be brief',
+      dry_run: true,
+      ephemeral: true,
+    });
+    expect(c.body.data.command.slice(1)).toEqual([
+      '-p',
+      '--output-format',
+      'json',
+      '--system-prompt',
+      'be brief',
+      '--no-session-persistence',
+      '--',
+      'p',
+    ]);
+    const x = await prompt(t, {
+      backend: 'codex',
+      prompt: 'p',
+      system_prompt: 'be brief',
+      dry_run: true,
+      ephemeral: true,
+    });
     expect(x.body.data.command.at(-1)).toBe('[System instructions]\nbe brief\n[End of system instructions]\n\np');
   });
 
@@ -263,7 +302,11 @@ describe('backend availability and timeouts', () => {
     try {
       const res = await prompt(t, { backend: 'claude', prompt: 'big [BIGOUT:5000]', ephemeral: true });
       expect(res.status).toBe(502);
-      expect(res.body).toMatchObject({ code: 'output_too_large', error: 'backend output exceeded 1000 bytes', data: { exit_code: -1 } });
+      expect(res.body).toMatchObject({
+        code: 'output_too_large',
+        error: 'backend output exceeded 1000 bytes',
+        data: { exit_code: -1 },
+      });
     } finally {
       await t.close();
     }

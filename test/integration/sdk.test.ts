@@ -138,7 +138,9 @@ describe('openai SDK', () => {
     const err = await openai.chat.completions
       .create({
         model: 'claude',
-        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.invalid/x.png' } }] }],
+        messages: [
+          { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.invalid/x.png' } }] },
+        ],
       })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
@@ -235,7 +237,9 @@ describe.each([
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.APIError);
     expect((err as InstanceType<typeof Anthropic.APIError>).status).toBe(502);
-    expect((err as InstanceType<typeof Anthropic.APIError>).message).toContain('claude failed: API Error: 400 mock injected error 400');
+    expect((err as InstanceType<typeof Anthropic.APIError>).message).toContain(
+      'claude failed: API Error: 400 mock injected error 400',
+    );
     const streamErr = await anthropic.messages
       .stream({ model: 'claude', max_tokens: 10, messages: [{ role: 'user', content: '[E400] hi' }] })
       .finalMessage()
@@ -293,7 +297,10 @@ describe('streams are flushed as they happen (SPEC §4.1)', () => {
       messages: [{ role: 'user', content: '[SLEEP:1500] hi' }],
       stream: true,
     });
-    const early = chunks.filter((c) => c.at - chunks[0]!.at < 500).map((c) => c.text).join('');
+    const early = chunks
+      .filter((c) => c.at - chunks[0]!.at < 500)
+      .map((c) => c.text)
+      .join('');
     expect(early).toMatch(/^event: message_start\n[\s\S]*event: content_block_start\n[\s\S]*event: ping\n/);
     expect(early).not.toContain('content_block_delta');
     const last = chunks[chunks.length - 1]!;

@@ -63,7 +63,10 @@ describe('API key sources (§7.1)', () => {
 
   test('CLINVK_API_KEYS: comma-separated, trimmed, empty entries dropped; gopass not asked', async () => {
     const before = calls().length;
-    expect(await resolveApiKeys({ env: { ...env, CLINVK_API_KEYS: ' a ,, b,' }, gopassPath: 'team/clinvk' })).toEqual(['a', 'b']);
+    expect(await resolveApiKeys({ env: { ...env, CLINVK_API_KEYS: ' a ,, b,' }, gopassPath: 'team/clinvk' })).toEqual([
+      'a',
+      'b',
+    ]);
     expect(calls().length).toBe(before);
   });
 
@@ -173,7 +176,16 @@ describe('authentication (§7.1; §9 rows 44, 45)', () => {
   });
 
   test('exempt paths need no key (GET and HEAD)', async () => {
-    for (const p of ['/health', '/openapi.json', '/openapi.yaml', '/docs', '/docs/', '/docs/init.js', '/docs/assets/swagger-ui.css', '/metrics']) {
+    for (const p of [
+      '/health',
+      '/openapi.json',
+      '/openapi.yaml',
+      '/docs',
+      '/docs/',
+      '/docs/init.js',
+      '/docs/assets/swagger-ui.css',
+      '/metrics',
+    ]) {
       const res = await get(p);
       expect({ p, status: res.status }).toEqual({ p, status: 200 });
     }
@@ -190,7 +202,12 @@ describe('authentication (§7.1; §9 rows 44, 45)', () => {
   });
 
   test('path tricks through an exempt prefix never reach a protected operation', async () => {
-    for (const p of ['/docs/../api/v1/backends', '/docs/%2e%2e/api/v1/backends', '/docs/..%2Fapi%2Fv1%2Fbackends', '/health/../api/v1/backends']) {
+    for (const p of [
+      '/docs/../api/v1/backends',
+      '/docs/%2e%2e/api/v1/backends',
+      '/docs/..%2Fapi%2Fv1%2Fbackends',
+      '/health/../api/v1/backends',
+    ]) {
       const res = await get(p);
       expect(res.body?.data?.backends).toBeUndefined();
       expect([401, 404]).toContain(res.status);
@@ -268,12 +285,18 @@ describe('authentication (§7.1; §9 rows 44, 45)', () => {
 describe('CORS (§7.4)', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await makeTestApp({ server: { rate_limit_enabled: true, rate_limit_rps: 0.01, rate_limit_burst: 2 } }, { apiKeys: KEYS });
+    t = await makeTestApp(
+      { server: { rate_limit_enabled: true, rate_limit_rps: 0.01, rate_limit_burst: 2 } },
+      { apiKeys: KEYS },
+    );
   });
   afterAll(() => t.close());
 
   const preflight = (p: string, origin: string | undefined, headers = 'content-type,x-api-key,x-stainless-os') => {
-    const r = request(t.app).options(p).set('Access-Control-Request-Method', 'POST').set('Access-Control-Request-Headers', headers);
+    const r = request(t.app)
+      .options(p)
+      .set('Access-Control-Request-Method', 'POST')
+      .set('Access-Control-Request-Headers', headers);
     return origin ? r.set('Origin', origin) : r;
   };
 
@@ -300,7 +323,12 @@ describe('CORS (§7.4)', () => {
   });
 
   test('default origins: localhost, 127.0.0.1, [::1] on any port, case-insensitive', async () => {
-    for (const origin of ['http://localhost:3000', 'http://127.0.0.1:8080', 'http://[::1]:1', 'HTTP://LocalHost:3000']) {
+    for (const origin of [
+      'http://localhost:3000',
+      'http://127.0.0.1:8080',
+      'http://[::1]:1',
+      'HTTP://LocalHost:3000',
+    ]) {
       const res = await preflight('/api/v1/prompt', origin);
       expect(res.status).toBe(204);
       expect(res.headers['access-control-allow-origin']).toBe(origin);
@@ -308,11 +336,23 @@ describe('CORS (§7.4)', () => {
   });
 
   test('disallowed origins → 204 preflight without any allow header', async () => {
-    for (const origin of ['http://evil.example', 'http://localhost.evil.example:80', 'https://localhost:3000', 'http://localhost', 'http://localhost:3000.evil', 'null']) {
+    for (const origin of [
+      'http://evil.example',
+      'http://localhost.evil.example:80',
+      'https://localhost:3000',
+      'http://localhost',
+      'http://localhost:3000.evil',
+      'null',
+    ]) {
       const res = await preflight('/api/v1/prompt', origin);
       expect(res.status).toBe(204);
       expect(res.text).toBe('');
-      for (const h of ['access-control-allow-origin', 'access-control-allow-methods', 'access-control-allow-headers', 'access-control-allow-credentials']) {
+      for (const h of [
+        'access-control-allow-origin',
+        'access-control-allow-methods',
+        'access-control-allow-headers',
+        'access-control-allow-credentials',
+      ]) {
         expect(res.headers[h]).toBeUndefined();
       }
     }
@@ -325,7 +365,8 @@ describe('CORS (§7.4)', () => {
     const p = await makeTestApp({}, { apiKeys: KEYS });
     try {
       const origin = 'http://127.0.0.1:5173';
-      const expose = 'X-Request-Id,traceparent,Retry-After,RateLimit,RateLimit-Policy,X-Clinvk-Session-Id,X-Clinvk-Ignored-Params,request-id';
+      const expose =
+        'X-Request-Id,traceparent,Retry-After,RateLimit,RateLimit-Policy,X-Clinvk-Session-Id,X-Clinvk-Ignored-Params,request-id';
       const cases = [
         [request(p.app).get('/health'), 200],
         [request(p.app).get('/api/v1/backends'), 401],
@@ -370,8 +411,17 @@ describe('CORS (§7.4)', () => {
     });
     try {
       const pf = (origin: string) =>
-        request(p.app).options('/api/v1/prompt').set('Origin', origin).set('Access-Control-Request-Method', 'POST').set('Access-Control-Request-Headers', 'x-stainless-os');
-      for (const origin of ['https://app.example.com', 'https://a.example.org', 'http://dev.test:9000', 'HTTPS://APP.EXAMPLE.COM']) {
+        request(p.app)
+          .options('/api/v1/prompt')
+          .set('Origin', origin)
+          .set('Access-Control-Request-Method', 'POST')
+          .set('Access-Control-Request-Headers', 'x-stainless-os');
+      for (const origin of [
+        'https://app.example.com',
+        'https://a.example.org',
+        'http://dev.test:9000',
+        'HTTPS://APP.EXAMPLE.COM',
+      ]) {
         const res = await pf(origin);
         expect(res.status).toBe(204);
         expect(res.headers['access-control-allow-origin']).toBe(origin);
@@ -379,7 +429,13 @@ describe('CORS (§7.4)', () => {
         expect(res.headers['access-control-allow-credentials']).toBe('true');
         expect(res.headers['access-control-max-age']).toBe('60');
       }
-      for (const origin of ['http://localhost:3000', 'https://a.b.example.org', 'https://example.org', 'http://app.example.com', 'http://dev.test']) {
+      for (const origin of [
+        'http://localhost:3000',
+        'https://a.b.example.org',
+        'https://example.org',
+        'http://app.example.com',
+        'http://dev.test',
+      ]) {
         const res = await pf(origin);
         expect(res.status).toBe(204);
         expect(res.headers['access-control-allow-origin']).toBeUndefined();
@@ -470,7 +526,18 @@ describe('token-bucket store (§7.2)', () => {
 describe('rate limiting (§7.2; §9 rows 50, 51)', () => {
   /** rps 0.05 (one token per 20 s): refills never disturb the counting; burst 3, window 60 s. */
   const limited = (extra: Record<string, unknown> = {}, keys?: string[]) =>
-    makeTestApp({ server: { rate_limit_enabled: true, rate_limit_rps: 0.05, rate_limit_burst: 3, metrics_enabled: true, ...extra } }, { apiKeys: keys });
+    makeTestApp(
+      {
+        server: {
+          rate_limit_enabled: true,
+          rate_limit_rps: 0.05,
+          rate_limit_burst: 3,
+          metrics_enabled: true,
+          ...extra,
+        },
+      },
+      { apiKeys: keys },
+    );
 
   test('row 50: burst, then 429 with Retry-After, RateLimit and RateLimit-Policy (also /health, HEAD, /metrics)', async () => {
     const t = await limited();
@@ -485,7 +552,12 @@ describe('rate limiting (§7.2; §9 rows 50, 51)', () => {
       const metrics = await request(t.app).get('/metrics');
       expect(metrics.status).toBe(200);
       expect(metrics.headers['ratelimit']).toMatch(/^"clinvk"; r=0; /);
-      for (const req of [request(t.app).get('/health'), request(t.app).head('/health'), request(t.app).get('/metrics'), request(t.app).get('/api/v1/backends')]) {
+      for (const req of [
+        request(t.app).get('/health'),
+        request(t.app).head('/health'),
+        request(t.app).get('/metrics'),
+        request(t.app).get('/api/v1/backends'),
+      ]) {
         const res = await req;
         expect(res.status).toBe(429);
         const retry = Number(res.headers['retry-after']);
@@ -517,7 +589,12 @@ describe('rate limiting (§7.2; §9 rows 50, 51)', () => {
       expect(Number(o.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expectMatchesSpec('openaiListModels', 429, o.body);
       expectOpenAI(await request(t.app).get('/openai/v1/nope'), 429, 'rate_limited', 'rate_limit_error');
-      expectOpenAI(await request(t.app).post('/openai/v1/chat/completions').send({}), 429, 'rate_limited', 'rate_limit_error');
+      expectOpenAI(
+        await request(t.app).post('/openai/v1/chat/completions').send({}),
+        429,
+        'rate_limited',
+        'rate_limit_error',
+      );
       const a = await request(t.app).get('/anthropic/v1/models');
       expectAnthropic(a, 429, 'rate_limit_error');
       expectMatchesSpec('anthropicListModels', 429, a.body);
@@ -550,7 +627,10 @@ describe('rate limiting (§7.2; §9 rows 50, 51)', () => {
     } finally {
       await t.close();
     }
-    for (const server of [{ rate_limit_enabled: false, rate_limit_rps: 0.01, rate_limit_burst: 1 }, { rate_limit_enabled: true, rate_limit_rps: 0, rate_limit_burst: 1 }]) {
+    for (const server of [
+      { rate_limit_enabled: false, rate_limit_rps: 0.01, rate_limit_burst: 1 },
+      { rate_limit_enabled: true, rate_limit_rps: 0, rate_limit_burst: 1 },
+    ]) {
       const off = await makeTestApp({ server });
       try {
         for (let i = 0; i < 5; i++) {
@@ -620,7 +700,11 @@ describe('rate limiting (§7.2; §9 rows 50, 51)', () => {
       expect((await xff('10.9.9.9, 203.0.113.7')).status).toBe(429);
       // X-Real-IP / True-Client-IP / Forwarded are never used: these all count as the proxy itself.
       for (let i = 0; i < 3; i++) {
-        const res = await request(t.app).get('/health').set('X-Real-IP', `198.51.100.${i}`).set('True-Client-IP', `192.0.2.${i}`).set('Forwarded', `for=192.0.2.${i}`);
+        const res = await request(t.app)
+          .get('/health')
+          .set('X-Real-IP', `198.51.100.${i}`)
+          .set('True-Client-IP', `192.0.2.${i}`)
+          .set('Forwarded', `for=192.0.2.${i}`);
         expect(res.status).toBe(200);
       }
       expect((await request(t.app).get('/health').set('X-Real-IP', '198.51.100.99')).status).toBe(429);
@@ -652,7 +736,8 @@ describe('body limit (§7.3; §9 row 8)', () => {
   afterAll(() => s.close());
   afterEach(() => expect(s.starts()).toEqual([]));
 
-  const head = (p: string, extra: string) => `POST ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${extra}\r\n`;
+  const head = (p: string, extra: string) =>
+    `POST ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${extra}\r\n`;
 
   test('row 8: 11 MiB declared with Content-Length, body never sent → 413 at once, connection closed', async () => {
     const res = await rawExchange(s.url, head('/api/v1/prompt', `Content-Length: ${11 * 1024 * 1024}\r\n`), 10000);
@@ -680,8 +765,14 @@ describe('body limit (§7.3; §9 row 8)', () => {
 
   test('chunked 413 in the OpenAI and Anthropic styles', async () => {
     for (const [p, check] of [
-      ['/openai/v1/chat/completions', (b: any) => expect(b.error).toMatchObject({ type: 'invalid_request_error', code: 'payload_too_large' })],
-      ['/anthropic/v1/messages', (b: any) => expect(b).toMatchObject({ type: 'error', error: { type: 'request_too_large' } })],
+      [
+        '/openai/v1/chat/completions',
+        (b: any) => expect(b.error).toMatchObject({ type: 'invalid_request_error', code: 'payload_too_large' }),
+      ],
+      [
+        '/anthropic/v1/messages',
+        (b: any) => expect(b).toMatchObject({ type: 'error', error: { type: 'request_too_large' } }),
+      ],
     ] as const) {
       const c = await rawConnect(s.url, 20000);
       c.socket.write(head(p, 'Transfer-Encoding: chunked\r\n'));
@@ -724,15 +815,27 @@ describe('body limit: order and styles (§2.6 step 6)', () => {
   test('a body at the limit is read; one byte over is not', async () => {
     const pad = (n: number) => {
       const base = JSON.stringify({ backend: 'claude', prompt: 'p', dry_run: true, metadata: { k: '' } });
-      return JSON.stringify({ backend: 'claude', prompt: 'p', dry_run: true, metadata: { k: 'x'.repeat(n - base.length) } });
+      return JSON.stringify({
+        backend: 'claude',
+        prompt: 'p',
+        dry_run: true,
+        metadata: { k: 'x'.repeat(n - base.length) },
+      });
     };
     const at = await request(t.app).post('/api/v1/prompt').set('Content-Type', 'application/json').send(pad(1024));
     expect(at.status).toBe(200);
-    expectNative(await request(t.app).post('/api/v1/prompt').set('Content-Type', 'application/json').send(pad(1025)), 413, 'payload_too_large');
+    expectNative(
+      await request(t.app).post('/api/v1/prompt').set('Content-Type', 'application/json').send(pad(1025)),
+      413,
+      'payload_too_large',
+    );
   });
 
   test('413 in the OpenAI style and the Anthropic style (request_too_large)', async () => {
-    const o = await request(t.app).post('/openai/v1/chat/completions').set('Content-Type', 'application/json').send(big);
+    const o = await request(t.app)
+      .post('/openai/v1/chat/completions')
+      .set('Content-Type', 'application/json')
+      .send(big);
     expectOpenAI(o, 413, 'payload_too_large', 'invalid_request_error');
     expectMatchesSpec('openaiChatCompletions', 413, o.body);
     const a = await request(t.app).post('/anthropic/v1/messages').set('Content-Type', 'application/json').send(big);
@@ -741,8 +844,16 @@ describe('body limit: order and styles (§2.6 step 6)', () => {
   });
 
   test('routing first: unknown path or wrong method with a huge body → 404/405 (body not read)', async () => {
-    expectNative(await request(t.app).post('/api/v1/nope').set('Content-Type', 'application/json').send(big), 404, 'not_found');
-    expectNative(await request(t.app).put('/api/v1/prompt').set('Content-Type', 'application/json').send(big), 405, 'method_not_allowed');
+    expectNative(
+      await request(t.app).post('/api/v1/nope').set('Content-Type', 'application/json').send(big),
+      404,
+      'not_found',
+    );
+    expectNative(
+      await request(t.app).put('/api/v1/prompt').set('Content-Type', 'application/json').send(big),
+      405,
+      'method_not_allowed',
+    );
   });
 
   test('max_request_body_bytes: 0 → no limit', async () => {
@@ -776,8 +887,13 @@ describe('socket-level errors (§7.3, §7.8; §9 rows 46–48)', () => {
     expect(JSON.parse(native.body)).toMatchObject({ success: false, code: 'header_too_large' });
     const openai = await rawExchange(s.url, `GET /openai/v1/models HTTP/1.1\r\nHost: x\r\n${cookie}\r\n`);
     expect(openai.status).toBe(431);
-    expect(JSON.parse(openai.body)).toMatchObject({ error: { type: 'invalid_request_error', code: 'header_too_large' } });
-    const url = await rawExchange(s.url, `GET /anthropic/v1/models?q=${'b'.repeat(20 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(JSON.parse(openai.body)).toMatchObject({
+      error: { type: 'invalid_request_error', code: 'header_too_large' },
+    });
+    const url = await rawExchange(
+      s.url,
+      `GET /anthropic/v1/models?q=${'b'.repeat(20 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+    );
     expect(url.status).toBe(431);
     expect(JSON.parse(url.body)).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
     expect(url.headers['request-id']).toBe(url.headers['x-request-id']);
@@ -791,7 +907,10 @@ describe('socket-level errors (§7.3, §7.8; §9 rows 46–48)', () => {
     expect(both.status).toBe(400);
     expect(both.closed).toBe(true);
     expect(JSON.parse(both.body)).toEqual({ success: false, error: expect.any(String), code: 'bad_request' });
-    const invalid = await rawExchange(s.url, 'GET /openai/v1/models HTTP/1.1\r\nHost: x\r\nthis is not a header\r\n\r\n');
+    const invalid = await rawExchange(
+      s.url,
+      'GET /openai/v1/models HTTP/1.1\r\nHost: x\r\nthis is not a header\r\n\r\n',
+    );
     expect(invalid.status).toBe(400);
     expect(invalid.closed).toBe(true);
     expect(JSON.parse(invalid.body)).toMatchObject({ error: { code: 'bad_request', type: 'invalid_request_error' } });
@@ -853,7 +972,14 @@ describe('working-directory policy (§7.6; §9 rows 21–27)', () => {
     request(t.app)
       .post('/api/v1/prompt')
       .set('Content-Type', 'application/json')
-      .send(JSON.stringify({ backend: 'claude', prompt: 'hi', ephemeral: true, ...(workdir === undefined ? {} : { workdir }) }));
+      .send(
+        JSON.stringify({
+          backend: 'claude',
+          prompt: 'hi',
+          ephemeral: true,
+          ...(workdir === undefined ? {} : { workdir }),
+        }),
+      );
 
   async function expectForbidden(workdir: string, why: 'blocked path' | 'not in allowed paths') {
     const before = t.starts().length;
@@ -865,7 +991,8 @@ describe('working-directory policy (§7.6; §9 rows 21–27)', () => {
   }
 
   test('rows 23, 24: built-in blocked prefixes stay blocked even when "allowed"; traversal normalised', async () => {
-    for (const w of ['/etc', '/etc/ssl', '/', '/home/alice/p/../../../etc', `${allowed}/../../../../etc`]) await expectForbidden(w, 'blocked path');
+    for (const w of ['/etc', '/etc/ssl', '/', '/home/alice/p/../../../etc', `${allowed}/../../../../etc`])
+      await expectForbidden(w, 'blocked path');
   });
 
   test('row 25: a symlink to /etc (inside an allowed directory) → blocked', async () => {
@@ -900,7 +1027,10 @@ describe('working-directory policy (§7.6; §9 rows 21–27)', () => {
     try {
       for (const w of [p.home, path.join(p.home, 'sessions')]) {
         fs.mkdirSync(w, { recursive: true });
-        const res = await request(p.app).post('/api/v1/prompt').set('Content-Type', 'application/json').send(JSON.stringify({ backend: 'claude', prompt: 'hi', workdir: w }));
+        const res = await request(p.app)
+          .post('/api/v1/prompt')
+          .set('Content-Type', 'application/json')
+          .send(JSON.stringify({ backend: 'claude', prompt: 'hi', workdir: w }));
         expectNative(res, 403, 'forbidden_workdir');
       }
       expect(p.starts()).toEqual([]);
@@ -920,7 +1050,10 @@ describe('working-directory policy (§7.6; §9 rows 21–27)', () => {
   test('a refused default workdir → 403 for requests that use it', async () => {
     const p = await makeTestApp({ server: { blocked_workdir_prefixes: ['/tmp', os.tmpdir()] } });
     try {
-      const res = await request(p.app).post('/api/v1/prompt').set('Content-Type', 'application/json').send(JSON.stringify({ backend: 'claude', prompt: 'hi' }));
+      const res = await request(p.app)
+        .post('/api/v1/prompt')
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify({ backend: 'claude', prompt: 'hi' }));
       expectNative(res, 403, 'forbidden_workdir');
       expect(p.starts()).toEqual([]);
     } finally {
@@ -944,7 +1077,8 @@ describe('content type and queue limits in every style (§7.3, §7.9; §9 rows 9
   ] as const;
 
   function expectStyled(res: request.Response, p: string, status: number, code: string, compatType: string) {
-    if (p.startsWith('/openai/')) expectOpenAI(res, status, code, compatType, code === 'validation_error' ? expect.any(String) : null);
+    if (p.startsWith('/openai/'))
+      expectOpenAI(res, status, code, compatType, code === 'validation_error' ? expect.any(String) : null);
     else if (p.startsWith('/anthropic/')) expectAnthropic(res, status, compatType);
     else expectNative(res, status, code);
   }

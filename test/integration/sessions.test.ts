@@ -11,7 +11,8 @@ import { createSilentLogger } from '../../src/observability/logger';
 import { expectMatchesSpec } from '../helpers/contract';
 import { makeTestApp, makeTestEnv, waitFor, type TestApp } from '../helpers/server';
 
-const reply = (prompt: string) => `MOCK-REPLY: ${crypto.createHash('sha256').update(prompt).digest('hex').slice(0, 12)}`;
+const reply = (prompt: string) =>
+  `MOCK-REPLY: ${crypto.createHash('sha256').update(prompt).digest('hex').slice(0, 12)}`;
 
 async function send(t: { app: TestApp['app'] }, body: object) {
   const res = await request(t.app).post('/api/v1/prompt').send(body);
@@ -59,9 +60,19 @@ describe('multi-turn continuation', () => {
       tags: ['api'],
       metadata: { team: 'x' },
     });
-    expect(Object.keys(info.body.data)).toEqual(
-      ['id', 'backend', 'created_at', 'last_used', 'working_dir', 'initial_prompt', 'status', 'turn_count', 'token_usage', 'tags', 'metadata'],
-    );
+    expect(Object.keys(info.body.data)).toEqual([
+      'id',
+      'backend',
+      'created_at',
+      'last_used',
+      'working_dir',
+      'initial_prompt',
+      'status',
+      'turn_count',
+      'token_usage',
+      'tags',
+      'metadata',
+    ]);
     expect(info.body.data).not.toHaveProperty('backend_session_id');
   });
 
@@ -82,7 +93,11 @@ describe('multi-turn continuation', () => {
     const bad = await send(t, { session_id: id, prompt: 'boom [E500]' });
     expect(bad.status).toBe(502);
     let info = await request(t.app).get(`/api/v1/sessions/${id}`);
-    expect(info.body.data).toMatchObject({ status: 'error', turn_count: 2, error_message: expect.stringContaining('API Error: 500') });
+    expect(info.body.data).toMatchObject({
+      status: 'error',
+      turn_count: 2,
+      error_message: expect.stringContaining('API Error: 500'),
+    });
     await send(t, { session_id: id, prompt: 'fine' });
     info = await request(t.app).get(`/api/v1/sessions/${id}`);
     expect(info.body.data.status).toBe('completed');
@@ -115,7 +130,10 @@ describe('multi-turn continuation', () => {
     const first = await send(t, { backend: 'claude', prompt: 'hi' });
     const id = first.body.data.session_id;
     const before = t.starts().length;
-    const slow = request(t.app).post('/api/v1/prompt').send({ session_id: id, prompt: 'slow [SLEEP:4000]' }).then((r) => r);
+    const slow = request(t.app)
+      .post('/api/v1/prompt')
+      .send({ session_id: id, prompt: 'slow [SLEEP:4000]' })
+      .then((r) => r);
     await waitFor(() => t.starts().length > before, 10000);
     const busy = await send(t, { session_id: id, prompt: 'again' });
     expect(busy.status).toBe(409);
@@ -174,7 +192,9 @@ describe('listing, prefixes and restart', () => {
       const empty = await request(bundle.app).get('/api/v1/sessions?backend=gemini&status=error');
       expect(empty.body.data).toEqual({ sessions: [], total: 0, limit: 100, offset: 0 });
       // Continue after the restart.
-      const cont = await request(bundle.app).post('/api/v1/prompt').send({ session_id: ids[0], prompt: 'after restart' });
+      const cont = await request(bundle.app)
+        .post('/api/v1/prompt')
+        .send({ session_id: ids[0], prompt: 'after restart' });
       expect(cont.status).toBe(200);
       expect(cont.body.data.output).toBe(reply('after restart'));
       // Ambiguous prefix: the empty-ish common prefix of 16 random ids is very likely shared by several;
@@ -194,7 +214,11 @@ describe('listing, prefixes and restart', () => {
       }
       const unknown = await request(bundle.app).get('/api/v1/sessions/' + 'f'.repeat(32));
       expect(unknown.status).toBe(404);
-      expect(unknown.body).toEqual({ success: false, code: 'session_not_found', error: `session not found: ${'f'.repeat(32)}` });
+      expect(unknown.body).toEqual({
+        success: false,
+        code: 'session_not_found',
+        error: `session not found: ${'f'.repeat(32)}`,
+      });
     } finally {
       await bundle.close();
       env.cleanup();
@@ -209,12 +233,17 @@ describe('listing, prefixes and restart', () => {
       const h = await request(bundle.app).get('/health');
       expectMatchesSpec('healthCheck', h.status, h.body);
       expect(h.status).toBe(503);
-      expect(h.body).toMatchObject({ status: 'unhealthy', session_store: { available: false, session_count: 0, error: expect.any(String) } });
+      expect(h.body).toMatchObject({
+        status: 'unhealthy',
+        session_store: { available: false, session_count: 0, error: expect.any(String) },
+      });
       const p = await request(bundle.app).post('/api/v1/prompt').send({ backend: 'claude', prompt: 'hi' });
       expectMatchesSpec('executePrompt', p.status, p.body);
       expect(p.status).toBe(503);
       expect(p.body.code).toBe('session_store_unavailable');
-      const e = await request(bundle.app).post('/api/v1/prompt').send({ backend: 'claude', prompt: 'hi', ephemeral: true });
+      const e = await request(bundle.app)
+        .post('/api/v1/prompt')
+        .send({ backend: 'claude', prompt: 'hi', ephemeral: true });
       expect(e.status).toBe(200);
       const l = await request(bundle.app).get('/api/v1/sessions');
       expect(l.status).toBe(503);

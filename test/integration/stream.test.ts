@@ -10,12 +10,17 @@ import { expectValidSchema } from '../helpers/contract';
 import { isAlive, makeTestServer, waitFor, type TestServer } from '../helpers/server';
 import { lineArrivals, ndjson, readStream } from '../helpers/stream';
 
-const reply = (prompt: string) => `MOCK-REPLY: ${crypto.createHash('sha256').update(prompt).digest('hex').slice(0, 12)}`;
+const reply = (prompt: string) =>
+  `MOCK-REPLY: ${crypto.createHash('sha256').update(prompt).digest('hex').slice(0, 12)}`;
 
 function checkEnvelope(events: Record<string, any>[], backend: string, sessionId?: string) {
   events.forEach((e, i) => {
     expectValidSchema('NativeStreamEvent', e);
-    expect(Object.keys(e)).toEqual(sessionId ? ['type', 'backend', 'session_id', 'timestamp', 'sequence', 'content'] : ['type', 'backend', 'timestamp', 'sequence', 'content']);
+    expect(Object.keys(e)).toEqual(
+      sessionId
+        ? ['type', 'backend', 'session_id', 'timestamp', 'sequence', 'content']
+        : ['type', 'backend', 'timestamp', 'sequence', 'content'],
+    );
     expect(e.sequence).toBe(i + 1);
     expect(e.backend).toBe(backend);
     if (sessionId) expect(e.session_id).toBe(sessionId);
@@ -52,18 +57,30 @@ describe('stream-json', () => {
     expect(sessionId).toMatch(/^[0-9a-f]{32}$/);
     const events = ndjson(r.body);
     checkEnvelope(events, 'claude', sessionId);
-    expect(events[0]).toMatchObject({ type: 'init', content: { backend_session_id: expect.any(String), working_dir: t.workdir } });
+    expect(events[0]).toMatchObject({
+      type: 'init',
+      content: { backend_session_id: expect.any(String), working_dir: t.workdir },
+    });
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['init', 'message', 'token_usage', 'done']));
     expect(text(events)).toBe(reply('hello stream'));
     expect(events.filter((e) => e.type === 'message').every((e) => e.content.is_partial === true)).toBe(true);
     const done = events.at(-1)!;
-    expect(done.content).toEqual({ exit_code: 0, duration_ms: expect.any(Number), token_usage: events.find((e) => e.type === 'token_usage')!.content });
+    expect(done.content).toEqual({
+      exit_code: 0,
+      duration_ms: expect.any(Number),
+      token_usage: events.find((e) => e.type === 'token_usage')!.content,
+    });
     const s = await request(t.server.server).get(`/api/v1/sessions/${sessionId}`);
     expect(s.body.data).toMatchObject({ status: 'completed', turn_count: 1 });
   });
 
   test('codex failure ends with one error event carrying the provider message', async () => {
-    const r = await readStream(url(), { backend: 'codex', prompt: 'x [E401]', output_format: 'stream-json', ephemeral: true });
+    const r = await readStream(url(), {
+      backend: 'codex',
+      prompt: 'x [E401]',
+      output_format: 'stream-json',
+      ephemeral: true,
+    });
     const events = ndjson(r.body);
     checkEnvelope(events, 'codex');
     expect(events.map((e) => e.type)).toEqual(['init', 'progress', 'progress', 'error']);
@@ -77,7 +94,13 @@ describe('stream-json', () => {
   });
 
   test('gemini: deltas, tool events with --approval-mode=yolo', async () => {
-    const r = await readStream(url(), { backend: 'gemini', prompt: 'run [TOOL]', output_format: 'stream-json', ephemeral: true, approval_mode: 'none' });
+    const r = await readStream(url(), {
+      backend: 'gemini',
+      prompt: 'run [TOOL]',
+      output_format: 'stream-json',
+      ephemeral: true,
+      approval_mode: 'none',
+    });
     const events = ndjson(r.body);
     checkEnvelope(events, 'gemini');
     const types = events.map((e) => e.type);
@@ -90,7 +113,13 @@ describe('stream-json', () => {
   });
 
   test('dry run streams one message and done with the argv', async () => {
-    const r = await readStream(url(), { backend: 'codex', prompt: 'hi', output_format: 'stream-json', dry_run: true, ephemeral: true });
+    const r = await readStream(url(), {
+      backend: 'codex',
+      prompt: 'hi',
+      output_format: 'stream-json',
+      dry_run: true,
+      ephemeral: true,
+    });
     const events = ndjson(r.body);
     checkEnvelope(events, 'codex');
     expect(events.map((e) => e.type)).toEqual(['message', 'done']);
@@ -105,7 +134,12 @@ describe('stream-json', () => {
   });
 
   test('no buffering: lines written 400 ms apart arrive apart', async () => {
-    const r = await readStream(url(), { backend: 'gemini', prompt: 'pace [SLOW:400]', output_format: 'stream-json', ephemeral: true });
+    const r = await readStream(url(), {
+      backend: 'gemini',
+      prompt: 'pace [SLOW:400]',
+      output_format: 'stream-json',
+      ephemeral: true,
+    });
     const arrivals = lineArrivals(r.chunks).filter((a) => a.line.type === 'message');
     expect(arrivals.length).toBeGreaterThanOrEqual(2);
     for (let i = 1; i < arrivals.length; i++) {
@@ -116,7 +150,11 @@ describe('stream-json', () => {
   test('client disconnect kills the process group (incl. grandchildren) and records the turn', async () => {
     const ac = new AbortController();
     const started = t.starts().length;
-    const pending = readStream(url(), { backend: 'claude', prompt: 'long [GRANDCHILD] [SLOW:1000]', output_format: 'stream-json' }, { signal: ac.signal }).catch(() => null);
+    const pending = readStream(
+      url(),
+      { backend: 'claude', prompt: 'long [GRANDCHILD] [SLOW:1000]', output_format: 'stream-json' },
+      { signal: ac.signal },
+    ).catch(() => null);
     const start = await waitFor(() => t.starts()[started]);
     const grandchild = await waitFor(() => t.log().find((e) => e.event === 'grandchild' && e.parent === start.pid));
     await new Promise((r) => setTimeout(r, 300));
@@ -136,7 +174,12 @@ describe('stream-json', () => {
   test('heartbeat: a progress event when nothing was written for stream_heartbeat_secs', async () => {
     const s = await makeTestServer({ server: { stream_heartbeat_secs: 1 } });
     try {
-      const r = await readStream(`${s.url}/api/v1/prompt`, { backend: 'codex', prompt: 'quiet [SLEEP:2600]', output_format: 'stream-json', ephemeral: true });
+      const r = await readStream(`${s.url}/api/v1/prompt`, {
+        backend: 'codex',
+        prompt: 'quiet [SLEEP:2600]',
+        output_format: 'stream-json',
+        ephemeral: true,
+      });
       const events = ndjson(r.body);
       checkEnvelope(events, 'codex');
       const beats = events.filter((e) => e.type === 'progress' && e.content.stage === 'heartbeat');
@@ -153,8 +196,15 @@ describe('stream-json', () => {
     const s = await makeTestServer({ server: { write_timeout_secs: 1 }, backends: { claude: { command: fast } } });
     try {
       const socket = net.connect(s.server.port, '127.0.0.1');
-      const body = JSON.stringify({ backend: 'claude', prompt: 'lines=200000 interval=0 pad=2000', output_format: 'stream-json', ephemeral: true });
-      socket.write(`POST /api/v1/prompt HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      const body = JSON.stringify({
+        backend: 'claude',
+        prompt: 'lines=200000 interval=0 pad=2000',
+        output_format: 'stream-json',
+        ephemeral: true,
+      });
+      socket.write(
+        `POST /api/v1/prompt HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
       socket.pause(); // never read: the server's socket buffer fills up
       socket.on('error', () => undefined);
       const runner = s.server.services.runner;
@@ -172,10 +222,18 @@ describe('stream-json', () => {
   test('an over-long line ends the stream with stream_line_too_long and kills the CLI', async () => {
     const s = await makeTestServer({ server: { max_output_line_bytes: 4096 } });
     try {
-      const r = await readStream(`${s.url}/api/v1/prompt`, { backend: 'claude', prompt: 'x [LONGLINE:100000]', output_format: 'stream-json', ephemeral: true });
+      const r = await readStream(`${s.url}/api/v1/prompt`, {
+        backend: 'claude',
+        prompt: 'x [LONGLINE:100000]',
+        output_format: 'stream-json',
+        ephemeral: true,
+      });
       const events = ndjson(r.body);
       checkEnvelope(events, 'claude');
-      expect(events.at(-1)).toMatchObject({ type: 'error', content: { code: 'stream_line_too_long', message: 'backend output line exceeded 4096 bytes', exit_code: -1 } });
+      expect(events.at(-1)).toMatchObject({
+        type: 'error',
+        content: { code: 'stream_line_too_long', message: 'backend output line exceeded 4096 bytes', exit_code: -1 },
+      });
       const pid = s.starts()[0]!.pid;
       await waitFor(() => !isAlive(pid), 3000);
     } finally {
@@ -186,7 +244,12 @@ describe('stream-json', () => {
   test('request timeout ends the stream with backend_timeout', async () => {
     const s = await makeTestServer({ server: { request_timeout_secs: 1 } });
     try {
-      const r = await readStream(`${s.url}/api/v1/prompt`, { backend: 'codex', prompt: 'x [SLOW:3000]', output_format: 'stream-json', ephemeral: true });
+      const r = await readStream(`${s.url}/api/v1/prompt`, {
+        backend: 'codex',
+        prompt: 'x [SLOW:3000]',
+        output_format: 'stream-json',
+        ephemeral: true,
+      });
       const events = ndjson(r.body);
       checkEnvelope(events, 'codex');
       expect(events.at(-1)).toMatchObject({ type: 'error', content: { code: 'backend_timeout', exit_code: -1 } });
@@ -199,7 +262,12 @@ describe('stream-json', () => {
   test('shutdown ends in-flight streams with shutting_down and leaves no process', async () => {
     const s = await makeTestServer({ server: { shutdown_timeout_secs: 1 } });
     try {
-      const pending = readStream(`${s.url}/api/v1/prompt`, { backend: 'claude', prompt: 'x [SLOW:2000] [IGNORE_TERM]', output_format: 'stream-json', ephemeral: true });
+      const pending = readStream(`${s.url}/api/v1/prompt`, {
+        backend: 'claude',
+        prompt: 'x [SLOW:2000] [IGNORE_TERM]',
+        output_format: 'stream-json',
+        ephemeral: true,
+      });
       const start = await waitFor(() => s.starts()[0]);
       await new Promise((r) => setTimeout(r, 200));
       await s.server.shutdown();

@@ -157,7 +157,11 @@ function yamlOf(obj, indent = '') {
  * Starts the server in a child process. `config` is merged into a minimal document; returns
  * { url, pid, mem(gc), stop() }.
  */
-export async function startServerProcess(scratch, config, { exposeGc = true, name = 'server', eventLoopDelay = false } = {}) {
+export async function startServerProcess(
+  scratch,
+  config,
+  { exposeGc = true, name = 'server', eventLoopDelay = false } = {},
+) {
   const home = path.join(scratch, `${name}-home`);
   fs.mkdirSync(home, { recursive: true });
   const configFile = path.join(scratch, `${name}.yaml`);
@@ -166,16 +170,25 @@ export async function startServerProcess(scratch, config, { exposeGc = true, nam
   const logFd = fs.openSync(logFile, 'a');
   const child = fork(path.join(BENCH_DIR, 'lib/server-host.mjs'), [configFile], {
     cwd: scratch,
-    env: { ...process.env, CLINVK_HOME: home, HOME: home, CLINVK_API_KEYS: '', CLINVK_CONFIG: '', CLINVK_BENCH_ELD: eventLoopDelay ? '1' : '' },
+    env: {
+      ...process.env,
+      CLINVK_HOME: home,
+      HOME: home,
+      CLINVK_API_KEYS: '',
+      CLINVK_CONFIG: '',
+      CLINVK_BENCH_ELD: eventLoopDelay ? '1' : '',
+    },
     execArgv: exposeGc ? ['--expose-gc'] : [],
     stdio: ['ignore', 'ignore', logFd, 'ipc'],
   });
   fs.closeSync(logFd);
   let exited = false;
-  const exitPromise = new Promise((resolve) => child.once('exit', (code, signal) => {
-    exited = true;
-    resolve({ code, signal });
-  }));
+  const exitPromise = new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = true;
+      resolve({ code, signal });
+    }),
+  );
   const tail = () => {
     try {
       return fs.readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n');
@@ -197,7 +210,9 @@ export async function startServerProcess(scratch, config, { exposeGc = true, nam
   let onReady;
   const ready = new Promise((resolve, reject) => {
     onReady = resolve;
-    exitPromise.then(({ code, signal }) => reject(new Error(`server exited (${code ?? signal}) before it was ready:\n${tail()}`)));
+    exitPromise.then(({ code, signal }) =>
+      reject(new Error(`server exited (${code ?? signal}) before it was ready:\n${tail()}`)),
+    );
   });
   child.on('message', (m) => {
     if (m.type === 'ready') onReady(m);
@@ -293,7 +308,10 @@ export function machineFacts() {
     cpu: cpus[0]?.model ?? '?',
     node: process.version,
     memGiB: (os.totalmem() / 2 ** 30).toFixed(1),
-    load: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+    load: os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' '),
   };
 }
 
@@ -323,7 +341,14 @@ export function parseArgs(argv, defaults) {
     const key = m[1].replace(/-([a-z])/g, (_, c) => c.toUpperCase());
     if (!(key in defaults)) throw new Error(`unknown option --${m[1]}`);
     const d = defaults[key];
-    out[key] = m[2] === undefined ? true : typeof d === 'number' ? Number(m[2]) : typeof d === 'boolean' ? m[2] !== 'false' : m[2];
+    out[key] =
+      m[2] === undefined
+        ? true
+        : typeof d === 'number'
+          ? Number(m[2])
+          : typeof d === 'boolean'
+            ? m[2] !== 'false'
+            : m[2];
   }
   return out;
 }

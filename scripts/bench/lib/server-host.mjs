@@ -62,7 +62,11 @@ process.on('message', async (m) => {
     process.send({ type: 'mem', id: m.id, mem: process.memoryUsage(), cpu: process.cpuUsage() });
   } else if (m.type === 'eld') {
     const ms = (ns) => ns / 1e6;
-    process.send({ type: 'eld', id: m.id, eld: { mean: ms(eld.mean), p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max) } });
+    process.send({
+      type: 'eld',
+      id: m.id,
+      eld: { mean: ms(eld.mean), p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max) },
+    });
     eld.reset();
   } else if (m.type === 'trace') {
     process.send({ type: 'trace', id: m.id, requests, spawns });

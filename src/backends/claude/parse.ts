@@ -44,16 +44,12 @@ export function claudeErrorText(result: JsonObject | undefined, stderr: string, 
 }
 
 /** Applies the success rule and builds the parsed result from a result object (or none). */
-export function evaluateClaudeResult(
-  result: JsonObject | undefined,
-  stderr: string,
-  exit: ProcessExit,
-): ParsedResult {
+export function evaluateClaudeResult(result: JsonObject | undefined, stderr: string, exit: ProcessExit): ParsedResult {
   const success = exit.code === 0 && result !== undefined && result.is_error !== true;
   return compact({
     success,
     // An API error's `result` is the error text, not an answer (SPEC §3.3 example: output "").
-    output: result?.is_error === true ? '' : str(result?.result) ?? '',
+    output: result?.is_error === true ? '' : (str(result?.result) ?? ''),
     error: success ? undefined : claudeErrorText(result, stderr, exit),
     backendSessionId: nonEmpty(result?.session_id),
     usage: claudeUsage(result?.usage),

@@ -33,7 +33,10 @@ function objectFrom(lines: string[], start: number): JsonObject | undefined {
 /** stdout object: everything before the first line starting with `{` is ignored. */
 export function geminiStdoutObject(stdout: string): JsonObject | undefined {
   const lines = splitLines(stdout);
-  return objectFrom(lines, lines.findIndex((l) => l.startsWith('{')));
+  return objectFrom(
+    lines,
+    lines.findIndex((l) => l.startsWith('{')),
+  );
 }
 
 /** The pretty-printed error object at the end of stderr: from the last line that is exactly `{`. */
@@ -65,9 +68,9 @@ export function parseGeminiResult(stdout: string, stderr: string, exit: ProcessE
   const success = exit.code === 0 && response !== undefined && out?.error == null;
   const error = success
     ? undefined
-    : geminiErrorMessage(out) ??
+    : (geminiErrorMessage(out) ??
       geminiErrorMessage(errObj) ??
-      (exit.code === 0 ? 'gemini produced no result' : geminiStderrFallback(stderr, exit));
+      (exit.code === 0 ? 'gemini produced no result' : geminiStderrFallback(stderr, exit)));
   return compact({
     success,
     output: response ?? '',

@@ -14,7 +14,9 @@ export function executePrompt(service: PromptService): HandlerFn {
     const ctx = ctxOf(res);
     ctx.backend = body.backend;
     const exec = execContext(res);
-    const result = service.isStream(body) ? await service.stream(body, exec, ndjsonSink(res)) : await service.execute(body, exec);
+    const result = service.isStream(body)
+      ? await service.stream(body, exec, ndjsonSink(res))
+      : await service.execute(body, exec);
     ctx.backend = result.backend;
     ctx.sessionId = result.session_id;
     ctx.exitCode = result.exit_code;

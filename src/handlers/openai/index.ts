@@ -45,7 +45,8 @@ export function openaiHandlers(s: Services): Record<string, HandlerFn> {
         return;
       }
       await executeCompat(s, res, run, {
-        toBody: (result) => openaiChatCompletion({ id, created, model: body.model, promptText: run.promptText, result }),
+        toBody: (result) =>
+          openaiChatCompletion({ id, created, model: body.model, promptText: run.promptText, result }),
       });
     },
   };

@@ -37,7 +37,11 @@ export function bodyGuard(maxBytes: number): RequestHandler {
     readLimited(req, limit).then(
       (buf) => {
         if (buf.length === 0) {
-          return next(new ApiError('validation_error', 'request body is required', { details: [{ path: 'body', message: 'request body is required' }] }));
+          return next(
+            new ApiError('validation_error', 'request body is required', {
+              details: [{ path: 'body', message: 'request body is required' }],
+            }),
+          );
         }
         try {
           req.body = JSON.parse(buf.toString('utf8')) as unknown;

@@ -14,7 +14,11 @@ export interface RequestObserver {
   finished(req: Request, res: Response, ctx: RequestContext, durationMs: number): void;
 }
 
-export function requestContext(logger: Logger, requestTimeoutMs: number, observers: RequestObserver[] = []): RequestHandler {
+export function requestContext(
+  logger: Logger,
+  requestTimeoutMs: number,
+  observers: RequestObserver[] = [],
+): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const trace = traceFrom(headerValue(req, 'traceparent'), headerValue(req, 'tracestate'));
     const ctx: RequestContext = {

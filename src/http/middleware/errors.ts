@@ -17,9 +17,14 @@ export function errorHandler(logger: Logger) {
     }
     if (isApiError(err)) {
       apiErr = err;
-      if (err.code === 'internal_error') logger.error('internal error', { request_id: ctx?.requestId, error: err.message });
+      if (err.code === 'internal_error')
+        logger.error('internal error', { request_id: ctx?.requestId, error: err.message });
     } else {
-      logger.error('unhandled error', { request_id: ctx?.requestId, error: (err as Error)?.message, stack: (err as Error)?.stack });
+      logger.error('unhandled error', {
+        request_id: ctx?.requestId,
+        error: (err as Error)?.message,
+        stack: (err as Error)?.stack,
+      });
       apiErr = new ApiError('internal_error', 'internal server error');
     }
     const data = apiErr.data as { exit_code?: unknown; session_id?: unknown } | undefined;

@@ -123,7 +123,13 @@ describe('claude argv (SPEC §5.4)', () => {
   });
 
   it('max_turns 0 and empty system prompt add nothing', () => {
-    expect(claude(opts({ maxTurns: 0, systemPrompt: '' }), 'json')).toEqual(['-p', '--output-format', 'json', '--', 'hi']);
+    expect(claude(opts({ maxTurns: 0, systemPrompt: '' }), 'json')).toEqual([
+      '-p',
+      '--output-format',
+      'json',
+      '--',
+      'hi',
+    ]);
   });
 
   it.each(['--help', '-rf /', '--dangerously-skip-permissions', 'hi; rm -rf ~ && $(reboot) > out'])(
@@ -146,8 +152,19 @@ describe('codex argv (SPEC §5.5)', () => {
   const head = ['exec', '--json', '--skip-git-repo-check'];
 
   it('an allowed extra --skip-git-repo-check is not passed twice (clap rejects repeats)', () => {
-    expect(codex(opts({ extra: ['--skip-git-repo-check', '--strict-config'] }), 'json')).toEqual([...head, '--strict-config', '--', 'hi']);
-    expect(codex(opts({ configExtraFlags: ['--skip-git-repo-check'], resumeId: 'r1' }), 'json')).toEqual([...head, 'resume', 'r1', '--', 'hi']);
+    expect(codex(opts({ extra: ['--skip-git-repo-check', '--strict-config'] }), 'json')).toEqual([
+      ...head,
+      '--strict-config',
+      '--',
+      'hi',
+    ]);
+    expect(codex(opts({ configExtraFlags: ['--skip-git-repo-check'], resumeId: 'r1' }), 'json')).toEqual([
+      ...head,
+      'resume',
+      'r1',
+      '--',
+      'hi',
+    ]);
   });
 
   it('minimal new run; json and stream are identical', () => {
@@ -225,7 +242,14 @@ describe('codex argv (SPEC §5.5)', () => {
     ['always', ['-a', 'on-request']],
   ])('approval %s goes before exec', (approvalMode, flags) => {
     expect(codex(opts({ approvalMode }), 'json')).toEqual([...flags, ...head, '--', 'hi']);
-    expect(codex(opts({ approvalMode, resumeId: 'T' }), 'json')).toEqual([...flags, ...head, 'resume', 'T', '--', 'hi']);
+    expect(codex(opts({ approvalMode, resumeId: 'T' }), 'json')).toEqual([
+      ...flags,
+      ...head,
+      'resume',
+      'T',
+      '--',
+      'hi',
+    ]);
   });
 
   it.each<[SandboxMode, string[], string[]]>([
@@ -235,7 +259,14 @@ describe('codex argv (SPEC §5.5)', () => {
     ['full', ['-s', 'danger-full-access'], ['-c', 'sandbox_mode="danger-full-access"']],
   ])('sandbox %s', (sandboxMode, newFlags, resumeFlags) => {
     expect(codex(opts({ sandboxMode }), 'json')).toEqual([...head, ...newFlags, '--', 'hi']);
-    expect(codex(opts({ sandboxMode, resumeId: 'T' }), 'json')).toEqual([...head, 'resume', ...resumeFlags, 'T', '--', 'hi']);
+    expect(codex(opts({ sandboxMode, resumeId: 'T' }), 'json')).toEqual([
+      ...head,
+      'resume',
+      ...resumeFlags,
+      'T',
+      '--',
+      'hi',
+    ]);
   });
 
   it('ephemeral alone', () => {
@@ -292,7 +323,12 @@ describe('gemini argv (SPEC §5.6)', () => {
     ['none', ['--approval-mode=yolo']],
     ['always', ['--approval-mode=default']],
   ])('approval %s', (approvalMode, flags) => {
-    expect(gemini(opts({ approvalMode }), 'json')).toEqual(['--output-format=json', '--skip-trust', ...flags, '--prompt=hi']);
+    expect(gemini(opts({ approvalMode }), 'json')).toEqual([
+      '--output-format=json',
+      '--skip-trust',
+      ...flags,
+      '--prompt=hi',
+    ]);
   });
 
   it.each<[SandboxMode, boolean, boolean]>([

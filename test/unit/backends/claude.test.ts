@@ -14,10 +14,24 @@ describe('claude parseResult — successes (SPEC §5.4)', () => {
     ['json', 'MOCK-REPLY: 8f434346648f', SID_7D, 1650, 6, 'claude-opus-4-8[1m]'],
     ['continue-json', 'MOCK-REPLY: 8f34c97ef7fb', SID_7D, 1755, 6, 'claude-opus-4-8'],
     ['resume-json', 'MOCK-REPLY: 7af6b839ac78', SID_7D, 1687, 6, 'claude-opus-4-8'],
-    ['session-id-json', 'MOCK-REPLY: c47500ffbf02', 'df36e133-ba45-45be-8121-0aa9bde613e7', 1651, 6, 'claude-opus-4-8[1m]'],
+    [
+      'session-id-json',
+      'MOCK-REPLY: c47500ffbf02',
+      'df36e133-ba45-45be-8121-0aa9bde613e7',
+      1651,
+      6,
+      'claude-opus-4-8[1m]',
+    ],
     ['flags-json', 'MOCK-REPLY: afa753502992', '22d3fef6-70de-40da-80da-ed2b60c67b4a', 1706, 6, 'claude-sonnet-5'],
     ['tool-json', 'MOCK-REPLY: 7f564e3d0b87', '950684ee-6883-4bdc-bbb9-9ab7bd7d88eb', 1737, 16, 'claude-opus-4-8[1m]'],
-    ['json-verbose', 'MOCK-REPLY: d34a026ad0bf', 'f2d1ed35-0c1d-4561-9166-fc5a26cb9c47', 1652, 6, 'claude-opus-4-8[1m]'],
+    [
+      'json-verbose',
+      'MOCK-REPLY: d34a026ad0bf',
+      'f2d1ed35-0c1d-4561-9166-fc5a26cb9c47',
+      1652,
+      6,
+      'claude-opus-4-8[1m]',
+    ],
   ])('%s', (name, output, backendSessionId, input, outputTokens, model) => {
     expect(parse(name, OK)).toEqual({
       success: true,
@@ -34,14 +48,24 @@ describe('claude parseResult — failures', () => {
 
   it.each<[string, string, string]>([
     ['error400-json', 'API Error: 400 mock injected error 400', '257678f3-f479-4dcb-8e4f-e6689bcdaf43'],
-    ['error401-json', 'Failed to authenticate. API Error: 401 mock injected error 401', '3b246710-3c9e-4d31-bd89-223ce9ef2781'],
+    [
+      'error401-json',
+      'Failed to authenticate. API Error: 401 mock injected error 401',
+      '3b246710-3c9e-4d31-bd89-223ce9ef2781',
+    ],
     [
       'error500-json',
       'API Error: 500 mock injected error 500. This is a server-side issue, usually temporary — try again in a moment. If it persists, check your inference gateway (127.0.0.1:18555).',
       '1b5ebfaf-5b64-453a-be80-0fe5121efdf5',
     ],
   ])('%s: is_error with subtype "success" → result text is the error', (name, text, backendSessionId) => {
-    expect(parse(name, exitCode(1))).toEqual({ success: false, output: '', error: text, backendSessionId, usage: zero });
+    expect(parse(name, exitCode(1))).toEqual({
+      success: false,
+      output: '',
+      error: text,
+      backendSessionId,
+      usage: zero,
+    });
   });
 
   it('is_error true is a failure even with exit 0', () => {
@@ -65,7 +89,9 @@ describe('claude parseResult — failures', () => {
     const line = (extra: string): string =>
       `{"type":"result","subtype":"error_during_execution","is_error":true,"session_id":"s"${extra}}`;
     expect(claudeAdapter.parseResult(line(',"errors":["a","b"]'), '', exitCode(1)).error).toBe('a; b');
-    expect(claudeAdapter.parseResult(line(',"errors":[]'), 'ignored', exitCode(1)).error).toBe('error_during_execution');
+    expect(claudeAdapter.parseResult(line(',"errors":[]'), 'ignored', exitCode(1)).error).toBe(
+      'error_during_execution',
+    );
   });
 
   it('resume-unknown-json: stderr text', () => {
@@ -93,7 +119,11 @@ describe('claude parseResult — failures', () => {
   });
 
   it('error400-text: no result, empty stderr → exit code text', () => {
-    expect(parse('error400-text', exitCode(1))).toEqual({ success: false, output: '', error: 'claude exited with code 1' });
+    expect(parse('error400-text', exitCode(1))).toEqual({
+      success: false,
+      output: '',
+      error: 'claude exited with code 1',
+    });
   });
 
   it('text output with exit 0 → claude produced no result', () => {
@@ -101,7 +131,11 @@ describe('claude parseResult — failures', () => {
   });
 
   it('empty stdout with exit 0 → claude produced no result', () => {
-    expect(claudeAdapter.parseResult('', '', OK)).toEqual({ success: false, output: '', error: 'claude produced no result' });
+    expect(claudeAdapter.parseResult('', '', OK)).toEqual({
+      success: false,
+      output: '',
+      error: 'claude produced no result',
+    });
   });
 
   it('a valid success result but killed by a signal is a failure', () => {
@@ -130,7 +164,11 @@ describe('claude parseResult — failures', () => {
   it('usage: input includes cache creation and cache reads; cached = cache reads', () => {
     const stdout =
       '{"type":"result","is_error":false,"result":"x","usage":{"input_tokens":10,"cache_creation_input_tokens":5,"cache_read_input_tokens":100,"output_tokens":7}}';
-    expect(claudeAdapter.parseResult(stdout, '', OK).usage).toEqual({ input_tokens: 115, output_tokens: 7, cached_tokens: 100 });
+    expect(claudeAdapter.parseResult(stdout, '', OK).usage).toEqual({
+      input_tokens: 115,
+      output_tokens: 7,
+      cached_tokens: 100,
+    });
   });
 
   it('an array without a result element → no result', () => {
@@ -291,8 +329,14 @@ describe('claude stream parser (SPEC §5.4 stream table)', () => {
       { type: 'thinking', content: { text: 'Let me ', is_partial: true } },
       { type: 'thinking', content: { text: 'think.', is_partial: true } },
       { type: 'message', content: { text: 'Checking.', role: 'assistant', is_partial: true } },
-      { type: 'tool_use', content: { tool_id: 'toolu_1', tool_name: 'Read', input: { file_path: '/home/alice/p/a.txt' } } },
-      { type: 'tool_result', content: { tool_id: 'toolu_1', tool_name: 'Read', output: 'line 1\nline 2', is_error: true } },
+      {
+        type: 'tool_use',
+        content: { tool_id: 'toolu_1', tool_name: 'Read', input: { file_path: '/home/alice/p/a.txt' } },
+      },
+      {
+        type: 'tool_result',
+        content: { tool_id: 'toolu_1', tool_name: 'Read', output: 'line 1\nline 2', is_error: true },
+      },
       { type: 'tool_result', content: { tool_id: 'toolu_unknown', tool_name: '', output: 'x', is_error: false } },
       { type: 'progress', content: { stage: 'compact_boundary' } },
       { type: 'thinking', content: { text: 'Done thinking.' } },

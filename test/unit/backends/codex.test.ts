@@ -15,7 +15,8 @@ function parse(name: string, exit: ProcessExit): ParsedResult {
   return codexAdapter.parseResult(stdout, stderr, exit);
 }
 
-const ERR400 = '{"error":{"message":"mock injected error 400","type":"invalid_request_error","param":null,"code":"400"}}';
+const ERR400 =
+  '{"error":{"message":"mock injected error 400","type":"invalid_request_error","param":null,"code":"400"}}';
 const ERR401 = 'unexpected status 401 Unauthorized: mock injected error 401, url: http://127.0.0.1:18555/v1/responses';
 const ERR500 = 'We’re currently experiencing high demand, which may cause temporary errors.';
 
@@ -100,7 +101,9 @@ describe('codex parseResult (SPEC §5.5)', () => {
   });
 
   it('a killed process without output', () => {
-    expect(codexAdapter.parseResult('', '', { code: null, signal: 'SIGKILL' }).error).toBe('codex was terminated by SIGKILL');
+    expect(codexAdapter.parseResult('', '', { code: null, signal: 'SIGKILL' }).error).toBe(
+      'codex was terminated by SIGKILL',
+    );
   });
 
   it('handmade tool items: agent messages joined with \\n, warnings do not fail the run', () => {
@@ -203,7 +206,10 @@ describe('codex stream parser', () => {
           input: { command: 'false', aggregated_output: '', exit_code: null },
         },
       },
-      { type: 'tool_result', content: { tool_id: 'item_2', tool_name: 'command_execution', output: '', is_error: true } },
+      {
+        type: 'tool_result',
+        content: { tool_id: 'item_2', tool_name: 'command_execution', output: '', is_error: true },
+      },
       {
         type: 'tool_use',
         content: { tool_id: 'item_3', tool_name: 'file_change', input: { changes: [{ path: 'a.txt', kind: 'add' }] } },

@@ -18,7 +18,9 @@ describe('checkExtraFlags — SPEC §9 rows 15–20', () => {
   });
 
   it('row 16: gemini --yolo, --approval-mode=yolo; codex -c sandbox_mode=…', () => {
-    expect(check('gemini', ['--yolo'])).toEqual([{ path: 'body.extra[0]', message: 'flag not allowed for gemini: --yolo' }]);
+    expect(check('gemini', ['--yolo'])).toEqual([
+      { path: 'body.extra[0]', message: 'flag not allowed for gemini: --yolo' },
+    ]);
     expect(check('gemini', ['--approval-mode=yolo'])).toEqual([
       { path: 'body.extra[0]', message: 'flag not allowed for gemini: --approval-mode=yolo' },
     ]);
@@ -36,7 +38,9 @@ describe('checkExtraFlags — SPEC §9 rows 15–20', () => {
   });
 
   it('row 18: --effort without value, --effort=ludicrous, --bare=1', () => {
-    expect(check('claude', ['--effort'])).toEqual([{ path: 'body.extra[0]', message: 'flag --effort requires a value' }]);
+    expect(check('claude', ['--effort'])).toEqual([
+      { path: 'body.extra[0]', message: 'flag --effort requires a value' },
+    ]);
     expect(check('claude', ['--effort=ludicrous'])).toEqual([
       {
         path: 'body.extra[0]',
@@ -61,10 +65,18 @@ describe('checkExtraFlags — SPEC §9 rows 15–20', () => {
     expect(check('claude', ['hello'])).toEqual([{ path: 'body.extra[0]', message: 'unexpected argument: hello' }]);
     expect(check('claude', ['--'])).toEqual([{ path: 'body.extra[0]', message: '"--" is not allowed' }]);
     expect(check('claude', ['--bare', 5])).toEqual([{ path: 'body.extra[1]', message: 'must be a string' }]);
-    expect(check('claude', Array.from({ length: 33 }, () => '--bare'))).toEqual([
-      { path: 'body.extra', message: 'must have at most 32 items' },
-    ]);
-    expect(check('claude', Array.from({ length: 32 }, () => '--bare'))).toEqual([]);
+    expect(
+      check(
+        'claude',
+        Array.from({ length: 33 }, () => '--bare'),
+      ),
+    ).toEqual([{ path: 'body.extra', message: 'must have at most 32 items' }]);
+    expect(
+      check(
+        'claude',
+        Array.from({ length: 32 }, () => '--bare'),
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -94,7 +106,10 @@ describe('checkExtraFlags — value rules and token rules', () => {
     [['--max-budget-usd', '1e3'], 'invalid value for --max-budget-usd: 1e3 (must be a decimal number greater than 0)'],
     [['--json-schema', '{nope'], 'invalid value for --json-schema: {nope (must be JSON text)'],
     [['--betas', 'a b'], 'invalid value for --betas: a b (must match /^[A-Za-z0-9,._-]+$/)'],
-    [['--fallback-model', 'sonnet --yolo'], 'invalid value for --fallback-model: sonnet --yolo (must be a valid model name)'],
+    [
+      ['--fallback-model', 'sonnet --yolo'],
+      'invalid value for --fallback-model: sonnet --yolo (must be a valid model name)',
+    ],
     [['--effort='], 'value for --effort must not be empty'],
     [['--effort=-x'], 'value for --effort must not start with "-": -x'],
   ])('claude %j', (tokens, message) => {
@@ -141,7 +156,9 @@ describe('checkExtraFlags — value rules and token rules', () => {
     };
     for (const [backend, flags] of Object.entries(denied) as [BackendName, string[]][]) {
       for (const flag of flags) {
-        expect(check(backend, [flag])).toEqual([{ path: 'body.extra[0]', message: `flag not allowed for ${backend}: ${flag}` }]);
+        expect(check(backend, [flag])).toEqual([
+          { path: 'body.extra[0]', message: `flag not allowed for ${backend}: ${flag}` },
+        ]);
       }
     }
   });
@@ -154,7 +171,14 @@ describe('checkExtraFlags — value rules and token rules', () => {
   });
 
   it('size and character limits', () => {
-    const details = check('claude', ['', 'é'.repeat(2049), 'a\u0000b', '\ud800', '--append-system-prompt', 'x'.repeat(4096)]);
+    const details = check('claude', [
+      '',
+      'é'.repeat(2049),
+      'a\u0000b',
+      '\ud800',
+      '--append-system-prompt',
+      'x'.repeat(4096),
+    ]);
     expect(details).toEqual([
       { path: 'body.extra[0]', message: 'must not be empty' },
       { path: 'body.extra[1]', message: 'must be at most 4096 bytes' },
@@ -164,7 +188,12 @@ describe('checkExtraFlags — value rules and token rules', () => {
   });
 
   it('reports every problem with its own index and the custom path prefix', () => {
-    const details = checkExtraFlags('claude', ['--bare', 'x', null, '--effort'], ADAPTERS.claude.extraFlags, 'body.steps[1].extra');
+    const details = checkExtraFlags(
+      'claude',
+      ['--bare', 'x', null, '--effort'],
+      ADAPTERS.claude.extraFlags,
+      'body.steps[1].extra',
+    );
     expect(details).toEqual([
       { path: 'body.steps[1].extra[1]', message: 'unexpected argument: x' },
       { path: 'body.steps[1].extra[2]', message: 'must be a string' },
@@ -173,7 +202,9 @@ describe('checkExtraFlags — value rules and token rules', () => {
   });
 
   it('a value token is consumed even when it is bad (no double report)', () => {
-    expect(check('claude', ['--effort', 7, '--bare'])).toEqual([{ path: 'body.extra[1]', message: 'must be a string' }]);
+    expect(check('claude', ['--effort', 7, '--bare'])).toEqual([
+      { path: 'body.extra[1]', message: 'must be a string' },
+    ]);
   });
 
   it('the next flag is not swallowed as a value', () => {
@@ -196,9 +227,9 @@ describe('parseAllowList', () => {
 
   it('a configured list replaces the built-in one', () => {
     const allow = parseAllowList(['--effort <v>', '--dangerously-skip-permissions']);
-    expect(checkExtraFlags('claude', ['--effort', 'ludicrous', '--dangerously-skip-permissions'], allow, 'body.extra')).toEqual(
-      [],
-    );
+    expect(
+      checkExtraFlags('claude', ['--effort', 'ludicrous', '--dangerously-skip-permissions'], allow, 'body.extra'),
+    ).toEqual([]);
     expect(checkExtraFlags('claude', ['--bare'], allow, 'body.extra')).toEqual([
       { path: 'body.extra[0]', message: 'flag not allowed for claude: --bare' },
     ]);
@@ -209,12 +240,24 @@ describe('parseAllowList', () => {
     expect(checkExtraFlags('codex', ['--strict-config'], [], 'body.extra')).toHaveLength(1);
   });
 
-  it.each(['', 'bare', '-', '--', '---x', '--x=1', '-ab', '--x <v> <w>', '--x  <v>', '--x v', '--x <>', ' --x', '--x <v>\n', '--a b'])(
-    'rejects %j',
-    (entry) => {
-      expect(() => parseAllowList([entry])).toThrow(/invalid allowed_extra_flags entry \[0\]/);
-    },
-  );
+  it.each([
+    '',
+    'bare',
+    '-',
+    '--',
+    '---x',
+    '--x=1',
+    '-ab',
+    '--x <v> <w>',
+    '--x  <v>',
+    '--x v',
+    '--x <>',
+    ' --x',
+    '--x <v>\n',
+    '--a b',
+  ])('rejects %j', (entry) => {
+    expect(() => parseAllowList([entry])).toThrow(/invalid allowed_extra_flags entry \[0\]/);
+  });
 
   it('rejects non-strings with a clear message', () => {
     expect(() => parseAllowList(['--ok', 5 as unknown as string])).toThrow(

@@ -33,7 +33,10 @@ describe('gemini parseResult (SPEC §5.6)', () => {
   it('tool-json usage equals the totals of the stream result line (391/29)', () => {
     const last = sample('gemini', 'tool-stream-json.stdout').trim().split('\n').pop() ?? '';
     const stats = (JSON.parse(last) as { stats: { input_tokens: number; output_tokens: number } }).stats;
-    expect(parse('tool-json', OK).usage).toMatchObject({ input_tokens: stats.input_tokens, output_tokens: stats.output_tokens });
+    expect(parse('tool-json', OK).usage).toMatchObject({
+      input_tokens: stats.input_tokens,
+      output_tokens: stats.output_tokens,
+    });
   });
 
   it('text before the first line starting with { is ignored', () => {
@@ -105,9 +108,15 @@ describe('gemini parseResult (SPEC §5.6)', () => {
   it('usage falls back to tokens.input when tokens.prompt is absent', () => {
     const stdout = JSON.stringify({
       response: 'x',
-      stats: { models: { a: { tokens: { input: 5, candidates: 2 } }, b: { tokens: { prompt: 7, candidates: 1, cached: 3 } } } },
+      stats: {
+        models: { a: { tokens: { input: 5, candidates: 2 } }, b: { tokens: { prompt: 7, candidates: 1, cached: 3 } } },
+      },
     });
-    expect(geminiAdapter.parseResult(stdout, '', OK).usage).toEqual({ input_tokens: 12, output_tokens: 3, cached_tokens: 3 });
+    expect(geminiAdapter.parseResult(stdout, '', OK).usage).toEqual({
+      input_tokens: 12,
+      output_tokens: 3,
+      cached_tokens: 3,
+    });
   });
 });
 
@@ -210,7 +219,10 @@ describe('gemini stream parser', () => {
         type: 'init',
         content: { backend_session_id: '22222222-3333-4444-8555-666666666666', model: 'gemini-3.8-flash' },
       },
-      { type: 'tool_use', content: { tool_id: 'read_file_1', tool_name: 'read_file', input: { absolute_path: '/nope' } } },
+      {
+        type: 'tool_use',
+        content: { tool_id: 'read_file_1', tool_name: 'read_file', input: { absolute_path: '/nope' } },
+      },
       {
         type: 'tool_result',
         content: { tool_id: 'read_file_1', tool_name: 'read_file', output: 'File not found: /nope', is_error: true },
@@ -240,6 +252,9 @@ describe('gemini parseResult — stdout object without response and an stderr er
 
   it('uses the last line that is exactly "{" (earlier JSON-looking blocks are ignored)', () => {
     const stderr = '{\n  "session_id": "old"\n}\nnoise\n{\n  "session_id": "new",\n  "error": {"message": "latest"}\n}';
-    expect(geminiAdapter.parseResult('', stderr, exitCode(1))).toMatchObject({ error: 'latest', backendSessionId: 'new' });
+    expect(geminiAdapter.parseResult('', stderr, exitCode(1))).toMatchObject({
+      error: 'latest',
+      backendSessionId: 'new',
+    });
   });
 });

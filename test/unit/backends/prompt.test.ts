@@ -79,12 +79,20 @@ describe('model pattern (SPEC §3.1)', () => {
     },
   );
 
-  it.each(['', '--dangerously-skip-permissions', '-m', 'sonnet --yolo', ' sonnet', 'a\nb', 'x'.repeat(201), '.hidden', 'a;b', 'a\u0000'])(
-    'rejects %j',
-    (m) => {
-      expect(isValidModel(m)).toBe(false);
-    },
-  );
+  it.each([
+    '',
+    '--dangerously-skip-permissions',
+    '-m',
+    'sonnet --yolo',
+    ' sonnet',
+    'a\nb',
+    'x'.repeat(201),
+    '.hidden',
+    'a;b',
+    'a\u0000',
+  ])('rejects %j', (m) => {
+    expect(isValidModel(m)).toBe(false);
+  });
 
   it('rejects non-strings; the exported regex is the spec one', () => {
     expect(isValidModel(5)).toBe(false);

@@ -12,8 +12,18 @@ describe('subtractCumulative (codex resumed threads, SPEC §5.5/§5.10)', () => 
     const first = { input_tokens: 14962, output_tokens: 6, cached_tokens: 0, reasoning_tokens: 0 };
     const second = { input_tokens: 30000, output_tokens: 12, cached_tokens: 0, reasoning_tokens: 0 };
     const third = { input_tokens: 45115, output_tokens: 18, cached_tokens: 0, reasoning_tokens: 0 };
-    expect(subtractCumulative(second, first)).toEqual({ input_tokens: 15038, output_tokens: 6, cached_tokens: 0, reasoning_tokens: 0 });
-    expect(subtractCumulative(third, second)).toEqual({ input_tokens: 15115, output_tokens: 6, cached_tokens: 0, reasoning_tokens: 0 });
+    expect(subtractCumulative(second, first)).toEqual({
+      input_tokens: 15038,
+      output_tokens: 6,
+      cached_tokens: 0,
+      reasoning_tokens: 0,
+    });
+    expect(subtractCumulative(third, second)).toEqual({
+      input_tokens: 15115,
+      output_tokens: 6,
+      cached_tokens: 0,
+      reasoning_tokens: 0,
+    });
   });
 
   it('floors at 0 per field', () => {
@@ -26,19 +36,30 @@ describe('subtractCumulative (codex resumed threads, SPEC §5.5/§5.10)', () => 
   });
 
   it('missing previous fields count as 0; optional fields follow the reported value', () => {
-    expect(subtractCumulative({ input_tokens: 10, output_tokens: 5, cached_tokens: 4 }, { input_tokens: 3, output_tokens: 1 })).toEqual(
-      { input_tokens: 7, output_tokens: 4, cached_tokens: 4 },
-    );
-    expect(subtractCumulative({ input_tokens: 10, output_tokens: 5 }, { input_tokens: 3, output_tokens: 1, cached_tokens: 2 })).toEqual(
-      { input_tokens: 7, output_tokens: 4 },
-    );
-    expect(subtractCumulative({ input_tokens: 10, output_tokens: 5 }, undefined)).toEqual({ input_tokens: 10, output_tokens: 5 });
+    expect(
+      subtractCumulative(
+        { input_tokens: 10, output_tokens: 5, cached_tokens: 4 },
+        { input_tokens: 3, output_tokens: 1 },
+      ),
+    ).toEqual({ input_tokens: 7, output_tokens: 4, cached_tokens: 4 });
+    expect(
+      subtractCumulative(
+        { input_tokens: 10, output_tokens: 5 },
+        { input_tokens: 3, output_tokens: 1, cached_tokens: 2 },
+      ),
+    ).toEqual({ input_tokens: 7, output_tokens: 4 });
+    expect(subtractCumulative({ input_tokens: 10, output_tokens: 5 }, undefined)).toEqual({
+      input_tokens: 10,
+      output_tokens: 5,
+    });
   });
 });
 
 describe('normalisers (SPEC §5.10)', () => {
   it('claude', () => {
-    expect(claudeUsage({ input_tokens: 1, cache_creation_input_tokens: 2, cache_read_input_tokens: 3, output_tokens: 4 })).toEqual({
+    expect(
+      claudeUsage({ input_tokens: 1, cache_creation_input_tokens: 2, cache_read_input_tokens: 3, output_tokens: 4 }),
+    ).toEqual({
       input_tokens: 6,
       output_tokens: 4,
       cached_tokens: 3,
@@ -49,7 +70,9 @@ describe('normalisers (SPEC §5.10)', () => {
   });
 
   it('codex', () => {
-    expect(codexUsage({ input_tokens: 100, cached_input_tokens: 40, output_tokens: 20, reasoning_output_tokens: 5 })).toEqual({
+    expect(
+      codexUsage({ input_tokens: 100, cached_input_tokens: 40, output_tokens: 20, reasoning_output_tokens: 5 }),
+    ).toEqual({
       input_tokens: 100,
       output_tokens: 20,
       cached_tokens: 40,
@@ -67,7 +90,12 @@ describe('normalisers (SPEC §5.10)', () => {
         broken: 'x',
       },
     };
-    expect(geminiJsonUsage(stats)).toEqual({ input_tokens: 30, output_tokens: 5, cached_tokens: 2, reasoning_tokens: 4 });
+    expect(geminiJsonUsage(stats)).toEqual({
+      input_tokens: 30,
+      output_tokens: 5,
+      cached_tokens: 2,
+      reasoning_tokens: 4,
+    });
     expect(geminiJsonUsage({ models: {} })).toBeUndefined();
     expect(geminiJsonUsage({})).toBeUndefined();
   });
@@ -91,7 +119,12 @@ describe('normalisers (SPEC §5.10)', () => {
 
 describe('addUsage', () => {
   it('adds field-wise; undefined sides pass through', () => {
-    expect(addUsage({ input_tokens: 1, output_tokens: 2, cached_tokens: 3 }, { input_tokens: 4, output_tokens: 5, reasoning_tokens: 6 })).toEqual({
+    expect(
+      addUsage(
+        { input_tokens: 1, output_tokens: 2, cached_tokens: 3 },
+        { input_tokens: 4, output_tokens: 5, reasoning_tokens: 6 },
+      ),
+    ).toEqual({
       input_tokens: 5,
       output_tokens: 7,
       cached_tokens: 3,

@@ -18,8 +18,9 @@ import { resolveApiKeys } from '../../../src/security/api-keys';
 
 const startServerMock = startServer as unknown as jest.Mock;
 const resolveApiKeysMock = resolveApiKeys as unknown as jest.Mock;
-const pkgVersion = (JSON.parse(fs.readFileSync(path.join(__dirname, '../../../package.json'), 'utf8')) as { version: string })
-  .version;
+const pkgVersion = (
+  JSON.parse(fs.readFileSync(path.join(__dirname, '../../../package.json'), 'utf8')) as { version: string }
+).version;
 
 class Capture extends Writable {
   text = '';
@@ -48,7 +49,13 @@ function makeIo(env: NodeJS.ProcessEnv = {}) {
   const stdout = new Capture();
   const stderr = new Capture();
   const signals = new EventEmitter();
-  const io: CliIo = { stdout, stderr, env: { CLINVK_HOME: home, HOME: tmp, PATH: '/nonexistent', ...env }, cwd: tmp, signals };
+  const io: CliIo = {
+    stdout,
+    stderr,
+    env: { CLINVK_HOME: home, HOME: tmp, PATH: '/nonexistent', ...env },
+    cwd: tmp,
+    signals,
+  };
   return { io, stdout, stderr, signals };
 }
 
@@ -94,7 +101,9 @@ describe('version and help', () => {
     }
     const serve = await exec(['serve', '--help']);
     expect(serve.code).toBe(0);
-    expect(serve.stdout).toContain('Usage: clinvk serve [--host <host>] [--port|-p <port>] [--config <file>] [--log-level <level>]');
+    expect(serve.stdout).toContain(
+      'Usage: clinvk serve [--host <host>] [--port|-p <port>] [--config <file>] [--log-level <level>]',
+    );
     expect((await exec(['config', 'show', '--help'])).stdout).toContain('Usage: clinvk config show');
     expect((await exec(['config', '--help'])).stdout).toContain('Usage: clinvk config show');
     expect((await exec(['version', '--help'])).stdout).toContain('Usage: clinvk version');
@@ -300,7 +309,9 @@ describe('serve', () => {
   });
 
   test('address in use exits 1 with a message on stderr', async () => {
-    startServerMock.mockRejectedValue(Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:8080'), { code: 'EADDRINUSE' }));
+    startServerMock.mockRejectedValue(
+      Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:8080'), { code: 'EADDRINUSE' }),
+    );
     const r = await exec(['serve', '--port', '8080']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
@@ -360,6 +371,8 @@ describe('helpers', () => {
       unified_flags: { dry_run: false },
     } as unknown as Config;
     expect(startupWarnings(config)).toEqual([]);
-    expect(startupWarnings({ ...config, server: { host: '0.0.0.0' }, api_keys: ['k'] } as unknown as Config)).toEqual([]);
+    expect(startupWarnings({ ...config, server: { host: '0.0.0.0' }, api_keys: ['k'] } as unknown as Config)).toEqual(
+      [],
+    );
   });
 });

@@ -49,27 +49,29 @@ describe('resolveCompatModel', () => {
     ['gemini/a b', 'gemini/a b'],
     ['a 204-character gpt name', `gpt-${'x'.repeat(200)}`],
     ['a 201-character model after claude/', `claude/${'x'.repeat(201)}`],
-  ])(
-    '%s → validation_error on body.model',
-    (_label, m) => {
-      const err = thrown(() => resolveCompatModel(m, 'claude'));
-      expect(err.code).toBe('validation_error');
-      expect(err.details).toEqual([{ path: 'body.model', message: 'invalid model name' }]);
-    },
-  );
+  ])('%s → validation_error on body.model', (_label, m) => {
+    const err = thrown(() => resolveCompatModel(m, 'claude'));
+    expect(err.code).toBe('validation_error');
+    expect(err.details).toEqual([{ path: 'body.model', message: 'invalid model name' }]);
+  });
 });
 
 describe('ignoredParams', () => {
   test('OpenAI keeps model, messages, stream, stream_options, n', () => {
     expect(
-      ignoredParams({ model: 'm', messages: [], stream: true, stream_options: {}, n: 1, zeta: 1, alpha: 0, nul: null, seed: 3 }, 'openai'),
+      ignoredParams(
+        { model: 'm', messages: [], stream: true, stream_options: {}, n: 1, zeta: 1, alpha: 0, nul: null, seed: 3 },
+        'openai',
+      ),
     ).toEqual(['alpha', 'seed', 'zeta']);
   });
   test('Anthropic keeps model, max_tokens, messages, system, stream', () => {
-    expect(ignoredParams({ model: 'm', max_tokens: 1, messages: [], system: 's', stream: false, top_k: 2, n: 1 }, 'anthropic')).toEqual([
-      'n',
-      'top_k',
-    ]);
+    expect(
+      ignoredParams(
+        { model: 'm', max_tokens: 1, messages: [], system: 's', stream: false, top_k: 2, n: 1 },
+        'anthropic',
+      ),
+    ).toEqual(['n', 'top_k']);
   });
 });
 
@@ -100,7 +102,10 @@ describe('openaiTranscript', () => {
   const u = (content: OpenAIChatMessage['content']): OpenAIChatMessage => ({ role: 'user', content });
 
   test('one user message is verbatim; system-only text does not count as a turn', () => {
-    expect(openaiTranscript([{ role: 'developer', content: 'D' }, u('  hi  ')])).toEqual({ systemPrompt: 'D', prompt: '  hi  ' });
+    expect(openaiTranscript([{ role: 'developer', content: 'D' }, u('  hi  ')])).toEqual({
+      systemPrompt: 'D',
+      prompt: '  hi  ',
+    });
     expect(openaiTranscript([u('hi')])).toEqual({ prompt: 'hi' });
   });
 
@@ -109,15 +114,26 @@ describe('openaiTranscript', () => {
       u('q'),
       { role: 'assistant', content: null, function_call: { name: 'f', arguments: '{}' } },
       { role: 'function', name: 'f', content: 'r' },
-      { role: 'assistant', content: [{ type: 'text', text: 'a' }], tool_calls: [{ function: { name: 'g', arguments: '[1]' } }] },
+      {
+        role: 'assistant',
+        content: [{ type: 'text', text: 'a' }],
+        tool_calls: [{ function: { name: 'g', arguments: '[1]' } }],
+      },
     ]);
-    expect(t.prompt).toBe('User: q\n\nAssistant (tool call f): {}\n\nTool result (f): r\n\nAssistant: a\n\nAssistant (tool call g): [1]');
+    expect(t.prompt).toBe(
+      'User: q\n\nAssistant (tool call f): {}\n\nTool result (f): r\n\nAssistant: a\n\nAssistant (tool call g): [1]',
+    );
   });
 
   test('empty system messages are skipped when joining', () => {
-    expect(openaiTranscript([{ role: 'system', content: '' }, { role: 'system', content: 'A' }, { role: 'system', content: 'B' }, u('x')]).systemPrompt).toBe(
-      'A\n\nB',
-    );
+    expect(
+      openaiTranscript([
+        { role: 'system', content: '' },
+        { role: 'system', content: 'A' },
+        { role: 'system', content: 'B' },
+        u('x'),
+      ]).systemPrompt,
+    ).toBe('A\n\nB');
   });
 
   test('a lone surrogate anywhere → validation_error naming messages', () => {
@@ -130,27 +146,46 @@ describe('openaiTranscript', () => {
 describe('anthropicTranscript', () => {
   test('a single user message with a tool_result is not verbatim', () => {
     const t = anthropicTranscript({
-      messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'out' }, { type: 'text', text: 'go on' }] }],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 't1', content: 'out' },
+            { type: 'text', text: 'go on' },
+          ],
+        },
+      ],
     });
     expect(t.prompt).toBe('Tool result (t1): out\n\nUser: go on');
   });
 
   test('system string, empty system → none', () => {
     expect(anthropicTranscript({ system: '', messages: [{ role: 'user', content: 'hi' }] })).toEqual({ prompt: 'hi' });
-    expect(anthropicTranscript({ system: 'S', messages: [{ role: 'user', content: 'hi' }] })).toEqual({ systemPrompt: 'S', prompt: 'hi' });
+    expect(anthropicTranscript({ system: 'S', messages: [{ role: 'user', content: 'hi' }] })).toEqual({
+      systemPrompt: 'S',
+      prompt: 'hi',
+    });
   });
 
   test('role system → validation_error; unknown block → unsupported_content', () => {
     const bad = thrown(() => anthropicTranscript({ messages: [{ role: 'system' as 'user', content: 'x' }] }));
     expect(bad.code).toBe('validation_error');
     expect(bad.details![0]!.path).toBe('body.messages[0].role');
-    const unknown = thrown(() => anthropicTranscript({ messages: [{ role: 'user', content: [{ type: 'search_result' }] }] }));
+    const unknown = thrown(() =>
+      anthropicTranscript({ messages: [{ role: 'user', content: [{ type: 'search_result' }] }] }),
+    );
     expect(unknown.code).toBe('unsupported_content');
   });
 });
 
 describe('OpenAIStreamEncoder', () => {
-  const opts = { id: 'chatcmpl-AAAAAAAAAAAAAAAAAAAAAAAA', created: 1, model: 'm', includeUsage: false, promptText: 'abcd' };
+  const opts = {
+    id: 'chatcmpl-AAAAAAAAAAAAAAAAAAAAAAAA',
+    created: 1,
+    model: 'm',
+    includeUsage: false,
+    promptText: 'abcd',
+  };
   const payload = (frame: string) => JSON.parse(frame.slice('data: '.length)) as Record<string, any>;
 
   test('ignores non-text events and empty messages; heartbeat is a comment', () => {
@@ -167,9 +202,16 @@ describe('OpenAIStreamEncoder', () => {
 
   test('nothing after the terminal event; stream codes map to server_error', () => {
     const e = new OpenAIStreamEncoder(opts);
-    const frame = e.encode(ev('error', { message: 'backend output line exceeded 10 bytes', code: 'stream_line_too_long', exit_code: -1 }))!;
+    const frame = e.encode(
+      ev('error', { message: 'backend output line exceeded 10 bytes', code: 'stream_line_too_long', exit_code: -1 }),
+    )!;
     expect(payload(frame)).toEqual({
-      error: { message: 'backend output line exceeded 10 bytes', type: 'server_error', param: null, code: 'stream_line_too_long' },
+      error: {
+        message: 'backend output line exceeded 10 bytes',
+        type: 'server_error',
+        param: null,
+        code: 'stream_line_too_long',
+      },
     });
     expectValidSchema('OpenAIErrorResponse', payload(frame));
     expect(e.encode(ev('message', { text: 'late', role: 'assistant' }))).toBeNull();
@@ -180,7 +222,10 @@ describe('OpenAIStreamEncoder', () => {
     const e = new OpenAIStreamEncoder({ ...opts, includeUsage: true });
     e.start();
     e.encode(ev('message', { text: 'abcdefgh', role: 'assistant' }));
-    const frames = e.encode(ev('done', { exit_code: 0, duration_ms: 1 }))!.split('\n\n').filter(Boolean);
+    const frames = e
+      .encode(ev('done', { exit_code: 0, duration_ms: 1 }))!
+      .split('\n\n')
+      .filter(Boolean);
     expect(frames).toHaveLength(3);
     expect(payload(frames[1]!).usage).toEqual({ prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 });
     expect(frames[2]).toBe('data: [DONE]');
@@ -195,7 +240,9 @@ describe('AnthropicStreamEncoder', () => {
     expect(e.encode(ev('progress', { stage: 'heartbeat' }))).toBe('event: ping\ndata: {"type":"ping"}\n\n');
     expect(e.encode(ev('thinking', { text: 'x' }))).toBeNull();
     const frame = e.encode(ev('error', { message: 'server shutting down', code: 'shutting_down', exit_code: -1 }))!;
-    expect(frame).toBe('event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"server shutting down"}}\n\n');
+    expect(frame).toBe(
+      'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"server shutting down"}}\n\n',
+    );
     expect(e.encode(ev('done', { exit_code: 0 }))).toBeNull();
   });
 

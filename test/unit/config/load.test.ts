@@ -1,7 +1,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError, deepFreeze, loadConfig, resolveHome, withApiKeys, type ConfigFlags } from '../../../src/config/load';
+import {
+  ConfigError,
+  deepFreeze,
+  loadConfig,
+  resolveHome,
+  withApiKeys,
+  type ConfigFlags,
+} from '../../../src/config/load';
 import { defaultConfig } from '../../../src/config/defaults';
 
 let tmp: string;
@@ -191,7 +198,9 @@ describe('file sources (§8.1)', () => {
   });
 
   test('a directory given as config file is an error', () => {
-    expect(problemsOf({ flags: { config: tmp } })).toEqual([`config error: --config: config file is a directory: ${tmp}`]);
+    expect(problemsOf({ flags: { config: tmp } })).toEqual([
+      `config error: --config: config file is a directory: ${tmp}`,
+    ]);
   });
 
   test('malformed YAML is an error naming the file', () => {
@@ -399,7 +408,10 @@ describe('validation errors name the key (§8.4)', () => {
     ['server:\n  kill_grace_secs: 0\n', 'config error: server.kill_grace_secs: must be >= 1 (got 0)'],
     ['server:\n  stream_heartbeat_secs: 0\n', 'config error: server.stream_heartbeat_secs: must be >= 1 (got 0)'],
     ['server:\n  rate_limit_cleanup_secs: 0\n', 'config error: server.rate_limit_cleanup_secs: must be >= 1 (got 0)'],
-    ['server:\n  max_concurrent_executions: 0\n', 'config error: server.max_concurrent_executions: must be >= 1 (got 0)'],
+    [
+      'server:\n  max_concurrent_executions: 0\n',
+      'config error: server.max_concurrent_executions: must be >= 1 (got 0)',
+    ],
     ['server:\n  max_queued_executions: -1\n', 'config error: server.max_queued_executions: must be >= 0 (got -1)'],
     ['server:\n  max_prompt_bytes: 120001\n', 'config error: server.max_prompt_bytes: must be <= 120000 (got 120001)'],
     ['server:\n  max_prompt_bytes: 0\n', 'config error: server.max_prompt_bytes: must be >= 1 (got 0)'],
@@ -408,8 +420,14 @@ describe('validation errors name the key (§8.4)', () => {
     ['server:\n  max_request_body_bytes: -5\n', 'config error: server.max_request_body_bytes: must be >= 0 (got -5)'],
     ['server:\n  cors_max_age: -1\n', 'config error: server.cors_max_age: must be >= 0 (got -1)'],
     ['server:\n  backend_check_ttl_secs: -1\n', 'config error: server.backend_check_ttl_secs: must be >= 0 (got -1)'],
-    ['server:\n  rate_limit_enabled: "yes"\n', 'config error: server.rate_limit_enabled: must be a boolean (got "yes")'],
-    ['server:\n  log_level: verbose\n', 'config error: server.log_level: must be one of error, warn, info, debug (got "verbose")'],
+    [
+      'server:\n  rate_limit_enabled: "yes"\n',
+      'config error: server.rate_limit_enabled: must be a boolean (got "yes")',
+    ],
+    [
+      'server:\n  log_level: verbose\n',
+      'config error: server.log_level: must be one of error, warn, info, debug (got "verbose")',
+    ],
     ['server:\n  log_level: 3\n', 'config error: server.log_level: must be a string (got 3)'],
     [
       'server:\n  allowed_workdir_prefixes: [/ok, relative/dir]\n',
@@ -419,7 +437,10 @@ describe('validation errors name the key (§8.4)', () => {
       'server:\n  blocked_workdir_prefixes: ["./x"]\n',
       'config error: server.blocked_workdir_prefixes[0]: must be an absolute path (got "./x")',
     ],
-    ['server:\n  default_workdir: rel\n', 'config error: server.default_workdir: must be an absolute path or "" (got "rel")'],
+    [
+      'server:\n  default_workdir: rel\n',
+      'config error: server.default_workdir: must be an absolute path or "" (got "rel")',
+    ],
     [
       'server:\n  trusted_proxies: ["10.0.0.0/33"]\n',
       'config error: server.trusted_proxies[0]: must be an IP address, a CIDR range or one of loopback, linklocal, uniquelocal (got "10.0.0.0/33")',
@@ -486,12 +507,18 @@ describe('validation errors name the key (§8.4)', () => {
     ],
     ['backends:\n  gemini:\n    env: {FOO: 1}\n', 'config error: backends.gemini.env.FOO: must be a string (got 1)'],
     ['backends:\n  gemini:\n    env: []\n', 'config error: backends.gemini.env: must be a mapping (got [])'],
-    ['backends:\n  claude:\n    enabled: "no"\n', 'config error: backends.claude.enabled: must be a boolean (got "no")'],
+    [
+      'backends:\n  claude:\n    enabled: "no"\n',
+      'config error: backends.claude.enabled: must be a boolean (got "no")',
+    ],
     [
       'backends:\n  claude:\n    system_prompt_mode: prepend\n',
       'config error: backends.claude.system_prompt_mode: must be one of replace, append (got "prepend")',
     ],
-    ['backends:\n  claude:\n    extra_flags: "--x"\n', 'config error: backends.claude.extra_flags: must be a list (got "--x")'],
+    [
+      'backends:\n  claude:\n    extra_flags: "--x"\n',
+      'config error: backends.claude.extra_flags: must be a list (got "--x")',
+    ],
     [
       'backends:\n  codex:\n    command: ./bin/codex\n',
       'config error: backends.codex.command: must be an executable name (looked up on PATH) or an absolute path (got "./bin/codex")',
@@ -541,11 +568,15 @@ describe('validation errors name the key (§8.4)', () => {
 
 describe('bad environment and flag values name their source', () => {
   test('CLINVK_PORT that is not an integer', () => {
-    expect(problemsOf({ env: { CLINVK_PORT: 'abc' } })).toEqual(['config error: CLINVK_PORT: must be an integer (got "abc")']);
+    expect(problemsOf({ env: { CLINVK_PORT: 'abc' } })).toEqual([
+      'config error: CLINVK_PORT: must be an integer (got "abc")',
+    ]);
   });
 
   test('CLINVK_PORT out of range', () => {
-    expect(problemsOf({ env: { CLINVK_PORT: '70000' } })).toEqual(['config error: CLINVK_PORT: must be <= 65535 (got 70000)']);
+    expect(problemsOf({ env: { CLINVK_PORT: '70000' } })).toEqual([
+      'config error: CLINVK_PORT: must be <= 65535 (got 70000)',
+    ]);
   });
 
   test('--port that is not an integer or out of range', () => {

@@ -37,7 +37,15 @@ test('snake_case sections like the file, header with home and file', () => {
   expect(out).toContain(`# home: ${tmp}`);
   expect(out).toContain(`# config file: ${path.join(tmp, 'config.yaml')}`);
   const doc = YAML.parse(out);
-  expect(Object.keys(doc)).toEqual(['server', 'default_backend', 'unified_flags', 'backends', 'session', 'output', 'parallel']);
+  expect(Object.keys(doc)).toEqual([
+    'server',
+    'default_backend',
+    'unified_flags',
+    'backends',
+    'session',
+    'output',
+    'parallel',
+  ]);
   expect(doc.server.port).toBe(9001);
   expect(doc.server.default_workdir).toBe(tmp);
   expect(doc.backends.claude.model).toBe('opus');
@@ -54,7 +62,9 @@ test('no file: the header says so', () => {
 });
 
 test('credential-looking child environment values are redacted', () => {
-  const { config } = load('backends:\n  claude:\n    env:\n      ANTHROPIC_API_KEY: sk-ant-secret\n      MY_TOKEN: t0k\n      LANG: C.UTF-8\n');
+  const { config } = load(
+    'backends:\n  claude:\n    env:\n      ANTHROPIC_API_KEY: sk-ant-secret\n      MY_TOKEN: t0k\n      LANG: C.UTF-8\n',
+  );
   const out = configToYaml(config, 0);
   expect(out).not.toContain('sk-ant-secret');
   expect(out).not.toContain('t0k');
@@ -70,7 +80,9 @@ test('the output loads back as a configuration file with the same values', () =>
   try {
     fs.writeFileSync(path.join(other, 'config.yaml'), configToYaml(config, 3));
     const again = loadConfig({ flags: {}, env: { CLINVK_HOME: other, HOME: other }, cwd: other });
-    expect(again.warnings).toEqual([`config warning: server.api_keys: unknown key (ignored) in ${path.join(other, 'config.yaml')}`]);
+    expect(again.warnings).toEqual([
+      `config warning: server.api_keys: unknown key (ignored) in ${path.join(other, 'config.yaml')}`,
+    ]);
     expect(again.config.server).toEqual(config.server);
     expect(again.config.backends).toEqual(config.backends);
     expect(again.config.parallel).toEqual(config.parallel);

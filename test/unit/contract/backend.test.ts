@@ -41,7 +41,11 @@ beforeAll(async () => {
   const handlers: Record<string, (c: Context) => Outcome> = {
     notFound: () => ({ kind: 'notFound' }),
     methodNotAllowed: () => ({ kind: 'methodNotAllowed' }),
-    validationFail: (c) => ({ kind: 'validationFail', operationId: c.operation.operationId, errors: c.validation.errors }),
+    validationFail: (c) => ({
+      kind: 'validationFail',
+      operationId: c.operation.operationId,
+      errors: c.validation.errors,
+    }),
   };
   for (const [, , id] of ROUTES) handlers[id] = (c) => ({ kind: 'handler', operationId: c.operation.operationId });
   full = new OpenAPIBackend({
@@ -89,7 +93,12 @@ describe('full strict init', () => {
   it('initialises without warnings and knows all 22 operations', () => {
     expect(full.initialized).toBe(true);
     expect(initWarnings).toEqual([]);
-    expect(full.getOperations().map((o) => o.operationId).sort()).toEqual(ROUTES.map((r) => r[2]).sort());
+    expect(
+      full
+        .getOperations()
+        .map((o) => o.operationId)
+        .sort(),
+    ).toEqual(ROUTES.map((r) => r[2]).sort());
   });
 
   it.each(ROUTES)('routes %s %s to %s', (method, path, id) => {
@@ -113,7 +122,9 @@ describe('full strict init', () => {
   });
 
   it('calls validationFail for an invalid body', async () => {
-    const out = (await full.handleRequest(request('post', '/api/v1/prompt', { backend: 'claude', promt: 'x' }))) as Outcome;
+    const out = (await full.handleRequest(
+      request('post', '/api/v1/prompt', { backend: 'claude', promt: 'x' }),
+    )) as Outcome;
     expect(out.kind).toBe('validationFail');
     expect(out.operationId).toBe('executePrompt');
   });
@@ -141,8 +152,14 @@ describe('full strict init', () => {
 
   it('validates requests exactly like the helper instance', () => {
     const samples: Array<[string, ReturnType<typeof request>]> = [
-      ['executePrompt', request('post', '/api/v1/prompt', { backend: 'gpt4', prompt: '', max_turns: 1.5, Backend: 'x' })],
-      ['executeParallel', request('post', '/api/v1/parallel', { tasks: [{ backend: 'claude', prompt: 'x', dry_run: true }] })],
+      [
+        'executePrompt',
+        request('post', '/api/v1/prompt', { backend: 'gpt4', prompt: '', max_turns: 1.5, Backend: 'x' }),
+      ],
+      [
+        'executeParallel',
+        request('post', '/api/v1/parallel', { tasks: [{ backend: 'claude', prompt: 'x', dry_run: true }] }),
+      ],
       ['listSessions', request('get', '/api/v1/sessions', undefined, { limit: '0', status: 'running' })],
       ['getSession', request('get', '/api/v1/sessions/ABCDEF')],
       ['openaiChatCompletions', request('post', '/openai/v1/chat/completions', { model: '', messages: [], n: 2 })],

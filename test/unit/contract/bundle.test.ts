@@ -146,7 +146,20 @@ describe('bundled document', () => {
   });
 
   it('uses no OpenAPI 3.1 / JSON Schema 2019+ syntax', () => {
-    const forbidden = ['const', 'prefixItems', '$defs', 'propertyNames', 'unevaluatedProperties', 'examples', 'contentMediaType', 'if', 'then', 'else', 'dependentRequired', '$schema'];
+    const forbidden = [
+      'const',
+      'prefixItems',
+      '$defs',
+      'propertyNames',
+      'unevaluatedProperties',
+      'examples',
+      'contentMediaType',
+      'if',
+      'then',
+      'else',
+      'dependentRequired',
+      '$schema',
+    ];
     for (const [path, schema] of allSchemas()) {
       for (const key of forbidden) expect([path, key, key in schema]).toEqual([path, key, false]);
       expect([path, Array.isArray(schema.type)]).toEqual([path, false]);
@@ -159,7 +172,14 @@ describe('bundled document', () => {
   });
 
   it('native request schemas forbid additional properties at every level', () => {
-    const requests = ['PromptRequest', 'ParallelRequest', 'ParallelTask', 'ChainRequest', 'ChainStep', 'CompareRequest'];
+    const requests = [
+      'PromptRequest',
+      'ParallelRequest',
+      'ParallelTask',
+      'ChainRequest',
+      'ChainStep',
+      'CompareRequest',
+    ];
     for (const name of requests) {
       expect([name, doc.components.schemas[name].additionalProperties]).toEqual([name, false]);
     }
@@ -180,11 +200,20 @@ describe('bundled document', () => {
 
   it('declares the error statuses on every operation, with the style error shape', () => {
     const shape = (id: string) =>
-      id.startsWith('openai') ? 'OpenAIErrorResponse' : id.startsWith('anthropic') ? 'AnthropicErrorResponse' : 'ErrorResponse';
+      id.startsWith('openai')
+        ? 'OpenAIErrorResponse'
+        : id.startsWith('anthropic')
+          ? 'AnthropicErrorResponse'
+          : 'ErrorResponse';
     for (const [id, method, path] of OPERATIONS) {
       const responses = doc.paths[path][method].responses;
       const statuses = Object.keys(responses);
-      expect([id, statuses.includes('default'), statuses.includes('405'), statuses.includes('429')]).toEqual([id, true, true, true]);
+      expect([id, statuses.includes('default'), statuses.includes('405'), statuses.includes('429')]).toEqual([
+        id,
+        true,
+        true,
+        true,
+      ]);
       const exempt = ['healthCheck', 'getOpenApiJson', 'getOpenApiYaml', 'getDocs'].includes(id);
       expect([id, statuses.includes('401')]).toEqual([id, !exempt]);
       if (method === 'post') {
@@ -205,12 +234,21 @@ describe('bundled document', () => {
 
   it('describes the streaming and non-JSON media types', () => {
     const p = doc.paths;
-    expect(Object.keys(p['/api/v1/prompt'].post.responses['200'].content)).toEqual(['application/json', 'application/x-ndjson']);
+    expect(Object.keys(p['/api/v1/prompt'].post.responses['200'].content)).toEqual([
+      'application/json',
+      'application/x-ndjson',
+    ]);
     expect(p['/api/v1/prompt'].post.responses['200'].content['application/x-ndjson'].schema.$ref).toBe(
       '#/components/schemas/NativeStreamEvent',
     );
-    expect(Object.keys(p['/openai/v1/chat/completions'].post.responses['200'].content)).toEqual(['application/json', 'text/event-stream']);
-    expect(Object.keys(p['/anthropic/v1/messages'].post.responses['200'].content)).toEqual(['application/json', 'text/event-stream']);
+    expect(Object.keys(p['/openai/v1/chat/completions'].post.responses['200'].content)).toEqual([
+      'application/json',
+      'text/event-stream',
+    ]);
+    expect(Object.keys(p['/anthropic/v1/messages'].post.responses['200'].content)).toEqual([
+      'application/json',
+      'text/event-stream',
+    ]);
     expect(Object.keys(p['/openapi.yaml'].get.responses['200'].content)).toEqual(['application/yaml']);
     expect(Object.keys(p['/docs'].get.responses['200'].content)).toEqual(['text/html']);
     expect(Object.keys(p['/metrics'].get.responses['200'].content)).toEqual(['text/plain']);
@@ -223,7 +261,8 @@ describe('bundled document', () => {
       BearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
     });
     expect(doc.security).toEqual([{ ApiKeyHeader: [] }, { BearerAuth: [] }]);
-    for (const path of ['/health', '/openapi.json', '/openapi.yaml', '/docs']) expect(doc.paths[path].get.security).toEqual([]);
+    for (const path of ['/health', '/openapi.json', '/openapi.yaml', '/docs'])
+      expect(doc.paths[path].get.security).toEqual([]);
     expect(doc.paths['/metrics'].get.security).toEqual([{}, { ApiKeyHeader: [] }, { BearerAuth: [] }]);
   });
 

@@ -43,7 +43,10 @@ describe('native success responses (SPEC §3 examples)', () => {
       },
     });
     // ephemeral: no session_id
-    expectMatchesSpec('executePrompt', 200, { success: true, data: { backend: 'gemini', exit_code: 0, duration_ms: 5, output: '' } });
+    expectMatchesSpec('executePrompt', 200, {
+      success: true,
+      data: { backend: 'gemini', exit_code: 0, duration_ms: 5, output: '' },
+    });
   });
 
   it('executeParallel', () => {
@@ -56,9 +59,29 @@ describe('native success responses (SPEC §3 examples)', () => {
         canceled: 1,
         total_duration_ms: 2040,
         results: [
-          { backend: 'claude', exit_code: 0, duration_ms: 1810, output: '…', token_usage: { input_tokens: 1650, output_tokens: 6 } },
-          { backend: 'gemini', exit_code: 144, duration_ms: 2030, output: '', error: '{"error":{"code":400}}', error_code: 'backend_failed' },
-          { backend: 'codex', exit_code: -1, duration_ms: 0, output: '', error: 'canceled (fail_fast)', error_code: 'canceled' },
+          {
+            backend: 'claude',
+            exit_code: 0,
+            duration_ms: 1810,
+            output: '…',
+            token_usage: { input_tokens: 1650, output_tokens: 6 },
+          },
+          {
+            backend: 'gemini',
+            exit_code: 144,
+            duration_ms: 2030,
+            output: '',
+            error: '{"error":{"code":400}}',
+            error_code: 'backend_failed',
+          },
+          {
+            backend: 'codex',
+            exit_code: -1,
+            duration_ms: 0,
+            output: '',
+            error: 'canceled (fail_fast)',
+            error_code: 'canceled',
+          },
         ],
       },
     });
@@ -84,7 +107,17 @@ describe('native success responses (SPEC §3 examples)', () => {
         completed_steps: 0,
         failed_step: 1,
         total_duration_ms: 10,
-        results: [{ step: 1, backend: 'claude', exit_code: -1, duration_ms: 0, output: '', error: 'x', error_code: 'validation_error' }],
+        results: [
+          {
+            step: 1,
+            backend: 'claude',
+            exit_code: -1,
+            duration_ms: 0,
+            output: '',
+            error: 'x',
+            error_code: 'validation_error',
+          },
+        ],
       },
     });
   });
@@ -133,12 +166,22 @@ describe('native success responses (SPEC §3 examples)', () => {
   };
 
   it('listSessions, getSession, deleteSession', () => {
-    expectMatchesSpec('listSessions', 200, { success: true, data: { sessions: [session], total: 42, limit: 100, offset: 0 } });
+    expectMatchesSpec('listSessions', 200, {
+      success: true,
+      data: { sessions: [session], total: 42, limit: 100, offset: 0 },
+    });
     expectMatchesSpec('listSessions', 200, { success: true, data: { sessions: [], total: 0, limit: 1, offset: 5 } });
     expectMatchesSpec('getSession', 200, { success: true, data: session });
     expectMatchesSpec('getSession', 200, {
       success: true,
-      data: { id: 'a1b2c3d4e5f60718', backend: 'gemini', created_at: TS, last_used: TS, status: 'error', error_message: 'timed out after 300 s' },
+      data: {
+        id: 'a1b2c3d4e5f60718',
+        backend: 'gemini',
+        created_at: TS,
+        last_used: TS,
+        status: 'error',
+        error_message: 'timed out after 300 s',
+      },
     });
     expectMatchesSpec('deleteSession', 200, { success: true, data: { deleted: true, id: SID } });
   });
@@ -170,7 +213,11 @@ describe('native success responses (SPEC §3 examples)', () => {
   });
 
   it('getOpenApiJson', () => {
-    expectMatchesSpec('getOpenApiJson', 200, { openapi: '3.0.3', info: { title: 'clinvk API', version: '0.1.0' }, paths: {} });
+    expectMatchesSpec('getOpenApiJson', 200, {
+      openapi: '3.0.3',
+      info: { title: 'clinvk API', version: '0.1.0' },
+      paths: {},
+    });
   });
 });
 
@@ -225,20 +272,42 @@ describe('native error envelopes', () => {
         failed: 1,
         canceled: 0,
         total_duration_ms: 300000,
-        results: [{ backend: 'codex', exit_code: -1, duration_ms: 300000, output: '', error: 'timed out after 300 s', error_code: 'backend_timeout' }],
+        results: [
+          {
+            backend: 'codex',
+            exit_code: -1,
+            duration_ms: 300000,
+            output: '',
+            error: 'timed out after 300 s',
+            error_code: 'backend_timeout',
+          },
+        ],
       },
     });
     expectMatchesSpec('executeChain', 504, {
       success: false,
       error: 'timed out after 300 s',
       code: 'backend_timeout',
-      data: { total_steps: 3, completed_steps: 1, total_duration_ms: 300000, results: [{ step: 1, backend: 'claude', exit_code: 0, duration_ms: 1, output: 'x' }] },
+      data: {
+        total_steps: 3,
+        completed_steps: 1,
+        total_duration_ms: 300000,
+        results: [{ step: 1, backend: 'claude', exit_code: 0, duration_ms: 1, output: 'x' }],
+      },
     });
-    expectMatchesSpec('getSession', 400, { success: false, error: 'ambiguous session id prefix "3f": matches 7 sessions', code: 'ambiguous_session_id' });
+    expectMatchesSpec('getSession', 400, {
+      success: false,
+      error: 'ambiguous session id prefix "3f": matches 7 sessions',
+      code: 'ambiguous_session_id',
+    });
   });
 
   it('405/408/431 fall back to the default response of the operation', () => {
-    expectMatchesSpec('executePrompt', 405, { success: false, error: 'method not allowed', code: 'method_not_allowed' });
+    expectMatchesSpec('executePrompt', 405, {
+      success: false,
+      error: 'method not allowed',
+      code: 'method_not_allowed',
+    });
     expectMatchesSpec('healthCheck', 405, { success: false, error: 'method not allowed', code: 'method_not_allowed' });
     expectMatchesSpec('getDocs', 431, { success: false, error: 'headers too large', code: 'header_too_large' });
     expectMatchesSpec('listBackends', 408, { success: false, error: 'timeout', code: 'request_timeout' });
@@ -248,25 +317,50 @@ describe('native error envelopes', () => {
     expect(() => expectMatchesSpec('executePrompt', 400, { success: false, error: 'x', code: 'nope' })).toThrow(
       /\/code must be equal to one of the allowed values/,
     );
-    expect(() => expectMatchesSpec('executePrompt', 404, { success: false, error: 'x', code: 'validation_error' })).toThrow(
-      /code validation_error must be sent with HTTP 400, not 404/,
+    expect(() =>
+      expectMatchesSpec('executePrompt', 404, { success: false, error: 'x', code: 'validation_error' }),
+    ).toThrow(/code validation_error must be sent with HTTP 400, not 404/);
+    expect(() =>
+      expectMatchesSpec('executePrompt', 400, {
+        success: false,
+        error: 'x',
+        code: 'invalid_json',
+        details: [{ path: 'body', message: 'x' }],
+      }),
+    ).toThrow(/details is only allowed with code validation_error/);
+    expect(() => expectMatchesSpec('executePrompt', 400, { success: false, error: 'x' })).toThrow(
+      /must have required property 'code'/,
     );
-    expect(() => expectMatchesSpec('executePrompt', 400, { success: false, error: 'x', code: 'invalid_json', details: [{ path: 'body', message: 'x' }] })).toThrow(
-      /details is only allowed with code validation_error/,
+    expect(() =>
+      expectMatchesSpec('executePrompt', 200, {
+        success: true,
+        data: { backend: 'claude', exit_code: 0, duration_ms: 1, output: '', extra: 1 },
+      }),
+    ).toThrow(/must NOT have additional properties/);
+    expect(() =>
+      expectMatchesSpec('executePrompt', 200, {
+        success: true,
+        data: { backend: 'claude', exit_code: 0, duration_ms: 1 },
+      }),
+    ).toThrow(/must have required property 'output'/);
+    expect(() =>
+      expectMatchesSpec('executePrompt', 200, { success: false, error: 'x', code: 'internal_error' }),
+    ).toThrow(/does not match/);
+    expect(() =>
+      expectMatchesSpec('getSession', 200, {
+        success: true,
+        data: { id: SID, backend: 'claude', created_at: 'yesterday', last_used: TS },
+      }),
+    ).toThrow(/must match format "date-time"/);
+    expect(() =>
+      expectMatchesSpec('getSession', 200, {
+        success: true,
+        data: { id: 'ABC', backend: 'claude', created_at: TS, last_used: TS },
+      }),
+    ).toThrow(/\/data\/id/);
+    expect(() => expectMatchesSpec('deleteSession', 200, { success: true, data: { deleted: false, id: SID } })).toThrow(
+      /deleted/,
     );
-    expect(() => expectMatchesSpec('executePrompt', 400, { success: false, error: 'x' })).toThrow(/must have required property 'code'/);
-    expect(() => expectMatchesSpec('executePrompt', 200, { success: true, data: { backend: 'claude', exit_code: 0, duration_ms: 1, output: '', extra: 1 } })).toThrow(
-      /must NOT have additional properties/,
-    );
-    expect(() => expectMatchesSpec('executePrompt', 200, { success: true, data: { backend: 'claude', exit_code: 0, duration_ms: 1 } })).toThrow(
-      /must have required property 'output'/,
-    );
-    expect(() => expectMatchesSpec('executePrompt', 200, { success: false, error: 'x', code: 'internal_error' })).toThrow(/does not match/);
-    expect(() => expectMatchesSpec('getSession', 200, { success: true, data: { id: SID, backend: 'claude', created_at: 'yesterday', last_used: TS } })).toThrow(
-      /must match format "date-time"/,
-    );
-    expect(() => expectMatchesSpec('getSession', 200, { success: true, data: { id: 'ABC', backend: 'claude', created_at: TS, last_used: TS } })).toThrow(/\/data\/id/);
-    expect(() => expectMatchesSpec('deleteSession', 200, { success: true, data: { deleted: false, id: SID } })).toThrow(/deleted/);
   });
 
   it('rejects unknown operations, and statuses without a JSON body', () => {
@@ -292,7 +386,14 @@ describe('OpenAI-compatible responses (§3.13, §3.16, §2.4)', () => {
       object: 'chat.completion',
       created: 1795721130,
       model: 'claude',
-      choices: [{ index: 0, message: { role: 'assistant', content: '4', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: '4', refusal: null },
+          logprobs: null,
+          finish_reason: 'stop',
+        },
+      ],
       usage: {
         prompt_tokens: 1650,
         completion_tokens: 6,
@@ -306,7 +407,9 @@ describe('OpenAI-compatible responses (§3.13, §3.16, §2.4)', () => {
       object: 'chat.completion',
       created: 1795721130,
       model: 'gpt-5',
-      choices: [{ index: 0, message: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      choices: [
+        { index: 0, message: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: 'stop' },
+      ],
       usage: { prompt_tokens: 1, completion_tokens: 0, total_tokens: 1 },
     });
     expect(() =>
@@ -315,32 +418,56 @@ describe('OpenAI-compatible responses (§3.13, §3.16, §2.4)', () => {
         object: 'chat.completion',
         created: 1,
         model: 'claude',
-        choices: [{ index: 0, message: { role: 'assistant', content: '4', refusal: null }, logprobs: {}, finish_reason: 'error' }],
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: '4', refusal: null },
+            logprobs: {},
+            finish_reason: 'error',
+          },
+        ],
         usage: { prompt_tokens: 1, completion_tokens: 0, total_tokens: 1 },
       }),
     ).toThrow(/\/id must match pattern[\s\S]*logprobs[\s\S]*finish_reason/);
   });
 
   it.each(CODES.filter((c) => !NATIVE_ONLY.includes(c)))('error %s validates in OpenAI shape', (code) => {
-    const body = { error: { message: `${code}: x`, type: openaiErrorTypeFor(code), param: code === 'validation_error' ? 'messages' : null, code } };
+    const body = {
+      error: {
+        message: `${code}: x`,
+        type: openaiErrorTypeFor(code),
+        param: code === 'validation_error' ? 'messages' : null,
+        code,
+      },
+    };
     expectMatchesSpec('openaiChatCompletions', ERROR_STATUS[code], body);
     expectMatchesSpec('openaiGetModel', ERROR_STATUS[code], body);
   });
 
   it('rejects inconsistent or malformed OpenAI errors', () => {
     expect(() =>
-      expectMatchesSpec('openaiChatCompletions', 500, { error: { message: 'x', type: 'server_error', param: null, code: 'backend_failed' } }),
+      expectMatchesSpec('openaiChatCompletions', 500, {
+        error: { message: 'x', type: 'server_error', param: null, code: 'backend_failed' },
+      }),
     ).toThrow(/must be sent with HTTP 502/);
     expect(() =>
-      expectMatchesSpec('openaiChatCompletions', 401, { error: { message: 'x', type: 'authentication_error', param: null, code: 'unauthorized' } }),
+      expectMatchesSpec('openaiChatCompletions', 401, {
+        error: { message: 'x', type: 'authentication_error', param: null, code: 'unauthorized' },
+      }),
     ).toThrow(/type/);
-    expect(() => expectMatchesSpec('openaiChatCompletions', 400, { error: { message: 'x', type: 'invalid_request_error', code: 'validation_error' } })).toThrow(
-      /param/,
-    );
-    expect(() => expectMatchesSpec('openaiChatCompletions', 404, { error: { message: 'x', type: 'invalid_request_error', param: null, code: 'session_not_found' } })).toThrow(
-      /native-only/,
-    );
-    expect(() => expectMatchesSpec('openaiChatCompletions', 400, { success: false, error: 'x', code: 'validation_error' })).toThrow(/does not match/);
+    expect(() =>
+      expectMatchesSpec('openaiChatCompletions', 400, {
+        error: { message: 'x', type: 'invalid_request_error', code: 'validation_error' },
+      }),
+    ).toThrow(/param/);
+    expect(() =>
+      expectMatchesSpec('openaiChatCompletions', 404, {
+        error: { message: 'x', type: 'invalid_request_error', param: null, code: 'session_not_found' },
+      }),
+    ).toThrow(/native-only/);
+    expect(() =>
+      expectMatchesSpec('openaiChatCompletions', 400, { success: false, error: 'x', code: 'validation_error' }),
+    ).toThrow(/does not match/);
   });
 });
 
@@ -363,7 +490,9 @@ describe('Anthropic-compatible responses (§3.19, §3.20, §2.5)', () => {
     expectMatchesSpec('anthropicCreateMessage', 200, message);
     expectMatchesSpec('anthropicCreateMessageV1', 200, { ...message, content: [{ type: 'text', text: '' }] });
     expect(() => expectMatchesSpec('anthropicCreateMessage', 200, { ...message, content: [] })).toThrow(/content/);
-    expect(() => expectMatchesSpec('anthropicCreateMessage', 200, { ...message, stop_reason: 'error' })).toThrow(/stop_reason/);
+    expect(() => expectMatchesSpec('anthropicCreateMessage', 200, { ...message, stop_reason: 'error' })).toThrow(
+      /stop_reason/,
+    );
     const list = { data: models, has_more: false, first_id: 'claude', last_id: 'codex' };
     expectMatchesSpec('anthropicListModels', 200, list);
     expectMatchesSpec('anthropicListModelsV1', 200, { data: [], has_more: false, first_id: null, last_id: null });
@@ -378,11 +507,18 @@ describe('Anthropic-compatible responses (§3.19, §3.20, §2.5)', () => {
   });
 
   it('rejects inconsistent or malformed Anthropic errors', () => {
-    expect(() => expectMatchesSpec('anthropicCreateMessage', 400, { type: 'error', error: { type: 'authentication_error', message: 'x' } })).toThrow(
-      /HTTP 401, not 400/,
-    );
-    expect(() => expectMatchesSpec('anthropicCreateMessage', 400, { type: 'error', error: { type: 'bad', message: 'x' } })).toThrow(/allowed values/);
-    expect(() => expectMatchesSpec('anthropicCreateMessage', 400, { error: { type: 'invalid_request_error', message: 'x' } })).toThrow(/'type'/);
+    expect(() =>
+      expectMatchesSpec('anthropicCreateMessage', 400, {
+        type: 'error',
+        error: { type: 'authentication_error', message: 'x' },
+      }),
+    ).toThrow(/HTTP 401, not 400/);
+    expect(() =>
+      expectMatchesSpec('anthropicCreateMessage', 400, { type: 'error', error: { type: 'bad', message: 'x' } }),
+    ).toThrow(/allowed values/);
+    expect(() =>
+      expectMatchesSpec('anthropicCreateMessage', 400, { error: { type: 'invalid_request_error', message: 'x' } }),
+    ).toThrow(/'type'/);
   });
 });
 
@@ -390,39 +526,130 @@ describe('stream events (§4.2–§4.4)', () => {
   const base = { backend: 'claude', session_id: SID, timestamp: TS };
   it('native NDJSON events from the SPEC examples', () => {
     const events = [
-      { type: 'init', ...base, sequence: 1, content: { backend_session_id: '02e114fa-c8ed-4ce4-ab97-5d27f3fe6cc0', model: 'claude-opus-4-8[1m]', working_dir: '/home/alice/project' } },
+      {
+        type: 'init',
+        ...base,
+        sequence: 1,
+        content: {
+          backend_session_id: '02e114fa-c8ed-4ce4-ab97-5d27f3fe6cc0',
+          model: 'claude-opus-4-8[1m]',
+          working_dir: '/home/alice/project',
+        },
+      },
       { type: 'progress', ...base, sequence: 2, content: { stage: 'requesting' } },
       { type: 'message', ...base, sequence: 3, content: { text: 'MOCK-REPLY: ', role: 'assistant', is_partial: true } },
       { type: 'thinking', ...base, sequence: 4, content: { text: 'hmm' } },
-      { type: 'tool_use', ...base, sequence: 5, content: { tool_id: 't1', tool_name: 'Bash', input: { command: 'ls' } } },
-      { type: 'tool_result', ...base, sequence: 6, content: { tool_id: 't1', tool_name: '', output: 'a\nb', is_error: false } },
+      {
+        type: 'tool_use',
+        ...base,
+        sequence: 5,
+        content: { tool_id: 't1', tool_name: 'Bash', input: { command: 'ls' } },
+      },
+      {
+        type: 'tool_result',
+        ...base,
+        sequence: 6,
+        content: { tool_id: 't1', tool_name: '', output: 'a\nb', is_error: false },
+      },
       { type: 'progress', ...base, sequence: 7, content: { stage: 'heartbeat' } },
-      { type: 'token_usage', ...base, sequence: 8, content: { input_tokens: 1651, output_tokens: 6, cached_tokens: 0 } },
-      { type: 'done', ...base, sequence: 9, content: { exit_code: 0, duration_ms: 1210, token_usage: { input_tokens: 1651, output_tokens: 6, cached_tokens: 0 } } },
-      { type: 'init', backend: 'codex', timestamp: TS, sequence: 1, content: { backend_session_id: '01a2194d-b210-7611-96ba-c80581abb3f3' } },
-      { type: 'progress', backend: 'codex', timestamp: TS, sequence: 3, content: { stage: 'warning', message: 'unexpected status 401' } },
-      { type: 'error', backend: 'codex', timestamp: TS, sequence: 4, content: { message: 'unexpected status 401', code: 'backend_failed', exit_code: 1 } },
-      { type: 'error', backend: 'gemini', timestamp: TS, sequence: 2, content: { message: 'backend output line exceeded 10 bytes', code: 'stream_line_too_long', exit_code: -1 } },
-      { type: 'message', backend: 'codex', timestamp: TS, sequence: 1, content: { text: 'Would execute: /usr/bin/codex [exec]', role: 'assistant' } },
-      { type: 'done', backend: 'codex', timestamp: TS, sequence: 2, content: { exit_code: 0, duration_ms: 0, command: ['/usr/bin/codex', 'exec'], working_dir: '/tmp' } },
+      {
+        type: 'token_usage',
+        ...base,
+        sequence: 8,
+        content: { input_tokens: 1651, output_tokens: 6, cached_tokens: 0 },
+      },
+      {
+        type: 'done',
+        ...base,
+        sequence: 9,
+        content: {
+          exit_code: 0,
+          duration_ms: 1210,
+          token_usage: { input_tokens: 1651, output_tokens: 6, cached_tokens: 0 },
+        },
+      },
+      {
+        type: 'init',
+        backend: 'codex',
+        timestamp: TS,
+        sequence: 1,
+        content: { backend_session_id: '01a2194d-b210-7611-96ba-c80581abb3f3' },
+      },
+      {
+        type: 'progress',
+        backend: 'codex',
+        timestamp: TS,
+        sequence: 3,
+        content: { stage: 'warning', message: 'unexpected status 401' },
+      },
+      {
+        type: 'error',
+        backend: 'codex',
+        timestamp: TS,
+        sequence: 4,
+        content: { message: 'unexpected status 401', code: 'backend_failed', exit_code: 1 },
+      },
+      {
+        type: 'error',
+        backend: 'gemini',
+        timestamp: TS,
+        sequence: 2,
+        content: { message: 'backend output line exceeded 10 bytes', code: 'stream_line_too_long', exit_code: -1 },
+      },
+      {
+        type: 'message',
+        backend: 'codex',
+        timestamp: TS,
+        sequence: 1,
+        content: { text: 'Would execute: /usr/bin/codex [exec]', role: 'assistant' },
+      },
+      {
+        type: 'done',
+        backend: 'codex',
+        timestamp: TS,
+        sequence: 2,
+        content: { exit_code: 0, duration_ms: 0, command: ['/usr/bin/codex', 'exec'], working_dir: '/tmp' },
+      },
     ];
     for (const e of events) expectValidSchema('NativeStreamEvent', e);
   });
 
   it('rejects malformed native events, naming the branch', () => {
-    expect(() => expectValidSchema('NativeStreamEvent', { type: 'message', ...base, sequence: 3, content: { text: 'x' } })).toThrow(
-      /NativeStreamEvent → StreamMessageEvent[\s\S]*must have required property 'role'/,
+    expect(() =>
+      expectValidSchema('NativeStreamEvent', { type: 'message', ...base, sequence: 3, content: { text: 'x' } }),
+    ).toThrow(/NativeStreamEvent → StreamMessageEvent[\s\S]*must have required property 'role'/);
+    expect(() =>
+      expectValidSchema('NativeStreamEvent', {
+        type: 'done',
+        ...base,
+        sequence: 2,
+        content: { exit_code: 1, duration_ms: 1 },
+      }),
+    ).toThrow(/StreamDoneEvent/);
+    expect(() =>
+      expectValidSchema('NativeStreamEvent', {
+        type: 'error',
+        ...base,
+        sequence: 2,
+        content: { message: 'x', code: 'queue_full', exit_code: 1 },
+      }),
+    ).toThrow(/StreamErrorEvent/);
+    expect(() => expectValidSchema('NativeStreamEvent', { type: 'init', ...base, sequence: 0, content: {} })).toThrow(
+      /sequence/,
     );
-    expect(() => expectValidSchema('NativeStreamEvent', { type: 'done', ...base, sequence: 2, content: { exit_code: 1, duration_ms: 1 } })).toThrow(
-      /StreamDoneEvent/,
-    );
-    expect(() => expectValidSchema('NativeStreamEvent', { type: 'error', ...base, sequence: 2, content: { message: 'x', code: 'queue_full', exit_code: 1 } })).toThrow(
-      /StreamErrorEvent/,
-    );
-    expect(() => expectValidSchema('NativeStreamEvent', { type: 'init', ...base, sequence: 0, content: {} })).toThrow(/sequence/);
     expect(() => expectValidSchema('NativeStreamEvent', { type: 'init', ...base, sequence: 1 })).toThrow(/content/);
-    expect(() => expectValidSchema('NativeStreamEvent', { type: 'bogus', ...base, sequence: 1, content: {} })).toThrow(/no branch for type "bogus"/);
-    expect(matchesSchema('NativeStreamEvent', { type: 'init', ...base, session_id: 'backend-uuid', sequence: 1, content: {} })).toBe(false);
+    expect(() => expectValidSchema('NativeStreamEvent', { type: 'bogus', ...base, sequence: 1, content: {} })).toThrow(
+      /no branch for type "bogus"/,
+    );
+    expect(
+      matchesSchema('NativeStreamEvent', {
+        type: 'init',
+        ...base,
+        session_id: 'backend-uuid',
+        sequence: 1,
+        content: {},
+      }),
+    ).toBe(false);
   });
 
   it('OpenAI chunks from the SPEC example, with and without include_usage', () => {
@@ -434,16 +661,32 @@ describe('stream events (§4.2–§4.4)', () => {
       choices,
       ...extra,
     });
-    const choice = (delta: Record<string, unknown>, finish: string | null = null) => ({ index: 0, delta, logprobs: null, finish_reason: finish });
+    const choice = (delta: Record<string, unknown>, finish: string | null = null) => ({
+      index: 0,
+      delta,
+      logprobs: null,
+      finish_reason: finish,
+    });
     expectValidSchema('OpenAIChatCompletionChunk', chunk([choice({ role: 'assistant', content: '' })]));
     expectValidSchema('OpenAIChatCompletionChunk', chunk([choice({ content: 'MOCK-REPLY: 8f434346648f' })]));
     expectValidSchema('OpenAIChatCompletionChunk', chunk([choice({}, 'stop')]));
     expectValidSchema('OpenAIChatCompletionChunk', chunk([choice({ content: 'x' })], { usage: null }));
-    expectValidSchema('OpenAIChatCompletionChunk', chunk([], { usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } }));
-    expectValidSchema('OpenAIErrorResponse', { error: { message: 'claude failed: x', type: 'server_error', param: null, code: 'stream_line_too_long' } });
-    expect(() => expectValidSchema('OpenAIChatCompletionChunk', chunk([choice({ content: 'x' }, 'length')]))).toThrow(/finish_reason/);
-    expect(() => expectValidSchema('OpenAIChatCompletionChunk', chunk([choice({ content: 'x' })], { object: 'chat.completion' }))).toThrow(/object/);
-    expect(() => expectValidSchema('OpenAIChatCompletionChunk', chunk([{ index: 0, delta: {}, finish_reason: null }]))).toThrow(/logprobs/);
+    expectValidSchema(
+      'OpenAIChatCompletionChunk',
+      chunk([], { usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } }),
+    );
+    expectValidSchema('OpenAIErrorResponse', {
+      error: { message: 'claude failed: x', type: 'server_error', param: null, code: 'stream_line_too_long' },
+    });
+    expect(() => expectValidSchema('OpenAIChatCompletionChunk', chunk([choice({ content: 'x' }, 'length')]))).toThrow(
+      /finish_reason/,
+    );
+    expect(() =>
+      expectValidSchema('OpenAIChatCompletionChunk', chunk([choice({ content: 'x' })], { object: 'chat.completion' })),
+    ).toThrow(/object/);
+    expect(() =>
+      expectValidSchema('OpenAIChatCompletionChunk', chunk([{ index: 0, delta: {}, finish_reason: null }])),
+    ).toThrow(/logprobs/);
   });
 
   it('Anthropic SSE events in the §4.4 order, plus the error frame', () => {
@@ -465,20 +708,37 @@ describe('stream events (§4.2–§4.4)', () => {
       { type: 'ping' },
       { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'MOCK' } },
       { type: 'content_block_stop', index: 0 },
-      { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { input_tokens: 10, output_tokens: 2 } },
+      {
+        type: 'message_delta',
+        delta: { stop_reason: 'end_turn', stop_sequence: null },
+        usage: { input_tokens: 10, output_tokens: 2 },
+      },
       { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 2 } },
       { type: 'message_stop' },
       { type: 'error', error: { type: 'api_error', message: 'claude failed: x' } },
       { type: 'error', error: { type: 'overloaded_error', message: 'server shutting down' } },
     ];
     for (const e of events) expectValidSchema('AnthropicStreamEvent', e);
-    expect(() => expectValidSchema('AnthropicStreamEvent', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: {} })).toThrow(
-      /AnthropicMessageDeltaEvent[\s\S]*output_tokens/,
-    );
-    expect(() => expectValidSchema('AnthropicStreamEvent', { ...events[0], message: { ...(events[0].message as object), stop_reason: undefined } })).toThrow(
-      /stop_reason/,
-    );
-    expect(() => expectValidSchema('AnthropicStreamEvent', { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'x' } })).toThrow(/index/);
+    expect(() =>
+      expectValidSchema('AnthropicStreamEvent', {
+        type: 'message_delta',
+        delta: { stop_reason: 'end_turn', stop_sequence: null },
+        usage: {},
+      }),
+    ).toThrow(/AnthropicMessageDeltaEvent[\s\S]*output_tokens/);
+    expect(() =>
+      expectValidSchema('AnthropicStreamEvent', {
+        ...events[0],
+        message: { ...(events[0].message as object), stop_reason: undefined },
+      }),
+    ).toThrow(/stop_reason/);
+    expect(() =>
+      expectValidSchema('AnthropicStreamEvent', {
+        type: 'content_block_delta',
+        index: 1,
+        delta: { type: 'text_delta', text: 'x' },
+      }),
+    ).toThrow(/index/);
   });
 
   it('rejects unknown schema names', () => {

@@ -1,7 +1,19 @@
 /** The fake `codex` (test/fixtures/bin/codex) against the real samples. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { collect, hash12, insideGit, makeSandbox, run, sample, sleep, start, subst, waitForEvent, type Sandbox } from './helpers';
+import {
+  collect,
+  hash12,
+  insideGit,
+  makeSandbox,
+  run,
+  sample,
+  sleep,
+  start,
+  subst,
+  waitForEvent,
+  type Sandbox,
+} from './helpers';
 
 let sb: Sandbox;
 let work: string;
@@ -31,7 +43,9 @@ function expectSample(args: string[], file: string, opts: { code?: number; cwd?:
   const cwd = opts.cwd ?? work;
   const r = run(sb, 'codex', args, { cwd });
   const want = sample('codex', `${file}.stdout`);
-  expect(normalize(r.stderr, sample('codex', opts.stderrFile ?? `${file}.stderr`), cwd)).toBe(sample('codex', opts.stderrFile ?? `${file}.stderr`));
+  expect(normalize(r.stderr, sample('codex', opts.stderrFile ?? `${file}.stderr`), cwd)).toBe(
+    sample('codex', opts.stderrFile ?? `${file}.stderr`),
+  );
   expect(normalize(r.stdout, want, cwd)).toBe(want);
   expect(r.status).toBe(opts.code ?? 0);
   return r;
@@ -45,35 +59,111 @@ describe('exec --json', () => {
     expect(threadOf(r.stdout)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
   test('the spec argv (top-level -a, -m, -s, --ephemeral, --) is accepted', () => {
-    const r = run(sb, 'codex', ['-a', 'never', 'exec', '--json', '--skip-git-repo-check', '-m', 'gpt-6.2-sol', '-s', 'workspace-write', '--ephemeral', '--', '--looks-like-a-flag'], { cwd: work });
+    const r = run(
+      sb,
+      'codex',
+      [
+        '-a',
+        'never',
+        'exec',
+        '--json',
+        '--skip-git-repo-check',
+        '-m',
+        'gpt-6.2-sol',
+        '-s',
+        'workspace-write',
+        '--ephemeral',
+        '--',
+        '--looks-like-a-flag',
+      ],
+      { cwd: work },
+    );
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`"text":"MOCK-REPLY: ${hash12('--looks-like-a-flag')}"`);
   });
   test('the codex extra flags of the allow-list (§5.8) are accepted, also before `resume`', () => {
     const extras = ['--profile', 'work', '--color', 'never', '--strict-config'];
-    const r = run(sb, 'codex', ['-a', 'on-request', 'exec', '--json', '--skip-git-repo-check', '-m', 'gpt-5.5', '-s', 'read-only', ...extras, '--', 'x'], { cwd: work });
+    const r = run(
+      sb,
+      'codex',
+      [
+        '-a',
+        'on-request',
+        'exec',
+        '--json',
+        '--skip-git-repo-check',
+        '-m',
+        'gpt-5.5',
+        '-s',
+        'read-only',
+        ...extras,
+        '--',
+        'x',
+      ],
+      { cwd: work },
+    );
     expect(r.status).toBe(0);
     const id = threadOf(r.stdout);
-    const r2 = run(sb, 'codex', ['-a', 'never', 'exec', '--json', '--skip-git-repo-check', '--strict-config', '--color', 'auto', 'resume', '-c', 'sandbox_mode="read-only"', id, '--', 'y'], { cwd: work });
+    const r2 = run(
+      sb,
+      'codex',
+      [
+        '-a',
+        'never',
+        'exec',
+        '--json',
+        '--skip-git-repo-check',
+        '--strict-config',
+        '--color',
+        'auto',
+        'resume',
+        '-c',
+        'sandbox_mode="read-only"',
+        id,
+        '--',
+        'y',
+      ],
+      { cwd: work },
+    );
     expect(r2.status).toBe(0);
     expect(threadOf(r2.stdout)).toBe(id);
     // --profile and -p are one option: giving both is a clap "used multiple times" error.
-    const r3 = run(sb, 'codex', ['exec', '--json', '--skip-git-repo-check', '--profile', 'a', '-p', 'b', '--', 'z'], { cwd: work });
+    const r3 = run(sb, 'codex', ['exec', '--json', '--skip-git-repo-check', '--profile', 'a', '-p', 'b', '--', 'z'], {
+      cwd: work,
+    });
     expect(r3.status).toBe(2);
     expect(r3.stderr).toContain("error: the argument '--profile <CONFIG_PROFILE_V2>' cannot be used multiple times");
   });
   test('--ephemeral with -m gpt-5.5 → ephemeral-json.stdout (usage 6895); nothing to resume', () => {
     const out = path.join(sb.root, 'last.txt');
-    const r = expectSample(['exec', '--json', '--skip-git-repo-check', '-m', 'gpt-5.5', '-s', 'danger-full-access', '--ephemeral', '-o', out, 'eph'], 'ephemeral-json');
+    const r = expectSample(
+      [
+        'exec',
+        '--json',
+        '--skip-git-repo-check',
+        '-m',
+        'gpt-5.5',
+        '-s',
+        'danger-full-access',
+        '--ephemeral',
+        '-o',
+        out,
+        'eph',
+      ],
+      'ephemeral-json',
+    );
     expect(fs.readFileSync(out, 'utf8')).toBe(`MOCK-REPLY: ${hash12('eph')}`);
-    const again = run(sb, 'codex', ['exec', '--json', '--skip-git-repo-check', 'resume', threadOf(r.stdout), 'x'], { cwd: work });
+    const again = run(sb, 'codex', ['exec', '--json', '--skip-git-repo-check', 'resume', threadOf(r.stdout), 'x'], {
+      cwd: work,
+    });
     expect(again.status).toBe(1);
   });
   test('text mode → text.stdout; banner like text.stderr', () => {
     const r = run(sb, 'codex', ['exec', '--skip-git-repo-check', 'human text mode'], { cwd: work });
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(sample('codex', 'text.stdout'));
-    const norm = (t: string) => t.replace(/tokens used\n[\d,]+\n/, 'tokens used\nN\n').replace(/provider: .*\n/, 'provider: P\n');
+    const norm = (t: string) =>
+      t.replace(/tokens used\n[\d,]+\n/, 'tokens used\nN\n').replace(/provider: .*\n/, 'provider: P\n');
     expect(norm(normalize(r.stderr, sample('codex', 'text.stderr')))).toBe(norm(sample('codex', 'text.stderr')));
   });
 });
@@ -84,21 +174,56 @@ describe('threads', () => {
     const other = sb.dir('threads-b');
     const r1 = expectSample(['exec', '--json', '--skip-git-repo-check', 'hi'], 'json', { cwd: dir });
     const id = threadOf(r1.stdout);
-    const r2 = expectSample(['-a', 'never', 'exec', '--json', '--skip-git-repo-check', 'resume', id, '--', 'again'], 'resume-json', { cwd: other });
+    const r2 = expectSample(
+      ['-a', 'never', 'exec', '--json', '--skip-git-repo-check', 'resume', id, '--', 'again'],
+      'resume-json',
+      { cwd: other },
+    );
     expect(threadOf(r2.stdout)).toBe(id);
-    const r3 = expectSample(['exec', '--json', '--skip-git-repo-check', 'resume', '--last', 'third'], 'resume-last-json', { cwd: dir });
+    const r3 = expectSample(
+      ['exec', '--json', '--skip-git-repo-check', 'resume', '--last', 'third'],
+      'resume-last-json',
+      { cwd: dir },
+    );
     expect(threadOf(r3.stdout)).toBe(id);
     const usage = JSON.parse(r3.stdout.trim().split('\n').pop()!).usage;
-    expect(usage).toEqual({ input_tokens: 45115, cached_input_tokens: 0, cache_write_input_tokens: 0, output_tokens: 18, reasoning_output_tokens: 0 });
+    expect(usage).toEqual({
+      input_tokens: 45115,
+      cached_input_tokens: 0,
+      cache_write_input_tokens: 0,
+      output_tokens: 18,
+      reasoning_output_tokens: 0,
+    });
   });
   test('resume flags after `resume` (-m, -c sandbox_mode) are accepted', () => {
     const id = threadOf(run(sb, 'codex', ['exec', '--json', '--skip-git-repo-check', 'hi'], { cwd: work }).stdout);
-    const r = run(sb, 'codex', ['exec', '--json', '--skip-git-repo-check', 'resume', '-m', 'gpt-5.5', '-c', 'sandbox_mode="workspace-write"', id, '--', 'next'], { cwd: work });
+    const r = run(
+      sb,
+      'codex',
+      [
+        'exec',
+        '--json',
+        '--skip-git-repo-check',
+        'resume',
+        '-m',
+        'gpt-5.5',
+        '-c',
+        'sandbox_mode="workspace-write"',
+        id,
+        '--',
+        'next',
+      ],
+      { cwd: work },
+    );
     expect(r.status).toBe(0);
     expect(threadOf(r.stdout)).toBe(id);
   });
   test('unknown thread → resume-unknown-json.stderr, exit 1', () => {
-    expectSample(['exec', '--json', '--skip-git-repo-check', 'resume', '00000000-0000-4000-8000-000000000000', 'hi'], 'resume-unknown-json', { code: 1 });
+    expectSample(
+      ['exec', '--json', '--skip-git-repo-check', 'resume', '00000000-0000-4000-8000-000000000000', 'hi'],
+      'resume-unknown-json',
+      { code: 1 },
+    );
   });
 });
 
@@ -113,10 +238,31 @@ describe('markers', () => {
   });
   test('[TOOL] → command_execution item pair before the agent message', () => {
     const r = run(sb, 'codex', ['exec', '--json', '--skip-git-repo-check', '[TOOL]'], { cwd: work });
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.map((l) => l.type)).toEqual(['thread.started', 'turn.started', 'item.started', 'item.completed', 'item.completed', 'turn.completed']);
-    expect(lines[2].item).toMatchObject({ id: 'item_0', type: 'command_execution', exit_code: null, status: 'in_progress' });
-    expect(lines[3].item).toMatchObject({ id: 'item_0', type: 'command_execution', aggregated_output: 'mock-tool-ran\n', exit_code: 0, status: 'completed' });
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.type)).toEqual([
+      'thread.started',
+      'turn.started',
+      'item.started',
+      'item.completed',
+      'item.completed',
+      'turn.completed',
+    ]);
+    expect(lines[2].item).toMatchObject({
+      id: 'item_0',
+      type: 'command_execution',
+      exit_code: null,
+      status: 'in_progress',
+    });
+    expect(lines[3].item).toMatchObject({
+      id: 'item_0',
+      type: 'command_execution',
+      aggregated_output: 'mock-tool-ran\n',
+      exit_code: 0,
+      status: 'completed',
+    });
     expect(lines[4].item).toMatchObject({ id: 'item_1', type: 'agent_message' });
   });
   test('[NOISE] and [EXIT:5]', () => {
@@ -146,10 +292,22 @@ describe('argv rejections', () => {
   });
   test('clap errors: -s after resume, invalid values, repeated flags, extra positionals', () => {
     const cases: Array<[string[], RegExp]> = [
-      [['exec', '--json', '--skip-git-repo-check', 'resume', '-s', 'read-only', 'id', 'p'], /^error: unexpected argument '-s' found\n\n  tip: to pass '-s' as a value, use '-- -s'\n\nUsage: codex exec resume \[OPTIONS\] \[SESSION_ID\] \[PROMPT\]\n/],
-      [['exec', '--json', '--skip-git-repo-check', '-s', 'bogus', 'p'], /^error: invalid value 'bogus' for '--sandbox <SANDBOX_MODE>'\n  \[possible values: read-only, workspace-write, danger-full-access\]\n/],
-      [['-a', 'untrusted', 'exec', 'p'], /^error: invalid value 'untrusted' for '--ask-for-approval <APPROVAL_POLICY>'/],
-      [['exec', '--json', '--skip-git-repo-check', '--skip-git-repo-check', 'p'], /^error: the argument '--skip-git-repo-check' cannot be used multiple times\n/],
+      [
+        ['exec', '--json', '--skip-git-repo-check', 'resume', '-s', 'read-only', 'id', 'p'],
+        /^error: unexpected argument '-s' found\n\n  tip: to pass '-s' as a value, use '-- -s'\n\nUsage: codex exec resume \[OPTIONS\] \[SESSION_ID\] \[PROMPT\]\n/,
+      ],
+      [
+        ['exec', '--json', '--skip-git-repo-check', '-s', 'bogus', 'p'],
+        /^error: invalid value 'bogus' for '--sandbox <SANDBOX_MODE>'\n  \[possible values: read-only, workspace-write, danger-full-access\]\n/,
+      ],
+      [
+        ['-a', 'untrusted', 'exec', 'p'],
+        /^error: invalid value 'untrusted' for '--ask-for-approval <APPROVAL_POLICY>'/,
+      ],
+      [
+        ['exec', '--json', '--skip-git-repo-check', '--skip-git-repo-check', 'p'],
+        /^error: the argument '--skip-git-repo-check' cannot be used multiple times\n/,
+      ],
       [['exec', '--json', '--skip-git-repo-check', 'p', 'q'], /^error: unexpected argument 'q' found\n/],
       [['exec', '--json', '-m'], /^error: a value is required for '--model <MODEL>' but none was supplied\n/],
     ];
@@ -163,7 +321,10 @@ describe('argv rejections', () => {
 
 describe('stdin and signals', () => {
   test('an open stdin pipe blocks until EOF; the data is appended to the prompt', async () => {
-    const child = start(sb, 'codex', ['exec', '--json', '--skip-git-repo-check', '--', 'p'], { cwd: work, stdin: 'pipe' });
+    const child = start(sb, 'codex', ['exec', '--json', '--skip-git-repo-check', '--', 'p'], {
+      cwd: work,
+      stdin: 'pipe',
+    });
     const done = collect(child);
     await sleep(800);
     expect(child.exitCode).toBeNull();
@@ -174,7 +335,9 @@ describe('stdin and signals', () => {
     expect(res.stdout).toContain(`MOCK-REPLY: ${hash12('p\n\n<stdin>\nextra\n</stdin>')}`);
   });
   test('SIGTERM kills it by the signal', async () => {
-    const child = start(sb, 'codex', ['exec', '--json', '--skip-git-repo-check', '--', '[SLEEP:5000] x'], { cwd: work });
+    const child = start(sb, 'codex', ['exec', '--json', '--skip-git-repo-check', '--', '[SLEEP:5000] x'], {
+      cwd: work,
+    });
     const done = collect(child);
     await waitForEvent(sb, child.pid!, 'run');
     child.kill('SIGTERM');

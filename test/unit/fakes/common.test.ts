@@ -24,14 +24,24 @@ describe('invocation log', () => {
   test('start and end lines with argv, cwd, pid, pgid, stdin kind and TRACEPARENT', () => {
     const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     for (const cli of CLIS) {
-      const r = run(sb, cli, ARGS[cli]('hi'), { cwd: work, env: { TRACEPARENT: tp, FAKE_CLI_LOG_ENV: 'MY_VAR', MY_VAR: 'v' } });
+      const r = run(sb, cli, ARGS[cli]('hi'), {
+        cwd: work,
+        env: { TRACEPARENT: tp, FAKE_CLI_LOG_ENV: 'MY_VAR', MY_VAR: 'v' },
+      });
       expect(r.status).toBe(0);
       const lines = sb.logLines().filter((l) => l.pid === r.pid);
       expect(lines.map((l) => l.event)).toEqual(['start', 'run', 'end']);
       const [s, runEv, e] = lines;
       expect(runEv).toMatchObject({ cli, prompt: 'hi', markers: {} });
       expect(typeof runEv.session_id).toBe('string');
-      expect(s).toMatchObject({ cli, argv: ARGS[cli]('hi'), cwd: work, pid: r.pid, stdin: 'null', env: { TRACEPARENT: tp, MY_VAR: 'v' } });
+      expect(s).toMatchObject({
+        cli,
+        argv: ARGS[cli]('hi'),
+        cwd: work,
+        pid: r.pid,
+        stdin: 'null',
+        env: { TRACEPARENT: tp, MY_VAR: 'v' },
+      });
       expect(typeof s.pgid).toBe('number');
       expect(s.envKeys).toEqual(expect.arrayContaining(['HOME', 'PATH', 'TRACEPARENT']));
       expect(typeof s.time).toBe('number');
@@ -43,7 +53,11 @@ describe('invocation log', () => {
     const file = path.join(sb.root, 'in.txt');
     fs.writeFileSync(file, '');
     const fd = fs.openSync(file, 'r');
-    const r1 = spawnSync(path.join(BIN, 'gemini'), ['-o', 'json', '-p', 'hi'], { cwd: work, env: sb.env(), stdio: [fd, 'pipe', 'pipe'] });
+    const r1 = spawnSync(path.join(BIN, 'gemini'), ['-o', 'json', '-p', 'hi'], {
+      cwd: work,
+      env: sb.env(),
+      stdio: [fd, 'pipe', 'pipe'],
+    });
     fs.closeSync(fd);
     const r2 = spawnSync(path.join(BIN, 'gemini'), ['-o', 'json', '-p', 'hi'], { cwd: work, env: sb.env(), input: '' });
     const byPid = (pid: number) => sb.logLines().find((l) => l.event === 'start' && l.pid === pid)!;
@@ -51,7 +65,12 @@ describe('invocation log', () => {
     expect(byPid(r2.pid).stdin).toBe('pipe');
   });
   test('process group of a detached spawn equals its pid', async () => {
-    const child = require('child_process').spawn(path.join(BIN, 'claude'), ['-p', '--', 'hi'], { cwd: work, env: sb.env(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = require('child_process').spawn(path.join(BIN, 'claude'), ['-p', '--', 'hi'], {
+      cwd: work,
+      env: sb.env(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     const res = await collect(child);
     expect(res.code).toBe(0);
     const s = sb.logLines().find((l) => l.event === 'start' && l.pid === child.pid)!;
@@ -130,20 +149,26 @@ describe('markers', () => {
   test.each(CLIS)('%s: [NOISE] adds one non-JSON stdout line', (cli) => {
     const r = run(sb, cli, ARGS[cli]('[NOISE]'), { cwd: work });
     expect(r.status).toBe(0);
-    const bad = r.stdout.trim().split('\n').filter((l) => {
-      try {
-        JSON.parse(l);
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    const bad = r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => {
+        try {
+          JSON.parse(l);
+          return false;
+        } catch {
+          return true;
+        }
+      });
     expect(bad).toEqual(['fake-cli: this stdout line is not JSON']);
   });
   test.each(CLIS)('%s: [EXIT:7] drops the success marker and exits 7', (cli) => {
     const r = run(sb, cli, ARGS[cli]('[EXIT:7]'), { cwd: work });
     expect(r.status).toBe(7);
-    const types = r.stdout.trim().split('\n').map((l) => JSON.parse(l).type);
+    const types = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).type);
     expect(types).not.toContain('result');
     expect(types).not.toContain('turn.completed');
     expect(types.length).toBeGreaterThan(1);

@@ -59,7 +59,10 @@ describe('output formats', () => {
   });
   test('stream-json → stream-json.stdout', () => {
     const r = expectSample(['--output-format=stream-json', '--skip-trust', '--prompt=hello stream'], 'stream-json');
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines[1]).toMatchObject({ type: 'message', role: 'user', content: 'hello stream' });
     expect(lines[3].content).toBe(hash12('hello stream'));
   });
@@ -68,7 +71,9 @@ describe('output formats', () => {
     expectSample(['-o', 'json', 'positional', 'words'], 'positional-json');
   });
   test('--model replaces the router + main entries by the given model', () => {
-    const r = run(sb, 'gemini', ['--output-format=json', '--skip-trust', '--model=gemini-3.8-flash', '--prompt=hi'], { cwd: work });
+    const r = run(sb, 'gemini', ['--output-format=json', '--skip-trust', '--model=gemini-3.8-flash', '--prompt=hi'], {
+      cwd: work,
+    });
     expect(Object.keys(JSON.parse(r.stdout).stats.models)).toEqual(['gemini-3.8-flash']);
   });
 });
@@ -78,19 +83,37 @@ describe('sessions', () => {
     const dir = sb.dir('sess-a');
     const other = sb.dir('sess-b');
     const sid = sidOf(run(sb, 'gemini', ['--output-format=json', '--skip-trust', '--prompt=hi'], { cwd: dir }).stdout);
-    const r1 = expectSample(['--output-format=json', '--skip-trust', `--resume=${sid}`, '--prompt=again'], 'resume-json', { cwd: dir });
+    const r1 = expectSample(
+      ['--output-format=json', '--skip-trust', `--resume=${sid}`, '--prompt=again'],
+      'resume-json',
+      { cwd: dir },
+    );
     expect(sidOf(r1.stdout)).toBe(sid);
-    const r2 = expectSample(['--output-format=stream-json', '--skip-trust', `--resume=${sid}`, '--prompt=third turn'], 'resume-stream-json', { cwd: dir });
+    const r2 = expectSample(
+      ['--output-format=stream-json', '--skip-trust', `--resume=${sid}`, '--prompt=third turn'],
+      'resume-stream-json',
+      { cwd: dir },
+    );
     expect(JSON.parse(r2.stdout.split('\n')[0]).session_id).toBe(sid);
     const r3 = run(sb, 'gemini', ['-o', 'json', '--resume', 'latest', '-p', 'latest'], { cwd: dir });
     expect(sidOf(r3.stdout)).toBe(sid);
-    const r4 = run(sb, 'gemini', ['--output-format=json', '--skip-trust', `--resume=${sid}`, '--prompt=x'], { cwd: other });
+    const r4 = run(sb, 'gemini', ['--output-format=json', '--skip-trust', `--resume=${sid}`, '--prompt=x'], {
+      cwd: other,
+    });
     expect(r4.status).toBe(42);
     expect(r4.stdout).toBe('');
-    expect(r4.stderr).toBe(sample('gemini', 'resume-unknown-json.stderr').replace('00000000-0000-4000-8000-000000000000', sid).replace('<home>/.gemini<workdir>', `${sb.home}/.gemini/tmp/sess-b`));
+    expect(r4.stderr).toBe(
+      sample('gemini', 'resume-unknown-json.stderr')
+        .replace('00000000-0000-4000-8000-000000000000', sid)
+        .replace('<home>/.gemini<workdir>', `${sb.home}/.gemini/tmp/sess-b`),
+    );
   });
   test('unknown id → resume-unknown-json, exit 42', () => {
-    expectSample(['-p', 'hi', '-o', 'json', '--resume', '00000000-0000-4000-8000-000000000000'], 'resume-unknown-json', { code: 42 });
+    expectSample(
+      ['-p', 'hi', '-o', 'json', '--resume', '00000000-0000-4000-8000-000000000000'],
+      'resume-unknown-json',
+      { code: 42 },
+    );
   });
   test('--session-id, --list-sessions, --delete-session', () => {
     const dir = sb.dir('sess-list');
@@ -100,7 +123,9 @@ describe('sessions', () => {
     const second = sidOf(run(sb, 'gemini', ['-o', 'json', '-p', 'hello   stream'], { cwd: dir }).stdout);
     const list = run(sb, 'gemini', ['--list-sessions'], { cwd: dir });
     expect(list.stderr).toBe('');
-    expect(list.stdout).toBe(`\nAvailable sessions for this project (2):\n  1. with id (Just now) [${id}]\n  2. hello stream (Just now) [${second}]\n`);
+    expect(list.stdout).toBe(
+      `\nAvailable sessions for this project (2):\n  1. with id (Just now) [${id}]\n  2. hello stream (Just now) [${second}]\n`,
+    );
     const del = run(sb, 'gemini', ['--delete-session', id, '--skip-trust'], { cwd: dir });
     expect(del.status).toBe(0);
     expect(del.stdout).toBe('Deleted session 1: with id (Just now)\n');
@@ -120,11 +145,16 @@ describe('markers', () => {
   });
   test('[TOOL] with yolo → tool-json / tool-stream-json; without → tool-not-offered', () => {
     expectSample(['-p', 'use a tool [TOOL]', '-o', 'json', '--yolo'], 'tool-json');
-    expectSample(['--output-format=stream-json', '--skip-trust', '--approval-mode=yolo', '--prompt=use a tool [TOOL]'], 'tool-stream-json');
+    expectSample(
+      ['--output-format=stream-json', '--skip-trust', '--approval-mode=yolo', '--prompt=use a tool [TOOL]'],
+      'tool-stream-json',
+    );
     expectSample(['-p', 'use a tool [TOOL]', '-o', 'stream-json'], 'tool-not-offered-without-yolo-stream-json');
   });
   test('[SLOW:n] spaces the stream lines; SIGTERM then exits 0 without a result', async () => {
-    const child = start(sb, 'gemini', ['--output-format=stream-json', '--skip-trust', '--prompt=[SLOW:300] x'], { cwd: work });
+    const child = start(sb, 'gemini', ['--output-format=stream-json', '--skip-trust', '--prompt=[SLOW:300] x'], {
+      cwd: work,
+    });
     const done = collect(child);
     await waitForLines(child, 2);
     child.kill('SIGTERM');
@@ -145,7 +175,10 @@ describe('argv rejections', () => {
     expect(r.stderr.split('\n')[0]).toBe('Unknown argument: color');
   });
   test('-p with a missing value → Not enough arguments following: p', () => {
-    for (const args of [['-o', 'json', '-p', '-x'], ['-o', 'json', '-p']]) {
+    for (const args of [
+      ['-o', 'json', '-p', '-x'],
+      ['-o', 'json', '-p'],
+    ]) {
       const r = run(sb, 'gemini', args, { cwd: work });
       expect(r.status).toBe(1);
       expect(r.stderr.split('\n')[0]).toBe('Not enough arguments following: p');
@@ -156,7 +189,9 @@ describe('argv rejections', () => {
   test('bad choice, -p with a positional, --yolo with --approval-mode', () => {
     const a = run(sb, 'gemini', ['-o', 'xml', '-p', 'hi'], { cwd: work });
     expect(a.status).toBe(1);
-    expect(a.stderr).toMatch(/^Invalid values:\n {2}Argument: output-format, Given: "xml", Choices: "text", "json", "stream-json"\n/);
+    expect(a.stderr).toMatch(
+      /^Invalid values:\n {2}Argument: output-format, Given: "xml", Choices: "text", "json", "stream-json"\n/,
+    );
     const b = run(sb, 'gemini', ['-p', 'hi', 'extra'], { cwd: work });
     expect(b.stderr.split('\n')[0]).toBe('Cannot use both a positional prompt and the --prompt (-p) flag together');
     const c = run(sb, 'gemini', ['-p', 'hi', '--yolo', '--approval-mode=yolo'], { cwd: work });
@@ -166,7 +201,20 @@ describe('argv rejections', () => {
     const r = run(
       sb,
       'gemini',
-      ['--output-format=json', '--skip-trust', '--model=gemini-3.8-flash', '--approval-mode=auto_edit', '--debug', '--allowed-mcp-server-names', 'a,b', '-e', 'ext', '--allowed-tools', 'read_file', '--prompt=all flags'],
+      [
+        '--output-format=json',
+        '--skip-trust',
+        '--model=gemini-3.8-flash',
+        '--approval-mode=auto_edit',
+        '--debug',
+        '--allowed-mcp-server-names',
+        'a,b',
+        '-e',
+        'ext',
+        '--allowed-tools',
+        'read_file',
+        '--prompt=all flags',
+      ],
       { cwd: work },
     );
     expect(r.status).toBe(0);

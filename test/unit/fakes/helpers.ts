@@ -48,7 +48,14 @@ export function makeSandbox(): Sandbox {
       delete base.CODEX_HOME;
       delete base.TRACEPARENT;
       delete base.FAKE_CLI_LOG_ENV;
-      return { ...base, HOME: home, FAKE_CLI_STATE_DIR: state, FAKE_CLI_LOG: log, PATH: `${BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`, ...extra };
+      return {
+        ...base,
+        HOME: home,
+        FAKE_CLI_STATE_DIR: state,
+        FAKE_CLI_LOG: log,
+        PATH: `${BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+        ...extra,
+      };
     },
     logLines() {
       if (!fs.existsSync(log)) return [];
@@ -82,8 +89,17 @@ export function run(sb: Sandbox, cli: Cli, args: string[], opts: RunOpts): Spawn
   });
 }
 
-export function start(sb: Sandbox, cli: Cli, args: string[], opts: RunOpts & { stdin?: 'ignore' | 'pipe' }): ChildProcess {
-  return spawn(path.join(BIN, cli), args, { cwd: opts.cwd, env: sb.env(opts.env), stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
+export function start(
+  sb: Sandbox,
+  cli: Cli,
+  args: string[],
+  opts: RunOpts & { stdin?: 'ignore' | 'pipe' },
+): ChildProcess {
+  return spawn(path.join(BIN, cli), args, {
+    cwd: opts.cwd,
+    env: sb.env(opts.env),
+    stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
+  });
 }
 
 export interface Collected {
@@ -133,7 +149,12 @@ export function waitForLines(child: ChildProcess, n: number): Promise<void> {
 }
 
 /** Polls the invocation log until `event` is logged for `pid`. */
-export async function waitForEvent(sb: Sandbox, pid: number, event: string, timeoutMs = 10000): Promise<Record<string, unknown>> {
+export async function waitForEvent(
+  sb: Sandbox,
+  pid: number,
+  event: string,
+  timeoutMs = 10000,
+): Promise<Record<string, unknown>> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const hit = sb.logLines().find((l) => l.pid === pid && l.event === event);

@@ -34,7 +34,11 @@ const allEnabled = (): Backends => ({
   gemini: { enabled: true, command: '' },
 });
 
-function registry(backends: Backends, PATH: string | undefined, extra: Partial<BackendRegistryOptions> = {}): BackendRegistry {
+function registry(
+  backends: Backends,
+  PATH: string | undefined,
+  extra: Partial<BackendRegistryOptions> = {},
+): BackendRegistry {
   return new BackendRegistry({ backends, ttlMs: 30_000, env: { PATH }, ...extra });
 }
 
@@ -105,7 +109,10 @@ describe('PATH lookup', () => {
   test('only a non-executable file on PATH → not available', async () => {
     exe(bin1, 'gemini', 0o644);
     const r = registry(allEnabled(), bin1);
-    expect(await r.check('gemini')).toMatchObject({ available: false, reason: expect.stringContaining('not found on PATH') });
+    expect(await r.check('gemini')).toMatchObject({
+      available: false,
+      reason: expect.stringContaining('not found on PATH'),
+    });
   });
 
   test('a symlink to an executable counts; a dangling one does not', async () => {
@@ -140,7 +147,10 @@ describe('configured paths', () => {
 
   test('an absolute command that is not executable, or a directory → not available', async () => {
     const file = exe(bin1, 'claude', 0o644);
-    const r = registry({ ...allEnabled(), claude: { enabled: true, command: file }, codex: { enabled: true, command: bin2 } }, '');
+    const r = registry(
+      { ...allEnabled(), claude: { enabled: true, command: file }, codex: { enabled: true, command: bin2 } },
+      '',
+    );
     expect(await r.check('claude')).toEqual({
       name: 'claude',
       enabled: true,
@@ -244,7 +254,10 @@ describe('cache', () => {
     fs.rmSync(claude);
     fs.rmSync(codex);
     r.invalidate('claude');
-    expect(await r.check('claude')).toMatchObject({ available: false, reason: expect.stringContaining('not found on PATH') });
+    expect(await r.check('claude')).toMatchObject({
+      available: false,
+      reason: expect.stringContaining('not found on PATH'),
+    });
     expect((await r.check('codex')).available).toBe(true);
   });
 

@@ -212,7 +212,11 @@ const pause = () => new Promise((r) => setTimeout(r, 60));
   });
 
   test('kill() while paused still lets done resolve (stdout is drained and dropped)', async () => {
-    const cmd = script(dir, 'paused-kill.sh', 'echo one; i=0; while [ $i -lt 2000 ]; do echo "x $i"; i=$((i+1)); done; exec sleep 30');
+    const cmd = script(
+      dir,
+      'paused-kill.sh',
+      'echo one; i=0; while [ $i -lt 2000 ]; do echo "x $i"; i=$((i+1)); done; exec sleep 30',
+    );
     const runner = new CrossSpawnRunner();
     let h!: Awaited<ReturnType<CrossSpawnRunner['start']>>;
     const lines: string[] = [];

@@ -218,19 +218,22 @@ describe('killing', () => {
   });
 
   const hasSetsid = ['/usr/bin/setsid', '/bin/setsid'].some((p) => fs.existsSync(p));
-  (hasSetsid ? test : test.skip)('a process that left the group and holds stdout does not keep done pending forever', async () => {
-    const cmd = script(dir, 'escape.sh', `setsid sh -c 'echo "esc $$"; exec sleep 30' &\nsleep 0.3\nexit 0`);
-    const runner = new CrossSpawnRunner({ drainTimeoutMs: 300 });
-    const lines: string[] = [];
-    const h = await runner.start(spec(dir, cmd, { mode: 'lines', onLine: (l) => lines.push(l) }));
-    const out = await h.done;
-    const esc = Number(/^esc (\d+)$/.exec(lines[0] ?? '')?.[1]);
-    if (esc) leftovers.push(esc);
-    killQuietly(esc);
-    expect(out.exit).toEqual({ code: 0, signal: null });
-    expect(lines).toEqual([`esc ${esc}`]);
-    expect(runner.running.size).toBe(0);
-  });
+  (hasSetsid ? test : test.skip)(
+    'a process that left the group and holds stdout does not keep done pending forever',
+    async () => {
+      const cmd = script(dir, 'escape.sh', `setsid sh -c 'echo "esc $$"; exec sleep 30' &\nsleep 0.3\nexit 0`);
+      const runner = new CrossSpawnRunner({ drainTimeoutMs: 300 });
+      const lines: string[] = [];
+      const h = await runner.start(spec(dir, cmd, { mode: 'lines', onLine: (l) => lines.push(l) }));
+      const out = await h.done;
+      const esc = Number(/^esc (\d+)$/.exec(lines[0] ?? '')?.[1]);
+      if (esc) leftovers.push(esc);
+      killQuietly(esc);
+      expect(out.exit).toEqual({ code: 0, signal: null });
+      expect(lines).toEqual([`esc ${esc}`]);
+      expect(runner.running.size).toBe(0);
+    },
+  );
 
   test('killAll kills every live group and resolves when all are done', async () => {
     const cmd = script(dir, 'many.sh', 'exec sleep 30');

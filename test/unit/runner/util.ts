@@ -37,7 +37,10 @@ export function spec(dir: string, command: string, extra: Partial<RunSpec> = {})
 export function procStat(pid: number): string[] | undefined {
   try {
     const raw = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return raw.slice(raw.lastIndexOf(')') + 2).trim().split(' ');
+    return raw
+      .slice(raw.lastIndexOf(')') + 2)
+      .trim()
+      .split(' ');
   } catch {
     return undefined;
   }

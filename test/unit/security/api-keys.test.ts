@@ -92,7 +92,10 @@ describe('resolveApiKeys', () => {
   });
 
   it('an empty CLINVK_API_KEYS falls through to gopass', async () => {
-    const keys = await resolveApiKeys({ env: env({ CLINVK_API_KEYS: ' , ', FAKE_GOPASS_MODE: 'single' }), gopassPath: 'a/b' });
+    const keys = await resolveApiKeys({
+      env: env({ CLINVK_API_KEYS: ' , ', FAKE_GOPASS_MODE: 'single' }),
+      gopassPath: 'a/b',
+    });
     expect(keys).toEqual(['only-key']);
   });
 
@@ -118,15 +121,15 @@ describe('resolveApiKeys', () => {
   });
 
   it('empty output → throws (fail closed)', async () => {
-    await expect(resolveApiKeys({ env: env({ FAKE_GOPASS_MODE: 'empty' }), gopassPath: 'clinvk/keys' })).rejects.toThrow(
-      /^API keys: gopass path "clinvk\/keys" yielded no key/,
-    );
+    await expect(
+      resolveApiKeys({ env: env({ FAKE_GOPASS_MODE: 'empty' }), gopassPath: 'clinvk/keys' }),
+    ).rejects.toThrow(/^API keys: gopass path "clinvk\/keys" yielded no key/);
   });
 
   it('output with only separators → throws', async () => {
-    await expect(resolveApiKeys({ env: env({ FAKE_GOPASS_MODE: 'blank' }), gopassPath: 'clinvk/keys' })).rejects.toThrow(
-      /yielded no key/,
-    );
+    await expect(
+      resolveApiKeys({ env: env({ FAKE_GOPASS_MODE: 'blank' }), gopassPath: 'clinvk/keys' }),
+    ).rejects.toThrow(/yielded no key/);
   });
 
   it('non-zero exit → throws', async () => {

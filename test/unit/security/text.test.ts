@@ -42,7 +42,9 @@ describe('checkArgText', () => {
   });
 
   it('rejects a lone surrogate (§9 row 11)', () => {
-    expect(checkArgText('\ud800', 'body.prompt')).toEqual([{ path: 'body.prompt', message: 'must be well-formed Unicode' }]);
+    expect(checkArgText('\ud800', 'body.prompt')).toEqual([
+      { path: 'body.prompt', message: 'must be well-formed Unicode' },
+    ]);
   });
 
   it('rejects blank values (§9 row 5)', () => {

@@ -122,12 +122,20 @@ describe('WorkdirPolicy.resolve — existence and type (400, §9 row 22)', () =>
 });
 
 describe('WorkdirPolicy.resolve — blocked (403, §9 rows 23–25, 27)', () => {
-  it.each([['/etc'], ['/etc/ssl'], ['/etc/'], ['//etc'], ['/'], ['/proc/self'], ['/dev'], ['/usr/bin'], ['/root'], ['/sys']])(
-    'blocks %s',
-    async (input) => {
-      await expect403(input, 'blocked path');
-    },
-  );
+  it.each([
+    ['/etc'],
+    ['/etc/ssl'],
+    ['/etc/'],
+    ['//etc'],
+    ['/'],
+    ['/proc/self'],
+    ['/dev'],
+    ['/usr/bin'],
+    ['/root'],
+    ['/sys'],
+  ])('blocks %s', async (input) => {
+    await expect403(input, 'blocked path');
+  });
 
   it('blocks paths under a blocked prefix even when they do not exist', async () => {
     await expect403('/etc/definitely-not-here', 'blocked path');
@@ -252,6 +260,8 @@ describe('WorkdirPolicy.resolve — success', () => {
   });
 
   it('normalises trailing slashes and dot segments', async () => {
-    await expect(policy().resolve(`${tmp}/work/./sub/../sub/`, 'body.workdir')).resolves.toBe(path.join(tmp, 'work', 'sub'));
+    await expect(policy().resolve(`${tmp}/work/./sub/../sub/`, 'body.workdir')).resolves.toBe(
+      path.join(tmp, 'work', 'sub'),
+    );
   });
 });

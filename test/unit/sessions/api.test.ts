@@ -30,8 +30,20 @@ describe('toSessionInfo', () => {
   test('keys in the §3.8 order; internal fields never exposed', () => {
     const info = toSessionInfo(full);
     expect(Object.keys(info)).toEqual([
-      'id', 'backend', 'created_at', 'last_used', 'working_dir', 'model', 'initial_prompt', 'status', 'turn_count',
-      'token_usage', 'tags', 'title', 'error_message', 'metadata',
+      'id',
+      'backend',
+      'created_at',
+      'last_used',
+      'working_dir',
+      'model',
+      'initial_prompt',
+      'status',
+      'turn_count',
+      'token_usage',
+      'tags',
+      'title',
+      'error_message',
+      'metadata',
     ]);
     expect(JSON.stringify(info)).not.toMatch(/backend_session_id|parent_id|backend_cumulative_usage|thread-1/);
     expect(info.token_usage).toEqual({ input_tokens: 5, output_tokens: 6, cached_tokens: 1, reasoning_tokens: 2 });
@@ -85,7 +97,9 @@ describe('createSessionStore', () => {
   });
 
   test('unknown store kind is rejected', async () => {
-    await expect(createSessionStore({ home: tmpHome(), session: { store: 'redis' as 'file' } })).rejects.toThrow(/unknown session store/);
+    await expect(createSessionStore({ home: tmpHome(), session: { store: 'redis' as 'file' } })).rejects.toThrow(
+      /unknown session store/,
+    );
   });
 });
 
@@ -108,12 +122,20 @@ describe('startRetention', () => {
     const store = fakeStore();
     const logger = recordingLogger();
     const now = new Date('2026-02-01T00:00:00.000Z');
-    const h = startRetention(store, { retentionDays: 30, intervalSecs: 3600, staleClaimMs: 123, logger, now: () => now });
+    const h = startRetention(store, {
+      retentionDays: 30,
+      intervalSecs: 3600,
+      staleClaimMs: 123,
+      logger,
+      now: () => now,
+    });
     await h.running;
     expect(store.calls).toHaveLength(1);
     expect(store.calls[0][0].toISOString()).toBe('2026-01-02T00:00:00.000Z');
     expect(store.calls[0][1]).toBe(123);
-    expect(logger.calls).toEqual([expect.objectContaining({ level: 'info', meta: expect.objectContaining({ removed: 3 }) })]);
+    expect(logger.calls).toEqual([
+      expect.objectContaining({ level: 'info', meta: expect.objectContaining({ removed: 3 }) }),
+    ]);
     jest.advanceTimersByTime(3600_000);
     await h.running;
     expect(store.calls).toHaveLength(2);

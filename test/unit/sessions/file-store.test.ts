@@ -2,7 +2,16 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { FileSessionStore } from '../../../src/sessions/file-store';
 import type { SessionRecord } from '../../../src/sessions/types';
-import { Clock, cleanupHomes, dirFiles, expectApiError, newSession, openStore, recordingLogger, tmpHome } from './helpers';
+import {
+  Clock,
+  cleanupHomes,
+  dirFiles,
+  expectApiError,
+  newSession,
+  openStore,
+  recordingLogger,
+  tmpHome,
+} from './helpers';
 
 const STALE = 60_000;
 const stores: FileSessionStore[] = [];
@@ -55,8 +64,18 @@ describe('FileSessionStore lifecycle', () => {
     const text = fs.readFileSync(path.join(dir, `${rec.id}.json`), 'utf8');
     expect(text).toContain('\n  "id": ');
     expect(Object.keys(JSON.parse(text))).toEqual([
-      'id', 'backend', 'created_at', 'last_used', 'working_dir', 'model', 'initial_prompt', 'status', 'turn_count',
-      'token_usage', 'tags', 'metadata',
+      'id',
+      'backend',
+      'created_at',
+      'last_used',
+      'working_dir',
+      'model',
+      'initial_prompt',
+      'status',
+      'turn_count',
+      'token_usage',
+      'tags',
+      'metadata',
     ]);
 
     // The creator holds the claim: a continuation is busy.
@@ -73,7 +92,11 @@ describe('FileSessionStore lifecycle', () => {
 
     clock.advance(1000);
     const claim = await store.claimTurn(rec.id, STALE);
-    expect(claim).toMatchObject({ id: rec.id, previousStatus: 'completed', previousLastUsed: '2026-01-01T00:00:00.000Z' });
+    expect(claim).toMatchObject({
+      id: rec.id,
+      previousStatus: 'completed',
+      previousLastUsed: '2026-01-01T00:00:00.000Z',
+    });
     expect(await store.resolve(rec.id)).toMatchObject({ status: 'active', last_used: '2026-01-01T00:00:02.000Z' });
     await expectApiError(store.claimTurn(rec.id, STALE), 'session_busy');
     await expectApiError(store.delete(rec.id, STALE), 'session_busy');
@@ -89,7 +112,12 @@ describe('FileSessionStore lifecycle', () => {
       },
       true,
     );
-    expect(failed).toMatchObject({ status: 'error', turn_count: 2, error_message: 'timed out after 5 s', model: 'opus' });
+    expect(failed).toMatchObject({
+      status: 'error',
+      turn_count: 2,
+      error_message: 'timed out after 5 s',
+      model: 'opus',
+    });
     expect(failed.token_usage).toEqual({ input_tokens: 11, output_tokens: 3, cached_tokens: 3, reasoning_tokens: 4 });
     expect(failed.backend_cumulative_usage).toEqual({ input_tokens: 11, output_tokens: 3 });
     expect(failed.backend_session_id).toBe('b-1'); // unchanged when not reported
@@ -97,7 +125,11 @@ describe('FileSessionStore lifecycle', () => {
     // Success removes error_message; storeTokenUsage=false leaves usage alone.
     clock.advance(1000);
     await store.claimTurn(rec.id, STALE);
-    const ok = await store.completeTurn(rec.id, { success: true, usage: { input_tokens: 100, output_tokens: 100 } }, false);
+    const ok = await store.completeTurn(
+      rec.id,
+      { success: true, usage: { input_tokens: 100, output_tokens: 100 } },
+      false,
+    );
     expect(ok.error_message).toBeUndefined();
     expect(readJson(dir, rec.id).error_message).toBeUndefined();
     expect(ok.token_usage).toEqual(failed.token_usage);
@@ -193,8 +225,16 @@ describe('prefix resolution (§6.4)', () => {
     expect((await store.resolve(full)).id).toBe(full);
     expect((await store.resolve('abcdef01234567890')).id).toBe(full);
     expect((await store.resolve('1')).id).toBe('11111111111111111111111111111111');
-    await expectApiError(store.resolve('abcd'), 'ambiguous_session_id', 'ambiguous session id prefix "abcd": matches 3 sessions');
-    await expectApiError(store.resolve('abcdef'), 'ambiguous_session_id', 'ambiguous session id prefix "abcdef": matches 2 sessions');
+    await expectApiError(
+      store.resolve('abcd'),
+      'ambiguous_session_id',
+      'ambiguous session id prefix "abcd": matches 3 sessions',
+    );
+    await expectApiError(
+      store.resolve('abcdef'),
+      'ambiguous_session_id',
+      'ambiguous session id prefix "abcdef": matches 2 sessions',
+    );
     await expectApiError(store.resolve('2'), 'session_not_found', 'session not found: 2');
     await expectApiError(store.resolve('ffffffffffffffffffffffffffffffff'), 'session_not_found');
     // Defence in depth: ids that are not hex never reach the file system.
@@ -212,12 +252,25 @@ describe('prefix resolution (§6.4)', () => {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     fs.writeFileSync(
       path.join(dir, '0123456789abcdef.json'),
-      JSON.stringify({ id: '0123456789abcdef', backend: 'gemini', created_at: '2025-01-01T12:00:00.123456789+01:00', last_used: '2025-01-01T12:00:00.123456789+01:00', status: 'completed', extra_field: 7 }),
+      JSON.stringify({
+        id: '0123456789abcdef',
+        backend: 'gemini',
+        created_at: '2025-01-01T12:00:00.123456789+01:00',
+        last_used: '2025-01-01T12:00:00.123456789+01:00',
+        status: 'completed',
+        extra_field: 7,
+      }),
     );
     writeRecord(dir, 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', { last_used: '2025-01-01T11:30:00Z' });
     const store = await open(dir);
     const rec = await store.resolve('0123');
-    expect(rec).toMatchObject({ id: '0123456789abcdef', turn_count: 0, tags: [], working_dir: '', token_usage: { input_tokens: 0, output_tokens: 0 } });
+    expect(rec).toMatchObject({
+      id: '0123456789abcdef',
+      turn_count: 0,
+      tags: [],
+      working_dir: '',
+      token_usage: { input_tokens: 0, output_tokens: 0 },
+    });
     const page = await store.list({ limit: 10, offset: 0 });
     // 11:00:00.123Z (legacy, +01:00) is older than 11:30Z.
     expect(page.sessions.map((s) => s.id)).toEqual(['aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '0123456789abcdef']);
@@ -235,9 +288,15 @@ describe('list', () => {
     const backends = ['claude', 'codex', 'gemini'] as const;
     for (let i = 0; i < 12; i++) {
       if (i % 4 !== 0) clock.advance(1000); // groups of equal last_used → ties by id
-      created.push(await store.create(newSession({ backend: backends[i % 3], status: i % 2 ? 'completed' : 'active', turn_count: i % 2 })));
+      created.push(
+        await store.create(
+          newSession({ backend: backends[i % 3], status: i % 2 ? 'completed' : 'active', turn_count: i % 2 }),
+        ),
+      );
     }
-    const expected = [...created].sort((a, b) => (a.last_used === b.last_used ? (a.id < b.id ? -1 : 1) : a.last_used < b.last_used ? 1 : -1));
+    const expected = [...created].sort((a, b) =>
+      a.last_used === b.last_used ? (a.id < b.id ? -1 : 1) : a.last_used < b.last_used ? 1 : -1,
+    );
 
     const all = await store.list({ limit: 100, offset: 0 });
     expect(all.total).toBe(12);
@@ -324,7 +383,9 @@ describe('durability and layout', () => {
     await s2.list({ limit: 100, offset: 0 });
     await expectApiError(s2.resolve(ids[1]), 'internal_error');
     await expectApiError(s2.resolve(ids[1].slice(0, 12)), 'internal_error');
-    const warns = logger.calls.filter((c) => c.level === 'warn' && c.msg.includes('unreadable') && JSON.stringify(c.meta).includes(ids[1]));
+    const warns = logger.calls.filter(
+      (c) => c.level === 'warn' && c.msg.includes('unreadable') && JSON.stringify(c.meta).includes(ids[1]),
+    );
     expect(warns).toHaveLength(1);
     expect(await s2.count()).toBe(3);
     expect((await s2.health()).session_count).toBe(3);
@@ -344,14 +405,27 @@ describe('durability and layout', () => {
   });
 
   test.each([
-    ['deleted', (dir: string) => { fs.unlinkSync(path.join(dir, 'index.json')); fs.unlinkSync(path.join(dir, 'index.journal')); }],
+    [
+      'deleted',
+      (dir: string) => {
+        fs.unlinkSync(path.join(dir, 'index.json'));
+        fs.unlinkSync(path.join(dir, 'index.journal'));
+      },
+    ],
     ['snapshot garbled', (dir: string) => fs.writeFileSync(path.join(dir, 'index.json'), '{"clinvk_index":1,"gen":')],
     ['snapshot of another shape', (dir: string) => fs.writeFileSync(path.join(dir, 'index.json'), '[1,2,3]')],
     ['journal garbled', (dir: string) => fs.appendFileSync(path.join(dir, 'index.journal'), 'not json at all\n')],
     ['journal truncated mid-line', (dir: string) => fs.appendFileSync(path.join(dir, 'index.journal'), '["p","ab')],
     ['journal header garbled', (dir: string) => fs.writeFileSync(path.join(dir, 'index.journal'), 'xx\n')],
     ['journal deleted', (dir: string) => fs.unlinkSync(path.join(dir, 'index.journal'))],
-    ['journal of another index', (dir: string) => fs.writeFileSync(path.join(dir, 'index.journal'), '{"clinvk_index":1,"id":"0badc0de","prev_id":null,"prev_len":-1}\n')],
+    [
+      'journal of another index',
+      (dir: string) =>
+        fs.writeFileSync(
+          path.join(dir, 'index.journal'),
+          '{"clinvk_index":1,"id":"0badc0de","prev_id":null,"prev_len":-1}\n',
+        ),
+    ],
   ])('index %s → rebuilt from the records', async (_name, damage) => {
     const dir = sessionsDir();
     const clock = new Clock();
@@ -380,7 +454,11 @@ describe('durability and layout', () => {
   test('a compaction interrupted between snapshot and journal replacement loads without a rebuild', async () => {
     const dir = sessionsDir();
     const s1 = await open(dir);
-    const ids = [(await s1.create(newSession())).id, (await s1.create(newSession())).id, (await s1.create(newSession())).id];
+    const ids = [
+      (await s1.create(newSession())).id,
+      (await s1.create(newSession())).id,
+      (await s1.create(newSession())).id,
+    ];
     await s1.close();
     const journal = fs.readFileSync(path.join(dir, 'index.journal'), 'utf8').trim().split('\n');
     const header = JSON.parse(journal[0]) as { id: string };
@@ -388,7 +466,12 @@ describe('durability and layout', () => {
     // naming the journal that was about to replace it.
     fs.writeFileSync(
       path.join(dir, 'index.json'),
-      JSON.stringify({ clinvk_index: 1, journal: 'feedface', prev_journal: header.id, entries: journal.slice(1).map((l) => JSON.parse(l) as unknown) }),
+      JSON.stringify({
+        clinvk_index: 1,
+        journal: 'feedface',
+        prev_journal: header.id,
+        entries: journal.slice(1).map((l) => JSON.parse(l) as unknown),
+      }),
     );
     const logger = recordingLogger();
     const s2 = await open(dir, { logger });
@@ -420,10 +503,16 @@ describe('durability and layout', () => {
     const c = await s1.create(newSession());
     await s1.close();
     // Status changed by hand, one record removed, one added (e.g. a crash between record and index write).
-    fs.writeFileSync(path.join(dir, `${a.id}.json`), JSON.stringify({ ...a, status: 'error', error_message: 'boom' }, null, 2));
+    fs.writeFileSync(
+      path.join(dir, `${a.id}.json`),
+      JSON.stringify({ ...a, status: 'error', error_message: 'boom' }, null, 2),
+    );
     fs.unlinkSync(path.join(dir, `${b.id}.json`));
     const dId = 'dddddddddddddddddddddddddddddddd';
-    fs.writeFileSync(path.join(dir, `${dId}.json`), JSON.stringify({ ...c, id: dId, backend: 'gemini', last_used: b.last_used }, null, 2));
+    fs.writeFileSync(
+      path.join(dir, `${dId}.json`),
+      JSON.stringify({ ...c, id: dId, backend: 'gemini', last_used: b.last_used }, null, 2),
+    );
     const s2 = await open(dir, { now: clock.now });
     expect((await s2.list({ limit: 10, offset: 0 })).sessions.map((s) => s.id)).toEqual([c.id, dId, a.id]);
     expect((await s2.list({ status: 'error', limit: 10, offset: 0 })).sessions.map((s) => s.id)).toEqual([a.id]);
@@ -518,7 +607,7 @@ describe('availability', () => {
 });
 
 describe('several stores on one directory (same process)', () => {
-  test('each sees the others\' writes incrementally, across compactions', async () => {
+  test("each sees the others' writes incrementally, across compactions", async () => {
     const dir = sessionsDir();
     const a = await open(dir, { compactMinLines: 8 });
     const b = await open(dir, { compactMinLines: 8 });
@@ -566,7 +655,9 @@ describe('retention purge', () => {
     const cutoff = new Date(clock.t - 86400_000);
     // A huge staleClaimMs keeps the old active claim valid.
     expect(await store.purgeOlderThan(cutoff, 30 * 86400_000)).toBe(2);
-    expect((await store.list({ limit: 10, offset: 0 })).sessions.map((s) => s.id).sort()).toEqual([oldActive.id, recent.id].sort());
+    expect((await store.list({ limit: 10, offset: 0 })).sessions.map((s) => s.id).sort()).toEqual(
+      [oldActive.id, recent.id].sort(),
+    );
     await expectApiError(store.resolve(old1.id), 'session_not_found');
     await expectApiError(store.resolve(old2.id), 'session_not_found');
     expect(await store.purgeOlderThan(cutoff, 1000)).toBe(1);

@@ -10,7 +10,12 @@ export interface LogCall {
   meta?: object;
 }
 
-export function recordingLogger(): { calls: LogCall[]; warn(m: string, meta?: object): void; info(m: string, meta?: object): void; debug(m: string, meta?: object): void } {
+export function recordingLogger(): {
+  calls: LogCall[];
+  warn(m: string, meta?: object): void;
+  info(m: string, meta?: object): void;
+  debug(m: string, meta?: object): void;
+} {
   const calls: LogCall[] = [];
   return {
     calls,
