@@ -1,5 +1,5 @@
 /**
- * Typed errors shared by every layer (SPEC §2.3). Lower layers throw `ApiError` with a machine code;
+ * Typed errors shared by every layer. Lower layers throw `ApiError` with a machine code;
  * only the HTTP layer turns the code into a status and a style-specific body.
  */
 
@@ -33,7 +33,7 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
-/** Codes whose responses carry `x-should-retry: false` (SPEC §2.3). */
+/** Codes whose responses carry `x-should-retry: false`. */
 export const NO_RETRY_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'backend_failed',
   'output_too_large',
@@ -42,7 +42,7 @@ export const NO_RETRY_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'shutting_down',
 ]);
 
-/** One validation problem: `path` is `<location>.<field path>` (SPEC §2.2). */
+/** One validation problem: `path` is `<location>.<field path>`. */
 export interface ValidationDetail {
   path: string;
   message: string;

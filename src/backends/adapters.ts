@@ -1,4 +1,4 @@
-/** The adapter registry, in the fixed order claude, codex, gemini (SPEC §5.1). */
+/** The adapter registry, in the fixed order claude, codex, gemini. */
 import { claudeAdapter } from './claude';
 import { codexAdapter } from './codex';
 import { geminiAdapter } from './gemini';

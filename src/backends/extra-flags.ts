@@ -1,5 +1,5 @@
 /**
- * Request `extra` tokens: allow-list parsing and checking (SPEC §5.8).
+ * Request `extra` tokens: allow-list parsing and checking.
  */
 import type { ValidationDetail } from '../errors';
 import { isValidModel } from './prompt';
@@ -143,7 +143,7 @@ function tokenAt(
 }
 
 /**
- * Checks request `extra` tokens against `allow` (SPEC §5.8) and returns every problem found, each
+ * Checks request `extra` tokens against `allow` and returns every problem found, each
  * with `path` `${pathPrefix}[i]` (the count problem has `path` = `pathPrefix`).
  */
 export function checkExtraFlags(

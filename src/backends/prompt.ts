@@ -1,9 +1,9 @@
 /**
- * Prompt assembly, model alias resolution and the model-name pattern (SPEC §3.1, §5.2).
+ * Prompt assembly, model alias resolution and the model-name pattern.
  */
 import type { BackendAdapter } from './types';
 
-/** Model names: no leading `-`, no whitespace, 1–200 characters (SPEC §3.1). */
+/** Model names: no leading `-`, no whitespace, 1–200 characters. */
 export const MODEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/@+\[\]-]*$/;
 export const MODEL_MAX_LENGTH = 200;
 

@@ -1,5 +1,5 @@
 /**
- * Backend availability (SPEC §5.1): resolves each backend's executable (configured absolute path,
+ * Backend availability: resolves each backend's executable (configured absolute path,
  * or a name looked up on PATH), checks that it is a regular file executable by this process, and
  * caches the answer per backend for `ttlMs`. No version probe is ever run.
  */
@@ -56,7 +56,7 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /**
- * Resolves `command` the way SPEC §5.1 describes: an absolute path is used as is; a bare name is
+ * Resolves `command` like this: an absolute path is used as is; a bare name is
  * looked up in the absolute entries of PATH (empty and relative entries are skipped; a match that
  * is a directory or not executable is skipped, like a shell does); a relative path containing `/`
  * is never resolved.

@@ -1,5 +1,5 @@
 /**
- * ProcessRunner contract (SPEC §5.3). Implemented in `runner.ts` with cross-spawn: never a shell,
+ * ProcessRunner contract. Implemented in `runner.ts` with cross-spawn: never a shell,
  * stdin ignored, own process group (detached), SIGTERM → SIGKILL to the group, a final SIGKILL to
  * the group after exit so grandchildren do not survive.
  */

@@ -1,5 +1,5 @@
 /**
- * The ProcessRunner (SPEC §5.3): spawns a CLI with cross-spawn (never a shell, stdin `/dev/null`,
+ * The ProcessRunner: spawns a CLI with cross-spawn (never a shell, stdin `/dev/null`,
  * own process group), collects or line-splits stdout with hard byte limits, keeps the stderr tail,
  * and kills the whole process group (SIGTERM → SIGKILL) on demand, plus one final SIGKILL to the
  * group after the child exited so that grandchildren never outlive a run.

@@ -1,5 +1,5 @@
 /**
- * The backend adapter contract (SPEC §5.1). Everything here is pure data and pure functions:
+ * The backend adapter contract. Everything here is pure data and pure functions:
  * no I/O, no Express, no process handling (that is the ProcessRunner's job).
  */
 
@@ -14,7 +14,7 @@ export type ApprovalMode = 'default' | 'auto' | 'none' | 'always';
 export type SandboxMode = 'default' | 'read-only' | 'workspace' | 'full';
 export type RunMode = 'json' | 'stream';
 
-/** Unified token usage (SPEC §5.10). Optional fields are omitted when unknown. */
+/** Unified token usage. Optional fields are omitted when unknown. */
 export interface TokenUsage {
   input_tokens: number;
   output_tokens: number;
@@ -24,7 +24,7 @@ export interface TokenUsage {
 
 /**
  * Fully resolved options for one CLI invocation. The execution layer resolves request values,
- * configuration and defaults (SPEC §5.2) before calling `buildArgs`; the adapter only renders.
+ * configuration and defaults before calling `buildArgs`; the adapter only renders.
  */
 export interface BuildArgsOptions {
   /** The prompt exactly as it must reach the CLI (system-prompt prefix already applied for codex/gemini). */
@@ -54,7 +54,7 @@ export interface BuildArgsOptions {
   configExtraFlags: string[];
 }
 
-/** Result of parsing a finished non-stream run (SPEC §5.4–5.7). */
+/** Result of parsing a finished non-stream run. */
 export interface ParsedResult {
   success: boolean;
   output: string;
@@ -71,7 +71,7 @@ export interface ProcessExit {
   signal: NodeJS.Signals | null;
 }
 
-/** Unified stream event payloads (SPEC §4.2), without the envelope (backend/session/timestamp/sequence). */
+/** Unified stream event payloads, without the envelope (backend/session/timestamp/sequence). */
 export type UnifiedEvent =
   | { type: 'init'; content: { backend_session_id?: string; model?: string; working_dir?: string } }
   | { type: 'message'; content: { text: string; role: 'assistant'; is_partial?: boolean } }
@@ -96,7 +96,7 @@ export interface StreamFinish {
  * trailing `\r` removed) and returns zero or more unified events. It must never throw on bad input:
  * non-JSON lines and unknown types are ignored. `token_usage` events are NOT returned by `push`; the
  * execution layer emits the single `token_usage` event just before the terminal event using
- * `finish().usage` (SPEC §4.2 "at most one token_usage event, just before the terminal event").
+ * `finish().usage`.
  */
 export interface StreamParser {
   push(line: string): UnifiedEvent[];
@@ -120,7 +120,7 @@ export interface FlagSpec {
   rule?: FlagValueRule;
 }
 
-/** A backend adapter: pure functions plus constants (SPEC §5.1). */
+/** A backend adapter: pure functions plus constants. */
 export interface BackendAdapter {
   name: BackendName;
   /** Default executable name looked up on PATH. */
@@ -133,9 +133,9 @@ export interface BackendAdapter {
   buildArgs(opts: BuildArgsOptions, mode: RunMode): string[];
   parseResult(stdout: string, stderr: string, exit: ProcessExit): ParsedResult;
   createStreamParser(): StreamParser;
-  /** Built-in extra-flag allow-list (SPEC §5.8). */
+  /** Built-in extra-flag allow-list. */
   extraFlags: FlagSpec[];
-  /** Built-in alias table (SPEC §5.2). `default` is handled by the resolver (no --model). */
+  /** Built-in alias table. `default` is handled by the resolver (no --model). */
   modelAliases: Record<string, string>;
   /** Whether the system prompt goes into a CLI flag (claude) or is prepended to the prompt. */
   systemPromptAsFlag: boolean;
@@ -143,6 +143,6 @@ export interface BackendAdapter {
    * gemini only: argv (without executable) that deletes the CLI-side session after an ephemeral run.
    */
   cleanupArgsAfterEphemeral?(backendSessionId: string): string[];
-  /** Codex reports cumulative usage on resumed threads (SPEC §5.5/§5.10). */
+  /** Codex reports cumulative usage on resumed threads. */
   cumulativeUsage: boolean;
 }

@@ -1,5 +1,5 @@
 /**
- * Token usage normalisation helpers (SPEC §5.10). Every function is total: bad input gives
+ * Token usage normalisation helpers. Every function is total: bad input gives
  * `undefined` (nothing reported) or zeros for missing fields, never an exception.
  */
 import type { TokenUsage } from './types';

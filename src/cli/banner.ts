@@ -1,4 +1,4 @@
-/** The start-up banner (SPEC §8.5), printed on stdout after the port is bound. */
+/** The start-up banner, printed on stdout after the port is bound. */
 export function renderBanner(url: string, metricsEnabled: boolean): string {
   return [
     `clinvk API server listening on ${url}`,

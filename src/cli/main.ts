@@ -1,5 +1,5 @@
 /**
- * The `clinvk` command (SPEC §8.5): `serve`, `version`, `config show`, `--help`.
+ * The `clinvk` command: `serve`, `version`, `config show`, `--help`.
  *
  * Exit codes: 0 success (including graceful shutdown), 1 runtime failure (e.g. address in use),
  * 2 usage or configuration error (one line per problem on stderr).
@@ -248,7 +248,7 @@ export function isLoopbackHost(host: string): boolean {
   return false;
 }
 
-/** Start-up warnings that depend only on the configuration (SPEC §8.5). */
+/** Start-up warnings that depend only on the configuration. */
 export function startupWarnings(config: Config): string[] {
   const out: string[] = [];
   if (!isLoopbackHost(config.server.host) && config.api_keys.length === 0) {

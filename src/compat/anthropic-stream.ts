@@ -1,5 +1,5 @@
 /**
- * Anthropic messages SSE encoder (SPEC §4.4): native events → `event:` + `data:` frames. Pure
+ * Anthropic messages SSE encoder: native events → `event:` + `data:` frames. Pure
  * apart from its per-stream state (the streamed text, for usage estimates).
  */
 import type { TokenUsage } from '../backends/types';

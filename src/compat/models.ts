@@ -1,6 +1,6 @@
 /**
  * Model routing, model lists, ignored parameters, ids and usage figures of the OpenAI- and
- * Anthropic-compatible APIs (SPEC §3.13–§3.15, §3.20, §2.9). Pure functions.
+ * Anthropic-compatible APIs. Pure functions.
  */
 import type {
   SchemaAnthropicModel,
@@ -33,8 +33,8 @@ function invalidModel(): never {
 }
 
 /**
- * SPEC §3.15 "Model → backend". Throws a `validation_error` (`body.model`) when the part that
- * would reach the CLI breaks the model rules of §3.1 (pattern, 1–200 characters).
+ * Model → backend routing. Throws a `validation_error` (`body.model`) when the part that
+ * would reach the CLI breaks the model rules (pattern, 1–200 characters).
  */
 export function resolveCompatModel(m: string, defaultBackend: BackendName): ModelRoute {
   // rule 1: a bare backend name → that backend, its configured default model
@@ -125,7 +125,7 @@ const USED_FIELDS: Record<CompatApi, ReadonlySet<string>> = {
   anthropic: new Set(['model', 'max_tokens', 'messages', 'system', 'stream']),
 };
 
-/** Sorted names of the present, non-null request fields the API ignores (SPEC §3.14, §3.18). */
+/** Sorted names of the present, non-null request fields the API ignores. */
 export function ignoredParams(body: Record<string, unknown>, api: CompatApi): string[] {
   const used = USED_FIELDS[api];
   return Object.keys(body)
@@ -166,7 +166,7 @@ export function anthropicMessageId(): string {
 
 // ------------------------------------------------------------------------------ usage
 
-/** `ceil(utf8_bytes / 4)` (SPEC §3.15). */
+/** `ceil(utf8_bytes / 4)`. */
 export function estimateTokens(text: string): number {
   return Math.ceil(utf8Bytes(text) / 4);
 }

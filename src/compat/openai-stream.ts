@@ -1,5 +1,5 @@
 /**
- * OpenAI chat-completion SSE encoder (SPEC §4.3): native events → `data:` frames. Pure apart from
+ * OpenAI chat-completion SSE encoder: native events → `data:` frames. Pure apart from
  * its per-stream state (the streamed text, for usage estimates).
  */
 import type { TokenUsage } from '../backends/types';

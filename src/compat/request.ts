@@ -1,6 +1,5 @@
 /**
- * From a validated compat request to the PromptRequest the PromptService runs (SPEC §3.14, §3.15,
- * §3.18): model routing, flattening, the byte limit. Pure.
+ * From a validated compat request to the PromptRequest the PromptService runs: model routing, flattening, the byte limit. Pure.
  */
 import type { Config } from '../config/types';
 import type { PromptRequest } from '../execution/prompt';

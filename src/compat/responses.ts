@@ -1,4 +1,4 @@
-/** Non-stream response bodies of the compatible APIs (SPEC §3.16, §3.19). Pure. */
+/** Non-stream response bodies of the compatible APIs. Pure. */
 import type { ExecutionResult } from '../execution/types';
 import { compatUsage } from './models';
 

@@ -1,8 +1,8 @@
-/** Shared pieces of the two SSE encoders (SPEC §4.1, §4.3, §4.4). Pure. */
+/** Shared pieces of the two SSE encoders. Pure. */
 import type { NativeEvent } from '../execution/types';
 
 export const SSE_CONTENT_TYPE = 'text/event-stream; charset=utf-8';
-/** Headers of an SSE response besides those `openStream` sets (SPEC §4.1 rule 2). */
+/** Headers of an SSE response besides those `openStream` sets. */
 export const SSE_HEADERS: Readonly<Record<string, string>> = { Connection: 'keep-alive' };
 
 /** Turns native events into SSE frames: `start` right after spawn, then one call per event. */

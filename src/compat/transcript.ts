@@ -1,6 +1,6 @@
 /**
  * Flattening of OpenAI chat messages and Anthropic message requests into one CLI prompt plus a
- * system prompt (SPEC §3.15 "System text" and "Transcript"). Pure functions; problems are thrown
+ * system prompt. Pure functions; problems are thrown
  * as `ApiError`s whose first detail names the offending request field.
  */
 import { ADAPTERS } from '../backends/adapters';
@@ -140,7 +140,7 @@ function openaiText(content: OpenAIChatMessage['content'], path: string): string
   return texts.join('\n');
 }
 
-/** OpenAI `messages` → system prompt + prompt (SPEC §3.15). */
+/** OpenAI `messages` → system prompt + prompt. */
 export function openaiTranscript(messages: OpenAIChatMessage[]): Transcript {
   const system: string[] = [];
   const turns: Piece[][] = [];
@@ -256,7 +256,7 @@ function anthropicSystem(system: AnthropicRequestLike['system']): string {
     .join('\n\n');
 }
 
-/** Anthropic request → system prompt + prompt (SPEC §3.15). */
+/** Anthropic request → system prompt + prompt. */
 export function anthropicTranscript(req: AnthropicRequestLike): Transcript {
   const turns = req.messages.map((msg, i) => {
     const role = (msg as { role: string }).role;
@@ -290,7 +290,7 @@ export function cliPromptText(config: Pick<Config, 'backends'>, backend: Backend
 }
 
 /**
- * SPEC §3.15: the assembled prompt (plus system text) must fit `server.max_prompt_bytes`; checked
+ * The assembled prompt (plus system text) must fit `server.max_prompt_bytes`; checked
  * before the PromptService (which would name `prompt`) so the error names `messages`. Counts the
  * same bytes as the planner's own check (prompt + claude's system-prompt flag).
  */

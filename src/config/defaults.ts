@@ -1,5 +1,5 @@
 /**
- * Built-in defaults (SPEC §8.2). Model alias tables and extra-flag allow-lists are owned by the
+ * Built-in defaults. Model alias tables and extra-flag allow-lists are owned by the
  * adapters: `model_aliases` / `allowed_extra_flags` stay undefined here unless configured.
  */
 import type { BackendConfig, Config } from './types';

@@ -1,5 +1,5 @@
 /**
- * Configuration loading (SPEC §8.1–§8.4): YAML file → environment overrides → command-line flags,
+ * Configuration loading: YAML file → environment overrides → command-line flags,
  * validated against the JSON Schema, merged over the built-in defaults and deeply frozen.
  *
  * Read once at start-up; nothing here is consulted again later (no hot reload).
@@ -191,7 +191,7 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
     if (setPath(doc, keys, value)) labels.set(keys.join('.'), label);
   };
 
-  // Environment (§8.3).
+  // Environment.
   override(['server', 'host'], envValue(env, 'CLINVK_HOST'), 'CLINVK_HOST');
   const envPort = envValue(env, 'CLINVK_PORT');
   if (envPort !== undefined) override(['server', 'port'], parsePort(envPort, 'CLINVK_PORT', problems), 'CLINVK_PORT');

@@ -1,5 +1,5 @@
 /**
- * JSON Schema of the configuration file (SPEC §8.2, §8.4) and its ajv validator.
+ * JSON Schema of the configuration file and its ajv validator.
  *
  * The schema describes the *file* shape (every key optional; defaults are applied afterwards by
  * `loadConfig`). Unknown keys are not errors: they are reported as warnings naming the key and

@@ -1,5 +1,5 @@
 /**
- * `clinvk config show` (SPEC §8.5): the effective configuration as YAML with the file's snake_case
+ * `clinvk config show`: the effective configuration as YAML with the file's snake_case
  * keys. API keys are never printed, only their number; values of child environment variables whose
  * names look like credentials are redacted as well.
  */

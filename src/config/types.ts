@@ -1,5 +1,5 @@
 /**
- * The effective, validated configuration (SPEC §8.2). Produced once at start-up by `loadConfig`
+ * The effective, validated configuration. Produced once at start-up by `loadConfig`
  * and frozen; every key is present with its default filled in.
  */
 import type { ApprovalMode, BackendName, SandboxMode } from '../backends/types';

@@ -1,8 +1,8 @@
 /**
- * Aggregate executions (SPEC §3.4–§3.6): POST /api/v1/parallel, /chain and /compare.
+ * Aggregate executions: POST /api/v1/parallel, /chain and /compare.
  *
  * Every item is validated before anything runs (all problems reported together, 400 before 403);
- * every run is ephemeral and takes a slot from the server-wide limiter (§7.9): the first execution
+ * every run is ephemeral and takes a slot from the server-wide limiter: the first execution
  * of a request is subject to the queue-size check (429 `queue_full`), later ones wait as admitted.
  * Per-item failures are items of the result; the request deadline (504), shutdown (503) and a
  * client disconnect stop the whole aggregate (queued items dropped, running children killed).
@@ -38,7 +38,7 @@ export type ParallelRequest = SchemaParallelRequest;
 export type ChainStep = SchemaChainStep;
 export type ChainRequest = SchemaChainRequest;
 export type CompareRequest = SchemaCompareRequest;
-/** Item `error_code` values (SPEC §3.2, contract `ItemErrorCode`). */
+/** Item `error_code` values. */
 export type ItemErrorCode = SchemaItemErrorCode;
 /** An ExecutionResult without `session_id` (parallel and compare items). */
 export type TaskResult = SchemaTaskResult;
@@ -96,7 +96,7 @@ function taskItem(backend: BackendName, f: ItemFields): TaskResult {
   return r;
 }
 
-/** A canceled item: exactly these fields (SPEC §3.4 `fail_fast`). */
+/** A canceled item: exactly these fields. */
 function canceledItem(backend: BackendName, error: string, durationMs = 0): TaskResult {
   return taskItem(backend, { exit_code: -1, duration_ms: durationMs, output: '', error, error_code: 'canceled' });
 }
@@ -238,7 +238,7 @@ export class AggregateService {
     private readonly logger: Logger,
   ) {}
 
-  /** POST /api/v1/parallel (SPEC §3.4). */
+  /** POST /api/v1/parallel. */
   async parallel(body: ParallelRequest, ctx: ExecContext): Promise<ParallelResult> {
     const dryRun = body.dry_run === true || this.config.unified_flags.dry_run;
     const failFast = body.fail_fast ?? this.config.parallel.fail_fast;
@@ -279,7 +279,7 @@ export class AggregateService {
     return this.conclude('parallel', run, ctx, data);
   }
 
-  /** POST /api/v1/chain (SPEC §3.5). */
+  /** POST /api/v1/chain. */
   async chain(body: ChainRequest, ctx: ExecContext): Promise<ChainResult> {
     const dryRun = body.dry_run === true || this.config.unified_flags.dry_run;
     const problems: ValidationDetail[] = [];
@@ -346,7 +346,7 @@ export class AggregateService {
     return this.conclude('chain', run, ctx, data);
   }
 
-  /** POST /api/v1/compare (SPEC §3.6). */
+  /** POST /api/v1/compare. */
   async compare(body: CompareRequest, ctx: ExecContext): Promise<CompareResult> {
     const dryRun = body.dry_run === true || this.config.unified_flags.dry_run;
     const problems: ValidationDetail[] = [];
@@ -412,7 +412,7 @@ export class AggregateService {
     }
   }
 
-  /** 400 with every problem; else the first 403 (semantic validation precedes policy, §2.6). */
+  /** 400 with every problem; else the first 403 (semantic validation precedes policy). */
   private throwProblems(problems: ValidationDetail[], forbidden: ApiError[]): void {
     if (problems.length > 0) throw validationError(problems);
     if (forbidden.length > 0) throw forbidden[0];
@@ -430,7 +430,7 @@ export class AggregateService {
     }
   }
 
-  /** Availability of each distinct backend (SPEC §2.6 step 12); unavailable ones are item failures. */
+  /** Availability of each distinct backend; unavailable ones are item failures. */
   private async commands(backends: BackendName[]): Promise<Commands> {
     const out: Commands = new Map();
     for (const b of new Set(backends)) {
@@ -552,7 +552,7 @@ async function inOrder<T, R>(items: T[], concurrency: number, fn: (item: T) => P
   return results;
 }
 
-/** A dry-run item: the rendered argv (SPEC §5.9), without `session_id`. */
+/** A dry-run item: the rendered argv, without `session_id`. */
 function dryItem(plan: RunPlan, command: string): TaskResult {
   const r = dryRunResult(plan, command);
   return taskItem(plan.backend, {

@@ -1,5 +1,5 @@
 /**
- * One execution limiter for the whole server (SPEC §7.9): at most `maxConcurrent` CLI runs at once
+ * One execution limiter for the whole server: at most `maxConcurrent` CLI runs at once
  * and a FIFO queue of at most `maxQueued` waiting requests.
  */
 import { ApiError } from '../errors';

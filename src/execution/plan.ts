@@ -1,6 +1,6 @@
 /**
- * From validated request options to a concrete run plan: semantic validation (SPEC §2.6 step 10),
- * option resolution (§5.2) and argv building through the adapter. No I/O except the workdir check.
+ * From validated request options to a concrete run plan: semantic validation,
+ * option resolution and argv building through the adapter. No I/O except the workdir check.
  */
 import { ADAPTERS } from '../backends/adapters';
 import { checkExtraFlags, parseAllowList } from '../backends/extra-flags';

@@ -1,6 +1,6 @@
 /**
  * Single prompt execution (POST /api/v1/prompt) in JSON and stream mode, with the session
- * lifecycle of SPEC §6.3 and the order of checks of §2.6.
+ * turn lifecycle and the order of checks (docs/architecture.md).
  */
 import type { SchemaPromptRequest } from '../../generated/types';
 import type { RunHandle } from '../backends/runner-types';
@@ -129,7 +129,7 @@ export class PromptService {
 
   // ---------------------------------------------------------------------------------------------
 
-  /** Steps 10–12 of SPEC §2.6: validation, session resolution and claim, backend availability. */
+  /** Validation, session resolution and claim, backend availability. */
   private async prepare(
     req: PromptRequest,
     mode: 'json' | 'stream',
@@ -208,7 +208,7 @@ export class PromptService {
     };
   }
 
-  /** Creates the session of a new non-ephemeral dry run (SPEC §3.3 dry-run rules). */
+  /** Creates the session of a new non-ephemeral dry run. */
   private async dryRunSession(opts: ExecutionOptions, plan: RunPlan, turn: TurnState): Promise<string | undefined> {
     if (turn.session) return turn.session.id;
     if (plan.ephemeral) return undefined;
@@ -236,7 +236,7 @@ export class PromptService {
 
   /**
    * Builds the result and records the turn. `beforeRecord` runs between the two (stream mode writes
-   * the terminal event there: the session is updated after it, SPEC §4.2).
+   * the terminal event there: the session is updated after it).
    */
   private async finishTurn(
     plan: RunPlan,
@@ -293,7 +293,7 @@ export class PromptService {
       );
   }
 
-  /** Pauses the CLI's stdout until the socket drains; aborts after `write_timeout_secs` (SPEC §4.1.4). */
+  /** Pauses the CLI's stdout until the socket drains; aborts after `write_timeout_secs`. */
   private backpressure(handle: RunHandle, sink: EventSink): void {
     if (this.paused.has(handle)) return;
     this.paused.add(handle);
@@ -318,7 +318,7 @@ export class PromptService {
   }
 }
 
-/** The single `token_usage` event (when known) and the terminal event of a stream (SPEC §4.2). */
+/** The single `token_usage` event (when known) and the terminal event of a stream. */
 function writeTerminal(events: EventEnvelope, report: RunReport, result: ExecutionResult): void {
   if (result.token_usage) events.emit({ type: 'token_usage', content: result.token_usage });
   if (report.status === 'success') {

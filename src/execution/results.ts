@@ -1,4 +1,4 @@
-/** Building ExecutionResult objects and mapping run reports to errors (SPEC §3.2, §3.3, §5.7). */
+/** Building ExecutionResult objects and mapping run reports to errors. */
 import { subtractCumulative } from '../backends/usage';
 import type { BackendName, TokenUsage } from '../backends/types';
 import { ApiError, ErrorCode } from '../errors';
@@ -45,7 +45,7 @@ function orderedResult(
   return r;
 }
 
-/** The dry-run result (SPEC §5.9). */
+/** The dry-run result. */
 export function dryRunResult(plan: RunPlan, command: string, sessionId?: string): ExecutionResult {
   return Object.assign(orderedResult(sessionId, plan.backend, plan.model), {
     exit_code: 0,

@@ -1,4 +1,4 @@
-/** Backend list and server health (SPEC §3.7, §3.11). */
+/** Backend list and server health. */
 import { ADAPTER_ORDER } from '../backends/adapters';
 import type { BackendRegistry } from '../backends/registry';
 import type { Config } from '../config/types';

@@ -3,7 +3,7 @@ import type { SchemaExecutionResult, SchemaPromptRequest } from '../../generated
 import type { BackendName, TokenUsage, UnifiedEvent } from '../backends/types';
 
 /**
- * Execution options of §3.1 as they arrive after schema validation (the contract's PromptRequest
+ * Execution options as they arrive after schema validation (the contract's PromptRequest
  * without the session fields, with a known backend). `extra` stays `unknown[]` until the allow-list
  * check has run.
  */
@@ -12,7 +12,7 @@ export type ExecutionOptions = Omit<SchemaPromptRequest, 'backend' | 'session_id
   extra?: unknown[];
 };
 
-/** The execution result object (SPEC §3.2), as generated from the contract. */
+/** The execution result object, as generated from the contract. */
 export type ExecutionResult = SchemaExecutionResult;
 
 /** Per-request execution context handed down from the HTTP layer. */
@@ -31,7 +31,7 @@ export interface ExecContext {
 export type RunStatus =
   'success' | 'error' | 'timeout' | 'canceled' | 'shutdown' | 'output_too_large' | 'line_too_long' | 'internal';
 
-/** Native stream event with its envelope (SPEC §4.2). */
+/** Native stream event with its envelope. */
 export interface NativeEvent {
   type: UnifiedEvent['type'] | 'done' | 'error';
   backend: BackendName;

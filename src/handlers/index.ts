@@ -1,4 +1,4 @@
-/** One thin handler per operationId routed by openapi-backend (SPEC §1.4.6). */
+/** One thin handler per operationId routed by openapi-backend. */
 import type { Services } from '../services';
 import { anthropicHandlers } from './anthropic';
 import { openaiHandlers } from './openai';

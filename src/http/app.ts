@@ -1,5 +1,5 @@
 /**
- * The Express application (SPEC §1.2, §7.13): request context → CORS → rate limiter → auth →
+ * The Express application: request context → CORS → rate limiter → auth →
  * meta routes → routing (404/405) → body guard → openapi-backend validation → handler → errors.
  */
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
@@ -79,7 +79,7 @@ export async function createApp(opts: AppOptions): Promise<AppInstance> {
   return { app, api };
 }
 
-/** Only the operation's declared query parameters are validated; others are ignored (SPEC §2.10). */
+/** Only the operation's declared query parameters are validated; others are ignored. */
 function declaredQuery(api: OpenAPIBackend, operationId: string, query: Record<string, string | string[]>) {
   const op = api.router.getOperation(operationId);
   const names = new Set(

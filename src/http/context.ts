@@ -1,4 +1,4 @@
-/** Per-request context kept on `res.locals.ctx` (SPEC §1.2 "request context"). */
+/** Per-request context kept on `res.locals.ctx`. */
 import type { Request, Response } from 'express';
 import type { TraceContext } from '../observability/trace';
 import type { ApiStyle } from './style';
@@ -8,7 +8,7 @@ export interface RequestContext {
   trace: TraceContext;
   style: ApiStyle;
   startedAt: number;
-  /** Epoch ms: arrival + `server.request_timeout_secs` (SPEC §7.8). */
+  /** Epoch ms: arrival + `server.request_timeout_secs`. */
   deadline: number;
   /** OpenAPI path template once routed (`/api/v1/sessions/{id}`), literal meta path, or `unmatched`. */
   route: string;

@@ -1,5 +1,5 @@
 /**
- * Error bodies in the three API styles (SPEC §2.2–§2.5). Pure: used by the Express error writer
+ * Error bodies in the three API styles. Pure: used by the Express error writer
  * and by the raw-socket `clientError` handler alike.
  */
 import { ApiError, ErrorCode, NO_RETRY_CODES } from '../errors';

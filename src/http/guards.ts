@@ -1,5 +1,5 @@
 /**
- * CORS, rate limiting and API-key auth, in this order (SPEC §7.1, §7.2, §7.4, §7.13).
+ * CORS, rate limiting and API-key auth, in this order.
  * Built from the design card's libraries: cors and express-rate-limit.
  */
 import cors from 'cors';
@@ -44,7 +44,7 @@ export function originMatcher(entries: string[]): (origin: string) => boolean {
 }
 
 /**
- * The bucket size (SPEC §7.2): `rate_limit_burst`, or `2 × rps` when ≤ 0 — rounded up and at least
+ * The bucket size: `rate_limit_burst`, or `2 × rps` when ≤ 0 — rounded up and at least
  * one token, so a small fractional rps cannot make a bucket that never holds a whole token.
  */
 export function effectiveBurst(rps: number, burst: number): number {

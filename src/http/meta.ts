@@ -1,4 +1,4 @@
-/** Meta routes served by Express before openapi-backend (SPEC §3.12): spec, docs, metrics. */
+/** Meta routes served by Express before openapi-backend: spec, docs, metrics. */
 import path from 'node:path';
 import express, { type Router } from 'express';
 import { ApiError } from '../errors';
@@ -26,7 +26,7 @@ const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '
 export function metaRoutes(metrics: Metrics | undefined): Router {
   const r = express.Router({ caseSensitive: true, strict: true });
   const uiDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
-  // Metrics/access-log label of a meta route: its literal path (SPEC §7.10).
+  // Metrics/access-log label of a meta route: its literal path.
   r.get(['/openapi.json', '/openapi.yaml', '/docs', '/docs/', '/docs/init.js', '/metrics'], (req, res, next) => {
     ctxOf(res).route = req.path;
     next();

@@ -1,6 +1,6 @@
 /**
- * openapi-backend wiring (SPEC §1.4.3): the bundled document, routing, request validation and the
- * mapping of Ajv errors to the envelope's `details` (SPEC §2.2).
+ * openapi-backend wiring: the bundled document, routing, request validation and the
+ * mapping of Ajv errors to the envelope's `details`.
  */
 import fs from 'node:fs';
 import path from 'node:path';

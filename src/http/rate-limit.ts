@@ -1,5 +1,5 @@
 /**
- * Token-bucket store for express-rate-limit (SPEC §7.2): a bucket of `burst` tokens per client,
+ * Token-bucket store for express-rate-limit: a bucket of `burst` tokens per client,
  * refilled continuously at `rps`, starting full; idle buckets dropped; at most 10 000 buckets (LRU).
  */
 import type { ClientRateLimitInfo, Store } from 'express-rate-limit';

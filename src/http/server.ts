@@ -1,6 +1,6 @@
 /**
- * The Node HTTP server around the app: timeouts and header limits (SPEC §7.3, §7.8), the raw-socket
- * `clientError` writer (400/408/431 in the path's style) and graceful shutdown (§7.12).
+ * The Node HTTP server around the app: timeouts and header limits, the raw-socket
+ * `clientError` writer (400/408/431 in the path's style) and graceful shutdown.
  */
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -57,7 +57,7 @@ export async function createServerApp(config: Config, logger: Logger, opts: Serv
   };
 }
 
-/** Start-up warnings that need the services (SPEC §8.5): unavailable backends, refused default workdir. */
+/** Start-up warnings that need the services: unavailable backends, refused default workdir. */
 async function startupWarnings(s: Services): Promise<void> {
   for (const b of await s.registry.checkAll()) {
     if (b.enabled && !b.available) s.logger.warn('backend not available', { backend: b.name, reason: b.reason });

@@ -1,5 +1,5 @@
 /**
- * Stream responses (SPEC §4.1): head flushed right after spawn, one write per event, no buffering,
+ * Stream responses: head flushed right after spawn, one write per event, no buffering,
  * TCP no-delay, backpressure through `drain`.
  */
 import type { Response } from 'express';

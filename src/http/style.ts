@@ -1,4 +1,4 @@
-/** API style of a path, decided by the prefix alone (SPEC §2.1). */
+/** API style of a path, decided by the prefix alone. */
 export type ApiStyle = 'native' | 'openai' | 'anthropic';
 
 export function apiStyleOf(path: string): ApiStyle {

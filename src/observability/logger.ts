@@ -1,5 +1,5 @@
 /**
- * winston logger (SPEC §7.11): JSON lines on stderr (`timestamp`, `level`, `message`, then the
+ * winston logger: JSON lines on stderr (`timestamp`, `level`, `message`, then the
  * fields), or colourised human-readable lines when the stream is a TTY. Levels used by the project:
  * `error`, `warn`, `info`, `debug`.
  */

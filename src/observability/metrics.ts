@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics with prom-client (SPEC §7.10). A fresh Registry per app instance. Observes
+ * Prometheus metrics with prom-client. A fresh Registry per app instance. Observes
  * request completion and executions; never wraps a response.
  */
 import type { Request, Response } from 'express';

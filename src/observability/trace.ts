@@ -1,4 +1,4 @@
-/** Request ids and W3C trace context (SPEC §2.7). Pure helpers. */
+/** Request ids and W3C trace context. Pure helpers. */
 import { randomBytes, randomUUID } from 'node:crypto';
 
 const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;

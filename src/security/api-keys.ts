@@ -1,5 +1,5 @@
 /**
- * API-key authentication building blocks (SPEC §7.1, §9 rows 44–45): key sources (environment,
+ * API-key authentication building blocks: key sources (environment,
  * gopass), the constant-time checker, credential extraction and the periodic gopass refresh.
  * Keys never appear in errors or log lines produced here.
  */
@@ -42,7 +42,7 @@ export function gopassPathFrom(opts: { env: NodeJS.ProcessEnv; gopassPath?: stri
   return fromConfig ? fromConfig : undefined;
 }
 
-/** Throws when the gopass path is not acceptable (pattern of §7.1; a leading `-` would be a flag). */
+/** Throws when the gopass path is not acceptable (a leading `-` would be a flag). */
 export function assertGopassPath(p: string): void {
   if (!GOPASS_PATH_PATTERN.test(p) || p.startsWith('-')) {
     throw new Error(`API keys: invalid gopass path "${p}" (must match ^[A-Za-z0-9/_.-]+$ and not start with "-")`);
@@ -150,7 +150,7 @@ export async function readGopassKeys(
 }
 
 /**
- * Resolves the API keys (SPEC §7.1): `CLINVK_API_KEYS` when it yields at least one key; else the
+ * Resolves the API keys: `CLINVK_API_KEYS` when it yields at least one key; else the
  * gopass path (`CLINVK_API_KEYS_GOPASS_PATH`, else `opts.gopassPath`); else `[]` (auth off).
  */
 export async function resolveApiKeys(opts: KeySourceOptions): Promise<string[]> {
@@ -222,7 +222,7 @@ function header(headers: HeaderBag, name: string): string | undefined {
 }
 
 /**
- * The credential of a request (SPEC §7.1): `X-Api-Key` when present and non-empty (it alone is
+ * The credential of a request: `X-Api-Key` when present and non-empty (it alone is
  * checked); otherwise `Authorization: Bearer <key>` (scheme case-insensitive). Another scheme →
  * `unsupported-scheme`; an absent header or an empty value → `missing`.
  */

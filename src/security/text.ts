@@ -1,5 +1,5 @@
 /**
- * String checks for values that reach a CLI argument (SPEC §2.9, §3.1, §7.7, §9 rows 5, 10, 11):
+ * String checks for values that reach a CLI argument:
  * no U+0000, well-formed Unicode (no lone surrogates), not blank, UTF-8 byte limits.
  */
 import type { ValidationDetail } from '../errors';

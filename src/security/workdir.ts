@@ -1,5 +1,5 @@
 /**
- * Working-directory policy (SPEC §7.6, §3.1 `workdir`, §9 rows 21–27).
+ * Working-directory policy.
  *
  * Order of checks (first failure wins):
  *   1. format (400 `validation_error`): U+0000, lone surrogates, not absolute, > 4096 UTF-8 bytes;
@@ -21,7 +21,7 @@ import * as path from 'path';
 
 import { ApiError, validationError } from '../errors';
 
-/** Built-in blocked prefixes (SPEC §7.6); configured prefixes are added to these. */
+/** Built-in blocked prefixes; configured prefixes are added to these. */
 export const BUILTIN_BLOCKED_WORKDIR_PREFIXES: readonly string[] = Object.freeze([
   '/etc',
   '/var/run',

@@ -1,5 +1,5 @@
 /**
- * Embedded, durable SessionStore (SPEC §6.2): one pretty-printed JSON file per session under
+ * Embedded, durable SessionStore: one pretty-printed JSON file per session under
  * `$CLINVK_HOME/sessions`, plus a derived index made of a snapshot (`index.json`) and an
  * append-only journal (`index.journal`).
  *
@@ -338,7 +338,7 @@ export function parseRecord(text: string, id: string): SessionRecord | string {
   return rec as unknown as SessionRecord;
 }
 
-/** Pretty-printed JSON with the SPEC §6.1 key order (unknown legacy keys kept at the end). */
+/** Pretty-printed JSON in the record key order (unknown legacy keys kept at the end). */
 export function serializeRecord(rec: SessionRecord): string {
   const src = rec as unknown as Record<string, unknown>;
   const out: Record<string, unknown> = {};
@@ -1341,7 +1341,7 @@ export class FileSessionStore implements SessionStore {
 
   // ---------------------------------------------------------------------------- resolution
 
-  /** §6.4: exact id wins; otherwise the unique id starting with the input. */
+  /** Exact id wins; otherwise the unique id starting with the input. */
   private async matchId(input: string): Promise<string> {
     let s = this.state();
     if (s.entries.has(input)) return input;

@@ -1,4 +1,4 @@
-/** Session store factory and API projection (SPEC §3.8, §6). */
+/** Session store factory and API projection. */
 import * as path from 'path';
 import type { TokenUsage } from '../backends/types';
 import { FileSessionStore, type StoreLogger } from './file-store';
@@ -33,7 +33,7 @@ export async function createSessionStore(config: SessionStoreConfig, logger?: St
   return FileSessionStore.open({ dir: path.join(config.home, 'sessions'), logger });
 }
 
-/** The API's SessionInfo (SPEC §3.8). */
+/** The API's SessionInfo. */
 export interface SessionInfo {
   id: string;
   backend: string;
@@ -65,7 +65,7 @@ function usage(u: TokenUsage): TokenUsage {
 }
 
 /**
- * Projects a record onto SessionInfo with the §3.8 key order. Optional keys are omitted when absent
+ * Projects a record onto SessionInfo in the API key order. Optional keys are omitted when absent
  * or empty (empty string, empty array, empty object). Never exposes `backend_session_id`,
  * `parent_id` or `backend_cumulative_usage`.
  */

@@ -1,4 +1,4 @@
-/** Session retention (SPEC §6.5): purge at start-up and then every `cleanup_interval_secs`. */
+/** Session retention: purge at start-up and then every `cleanup_interval_secs`. */
 import type { SessionStore } from './types';
 
 export interface RetentionOptions {

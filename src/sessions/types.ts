@@ -1,5 +1,5 @@
 /**
- * SessionStore contract (SPEC §6). No file notions: a networked store can implement it.
+ * SessionStore contract. No file notions: a networked store can implement it.
  * Errors are `ApiError`s: `session_not_found`, `ambiguous_session_id`, `session_busy`,
  * `session_store_unavailable`, `internal_error` (unparsable record).
  */
@@ -7,7 +7,7 @@ import type { BackendName, TokenUsage } from '../backends/types';
 
 export type SessionStatus = 'active' | 'completed' | 'error' | 'paused';
 
-/** The stored record (snake_case, SPEC §6.1). */
+/** The stored record (snake_case). */
 export interface SessionRecord {
   id: string;
   backend: BackendName;
@@ -52,7 +52,7 @@ export interface ListPage {
   total: number;
 }
 
-/** What a turn's claim saved so a failure before spawning can restore it (SPEC §6.3.2). */
+/** What a turn's claim saved so a failure before spawning can restore it. */
 export interface TurnClaim {
   id: string;
   previousStatus: SessionStatus;

@@ -1,4 +1,4 @@
-/** claude argv (SPEC §5.4; the order of the table is normative). */
+/** claude argv. */
 import type { ApprovalMode, BuildArgsOptions, RunMode } from '../types';
 import { when } from '../util';
 

@@ -1,4 +1,4 @@
-/** The claude adapter (SPEC §5.4). */
+/** The claude adapter. */
 import { booleanFlags, valueFlags } from '../extra-flags';
 import type { BackendAdapter } from '../types';
 import { buildClaudeArgs } from './args';

@@ -1,4 +1,4 @@
-/** claude non-stream parsing and the result-object rules shared with the stream parser (SPEC §5.4). */
+/** claude non-stream parsing and the result-object rules shared with the stream parser. */
 import type { ParsedResult, ProcessExit } from '../types';
 import { claudeUsage } from '../usage';
 import { compact, exitText, isRecord, nonEmpty, splitLines, str, tryParseJson, type JsonObject } from '../util';
@@ -27,7 +27,7 @@ function claudeModel(result: JsonObject): string | undefined {
 }
 
 /**
- * Error text of a failed run, first that applies (SPEC §5.4). A `subtype` of `success` is not used as
+ * Error text of a failed run, first that applies. A `subtype` of `success` is not used as
  * an error text (API errors carry it together with `is_error: true`).
  */
 export function claudeErrorText(result: JsonObject | undefined, stderr: string, exit: ProcessExit): string {
@@ -48,7 +48,7 @@ export function evaluateClaudeResult(result: JsonObject | undefined, stderr: str
   const success = exit.code === 0 && result !== undefined && result.is_error !== true;
   return compact({
     success,
-    // An API error's `result` is the error text, not an answer (SPEC §3.3 example: output "").
+    // An API error's `result` is the error text, not an answer.
     output: result?.is_error === true ? '' : (str(result?.result) ?? ''),
     error: success ? undefined : claudeErrorText(result, stderr, exit),
     backendSessionId: nonEmpty(result?.session_id),

@@ -1,4 +1,4 @@
-/** claude stream-json parser (SPEC §5.4 stream table). */
+/** claude stream-json parser. */
 import type { ProcessExit, StreamFinish, UnifiedEvent } from '../types';
 import { compact, isRecord, JsonLineParser, nonEmpty, str, ToolNames, type JsonObject } from '../util';
 import { evaluateClaudeResult } from './parse';

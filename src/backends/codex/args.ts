@@ -1,4 +1,4 @@
-/** codex argv: new run and resume forms (SPEC §5.5). The same argv serves json and stream mode. */
+/** codex argv: new run and resume forms. The same argv serves json and stream mode. */
 import type { ApprovalMode, BuildArgsOptions, RunMode, SandboxMode } from '../types';
 import { when } from '../util';
 

@@ -1,4 +1,4 @@
-/** The codex adapter (SPEC §5.5). */
+/** The codex adapter. */
 import { booleanFlags, valueFlags } from '../extra-flags';
 import type { BackendAdapter } from '../types';
 import { buildCodexArgs } from './args';

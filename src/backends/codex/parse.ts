@@ -1,5 +1,5 @@
 /**
- * codex JSONL parsing (SPEC §5.5). One state machine, shared by the non-stream parser and the stream
+ * codex JSONL parsing. One state machine, shared by the non-stream parser and the stream
  * parser, turns each line into unified events and remembers what decides the outcome.
  */
 import type { ParsedResult, ProcessExit, TokenUsage, UnifiedEvent } from '../types';
@@ -138,7 +138,7 @@ export class CodexState {
     return started ? [result] : [this.toolUse(item), result];
   }
 
-  /** Success rule and error-text precedence (SPEC §5.5). */
+  /** Success rule and error-text precedence. */
   outcome(stderr: string, exit: ProcessExit): { success: boolean; error?: string } {
     const success = exit.code === 0 && this.turnCompleted && !this.turnFailed;
     if (success) return { success };

@@ -1,4 +1,4 @@
-/** codex stream parser: the shared JSONL state machine fed line by line (SPEC §5.5). */
+/** codex stream parser: the shared JSONL state machine fed line by line. */
 import type { ProcessExit, StreamFinish, UnifiedEvent } from '../types';
 import { compact, JsonLineParser, type JsonObject } from '../util';
 import { CodexState } from './parse';

@@ -1,4 +1,4 @@
-/** gemini argv (SPEC §5.6). The prompt is always one `--prompt=<p>` argument, last. */
+/** gemini argv. The prompt is always one `--prompt=<p>` argument, last. */
 import type { ApprovalMode, BuildArgsOptions, RunMode, SandboxMode } from '../types';
 import { when } from '../util';
 
@@ -32,7 +32,7 @@ export function buildGeminiArgs(o: BuildArgsOptions, mode: RunMode): string[] {
   ];
 }
 
-/** argv that deletes the CLI-side session after an ephemeral run (SPEC §5.2 "Ephemeral"). */
+/** argv that deletes the CLI-side session after an ephemeral run. */
 export function geminiCleanupArgs(backendSessionId: string): string[] {
   return ['--delete-session', backendSessionId, '--skip-trust'];
 }

@@ -1,4 +1,4 @@
-/** The gemini adapter (SPEC §5.6). */
+/** The gemini adapter. */
 import { booleanFlags, valueFlags } from '../extra-flags';
 import type { BackendAdapter } from '../types';
 import { buildGeminiArgs, geminiCleanupArgs } from './args';

@@ -1,4 +1,4 @@
-/** gemini non-stream parsing and the stderr rules shared with the stream parser (SPEC §5.6). */
+/** gemini non-stream parsing and the stderr rules shared with the stream parser. */
 import type { ParsedResult, ProcessExit } from '../types';
 import { geminiJsonUsage } from '../usage';
 import {

@@ -1,4 +1,4 @@
-/** gemini stream-json parser (SPEC §5.6 stream table). */
+/** gemini stream-json parser. */
 import type { ProcessExit, StreamFinish, TokenUsage, UnifiedEvent } from '../types';
 import { geminiStreamUsage } from '../usage';
 import { compact, isRecord, JsonLineParser, nonEmpty, str, ToolNames, type JsonObject } from '../util';

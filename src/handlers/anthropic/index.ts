@@ -1,4 +1,4 @@
-/** Anthropic-compatible operations (SPEC §3.17–§3.20, §4.4); `*V1` are the `/anthropic/v1/v1/*` aliases. */
+/** Anthropic-compatible operations; `*V1` are the `/anthropic/v1/v1/*` aliases. */
 import type { Context } from 'openapi-backend';
 import type { SchemaAnthropicMessageRequest } from '../../../generated/types';
 import { AnthropicStreamEncoder } from '../../compat/anthropic-stream';

@@ -1,4 +1,4 @@
-/** GET /api/v1/sessions, GET and DELETE /api/v1/sessions/{id} (SPEC §3.8–§3.10). */
+/** GET /api/v1/sessions, GET and DELETE /api/v1/sessions/{id}. */
 import type { SessionStatus, SessionStore } from '../../sessions/types';
 import { toSessionInfo } from '../../sessions';
 import type { BackendName } from '../../backends/types';

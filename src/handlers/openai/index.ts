@@ -1,4 +1,4 @@
-/** OpenAI-compatible operations (SPEC §3.13, §3.14, §3.16, §4.3). */
+/** OpenAI-compatible operations. */
 import type { Context } from 'openapi-backend';
 import type { SchemaOpenAiChatCompletionRequest } from '../../../generated/types';
 import { chatCompletionId, openaiModel, openaiModelList } from '../../compat/models';

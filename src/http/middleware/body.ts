@@ -1,5 +1,5 @@
 /**
- * Body guard (SPEC §7.3, §2.6 steps 6–8): size limit (declared and streamed), content type,
+ * Body guard: size limit (declared and streamed), content type,
  * strict JSON parsing. The body is read with a byte counter (not body-parser, which reads an
  * over-limit body to its end before answering).
  */

@@ -1,5 +1,5 @@
 /**
- * Request context (SPEC §2.7, §2.8): request id, trace context, API style, common headers, the
+ * Request context: request id, trace context, API style, common headers, the
  * client-disconnect signal and the access log line. Observes `finish`/`close` only; never wraps
  * the body.
  */

@@ -1,4 +1,4 @@
-/** Route matching before the body is read (SPEC §2.6 step 5, §2.10): 404 and 405 in the path's style. */
+/** Route matching before the body is read: 404 and 405 in the path's style. */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type OpenAPIBackend from 'openapi-backend';
 import { ApiError } from '../../errors';
