@@ -1,14 +1,14 @@
 /** Wiring of the service graph for one server instance (no HTTP here). */
 import fs from 'node:fs';
 import path from 'node:path';
-import { BackendRegistry } from './backends/registry';
+import { BackendAvailability } from './backends/availability';
 import { CrossSpawnRunner } from './backends/runner';
 import type { ProcessRunner } from './backends/runner-types';
 import type { Config } from './config/types';
 import { Executor } from './execution/executor';
 import { ExecutionLimiter } from './execution/limiter';
 import { Planner } from './execution/plan';
-import { PromptService } from './execution/prompt';
+import { PromptService } from './execution/prompt-service';
 import { StatusService } from './execution/status';
 import type { Logger } from './observability/logger';
 import { Metrics } from './observability/metrics';
@@ -20,7 +20,7 @@ export interface Services {
   config: Config;
   logger: Logger;
   version: string;
-  registry: BackendRegistry;
+  availability: BackendAvailability;
   runner: ProcessRunner;
   limiter: ExecutionLimiter;
   store: SessionStore;
@@ -48,7 +48,7 @@ export interface ServiceOptions {
 export async function buildServices(config: Config, logger: Logger, opts: ServiceOptions = {}): Promise<Services> {
   const s = config.server;
   const version = packageVersion();
-  const registry = new BackendRegistry({
+  const availability = new BackendAvailability({
     backends: config.backends,
     ttlMs: s.backend_check_ttl_secs * 1000,
     env: opts.env,
@@ -64,8 +64,8 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
     clinvkHome: config.home,
   });
   const planner = new Planner(config, workdirs);
-  const executor = new Executor(config, registry, runner, limiter, logger, metrics);
+  const executor = new Executor(config, availability, runner, limiter, logger, metrics);
   const prompt = new PromptService(config, planner, executor, store, logger, metrics);
-  const status = new StatusService(config, registry, store, limiter, version);
-  return { config, logger, version, registry, runner, limiter, store, planner, executor, prompt, status, metrics };
+  const status = new StatusService(config, availability, store, limiter, version);
+  return { config, logger, version, availability, runner, limiter, store, planner, executor, prompt, status, metrics };
 }

@@ -2,7 +2,7 @@
  * Request `extra` tokens: allow-list parsing and checking.
  */
 import type { ValidationDetail } from '../errors';
-import { isValidModel } from './prompt';
+import { isValidModel } from './model-and-prompt';
 import type { BackendName, FlagSpec, FlagValueRule } from './types';
 
 export const MAX_EXTRA_ITEMS = 32;

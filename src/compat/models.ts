@@ -10,7 +10,7 @@ import type {
 } from '../../generated/types';
 import { randomBytes } from 'node:crypto';
 import { ADAPTER_ORDER } from '../backends/adapters';
-import { isValidModel } from '../backends/prompt';
+import { isValidModel } from '../backends/model-and-prompt';
 import { isBackendName, type BackendName, type TokenUsage } from '../backends/types';
 import type { Config } from '../config/types';
 import { validationError } from '../errors';

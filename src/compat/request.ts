@@ -2,7 +2,7 @@
  * From a validated compat request to the PromptRequest the PromptService runs: model routing, flattening, the byte limit. Pure.
  */
 import type { Config } from '../config/types';
-import type { PromptRequest } from '../execution/prompt';
+import type { PromptRequest } from '../execution/prompt-service';
 import { resolveCompatModel, type ModelRoute } from './models';
 import { checkTranscriptSize, cliPromptText, type Transcript } from './transcript';
 

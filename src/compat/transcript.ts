@@ -4,7 +4,7 @@
  * as `ApiError`s whose first detail names the offending request field.
  */
 import { ADAPTERS } from '../backends/adapters';
-import { assemblePrompt } from '../backends/prompt';
+import { assemblePrompt } from '../backends/model-and-prompt';
 import type { BackendName } from '../backends/types';
 import type { Config } from '../config/types';
 import { ApiError, validationError, type ValidationDetail } from '../errors';

@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import Ajv, { type ErrorObject, type SchemaObject } from 'ajv';
 import { ALLOW_LIST_ENTRY_PATTERN } from '../backends/extra-flags';
-import { MODEL_MAX_LENGTH, MODEL_PATTERN } from '../backends/prompt';
+import { MODEL_MAX_LENGTH, MODEL_PATTERN } from '../backends/model-and-prompt';
 import { BACKEND_NAMES } from '../backends/types';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;

@@ -2,7 +2,7 @@
  * Runs one plan: availability, execution slot, spawn, deadline/cancel/shutdown kills, parsing.
  * Shared by every kind of execution (prompt, stream, aggregates, compat APIs).
  */
-import type { BackendRegistry } from '../backends/registry';
+import type { BackendAvailability } from '../backends/availability';
 import type { ProcessRunner, RunHandle, RunOutcome } from '../backends/runner-types';
 import type { BackendName, ProcessExit, StreamParser, TokenUsage, UnifiedEvent } from '../backends/types';
 import type { Config } from '../config/types';
@@ -55,7 +55,7 @@ export interface RunHooks {
 export class Executor {
   constructor(
     private readonly config: Config,
-    private readonly registry: BackendRegistry,
+    private readonly availability: BackendAvailability,
     private readonly runner: ProcessRunner,
     private readonly limiter: ExecutionLimiter,
     private readonly logger: Logger,
@@ -64,7 +64,7 @@ export class Executor {
 
   /** Resolved executable of an enabled, available backend, else 503 `backend_unavailable`. */
   async command(backend: BackendName): Promise<string> {
-    const st = await this.registry.check(backend);
+    const st = await this.availability.check(backend);
     if (!st.available || !st.command) {
       throw new ApiError('backend_unavailable', st.reason ?? `backend "${backend}" is not available`);
     }
@@ -107,7 +107,7 @@ export class Executor {
       slot.release();
       if (err instanceof ApiError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'EACCES') this.registry.invalidate(plan.backend);
+      if (code === 'ENOENT' || code === 'EACCES') this.availability.invalidate(plan.backend);
       await hooks.spawnFailed?.();
       throw new ApiError(
         'backend_unavailable',

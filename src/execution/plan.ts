@@ -4,7 +4,7 @@
  */
 import { ADAPTERS } from '../backends/adapters';
 import { checkExtraFlags, parseAllowList } from '../backends/extra-flags';
-import { assemblePrompt, resolveModel } from '../backends/prompt';
+import { assemblePrompt, resolveModel } from '../backends/model-and-prompt';
 import type { BackendAdapter, BackendName, BuildArgsOptions, FlagSpec, RunMode } from '../backends/types';
 import type { Config } from '../config/types';
 import { ApiError, ValidationDetail, validationError } from '../errors';

@@ -1,6 +1,6 @@
 /** Backend list and server health. */
 import { ADAPTER_ORDER } from '../backends/adapters';
-import type { BackendRegistry } from '../backends/registry';
+import type { BackendAvailability } from '../backends/availability';
 import type { Config } from '../config/types';
 import type { SessionStore } from '../sessions/types';
 import type { ExecutionLimiter } from './limiter';
@@ -36,7 +36,7 @@ export function formatUptime(ms: number): string {
 export class StatusService {
   constructor(
     private readonly config: Config,
-    private readonly registry: BackendRegistry,
+    private readonly availability: BackendAvailability,
     private readonly store: SessionStore,
     private readonly limiter: ExecutionLimiter,
     private readonly version: string,
@@ -46,7 +46,7 @@ export class StatusService {
   async backends(): Promise<BackendInfo[]> {
     const out: BackendInfo[] = [];
     for (const name of ADAPTER_ORDER) {
-      const st = await this.registry.check(name);
+      const st = await this.availability.check(name);
       const info: BackendInfo = { name, available: st.available, enabled: st.enabled };
       if (st.command) info.command = st.command;
       const model = this.config.backends[name].model;

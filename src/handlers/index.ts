@@ -3,7 +3,7 @@ import type { Services } from '../services';
 import { anthropicHandlers } from './anthropic';
 import { openaiHandlers } from './openai';
 import { aggregateHandlers } from './native/aggregate';
-import { executePrompt } from './native/prompt';
+import { executePrompt } from './native/execute-prompt';
 import { deleteSession, getSession, listSessions } from './native/sessions';
 import { healthCheck, listBackends } from './native/status';
 import type { HandlerFn } from './types';

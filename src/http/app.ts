@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { HandlerFn } from '../handlers/types';
 import { bodyGuard } from './middleware/body';
-import { requestContext, type RequestObserver } from './middleware/context';
+import { requestContext, type RequestObserver } from './middleware/track-request';
 import { errorHandler } from './middleware/errors';
 import { routeMatcher } from './middleware/route';
 import { metaRoutes } from './meta';

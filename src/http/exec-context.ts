@@ -1,7 +1,7 @@
 /** The execution context of a request: ids, trace, client-disconnect signal and deadline. */
 import type { Response } from 'express';
 import type { ExecContext } from '../execution/types';
-import { ctxOf } from './context';
+import { ctxOf } from './request-context';
 
 export function execContext(res: Response): ExecContext {
   const ctx = ctxOf(res);

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import express, { type Router } from 'express';
 import { ApiError } from '../errors';
-import { ctxOf } from './context';
+import { ctxOf } from './request-context';
 import { openapiJsonText, openapiYamlText } from './openapi';
 import type { Metrics } from '../observability/metrics';
 

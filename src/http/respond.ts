@@ -1,7 +1,7 @@
 /** Writing responses: JSON bodies and errors in the path's API style. */
 import type { Response } from 'express';
 import { ApiError } from '../errors';
-import { ctxOf } from './context';
+import { ctxOf } from './request-context';
 import { errorResponse } from './error-body';
 
 export function sendJson(res: Response, status: number, body: unknown, headers: Record<string, string> = {}): void {

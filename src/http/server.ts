@@ -14,7 +14,7 @@ import { startRetention } from '../sessions/retention';
 import { buildServices, type ServiceOptions, type Services } from '../services';
 import { createApp } from './app';
 import { errorResponse } from './error-body';
-import { buildGuards } from './guards';
+import { buildGuards } from './middleware/guards';
 import { apiStyleOf } from './style';
 
 export const MAX_HEADER_BYTES = 16 * 1024;
@@ -59,7 +59,7 @@ export async function createServerApp(config: Config, logger: Logger, opts: Serv
 
 /** Start-up warnings that need the services: unavailable backends, refused default workdir. */
 async function startupWarnings(s: Services): Promise<void> {
-  for (const b of await s.registry.checkAll()) {
+  for (const b of await s.availability.checkAll()) {
     if (b.enabled && !b.available) s.logger.warn('backend not available', { backend: b.name, reason: b.reason });
   }
   try {

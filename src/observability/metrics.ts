@@ -7,7 +7,7 @@ import client from 'prom-client';
 import type { BackendName, TokenUsage } from '../backends/types';
 import type { ExecutionObserver } from '../execution/executor';
 import type { RunStatus } from '../execution/types';
-import type { RequestContext } from '../http/context';
+import type { RequestContext } from '../http/request-context';
 
 const RUN_STATUS: Record<RunStatus, string> = {
   success: 'success',

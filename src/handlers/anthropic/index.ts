@@ -1,7 +1,7 @@
 /** Anthropic-compatible operations; `*V1` are the `/anthropic/v1/v1/*` aliases. */
 import type { Context } from 'openapi-backend';
 import type { SchemaAnthropicMessageRequest } from '../../../generated/types';
-import { AnthropicStreamEncoder } from '../../compat/anthropic-stream';
+import { AnthropicStreamEncoder } from '../../compat/anthropic/stream-encoder';
 import { anthropicMessageId, anthropicModel, anthropicModelList } from '../../compat/models';
 import { planCompatRun } from '../../compat/request';
 import { anthropicMessage } from '../../compat/responses';

@@ -8,7 +8,7 @@ import type { CompatRun } from '../../compat/request';
 import { SSE_CONTENT_TYPE, SSE_HEADERS, type SseEncoder } from '../../compat/sse';
 import type { ExecutionResult } from '../../execution/types';
 import type { Services } from '../../services';
-import { ctxOf } from '../../http/context';
+import { ctxOf } from '../../http/request-context';
 import { execContext } from '../../http/exec-context';
 import { sendJson } from '../../http/respond';
 import { frameSink, openStream } from '../../http/stream';

@@ -2,7 +2,7 @@
 import type { Context } from 'openapi-backend';
 import type { SchemaOpenAiChatCompletionRequest } from '../../../generated/types';
 import { chatCompletionId, openaiModel, openaiModelList } from '../../compat/models';
-import { OpenAIStreamEncoder } from '../../compat/openai-stream';
+import { OpenAIStreamEncoder } from '../../compat/openai/stream-encoder';
 import { planCompatRun } from '../../compat/request';
 import { openaiChatCompletion } from '../../compat/responses';
 import { openaiTranscript } from '../../compat/transcript';

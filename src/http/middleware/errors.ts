@@ -2,7 +2,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { ApiError, isApiError } from '../../errors';
 import type { Logger } from '../../observability/logger';
-import { ctxOf } from '../context';
+import { ctxOf } from '../request-context';
 import { sendError } from '../respond';
 
 export function errorHandler(logger: Logger) {

@@ -2,7 +2,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type OpenAPIBackend from 'openapi-backend';
 import { ApiError } from '../../errors';
-import { ctxOf } from '../context';
+import { ctxOf } from '../request-context';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 

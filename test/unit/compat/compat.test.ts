@@ -1,5 +1,5 @@
 /** Pure parts of the compatible APIs: model routing, transcripts, ids, usage, SSE encoders. */
-import { AnthropicStreamEncoder } from '../../../src/compat/anthropic-stream';
+import { AnthropicStreamEncoder } from '../../../src/compat/anthropic/stream-encoder';
 import {
   anthropicMessageId,
   chatCompletionId,
@@ -9,7 +9,7 @@ import {
   randomBase62,
   resolveCompatModel,
 } from '../../../src/compat/models';
-import { OpenAIStreamEncoder } from '../../../src/compat/openai-stream';
+import { OpenAIStreamEncoder } from '../../../src/compat/openai/stream-encoder';
 import { anthropicTranscript, openaiTranscript, type OpenAIChatMessage } from '../../../src/compat/transcript';
 import { ApiError } from '../../../src/errors';
 import type { NativeEvent } from '../../../src/execution/types';

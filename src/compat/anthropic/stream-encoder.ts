@@ -2,12 +2,12 @@
  * Anthropic messages SSE encoder: native events → `event:` + `data:` frames. Pure
  * apart from its per-stream state (the streamed text, for usage estimates).
  */
-import type { TokenUsage } from '../backends/types';
-import { ERROR_STATUS, type ErrorCode } from '../errors';
-import type { NativeEvent } from '../execution/types';
-import { anthropicErrorType } from '../http/error-body';
-import { compatUsage } from './models';
-import { isHeartbeat, messageText, terminalError, type SseEncoder } from './sse';
+import type { TokenUsage } from '../../backends/types';
+import { ERROR_STATUS, type ErrorCode } from '../../errors';
+import type { NativeEvent } from '../../execution/types';
+import { anthropicErrorType } from '../../http/error-body';
+import { compatUsage } from '../models';
+import { isHeartbeat, messageText, terminalError, type SseEncoder } from '../sse';
 
 export interface AnthropicStreamOptions {
   /** `msg_<24 base62>`. */

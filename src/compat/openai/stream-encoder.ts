@@ -2,12 +2,12 @@
  * OpenAI chat-completion SSE encoder: native events → `data:` frames. Pure apart from
  * its per-stream state (the streamed text, for usage estimates).
  */
-import type { TokenUsage } from '../backends/types';
-import { ERROR_STATUS, type ErrorCode } from '../errors';
-import type { NativeEvent } from '../execution/types';
-import { openaiErrorType } from '../http/error-body';
-import { compatUsage } from './models';
-import { isHeartbeat, messageText, terminalError, type SseEncoder } from './sse';
+import type { TokenUsage } from '../../backends/types';
+import { ERROR_STATUS, type ErrorCode } from '../../errors';
+import type { NativeEvent } from '../../execution/types';
+import { openaiErrorType } from '../../http/error-body';
+import { compatUsage } from '../models';
+import { isHeartbeat, messageText, terminalError, type SseEncoder } from '../sse';
 
 export interface OpenAIStreamOptions {
   /** `chatcmpl-<24 base62>`, shared by every chunk. */

@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { RunSpec } from '../../../src/backends/runner-types';
+import type { RunSpec } from '../../../../src/backends/runner-types';
 
 export function makeTempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'clinvk-runner-'));

@@ -5,14 +5,14 @@
 import cors from 'cors';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
-import type { Config } from '../config/types';
-import { ApiError } from '../errors';
-import type { Logger } from '../observability/logger';
-import { ApiKeyChecker, extractCredential, startKeyRefresh } from '../security/api-keys';
-import type { Services } from '../services';
-import { ctxOf } from './context';
-import { TokenBucketStore } from './rate-limit';
-import { sendError } from './respond';
+import type { Config } from '../../config/types';
+import { ApiError } from '../../errors';
+import type { Logger } from '../../observability/logger';
+import { ApiKeyChecker, extractCredential, startKeyRefresh } from '../../security/api-keys';
+import type { Services } from '../../services';
+import { ctxOf } from '../request-context';
+import { TokenBucketStore } from './rate-limit-store';
+import { sendError } from '../respond';
 
 const DEFAULT_ORIGINS = ['http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*'];
 const EXPOSED = [

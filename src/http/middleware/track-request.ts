@@ -7,7 +7,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../../observability/logger';
 import { requestIdFrom, traceFrom } from '../../observability/trace';
 import { CANCEL_DISCONNECT } from '../../execution/executor';
-import { headerValue, RequestContext } from '../context';
+import { headerValue, RequestContext } from '../request-context';
 import { apiStyleOf } from '../style';
 
 export interface RequestObserver {

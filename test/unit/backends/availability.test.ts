@@ -1,8 +1,12 @@
-/** BackendRegistry: executable resolution, availability, reasons, TTL cache, invalidation. */
+/** BackendAvailability: executable resolution, availability, reasons, TTL cache, invalidation. */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BackendRegistry, resolveExecutable, type BackendRegistryOptions } from '../../../src/backends/registry';
+import {
+  BackendAvailability,
+  resolveExecutable,
+  type BackendAvailabilityOptions,
+} from '../../../src/backends/availability';
 
 let root: string;
 let bin1: string;
@@ -27,7 +31,7 @@ afterEach(() => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-type Backends = BackendRegistryOptions['backends'];
+type Backends = BackendAvailabilityOptions['backends'];
 const allEnabled = (): Backends => ({
   claude: { enabled: true, command: '' },
   codex: { enabled: true, command: '' },
@@ -37,9 +41,9 @@ const allEnabled = (): Backends => ({
 function registry(
   backends: Backends,
   PATH: string | undefined,
-  extra: Partial<BackendRegistryOptions> = {},
-): BackendRegistry {
-  return new BackendRegistry({ backends, ttlMs: 30_000, env: { PATH }, ...extra });
+  extra: Partial<BackendAvailabilityOptions> = {},
+): BackendAvailability {
+  return new BackendAvailability({ backends, ttlMs: 30_000, env: { PATH }, ...extra });
 }
 
 describe('PATH lookup', () => {
@@ -276,7 +280,7 @@ describe('cache', () => {
   });
 
   test('defaults: process.env PATH and Date.now', async () => {
-    const r = new BackendRegistry({ backends: allEnabled(), ttlMs: 1000 });
+    const r = new BackendAvailability({ backends: allEnabled(), ttlMs: 1000 });
     const st = await r.check('claude');
     expect(st.name).toBe('claude');
     expect(typeof st.available).toBe('boolean');

@@ -1,8 +1,8 @@
 /** POST /api/v1/prompt (executePrompt): JSON or NDJSON stream. */
 import type { Request, Response } from 'express';
 import type { Context } from 'openapi-backend';
-import type { PromptRequest, PromptService } from '../../execution/prompt';
-import { ctxOf } from '../../http/context';
+import type { PromptRequest, PromptService } from '../../execution/prompt-service';
+import { ctxOf } from '../../http/request-context';
 import { execContext } from '../../http/exec-context';
 import { sendData } from '../../http/respond';
 import { ndjsonSink } from '../../http/stream';

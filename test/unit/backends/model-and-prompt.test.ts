@@ -1,5 +1,5 @@
 import { ADAPTERS } from '../../../src/backends/adapters';
-import { assemblePrompt, isValidModel, MODEL_PATTERN, resolveModel } from '../../../src/backends/prompt';
+import { assemblePrompt, isValidModel, MODEL_PATTERN, resolveModel } from '../../../src/backends/model-and-prompt';
 
 const { claude, codex, gemini } = ADAPTERS;
 

@@ -18,7 +18,7 @@ export interface BackendStatus {
   reason?: string;
 }
 
-export interface BackendRegistryOptions {
+export interface BackendAvailabilityOptions {
   backends: Record<BackendName, { enabled: boolean; command: string }>;
   ttlMs: number;
   /** Source of PATH (default `process.env`). */
@@ -78,14 +78,14 @@ export async function resolveExecutable(command: string, envPath: string | undef
   return { found: false, why: `"${command}" not found on PATH` };
 }
 
-export class BackendRegistry {
+export class BackendAvailability {
   private readonly cache = new Map<BackendName, CacheEntry>();
-  private readonly backends: BackendRegistryOptions['backends'];
+  private readonly backends: BackendAvailabilityOptions['backends'];
   private readonly ttlMs: number;
   private readonly env: NodeJS.ProcessEnv;
   private readonly now: () => number;
 
-  constructor(opts: BackendRegistryOptions) {
+  constructor(opts: BackendAvailabilityOptions) {
     this.backends = opts.backends;
     this.ttlMs = opts.ttlMs;
     this.env = opts.env ?? process.env;

@@ -4,8 +4,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CrossSpawnRunner } from '../../../src/backends/runner';
-import type { RunHandle } from '../../../src/backends/runner-types';
+import { CrossSpawnRunner } from '../../../../src/backends/runner';
+import type { RunHandle } from '../../../../src/backends/runner-types';
 import { isAlive, killQuietly, makeTempDir, procStat, removeDir, script, sleep, spec, waitFor } from './util';
 
 let dir: string;

@@ -2,8 +2,8 @@
  * CrossSpawnRunner: stdout collection and its cap, line splitting and its cap, backpressure,
  * the stderr tail.
  */
-import { CrossSpawnRunner, STDERR_TAIL_BYTES, type CrossSpawnRunOutcome } from '../../../src/backends/runner';
-import type { RunSpec } from '../../../src/backends/runner-types';
+import { CrossSpawnRunner, STDERR_TAIL_BYTES, type CrossSpawnRunOutcome } from '../../../../src/backends/runner';
+import type { RunSpec } from '../../../../src/backends/runner-types';
 import { isAlive, killQuietly, makeTempDir, removeDir, script, sleep, spec, waitFor } from './util';
 
 let dir: string;
