@@ -1,6 +1,4 @@
 /** Wiring of the service graph for one server instance (no HTTP here). */
-import fs from 'node:fs';
-import path from 'node:path';
 import { BackendAvailability } from './backends/availability';
 import { CrossSpawnRunner } from './backends/runner';
 import type { ProcessRunner } from './backends/runner-types';
@@ -12,6 +10,7 @@ import { PromptService } from './execution/prompt-service';
 import { StatusService } from './execution/status';
 import type { Logger } from './observability/logger';
 import { Metrics } from './observability/metrics';
+import { packageVersion } from './lib/package-version';
 import { WorkdirPolicy } from './security/workdir';
 import { createSessionStore } from './sessions';
 import type { SessionStore } from './sessions/types';
@@ -29,14 +28,6 @@ export interface Services {
   prompt: PromptService;
   status: StatusService;
   metrics?: Metrics;
-}
-
-export function packageVersion(): string {
-  for (const rel of ['../package.json', '../../package.json']) {
-    const p = path.resolve(__dirname, rel);
-    if (fs.existsSync(p)) return (JSON.parse(fs.readFileSync(p, 'utf8')) as { version: string }).version;
-  }
-  return '0.0.0';
 }
 
 export interface ServiceOptions {

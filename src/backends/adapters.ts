@@ -2,7 +2,7 @@
 import { claudeAdapter } from './claude';
 import { codexAdapter } from './codex';
 import { geminiAdapter } from './gemini';
-import type { BackendAdapter, BackendName } from './types';
+import { BACKEND_NAMES, type BackendAdapter, type BackendName } from './types';
 
 export const ADAPTERS: Record<BackendName, BackendAdapter> = {
   claude: claudeAdapter,
@@ -10,7 +10,7 @@ export const ADAPTERS: Record<BackendName, BackendAdapter> = {
   gemini: geminiAdapter,
 };
 
-export const ADAPTER_ORDER: BackendName[] = ['claude', 'codex', 'gemini'];
+export const ADAPTER_ORDER: readonly BackendName[] = BACKEND_NAMES;
 
 export function getAdapter(name: BackendName): BackendAdapter {
   return ADAPTERS[name];

@@ -8,6 +8,7 @@ import type { ChildProcess } from 'child_process';
 import spawn from 'cross-spawn';
 import type { ProcessRunner, RunHandle, RunOutcome, RunSpec } from './runner-types';
 import type { ProcessExit } from './types';
+import { errnoCode } from '../lib/errno';
 
 /** Bytes of stderr kept (the tail). */
 export const STDERR_TAIL_BYTES = 64 * 1024;
@@ -39,12 +40,6 @@ export interface CrossSpawnRunOutcome extends RunOutcome {
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
-
-function errnoCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string'
-    ? (err as { code: string }).code
-    : undefined;
-}
 
 /** Keeps only the last `limit` bytes written to it. */
 class TailBuffer {

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigFlags, loadConfig, withApiKeys } from '../config/load';
 import { configToYaml } from '../config/show';
 import type { Config } from '../config/types';
+import { packageVersion } from '../lib/package-version';
 import { createLogger, type Logger } from '../observability/logger';
 import { resolveApiKeys } from '../security/api-keys';
 import { renderBanner } from './banner';
@@ -98,22 +99,6 @@ class UsageError extends Error {}
 
 function write(stream: NodeJS.WritableStream, text: string): void {
   stream.write(text.endsWith('\n') ? text : `${text}\n`);
-}
-
-/** The version in package.json (searched upwards from this file: works from src/ and dist/). */
-export function packageVersion(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 5; i++) {
-    const p = path.join(dir, 'package.json');
-    try {
-      const pkg = JSON.parse(fs.readFileSync(p, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'clinvk' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // not here; keep looking
-    }
-    dir = path.dirname(dir);
-  }
-  return '0.0.0';
 }
 
 /** First sentence of a parseArgs error (its hints about `--` are noise here). */

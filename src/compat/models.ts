@@ -11,7 +11,7 @@ import type {
 import { randomBytes } from 'node:crypto';
 import { ADAPTER_ORDER } from '../backends/adapters';
 import { isValidModel } from '../backends/model-and-prompt';
-import { isBackendName, type BackendName, type TokenUsage } from '../backends/types';
+import { BACKEND_NAMES, isBackendName, type BackendName, type TokenUsage } from '../backends/types';
 import type { Config } from '../config/types';
 import { validationError } from '../errors';
 import { utf8Bytes } from '../security/text';
@@ -25,7 +25,7 @@ export interface ModelRoute {
   model?: string;
 }
 
-const PREFIXED = /^(claude|codex|gemini)[/:]([\s\S]*)$/;
+const PREFIXED = new RegExp(`^(${BACKEND_NAMES.join('|')})[/:]([\\s\\S]*)$`);
 const OPENAI_REASONING = /^o[134](-|$)/i;
 
 function invalidModel(): never {

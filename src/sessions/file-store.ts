@@ -39,7 +39,10 @@ import * as fs from 'fs';
 import * as fsp from 'fs/promises';
 import * as path from 'path';
 import * as lockfile from 'proper-lockfile';
-import type { TokenUsage } from '../backends/types';
+import { BACKEND_NAMES, type TokenUsage } from '../backends/types';
+import { addUsage } from '../backends/usage';
+import { Mutex } from '../lib/mutex';
+import { sleep } from '../lib/sleep';
 import { ApiError } from '../errors';
 import type {
   ListFilter,
@@ -79,7 +82,7 @@ const JOURNAL_FILE = 'index.journal';
 const LOCK_FILE = 'store.lock';
 const TMP_MAX_AGE_MS = 60 * 60 * 1000;
 const INDEX_FORMAT = 1;
-const BACKENDS: ReadonlySet<string> = new Set(['claude', 'codex', 'gemini']);
+const BACKENDS: ReadonlySet<string> = new Set(BACKEND_NAMES);
 const STATUSES: ReadonlySet<string> = new Set(['active', 'completed', 'error', 'paused']);
 const INITIAL_PROMPT_MAX = 4096;
 /** More journal lines than this in one read → re-sort once instead of per-entry inserts. */
@@ -347,18 +350,6 @@ export function serializeRecord(rec: SessionRecord): string {
   return `${JSON.stringify(out, null, 2)}\n`;
 }
 
-function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
-  const r: TokenUsage = {
-    input_tokens: a.input_tokens + b.input_tokens,
-    output_tokens: a.output_tokens + b.output_tokens,
-  };
-  if (a.cached_tokens !== undefined || b.cached_tokens !== undefined)
-    r.cached_tokens = (a.cached_tokens ?? 0) + (b.cached_tokens ?? 0);
-  if (a.reasoning_tokens !== undefined || b.reasoning_tokens !== undefined)
-    r.reasoning_tokens = (a.reasoning_tokens ?? 0) + (b.reasoning_tokens ?? 0);
-  return r;
-}
-
 function truncateChars(s: string, max: number): string {
   if (s.length <= max) return s;
   const cps = Array.from(s);
@@ -427,7 +418,6 @@ function busy(id: string): ApiError {
 }
 
 const newJournalId = (): string => randomBytes(8).toString('hex');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const yieldLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 function closeQuietly(fd: number): void {
@@ -495,19 +485,6 @@ function readTail(s: IndexState): boolean {
   s.offset += last + 1;
   s.partial = last + 1 < got;
   return true;
-}
-
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn);
-    this.tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
-  }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -696,7 +673,8 @@ export class FileSessionStore implements SessionStore {
         const rec = await this.readForUpdateLocked(id);
         rec.turn_count += 1;
         if (outcome.backend_session_id) rec.backend_session_id = outcome.backend_session_id;
-        if (storeTokenUsage && outcome.usage) rec.token_usage = addUsage(rec.token_usage, outcome.usage);
+        if (storeTokenUsage && outcome.usage)
+          rec.token_usage = addUsage(rec.token_usage, outcome.usage) ?? outcome.usage;
         if (outcome.backend_cumulative_usage) rec.backend_cumulative_usage = { ...outcome.backend_cumulative_usage };
         if (outcome.success) {
           rec.status = 'completed';

@@ -36,7 +36,7 @@ describe('adapter registry (SPEC §5.1)', () => {
 });
 
 describe('robustness: garbage never throws', () => {
-  it.each(ADAPTER_ORDER)('%s stream parser', (name) => {
+  it.each([...ADAPTER_ORDER])('%s stream parser', (name) => {
     const parser = ADAPTERS[name].createStreamParser();
     for (const line of GARBAGE_LINES) {
       expect(() => parser.push(line)).not.toThrow();
@@ -47,7 +47,7 @@ describe('robustness: garbage never throws', () => {
     expect(parser.finish(exitCode(1), '{').success).toBe(false);
   });
 
-  it.each(ADAPTER_ORDER)('%s parseResult', (name) => {
+  it.each([...ADAPTER_ORDER])('%s parseResult', (name) => {
     const all = GARBAGE_LINES.join('\n');
     for (const stdout of [all, ...GARBAGE_LINES, '{\n"response": 5\n}', '[{"type":"result","is_error":"no"}]']) {
       for (const stderr of ['', '{', '{\n"error": null\n}', all]) {
