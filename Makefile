@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NPM ?= npm
 ARGS ?=
 
-.PHONY: run test install build generate check-generated lint-spec typecheck unit bench clean
+.PHONY: run test install build generate check-generated lint-spec lint typecheck unit bench clean
 
 node_modules/.package-lock.json: package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -30,14 +30,19 @@ check-generated: install
 lint-spec: install
 	$(NPM) run -s lint:spec
 
+# ESLint (correctness rules + the layer rules in eslint.config.mjs) and the Prettier format check.
+lint: install
+	$(NPM) run -s lint
+	$(NPM) run -s format:check
+
 typecheck: install
 	$(NPM) run -s typecheck
 
 unit: install
 	npx jest
 
-# Installs everything, checks the contract and types, builds, and runs the whole test suite.
-test: install check-generated lint-spec typecheck build
+# Installs everything, checks the contract, lint, format and types, builds, and runs the whole test suite.
+test: install check-generated lint-spec lint typecheck build
 	@mkdir -p .tmp
 	npx jest --ci --json --outputFile=.tmp/jest-results.json
 	@node -e 'const r=require("./.tmp/jest-results.json"); console.log("jest: " + r.numPassedTests + " passed, " + r.numFailedTests + " failed, " + r.numPendingTests + " skipped")'

@@ -86,3 +86,34 @@ export function validationError(details: ValidationDetail[]): ApiError {
 export function isApiError(e: unknown): e is ApiError {
   return e instanceof ApiError;
 }
+
+// Error `type` of each code in the OpenAI and Anthropic error shapes (HTTP bodies and stream errors).
+const OPENAI_TYPE: Partial<Record<ErrorCode, string>> = {
+  unauthorized: 'invalid_request_error',
+  forbidden_workdir: 'permission_error',
+  rate_limited: 'rate_limit_error',
+  queue_full: 'rate_limit_error',
+};
+
+const ANTHROPIC_TYPE: Partial<Record<ErrorCode, string>> = {
+  unauthorized: 'authentication_error',
+  forbidden_workdir: 'permission_error',
+  not_found: 'not_found_error',
+  model_not_found: 'not_found_error',
+  payload_too_large: 'request_too_large',
+  rate_limited: 'rate_limit_error',
+  queue_full: 'rate_limit_error',
+  shutting_down: 'overloaded_error',
+};
+
+export function openaiErrorType(code: ErrorCode): string {
+  return OPENAI_TYPE[code] ?? (statusOf(code) >= 500 ? 'server_error' : 'invalid_request_error');
+}
+
+export function anthropicErrorType(code: ErrorCode): string {
+  return ANTHROPIC_TYPE[code] ?? (statusOf(code) >= 500 ? 'api_error' : 'invalid_request_error');
+}
+
+function statusOf(code: ErrorCode): number {
+  return ERROR_STATUS[code];
+}

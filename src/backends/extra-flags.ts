@@ -8,8 +8,7 @@ import type { BackendName, FlagSpec, FlagValueRule } from './types';
 export const MAX_EXTRA_ITEMS = 32;
 export const MAX_EXTRA_ITEM_BYTES = 4096;
 
-/** Flag names: `--name` (letters, digits, `-`, `_`, no `=`) or a single-letter `-x`. */
-const LONG_FLAG = /^--[A-Za-z0-9][A-Za-z0-9_-]*$/;
+/** A single-letter flag `-x`. */
 const SHORT_FLAG = /^-[A-Za-z0-9]$/;
 
 /** Well-formedness of one `allowed_extra_flags` entry (for the configuration schema). */

@@ -4,9 +4,9 @@
  * Exit codes: 0 success (including graceful shutdown), 1 runtime failure (e.g. address in use),
  * 2 usage or configuration error (one line per problem on stderr).
  */
-import * as fs from 'node:fs';
+
 import * as net from 'node:net';
-import * as path from 'node:path';
+
 import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigFlags, loadConfig, withApiKeys } from '../config/load';
 import { configToYaml } from '../config/show';

@@ -28,7 +28,7 @@ import { CANCEL_DISCONNECT, Executor, RunReport } from './executor';
 import type { Slot } from './limiter';
 import type { Planner, RunPlan } from './plan';
 import { dryRunResult, STATUS_CODE } from './results';
-import type { ExecContext, ExecutionOptions, ExecutionResult } from './types';
+import type { ExecContext, ExecutionOptions } from './types';
 
 // ------------------------------------------------------------------------ contract types
 

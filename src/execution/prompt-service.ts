@@ -6,7 +6,7 @@ import type { SchemaPromptRequest } from '../../generated/types';
 import type { RunHandle } from '../backends/runner-types';
 import type { TokenUsage, UnifiedEvent } from '../backends/types';
 import type { Config } from '../config/types';
-import { ApiError, validationError } from '../errors';
+import { validationError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { SessionRecord, SessionStore, TurnClaim } from '../sessions/types';
 import { CANCEL_DISCONNECT, Executor, RunReport } from './executor';

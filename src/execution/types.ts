@@ -1,6 +1,6 @@
 /** Types of the execution layer (requests after schema validation, results, stream events). */
 import type { SchemaExecutionResult, SchemaPromptRequest } from '../../generated/types';
-import type { BackendName, TokenUsage, UnifiedEvent } from '../backends/types';
+import type { BackendName, UnifiedEvent } from '../backends/types';
 
 /**
  * Execution options as they arrive after schema validation (the contract's PromptRequest

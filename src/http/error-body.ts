@@ -2,38 +2,8 @@
  * Error bodies in the three API styles. Pure: used by the Express error writer
  * and by the raw-socket `clientError` handler alike.
  */
-import { ApiError, ErrorCode, NO_RETRY_CODES } from '../errors';
+import { anthropicErrorType, ApiError, NO_RETRY_CODES, openaiErrorType } from '../errors';
 import type { ApiStyle } from './style';
-
-const OPENAI_TYPE: Partial<Record<ErrorCode, string>> = {
-  unauthorized: 'invalid_request_error',
-  forbidden_workdir: 'permission_error',
-  rate_limited: 'rate_limit_error',
-  queue_full: 'rate_limit_error',
-};
-
-const ANTHROPIC_TYPE: Partial<Record<ErrorCode, string>> = {
-  unauthorized: 'authentication_error',
-  forbidden_workdir: 'permission_error',
-  not_found: 'not_found_error',
-  model_not_found: 'not_found_error',
-  payload_too_large: 'request_too_large',
-  rate_limited: 'rate_limit_error',
-  queue_full: 'rate_limit_error',
-  shutting_down: 'overloaded_error',
-};
-
-export function openaiErrorType(code: ErrorCode): string {
-  return OPENAI_TYPE[code] ?? (statusOf(code) >= 500 ? 'server_error' : 'invalid_request_error');
-}
-
-export function anthropicErrorType(code: ErrorCode): string {
-  return ANTHROPIC_TYPE[code] ?? (statusOf(code) >= 500 ? 'api_error' : 'invalid_request_error');
-}
-
-function statusOf(code: ErrorCode): number {
-  return new ApiError(code, '').status;
-}
 
 /** `body.messages[0].content` → `messages[0].content`; other locations keep their prefix. */
 function fieldOf(path: string): string {

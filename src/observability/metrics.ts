@@ -2,12 +2,10 @@
  * Prometheus metrics with prom-client. A fresh Registry per app instance. Observes
  * request completion and executions; never wraps a response.
  */
-import type { Request, Response } from 'express';
 import client from 'prom-client';
 import type { BackendName, TokenUsage } from '../backends/types';
 import type { ExecutionObserver } from '../execution/executor';
 import type { RunStatus } from '../execution/types';
-import type { RequestContext } from '../http/request-context';
 
 const RUN_STATUS: Record<RunStatus, string> = {
   success: 'success',
@@ -107,11 +105,10 @@ export class Metrics implements ExecutionObserver {
     return this.registry.metrics();
   }
 
-  /** RequestObserver */
-  finished(req: Request, res: Response, ctx: RequestContext, durationMs: number): void {
-    const path = ctx.route;
-    this.requests.inc({ method: req.method, path, status: String(res.statusCode) });
-    this.requestDuration.observe({ method: req.method, path }, durationMs / 1000);
+  /** One finished HTTP request; `route` is the path template (never the raw path: bounded labels). */
+  requestFinished(method: string, route: string, status: number, durationMs: number): void {
+    this.requests.inc({ method, path: route, status: String(status) });
+    this.requestDuration.observe({ method, path: route }, durationMs / 1000);
   }
 
   runStarted(backend: BackendName): void {

@@ -20,7 +20,6 @@ import addFormats from 'ajv-formats';
 import OpenAPIBackend, { type Document } from 'openapi-backend';
 import { ERROR_STATUS, type ErrorCode } from '../../src/errors';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type AnyObject = Record<string, any>;
 
 export const CONTRACT_PATH = join(__dirname, '..', '..', 'generated', 'openapi.json');

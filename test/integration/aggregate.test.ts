@@ -25,7 +25,6 @@ import {
   type TestEnv,
 } from '../helpers/server';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type Body = Record<string, any>;
 
 const reply = (prompt: string) =>

@@ -8,7 +8,6 @@ import request from 'supertest';
 import { contractDocument, expectMatchesSpec } from '../helpers/contract';
 import { makeTestApp, type TestApp } from '../helpers/server';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type Schema = Record<string, any>;
 
 /** mulberry32: small deterministic PRNG. */

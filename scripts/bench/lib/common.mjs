@@ -31,7 +31,7 @@ function newestMtime(dir, exts, acc = 0) {
 /** Runs `npm run -s build` when dist/ is missing or older than a source file. */
 export function ensureBuilt() {
   const stamp = path.join(ROOT, 'dist/src/http/server.js');
-  let built = 0;
+  let built;
   try {
     built = fs.statSync(stamp).mtimeMs;
   } catch {

@@ -3,9 +3,8 @@
  * its per-stream state (the streamed text, for usage estimates).
  */
 import type { TokenUsage } from '../../backends/types';
-import { ERROR_STATUS, type ErrorCode } from '../../errors';
+import { ERROR_STATUS, openaiErrorType, type ErrorCode } from '../../errors';
 import type { NativeEvent } from '../../execution/types';
-import { openaiErrorType } from '../../http/error-body';
 import { compatUsage } from '../models';
 import { isHeartbeat, messageText, terminalError, type SseEncoder } from '../sse';
 

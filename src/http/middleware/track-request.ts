@@ -10,8 +10,9 @@ import { CANCEL_DISCONNECT } from '../../execution/executor';
 import { headerValue, RequestContext } from '../request-context';
 import { apiStyleOf } from '../style';
 
+/** Told about every finished request with plain values (metrics, …). */
 export interface RequestObserver {
-  finished(req: Request, res: Response, ctx: RequestContext, durationMs: number): void;
+  requestFinished(method: string, route: string, status: number, durationMs: number): void;
 }
 
 export function requestContext(
@@ -42,7 +43,7 @@ export function requestContext(
     res.on('close', () => {
       if (!res.writableFinished) ctx.abort.abort(CANCEL_DISCONNECT);
       const duration = Date.now() - ctx.startedAt;
-      for (const o of observers) o.finished(req, res, ctx, duration);
+      for (const o of observers) o.requestFinished(req.method, ctx.route, res.statusCode, duration);
       logger.info('request', {
         request_id: ctx.requestId,
         trace_id: trace.traceId,

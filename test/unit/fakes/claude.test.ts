@@ -2,7 +2,6 @@
 import * as path from 'path';
 import { collect, hash12, makeSandbox, normUuids, run, sample, start, subst, type Sandbox } from './helpers';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const claudeLib = require('../../fixtures/bin/lib/claude.js') as {
   partialize: (objs: unknown[]) => Array<Record<string, unknown>>;
 };

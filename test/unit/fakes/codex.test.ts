@@ -294,11 +294,11 @@ describe('argv rejections', () => {
     const cases: Array<[string[], RegExp]> = [
       [
         ['exec', '--json', '--skip-git-repo-check', 'resume', '-s', 'read-only', 'id', 'p'],
-        /^error: unexpected argument '-s' found\n\n  tip: to pass '-s' as a value, use '-- -s'\n\nUsage: codex exec resume \[OPTIONS\] \[SESSION_ID\] \[PROMPT\]\n/,
+        /^error: unexpected argument '-s' found\n\n {2}tip: to pass '-s' as a value, use '-- -s'\n\nUsage: codex exec resume \[OPTIONS\] \[SESSION_ID\] \[PROMPT\]\n/,
       ],
       [
         ['exec', '--json', '--skip-git-repo-check', '-s', 'bogus', 'p'],
-        /^error: invalid value 'bogus' for '--sandbox <SANDBOX_MODE>'\n  \[possible values: read-only, workspace-write, danger-full-access\]\n/,
+        /^error: invalid value 'bogus' for '--sandbox <SANDBOX_MODE>'\n {2}\[possible values: read-only, workspace-write, danger-full-access\]\n/,
       ],
       [
         ['-a', 'untrusted', 'exec', 'p'],

@@ -38,7 +38,6 @@ describe('lib helpers', () => {
   });
 
   test('packageVersion reads clinvk package.json', () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     expect(packageVersion()).toBe(require('../../../package.json').version);
   });
 });

@@ -14,7 +14,7 @@ class Capture extends Writable {
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
-// eslint-disable-next-line no-control-regex
+
 const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '');
 
 test('JSON lines: timestamp, level, message, then the fields', async () => {

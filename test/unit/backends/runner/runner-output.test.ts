@@ -220,6 +220,7 @@ const pause = () => new Promise((r) => setTimeout(r, 60));
     const runner = new CrossSpawnRunner();
     let h!: Awaited<ReturnType<CrossSpawnRunner['start']>>;
     const lines: string[] = [];
+    // eslint-disable-next-line prefer-const -- the callback reads `h` after this assignment
     h = await runner.start(
       spec(dir, cmd, {
         mode: 'lines',
@@ -244,6 +245,7 @@ const pause = () => new Promise((r) => setTimeout(r, 60));
     const runner = new CrossSpawnRunner({ drainTimeoutMs: 100 });
     let h!: Awaited<ReturnType<CrossSpawnRunner['start']>>;
     const lines: string[] = [];
+    // eslint-disable-next-line prefer-const -- the callback reads `h` after this assignment
     h = await runner.start(
       spec(dir, cmd, {
         mode: 'lines',
