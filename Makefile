@@ -53,6 +53,7 @@ bench: build
 	node scripts/bench/stream.mjs
 	node scripts/bench/parallel.mjs
 	node scripts/bench/sessions.mjs
+	node scripts/bench/api.mjs
 
 clean:
 	rm -rf dist coverage

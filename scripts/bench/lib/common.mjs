@@ -160,7 +160,7 @@ function yamlOf(obj, indent = '') {
 export async function startServerProcess(
   scratch,
   config,
-  { exposeGc = true, name = 'server', eventLoopDelay = false } = {},
+  { exposeGc = true, name = 'server', eventLoopDelay = false, env = {} } = {},
 ) {
   const home = path.join(scratch, `${name}-home`);
   fs.mkdirSync(home, { recursive: true });
@@ -177,6 +177,7 @@ export async function startServerProcess(
       CLINVK_API_KEYS: '',
       CLINVK_CONFIG: '',
       CLINVK_BENCH_ELD: eventLoopDelay ? '1' : '',
+      ...env,
     },
     execArgv: exposeGc ? ['--expose-gc'] : [],
     stdio: ['ignore', 'ignore', logFd, 'ipc'],
