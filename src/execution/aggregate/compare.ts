@@ -1,0 +1,50 @@
+/**
+ * POST /api/v1/compare: the same prompt, model and workdir on every listed backend (concurrently
+ * unless `sequential`), ephemerally; unavailable backends are per-item failures.
+ */
+import type { ExecContext } from '../types';
+import { AggregateGate } from './gate';
+import { inOrder, type ItemRunner } from './item-runner';
+import { ProblemCollector } from './problems';
+import type { AggregateItem, CompareRequest, CompareResult } from './types';
+
+/** A validated compare request, ready to run. */
+export interface PreparedCompare {
+  kind: 'compare';
+  body: CompareRequest;
+  items: AggregateItem[];
+  dryRun: boolean;
+}
+
+export async function prepareCompare(runner: ItemRunner, body: CompareRequest): Promise<PreparedCompare> {
+  const dryRun = runner.dryRun(body.dry_run);
+  const problems = new ProblemCollector();
+  const base = { prompt: body.prompt, model: body.model, workdir: body.workdir, ephemeral: true, dry_run: dryRun };
+  // The prompt may assemble differently per backend (configured system prompts): check each once.
+  for (const backend of new Set(body.backends)) {
+    await problems.check(() => runner.planner.validate({ ...base, backend }, 'body', true));
+  }
+  const cwd = await problems.check(() =>
+    runner.planner.checkSessionWorkdir(body.workdir ?? runner.config.server.default_workdir, 'body'),
+  );
+  problems.throwIfAny();
+  const items = body.backends.map((backend) => ({ opts: { ...base, backend }, cwd: cwd!, prefix: 'body' }));
+  return { kind: 'compare', body, items, dryRun };
+}
+
+export async function runCompare(runner: ItemRunner, p: PreparedCompare, ctx: ExecContext): Promise<CompareResult> {
+  const { body, items, dryRun } = p;
+  const commands = await runner.commands(body.backends);
+  const gate = new AggregateGate(ctx, runner.executor);
+  const concurrency = body.sequential === true ? 1 : runner.config.server.max_concurrent_executions;
+  const results = await inOrder(items, concurrency, (item) => runner.run(item, commands, gate, dryRun));
+  gate.finish();
+
+  const data: CompareResult = {
+    prompt: body.prompt,
+    backends: [...body.backends],
+    total_duration_ms: gate.totalDurationMs,
+    results,
+  };
+  return runner.conclude('compare', gate, ctx, data);
+}
