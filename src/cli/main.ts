@@ -74,7 +74,8 @@ Print the version of clinvk.
 const CONFIG_USAGE = `Usage: clinvk config show [--config <file>] [--host <host>] [--port|-p <port>] [--log-level <level>]
 
 Print the effective configuration (built-in defaults < file < environment < flags) as YAML.
-API keys are never printed, only their number: <redacted: N keys>.
+The output is itself a valid configuration file. API keys are never printed, only their number
+(a comment: <redacted: N keys>); child environment variables that look like credentials are left out.
 `;
 
 const OPTIONS = {

@@ -8,8 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
-import { BACKEND_NAMES } from '../backends/types';
 import { CONFIG_FILE_NAME, DEFAULT_HOME_DIR_NAME, defaultConfig } from './defaults';
+import { fileSchema, listKeys, type SchemaNode } from './derive';
+import { CONFIG_KEYS, X_ENV } from './keys';
 import { checkConfigDocument, showValue } from './schema';
 import type { Config } from './types';
 
@@ -163,6 +164,25 @@ function readFile(src: FileSource, problems: string[], warnings: string[]): Read
   return { doc: stripNulls(value) as Doc, read: true };
 }
 
+interface EnvBinding {
+  name: string;
+  path: string[];
+  /** Integer keys take digits only (`CLINVK_PORT=abc` → "must be an integer"). */
+  integer: boolean;
+  normalise?: (raw: string) => string;
+}
+
+/** Environment values that are compared case-insensitively. */
+const ENV_NORMALISE: Record<string, (raw: string) => string> = {
+  CLINVK_LOG_LEVEL: (raw) => raw.trim().toLowerCase(),
+};
+
+const ENV_BINDINGS: EnvBinding[] = listKeys(CONFIG_KEYS).flatMap((k) => {
+  const name = k.schema[X_ENV];
+  if (typeof name !== 'string') return [];
+  return [{ name, path: k.path, integer: k.schema.type === 'integer', normalise: ENV_NORMALISE[name] }];
+});
+
 /** Parses a port given as text; numbers pass through (the schema checks the range). */
 function parsePort(v: number | string, label: string, problems: string[]): number | undefined {
   if (typeof v === 'number') return v;
@@ -191,20 +211,12 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
     if (setPath(doc, keys, value)) labels.set(keys.join('.'), label);
   };
 
-  // Environment.
-  override(['server', 'host'], envValue(env, 'CLINVK_HOST'), 'CLINVK_HOST');
-  const envPort = envValue(env, 'CLINVK_PORT');
-  if (envPort !== undefined) override(['server', 'port'], parsePort(envPort, 'CLINVK_PORT', problems), 'CLINVK_PORT');
-  override(['server', 'log_level'], envValue(env, 'CLINVK_LOG_LEVEL')?.trim().toLowerCase(), 'CLINVK_LOG_LEVEL');
-  override(
-    ['server', 'api_keys_gopass_path'],
-    envValue(env, 'CLINVK_API_KEYS_GOPASS_PATH'),
-    'CLINVK_API_KEYS_GOPASS_PATH',
-  );
-  override(['default_backend'], envValue(env, 'CLINVK_BACKEND'), 'CLINVK_BACKEND');
-  for (const b of BACKEND_NAMES) {
-    const name = `CLINVK_${b.toUpperCase()}_MODEL`;
-    override(['backends', b, 'model'], envValue(env, name), name);
+  // Environment: every key declared with an `x-env` variable (see keys.ts).
+  for (const binding of ENV_BINDINGS) {
+    const raw = envValue(env, binding.name);
+    if (raw === undefined) continue;
+    const value = binding.integer ? parsePort(raw, binding.name, problems) : (binding.normalise?.(raw) ?? raw);
+    override(binding.path, value, binding.name);
   }
 
   // Command-line flags.
@@ -237,20 +249,21 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
   return { config: deepFreeze(config), warnings };
 }
 
-/** Overlays a validated file document (unknown keys already removed) on the defaults. */
+/**
+ * Overlays a validated file document (unknown keys already removed) on the defaults: declared
+ * sections merge key by key, every other value (lists, maps such as `env`) replaces the default.
+ */
 function merge(doc: Doc): Config {
   const config = defaultConfig();
-  const section = (name: string): Doc => (isMapping(doc[name]) ? (doc[name] as Doc) : {});
-  Object.assign(config.server, section('server'));
-  Object.assign(config.unified_flags, section('unified_flags'));
-  Object.assign(config.session, section('session'));
-  Object.assign(config.output, section('output'));
-  Object.assign(config.parallel, section('parallel'));
-  if (typeof doc.default_backend === 'string')
-    config.default_backend = doc.default_backend as Config['default_backend'];
-  const backends = section('backends');
-  for (const b of BACKEND_NAMES) {
-    if (isMapping(backends[b])) Object.assign(config.backends[b], backends[b]);
-  }
+  const overlay = (target: Doc, source: Doc, schema: SchemaNode): void => {
+    for (const [key, value] of Object.entries(source)) {
+      const child = schema.properties?.[key];
+      if (child?.properties && isMapping(value) && isMapping(target[key])) overlay(target[key] as Doc, value, child);
+      else target[key] = value;
+    }
+  };
+  overlay(config as unknown as Doc, doc, CONFIG_FILE_SCHEMA);
   return config;
 }
+
+const CONFIG_FILE_SCHEMA = fileSchema(CONFIG_KEYS);

@@ -1,5 +1,5 @@
 /**
- * JSON Schema of the configuration file and its ajv validator.
+ * JSON Schema of the configuration file (derived from `keys.ts`) and its ajv validator.
  *
  * The schema describes the *file* shape (every key optional; defaults are applied afterwards by
  * `loadConfig`). Unknown keys are not errors: they are reported as warnings naming the key and
@@ -8,168 +8,25 @@
 import * as net from 'node:net';
 import * as path from 'node:path';
 import Ajv, { type ErrorObject, type SchemaObject } from 'ajv';
-import { ALLOW_LIST_ENTRY_PATTERN } from '../backends/extra-flags';
-import { MODEL_MAX_LENGTH, MODEL_PATTERN } from '../backends/model-and-prompt';
-import { BACKEND_NAMES } from '../backends/types';
+import { fileSchema } from './derive';
+import { CONFIG_KEYS, TRUSTED_PROXY_NAMES, X_MESSAGE } from './keys';
 
-export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
-export const APPROVAL_MODES = ['default', 'auto', 'none', 'always'] as const;
-export const SANDBOX_MODES = ['default', 'read-only', 'workspace', 'full'] as const;
-export const OUTPUT_FORMATS = ['default', 'text', 'json', 'stream-json'] as const;
-export const SYSTEM_PROMPT_MODES = ['replace', 'append'] as const;
-/** Names Express's `trust proxy` (proxy-addr) accepts besides addresses and CIDRs. */
-export const TRUSTED_PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'] as const;
-export const MAX_PROMPT_BYTES_LIMIT = 120_000;
-export const GOPASS_PATH_PATTERN = '^(?!-)[A-Za-z0-9/_.-]*$';
+export {
+  APPROVAL_MODES,
+  GOPASS_PATH_PATTERN,
+  LOG_LEVELS,
+  MAX_PROMPT_BYTES_LIMIT,
+  OUTPUT_FORMATS,
+  SANDBOX_MODES,
+  SYSTEM_PROMPT_MODES,
+  TRUSTED_PROXY_NAMES,
+} from './keys';
 
 /** Message override for `pattern`/`format` failures of the subschema that carries it. */
-const MSG = 'x-message';
+const MSG = X_MESSAGE;
 
-const str = (extra: SchemaObject = {}): SchemaObject => ({ type: 'string', ...extra });
-/** A string without U+0000. */
-const text = (): SchemaObject => str({ pattern: '^[^\\u0000]*$', [MSG]: 'must not contain U+0000' });
-const bool = (): SchemaObject => ({ type: 'boolean' });
-const int = (minimum?: number, maximum?: number): SchemaObject => ({
-  type: 'integer',
-  ...(minimum === undefined ? {} : { minimum }),
-  ...(maximum === undefined ? {} : { maximum }),
-});
-/** A timeout or interval in whole seconds (≥ 1). */
-const secs = (): SchemaObject => int(1);
-const list = (items: SchemaObject): SchemaObject => ({ type: 'array', items });
-const enumOf = (values: readonly string[]): SchemaObject => ({ type: 'string', enum: [...values] });
-const obj = (properties: Record<string, SchemaObject>): SchemaObject => ({
-  type: 'object',
-  additionalProperties: false,
-  properties,
-});
-
-const model = (): SchemaObject =>
-  str({
-    minLength: 1,
-    maxLength: MODEL_MAX_LENGTH,
-    pattern: MODEL_PATTERN.source,
-    [MSG]: `must match the model pattern ${MODEL_PATTERN.source}`,
-  });
-
-const absolutePath = (): SchemaObject =>
-  str({ minLength: 1, format: 'absolute-path', [MSG]: 'must be an absolute path' });
-
-const backendSchema = (name: string): SchemaObject => {
-  const props: Record<string, SchemaObject> = {
-    enabled: bool(),
-    command: str({
-      pattern: '^([^/\\u0000]*|/[^\\u0000]*)$',
-      [MSG]: 'must be an executable name (looked up on PATH) or an absolute path',
-    }),
-    model: model(),
-    model_aliases: {
-      type: 'object',
-      propertyNames: model(),
-      additionalProperties: model(),
-    },
-    approval_mode: enumOf(APPROVAL_MODES),
-    sandbox_mode: enumOf(SANDBOX_MODES),
-    system_prompt: text(),
-    allowed_tools: text(),
-    extra_flags: list(text()),
-    allowed_extra_flags: list(
-      str({
-        pattern: ALLOW_LIST_ENTRY_PATTERN,
-        [MSG]: 'must be "--flag", "--flag <value>", "-x" or "-x <value>"',
-      }),
-    ),
-    env: {
-      type: 'object',
-      propertyNames: str({
-        pattern: '^[^=\\u0000]+$',
-        [MSG]: 'must be a non-empty environment variable name without "=" or U+0000',
-      }),
-      additionalProperties: text(),
-    },
-  };
-  if (name === 'claude') props.system_prompt_mode = enumOf(SYSTEM_PROMPT_MODES);
-  if (name === 'gemini') props.container_sandbox = bool();
-  return obj(props);
-};
-
-/** The JSON Schema of the YAML configuration file. */
-export const CONFIG_SCHEMA: SchemaObject = obj({
-  server: obj({
-    host: str({ pattern: '^[^\\s/]+$', [MSG]: 'must be a host name or IP address' }),
-    port: int(0, 65535),
-    request_timeout_secs: secs(),
-    read_timeout_secs: secs(),
-    write_timeout_secs: secs(),
-    idle_timeout_secs: secs(),
-    shutdown_timeout_secs: secs(),
-    kill_grace_secs: secs(),
-    api_keys_gopass_path: str({
-      pattern: GOPASS_PATH_PATTERN,
-      [MSG]: 'must match ^[A-Za-z0-9/_.-]+$ and not start with "-"',
-    }),
-    rate_limit_enabled: bool(),
-    rate_limit_rps: { type: 'number', minimum: 0 },
-    rate_limit_burst: int(),
-    rate_limit_cleanup_secs: secs(),
-    trusted_proxies: list(
-      str({
-        format: 'trusted-proxy',
-        [MSG]: `must be an IP address, a CIDR range or one of ${TRUSTED_PROXY_NAMES.join(', ')}`,
-      }),
-    ),
-    max_request_body_bytes: int(0),
-    cors_allowed_origins: list(
-      str({ pattern: '^\\S+$', [MSG]: 'must be an origin (e.g. https://example.com, http://localhost:*) or "*"' }),
-    ),
-    cors_allowed_headers: list(str({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", [MSG]: 'must be an HTTP header name' })),
-    cors_allow_credentials: bool(),
-    cors_max_age: int(0),
-    allowed_workdir_prefixes: list(absolutePath()),
-    blocked_workdir_prefixes: list(absolutePath()),
-    default_workdir: str({ format: 'absolute-path-or-empty', [MSG]: 'must be an absolute path or ""' }),
-    metrics_enabled: bool(),
-    metrics_public: bool(),
-    max_concurrent_executions: int(1),
-    max_queued_executions: int(0),
-    max_prompt_bytes: int(1, MAX_PROMPT_BYTES_LIMIT),
-    max_output_bytes: int(1),
-    max_output_line_bytes: int(1),
-    stream_heartbeat_secs: secs(),
-    backend_check_ttl_secs: int(0),
-    log_level: enumOf(LOG_LEVELS),
-  }),
-  default_backend: enumOf(BACKEND_NAMES),
-  unified_flags: obj({
-    approval_mode: enumOf(APPROVAL_MODES),
-    sandbox_mode: enumOf(SANDBOX_MODES),
-    verbose: bool(),
-    dry_run: bool(),
-    max_turns: int(0, 1000),
-    max_tokens: int(0),
-    command_timeout_secs: int(0),
-  }),
-  backends: obj(Object.fromEntries(BACKEND_NAMES.map((b) => [b, backendSchema(b)]))),
-  session: obj({
-    store: enumOf(['file']),
-    retention_days: int(0),
-    cleanup_interval_secs: secs(),
-    default_tags: list(str({ minLength: 1, pattern: '^[^\\u0000]*$', [MSG]: 'must not contain U+0000' })),
-    store_token_usage: bool(),
-    auto_resume: bool(),
-  }),
-  output: obj({
-    format: enumOf(OUTPUT_FORMATS),
-    show_tokens: bool(),
-    show_timing: bool(),
-    color: { type: ['boolean', 'string'] },
-  }),
-  parallel: obj({
-    max_workers: int(1, 64),
-    fail_fast: bool(),
-    aggregate_output: bool(),
-  }),
-});
+/** The JSON Schema of the YAML configuration file, derived from the key declaration in `keys.ts`. */
+export const CONFIG_SCHEMA: SchemaObject = fileSchema(CONFIG_KEYS);
 
 /** IP address, CIDR (`addr/bits` or IPv4 `addr/netmask`) or an Express `trust proxy` name. */
 export function isTrustedProxyEntry(s: string): boolean {

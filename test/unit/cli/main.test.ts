@@ -154,7 +154,8 @@ describe('config show', () => {
     expect(doc.server.port).toBe(9100);
     expect(doc.server.host).toBe('10.1.1.1');
     expect(doc.server.log_level).toBe('debug');
-    expect(doc.server.api_keys).toBe('<redacted: 0 keys>');
+    expect(doc.server.api_keys).toBeUndefined();
+    expect(r.stdout).toContain('# API keys: <redacted: 0 keys>');
     expect(r.stdout).toContain(`# config file: ${file}`);
   });
 
