@@ -3,7 +3,7 @@
 // timings through the store API at 1k, 10k and 100k sessions.
 //
 // Usage:  npm run build && node scripts/bench/sessions.mjs [sizes…]
-//         (default sizes 1000 10000 100000; CLINVK_BENCH_STORE=<path to file-store.js> overrides the
+//         (default sizes 1000 10000 100000; CLINVK_BENCH_STORE=<path to sessions/file/index.js> overrides the
 //          compiled module, CLINVK_BENCH_DIR=<dir> the scratch directory, default the OS temp dir)
 //
 // The population is written directly as record files (creating 100k sessions one by one through
@@ -20,7 +20,7 @@ import { execFileSync } from 'child_process';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const modPath = process.env.CLINVK_BENCH_STORE ?? path.join(root, 'dist/src/sessions/file-store.js');
+const modPath = process.env.CLINVK_BENCH_STORE ?? path.join(root, 'dist/src/sessions/file/index.js');
 const { FileSessionStore, serializeRecord } = require(modPath);
 
 const sizes = process.argv

@@ -1,11 +1,11 @@
 /** Session store factory and API projection. */
 import * as path from 'path';
 import type { TokenUsage } from '../backends/types';
-import { FileSessionStore, type StoreLogger } from './file-store';
+import { FileSessionStore, type StoreLogger } from './file';
 import type { SessionRecord, SessionStatus, SessionStore } from './types';
 
-export { FileSessionStore, parseRecord, serializeRecord } from './file-store';
-export type { FileSessionStoreOptions, StoreLogger } from './file-store';
+export { FileSessionStore, parseRecord, serializeRecord } from './file';
+export type { FileSessionStoreOptions, StoreLogger } from './file';
 export { startRetention } from './retention';
 export type { RetentionHandle, RetentionOptions } from './retention';
 export type {

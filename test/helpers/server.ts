@@ -10,6 +10,7 @@ import { loadConfig, withApiKeys } from '../../src/config/load';
 import type { Config } from '../../src/config/types';
 import { createServerApp, startServer, type AppBundle, type RunningServer } from '../../src/http/server';
 import { createSilentLogger, type Logger } from '../../src/observability/logger';
+import type { SessionStore } from '../../src/sessions/types';
 
 export const FAKE_BIN = path.resolve(__dirname, '../fixtures/bin');
 
@@ -120,6 +121,8 @@ export interface TestApp extends TestEnv {
 export interface HarnessOptions {
   apiKeys?: string[];
   logger?: Logger;
+  /** Opens the session store for a server whose `$CLINVK_HOME` is `home` (default: the configured store). */
+  store?: (home: string) => Promise<SessionStore>;
 }
 
 function withHarness(env: TestEnv, opts: HarnessOptions): TestEnv {
@@ -129,7 +132,8 @@ function withHarness(env: TestEnv, opts: HarnessOptions): TestEnv {
 
 export async function makeTestApp(overrides: Overrides = {}, opts: HarnessOptions = {}): Promise<TestApp> {
   const env = withHarness(makeTestEnv(overrides), opts);
-  const bundle = await createServerApp(env.config, opts.logger ?? createSilentLogger());
+  const store = opts.store ? await opts.store(env.home) : undefined;
+  const bundle = await createServerApp(env.config, opts.logger ?? createSilentLogger(), { store });
   return {
     ...env,
     bundle,

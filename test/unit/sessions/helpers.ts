@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FileSessionStore, type FileSessionStoreOptions } from '../../../src/sessions/file-store';
+import { FileSessionStore, type FileSessionStoreOptions } from '../../../src/sessions/file';
 import type { NewSession } from '../../../src/sessions/types';
 
 export interface LogCall {

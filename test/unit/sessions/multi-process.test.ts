@@ -3,14 +3,14 @@
  *
  * The child processes load the real TypeScript store: the test writes a small plain-JS child script
  * into a temp directory that installs a `require` hook for `.ts` files compiling them with the
- * already-installed `@swc/core` (`transformSync`, CommonJS), then requires `src/sessions/file-store.ts`.
+ * already-installed `@swc/core` (`transformSync`, CommonJS), then requires `src/sessions/file/index.ts`.
  * No build step and no extra package are needed. The jest process itself works on the same
  * directory at the same time, so three processes contend for the lock.
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { FileSessionStore } from '../../../src/sessions/file-store';
+import { FileSessionStore } from '../../../src/sessions/file';
 import { cleanupHomes, newSession, recordingLogger, tmpHome } from './helpers';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -29,7 +29,7 @@ require.extensions['.ts'] = (mod, filename) => {
   });
   mod._compile(out.code, filename);
 };
-const { FileSessionStore } = require(${JSON.stringify(path.join(ROOT, 'src/sessions/file-store.ts'))});
+const { FileSessionStore } = require(${JSON.stringify(path.join(ROOT, 'src/sessions/file/index.ts'))});
 const [dir, shared, claimed, turns, creates] = process.argv.slice(2);
 (async () => {
   const store = await FileSessionStore.open({ dir, compactMinLines: 40 });
@@ -134,7 +134,7 @@ require.extensions['.ts'] = (mod, filename) => {
   });
   mod._compile(out.code, filename);
 };
-const { FileSessionStore } = require(${JSON.stringify(path.join(ROOT, 'src/sessions/file-store.ts'))});
+const { FileSessionStore } = require(${JSON.stringify(path.join(ROOT, 'src/sessions/file/index.ts'))});
 const [dir, shared] = process.argv.slice(2);
 (async () => {
   const store = await FileSessionStore.open({ dir, compactMinLines: 20, lockStaleMs: 2000 });

@@ -1,0 +1,440 @@
+/**
+ * The embedded, durable SessionStore: one pretty-printed JSON file per session under
+ * `$CLINVK_HOME/sessions`, a derived journal-backed index, a cross-process lock. Layout, formats and
+ * crash guarantees: docs/architecture.md ("session store").
+ *
+ * - `<id>.json`      the record (source of truth), written atomically (atomic-file.ts).
+ * - `index.json`, `index.journal`  the derived index (journal.ts, journal-index.ts).
+ * - `store.lock`     the cross-process lock (lock.ts).
+ * - `.tmp-<random>`  in-flight atomic writes; leftovers older than one hour are removed at start-up.
+ *
+ * Every mutation is a read-modify-write of the record file under the lock, followed by a journal
+ * append; readers never take the lock. After start-up a background check compares every record file
+ * with the index (mtime/size) and repairs differences (e.g. a writer killed between its record rename
+ * and its journal append, or files edited by hand). A page read by `list` is checked against the
+ * index too, and an exact id unknown to the index is looked up on disk. Mutations always read the
+ * record file itself, so a stale index never loses an update.
+ */
+import { randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as fsp from 'fs/promises';
+import * as path from 'path';
+import { ApiError } from '../../errors';
+import { errorMessage } from '../../lib/error-message';
+import { describeFsError, isFsError } from '../../lib/fs-error';
+import { ambiguousSessionId, sessionBusy, sessionNotFound, storeInternalError, storeUnavailable } from '../errors';
+import { claimRecord, completeRecord, holdsValidClaim, newRecord, releaseRecord } from '../transitions';
+import type {
+  ListFilter,
+  ListPage,
+  NewSession,
+  SessionRecord,
+  SessionStore,
+  StoreHealth,
+  TurnClaim,
+  TurnOutcome,
+} from '../types';
+import { fsyncDir, removeOldTemps, writeFileAtomic } from './atomic-file';
+import { putOp, type JournalOp } from './journal';
+import { JournalIndex } from './journal-index';
+import { StoreLock } from './lock';
+import { Readiness } from './readiness';
+import { silentLogger, type FileSessionStoreOptions, type StoreLogger } from './options';
+import { isSessionId, serializeRecord } from './record-codec';
+import { readRecordFile, recordPath } from './record-file';
+import type { IndexEntry, SortedIndex } from './sorted-index';
+
+const LOCK_FILE = 'store.lock';
+const TMP_MAX_AGE_MS = 60 * 60 * 1000;
+/** Sessions deleted per lock hold by retention. */
+const PURGE_BATCH = 200;
+
+export class FileSessionStore implements SessionStore {
+  readonly dir: string;
+  private readonly log: StoreLogger;
+  private readonly now: () => Date;
+  private readonly lock: StoreLock;
+  private readonly index: JournalIndex;
+  /** Ids already reported unreadable (each is logged once). */
+  private readonly warned = new Set<string>();
+
+  private readonly state: Readiness;
+  private compaction: Promise<void> | undefined;
+  private reconciling: Promise<void> | undefined;
+
+  private constructor(opts: FileSessionStoreOptions) {
+    this.dir = path.resolve(opts.dir);
+    this.log = opts.logger ?? silentLogger;
+    this.now = opts.now ?? (() => new Date());
+    this.state = new Readiness(this.dir, this.log, () => this.init());
+    this.lock = new StoreLock({
+      dir: this.dir,
+      lockPath: path.join(this.dir, LOCK_FILE),
+      timeoutMs: opts.lockTimeoutMs ?? 30_000,
+      staleMs: Math.max(2000, opts.lockStaleMs ?? 10_000),
+      logger: this.log,
+    });
+    this.index = new JournalIndex({
+      dir: this.dir,
+      logger: this.log,
+      compactMinLines: Math.max(1, opts.compactMinLines ?? 5000),
+      onUnreadable: (id, reason) => this.warnUnreadable(id, reason),
+    });
+  }
+
+  /** Opens (and creates, mode 0700) the store. Never throws: an unusable directory shows in `health()`. */
+  static async open(opts: FileSessionStoreOptions): Promise<FileSessionStore> {
+    const store = new FileSessionStore(opts);
+    await store.state.tryInit(true);
+    return store;
+  }
+
+  // ---------------------------------------------------------------------------------- public API
+
+  async create(input: NewSession): Promise<SessionRecord> {
+    return this.mutation('create', async () => {
+      const index = this.sessions();
+      let id: string;
+      do id = randomBytes(16).toString('hex');
+      while (index.has(id) || fs.existsSync(recordPath(this.dir, id)));
+      const rec = newRecord(id, input, this.now());
+      await this.writeRecordLocked(rec);
+      return rec;
+    });
+  }
+
+  async resolve(idOrPrefix: string): Promise<SessionRecord> {
+    return this.guard('resolve', async () => {
+      await this.state.ensureReady();
+      if (!/^[0-9a-f]{1,32}$/.test(idOrPrefix)) throw sessionNotFound(idOrPrefix);
+      await this.refresh();
+      for (let attempt = 0; ; attempt++) {
+        const id = await this.matchId(idOrPrefix);
+        const r = readRecordFile(this.dir, id);
+        if (r.kind === 'ok') return r.record;
+        // Unreadable, or gone (deleted meanwhile, or a stale entry): bring the entry up to date.
+        await this.withLock(async () => this.index.repairLocked([id]));
+        if (r.kind === 'unreadable') {
+          this.warnUnreadable(id, r.reason);
+          throw storeInternalError();
+        }
+        if (attempt >= 2) throw sessionNotFound(idOrPrefix);
+      }
+    });
+  }
+
+  async list(filter: ListFilter): Promise<ListPage> {
+    return this.guard('list', async () => {
+      await this.state.ensureReady();
+      for (let attempt = 0; ; attempt++) {
+        await this.refresh();
+        const start = Math.max(0, filter.offset);
+        const end = start + Math.max(0, filter.limit);
+        let total = 0;
+        const page: IndexEntry[] = [];
+        for (const e of this.sessions().ordered()) {
+          if (filter.backend !== undefined && e.backend !== filter.backend) continue;
+          if (filter.status !== undefined && e.status !== filter.status) continue;
+          if (total >= start && total < end) page.push(e);
+          total++;
+        }
+        const sessions: SessionRecord[] = [];
+        const stale: string[] = [];
+        for (const e of page) {
+          const r = readRecordFile(this.dir, e.id);
+          const rec = r.kind === 'ok' ? r.record : undefined;
+          if (rec && rec.backend === e.backend && rec.status === e.status && rec.last_used === e.lastUsed) {
+            sessions.push(rec);
+          } else {
+            if (r.kind === 'unreadable') this.warnUnreadable(e.id, r.reason);
+            stale.push(e.id);
+          }
+        }
+        if (stale.length === 0 || attempt >= 2) return { sessions, total };
+        await this.withLock(async () => this.index.repairLocked(stale));
+      }
+    });
+  }
+
+  async claimTurn(id: string, staleClaimMs: number): Promise<TurnClaim> {
+    return this.mutation(
+      'claimTurn',
+      async () => {
+        const rec = this.readForUpdateLocked(id);
+        const now = this.now();
+        if (holdsValidClaim(rec, staleClaimMs, now)) throw sessionBusy(rec.id);
+        const claim = claimRecord(rec, now);
+        await this.writeRecordLocked(rec);
+        return claim;
+      },
+      id,
+    );
+  }
+
+  async releaseClaim(claim: TurnClaim): Promise<void> {
+    if (!isSessionId(claim.id)) return this.guard('releaseClaim', () => this.state.ensureReady());
+    return this.mutation('releaseClaim', async () => {
+      const r = readRecordFile(this.dir, claim.id);
+      if (r.kind === 'ok' && releaseRecord(r.record, claim)) await this.writeRecordLocked(r.record);
+    });
+  }
+
+  async completeTurn(id: string, outcome: TurnOutcome, storeTokenUsage: boolean): Promise<SessionRecord> {
+    return this.mutation(
+      'completeTurn',
+      async () => {
+        const rec = this.readForUpdateLocked(id);
+        completeRecord(rec, outcome, storeTokenUsage);
+        await this.writeRecordLocked(rec);
+        return rec;
+      },
+      id,
+    );
+  }
+
+  async delete(id: string, staleClaimMs: number): Promise<string> {
+    return this.mutation(
+      'delete',
+      async () => {
+        const r = readRecordFile(this.dir, id);
+        if (r.kind === 'missing') {
+          if (this.sessions().has(id)) this.index.appendLocked([['d', id]]);
+          throw sessionNotFound(id);
+        }
+        if (r.kind === 'ok' && holdsValidClaim(r.record, staleClaimMs, this.now())) throw sessionBusy(id);
+        await this.removeRecordsLocked([id]);
+        return id;
+      },
+      id,
+    );
+  }
+
+  async discard(id: string): Promise<void> {
+    if (!isSessionId(id)) return this.guard('discard', () => this.state.ensureReady());
+    return this.mutation('discard', () => this.removeRecordsLocked([id]));
+  }
+
+  async count(): Promise<number> {
+    return this.guard('count', async () => {
+      await this.state.ensureReady();
+      await this.refresh();
+      return this.sessions().readable;
+    });
+  }
+
+  async health(): Promise<StoreHealth> {
+    if (this.state.closed) return { available: false, session_count: 0, error: 'session store is closed' };
+    if (!this.state.ready) await this.state.tryInit(true);
+    if (!this.state.ready) return { available: false, session_count: 0, error: this.state.lastError };
+    const dirError = await this.state.checkDir();
+    if (dirError) {
+      this.state.markUnavailable(dirError);
+      return { available: false, session_count: 0, error: dirError };
+    }
+    try {
+      await this.refresh();
+      return { available: true, session_count: this.sessions().readable };
+    } catch (e) {
+      const reason = e instanceof ApiError ? e.message : describeFsError(e);
+      return { available: false, session_count: 0, error: reason };
+    }
+  }
+
+  async purgeOlderThan(cutoff: Date, staleClaimMs: number): Promise<number> {
+    return this.guard('purgeOlderThan', async () => {
+      await this.state.ensureReady();
+      await this.refresh();
+      const limit = cutoff.getTime();
+      const candidates: string[] = [];
+      for (const e of this.sessions().entries()) if (!e.unreadable && e.lastUsedMs < limit) candidates.push(e.id);
+      let removed = 0;
+      for (let i = 0; i < candidates.length; i += PURGE_BATCH) {
+        const batch = candidates.slice(i, i + PURGE_BATCH);
+        removed += await this.withLock(async () => {
+          const now = this.now();
+          const doomed: string[] = [];
+          const gone: JournalOp[] = [];
+          for (const id of batch) {
+            const r = readRecordFile(this.dir, id);
+            if (r.kind === 'missing') {
+              if (this.sessions().has(id)) gone.push(['d', id]);
+              continue;
+            }
+            if (r.kind !== 'ok') continue; // an unreadable record is never deleted by retention
+            if (!(Date.parse(r.record.last_used) < limit)) continue;
+            if (holdsValidClaim(r.record, staleClaimMs, now)) continue;
+            doomed.push(id);
+          }
+          this.index.appendLocked(gone);
+          await this.removeRecordsLocked(doomed);
+          return doomed.length;
+        });
+      }
+      this.maybeCompact();
+      return removed;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.state.closed) return;
+    this.state.closed = true;
+    await this.idle();
+    await this.lock.drain();
+    this.index.close();
+    this.state.ready = false;
+  }
+
+  /** Resolves once the start-up consistency check and any background compaction have finished. */
+  async idle(): Promise<void> {
+    while (this.reconciling || this.compaction) {
+      await this.reconciling;
+      await this.compaction;
+    }
+  }
+
+  // ------------------------------------------------------------------------- initialisation
+
+  private async init(): Promise<void> {
+    await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const dirError = await this.state.checkDir();
+    if (dirError) throw storeUnavailable(dirError);
+    await removeOldTemps(this.dir, TMP_MAX_AGE_MS, (file) =>
+      this.log.info('removed leftover temporary file', { file }),
+    );
+    await this.withLock(async () => undefined); // loads (or rebuilds) the index
+    for (const e of this.sessions().entries()) if (e.unreadable) this.warnUnreadable(e.id, 'unreadable record');
+    // Checking every record file against the index costs one stat per session: done in the
+    // background so that start-up does not wait for it (the loaded index is served meanwhile).
+    this.reconciling = this.reconcile()
+      .catch((e: unknown) => this.log.warn('session index check failed', { error: errorMessage(e) }))
+      .finally(() => {
+        this.reconciling = undefined;
+      });
+  }
+
+  private async reconcile(): Promise<void> {
+    const changed = await this.index.findChangedRecords();
+    if (changed.length === 0) return;
+    this.log.info('session index out of date; repairing from the records', { entries: changed.length });
+    await this.withLock(async () => this.index.repairLocked(changed));
+  }
+
+  // ---------------------------------------------------------------------- locking and index
+
+  /** The index as last read. */
+  private sessions(): SortedIndex {
+    return this.index.current(this.state.lastError);
+  }
+
+  /** Runs `fn` holding the store lock, with the index up to date. */
+  private withLock<T>(fn: () => Promise<T>): Promise<T> {
+    return this.lock.run(async () => {
+      await this.index.syncLocked();
+      return fn();
+    });
+  }
+
+  /**
+   * A mutation: `fn` runs under the lock (a full session id is required: anything else can name no
+   * record, and no other path); afterwards a compaction may be scheduled.
+   */
+  private mutation<T>(op: string, fn: () => Promise<T>, id?: string): Promise<T> {
+    return this.guard(op, async () => {
+      await this.state.ensureReady();
+      if (id !== undefined && !isSessionId(id)) throw sessionNotFound(id);
+      const result = await this.withLock(fn);
+      this.maybeCompact();
+      return result;
+    });
+  }
+
+  /** Reader path: applies new journal lines; reloads under the lock when the journal was replaced or is damaged. */
+  private async refresh(): Promise<void> {
+    if (this.index.isLoaded && this.index.catchUp()) return;
+    await this.withLock(async () => undefined);
+  }
+
+  /** Schedules a background compaction when the journal has grown past max(compactMinLines, sessions). */
+  private maybeCompact(): void {
+    if (this.compaction || this.state.closed || !this.index.needsCompaction()) return;
+    this.compaction = this.withLock(() => this.index.compactLocked())
+      .catch((e: unknown) => this.log.warn('session index compaction failed', { error: errorMessage(e) }))
+      .finally(() => {
+        this.compaction = undefined;
+      });
+  }
+
+  // ------------------------------------------------------------------------------- records
+
+  /** Under the lock: the current record, or session_not_found / internal_error. */
+  private readForUpdateLocked(id: string): SessionRecord {
+    const r = readRecordFile(this.dir, id);
+    if (r.kind === 'ok') return r.record;
+    this.index.repairLocked([id]);
+    if (r.kind === 'missing') throw sessionNotFound(id);
+    this.warnUnreadable(id, r.reason);
+    throw storeInternalError();
+  }
+
+  private async writeRecordLocked(rec: SessionRecord): Promise<void> {
+    const st = await writeFileAtomic(this.dir, recordPath(this.dir, rec.id), serializeRecord(rec));
+    this.index.appendLocked([putOp(rec, st.mtimeMs, st.size)]);
+  }
+
+  private async removeRecordsLocked(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const removed: string[] = [];
+    try {
+      for (const id of ids) {
+        await fsp.unlink(recordPath(this.dir, id)).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'ENOENT') throw e;
+        });
+        removed.push(id);
+      }
+      await fsyncDir(this.dir);
+    } finally {
+      const index = this.sessions();
+      this.index.appendLocked(removed.filter((id) => index.has(id)).map((id): JournalOp => ['d', id]));
+    }
+  }
+
+  // ---------------------------------------------------------------------------- resolution
+
+  /** Exact id wins; otherwise the unique id starting with the input. */
+  private async matchId(input: string): Promise<string> {
+    if (this.sessions().has(input)) return input;
+    if (isSessionId(input) && fs.existsSync(recordPath(this.dir, input))) {
+      // A record the index does not know yet (written by a crashed process): index it.
+      await this.withLock(async () => this.index.repairLocked([input]));
+      if (this.sessions().has(input)) return input;
+    }
+    const match = this.sessions().findByPrefix(input);
+    if (match.count === 0) throw sessionNotFound(input);
+    if (match.count > 1) throw ambiguousSessionId(input, match.count);
+    return match.id;
+  }
+
+  private warnUnreadable(id: string, reason: string): void {
+    if (this.warned.has(id)) return;
+    this.warned.add(id);
+    this.log.warn('session record is unreadable; skipped', { id, reason });
+  }
+
+  /** Maps failures to the store's typed errors (I/O → session_store_unavailable). */
+  private async guard<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof ApiError) throw e;
+      if (isFsError(e)) {
+        this.log.warn('session store I/O error', { op, error: e.message });
+        const dirError = await this.state.checkDir();
+        if (dirError) this.state.markUnavailable(dirError);
+        throw storeUnavailable(describeFsError(e));
+      }
+      const detail = (e as { stack?: string } | null)?.stack ?? errorMessage(e);
+      this.log.warn('session store internal error', { op, error: detail });
+      throw storeInternalError();
+    }
+  }
+}
