@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NPM ?= npm
 ARGS ?=
 
-.PHONY: run test install build generate check-generated lint-spec lint typecheck unit bench clean
+.PHONY: run test e2e install build generate check-generated lint-spec lint typecheck unit bench clean
 
 node_modules/.package-lock.json: package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -46,6 +46,13 @@ test: install check-generated lint-spec lint typecheck build
 	@mkdir -p .tmp
 	npx jest --ci --json --outputFile=.tmp/jest-results.json
 	@node -e 'const r=require("./.tmp/jest-results.json"); console.log("jest: " + r.numPassedTests + " passed, " + r.numFailedTests + " failed, " + r.numPendingTests + " skipped")'
+
+# The real claude, codex and gemini CLIs against the fake model provider (docs/e2e.md). The CLIs are
+# installed into a cache outside the repository (CLINVK_E2E_CACHE, default ~/.cache/clinvk-e2e).
+# CLI_VERSIONS=latest runs the same suite against the newest published CLIs (drift report).
+CLI_VERSIONS ?= pinned
+e2e: build
+	node test/e2e/run.js --versions $(CLI_VERSIONS)
 
 # Benchmarks (numbers go into issue notes, never into assertions): each bounds its own run time.
 bench: build

@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // The end-to-end suite with the real CLIs is its own project (test/e2e/jest.config.js, `make e2e`).
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/'],
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',
