@@ -1,4 +1,5 @@
 /** Wiring of the service graph for one server instance (no HTTP here). */
+import { KeyRegistry } from './auth/registry';
 import { BackendAvailability } from './backends/availability';
 import { CrossSpawnRunner } from './backends/runner';
 import type { ProcessRunner } from './backends/runner-types';
@@ -28,12 +29,16 @@ export interface Services {
   prompt: PromptService;
   status: StatusService;
   metrics?: Metrics;
+  /** Accepted API keys with their principals (replaced on reload). */
+  keys: KeyRegistry;
 }
 
 export interface ServiceOptions {
   /** Environment used for PATH look-ups (default: process.env). */
   env?: NodeJS.ProcessEnv;
   store?: SessionStore;
+  /** Where `auth.keys` entries with `env:` read their key (default: process.env). */
+  keyEnv?: NodeJS.ProcessEnv;
 }
 
 export async function buildServices(config: Config, logger: Logger, opts: ServiceOptions = {}): Promise<Services> {
@@ -58,5 +63,24 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   const executor = new Executor(config, availability, runner, limiter, logger, metrics);
   const prompt = new PromptService(config, planner, executor, store, logger, metrics);
   const status = new StatusService(config, availability, store, limiter, version);
-  return { config, logger, version, availability, runner, limiter, store, planner, executor, prompt, status, metrics };
+  const keys = new KeyRegistry({
+    entries: config.auth.keys,
+    unnamed: config.api_keys,
+    env: opts.keyEnv ?? process.env,
+  });
+  return {
+    config,
+    logger,
+    version,
+    availability,
+    runner,
+    limiter,
+    store,
+    planner,
+    executor,
+    prompt,
+    status,
+    metrics,
+    keys,
+  };
 }

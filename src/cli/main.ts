@@ -13,8 +13,12 @@ import { configToYaml } from '../config/show';
 import type { Config } from '../config/types';
 import { packageVersion } from '../lib/package-version';
 import { createLogger, type Logger } from '../observability/logger';
-import { resolveApiKeys } from '../security/api-keys';
+import { resolveApiKeys } from '../auth/sources';
+import { reloadKeySet } from '../auth/reload';
+import type { KeyRegistry } from '../auth/registry';
+import { keySourceOf, readKeyFile } from '../auth/sources';
 import { renderBanner } from './banner';
+import { checkNewKeyOptions, keyFromInput, keyStanza, KEYS_USAGE, newApiKey, readAll, sha256Hex } from './keys';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -22,8 +26,8 @@ export const EXIT_USAGE = 2;
 
 /** Where SIGINT/SIGTERM arrive (the process by default; an EventEmitter in tests). */
 export interface SignalSource {
-  on(event: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown;
-  removeListener(event: 'SIGINT' | 'SIGTERM', listener: (signal: NodeJS.Signals) => void): unknown;
+  on(event: 'SIGINT' | 'SIGTERM' | 'SIGHUP', listener: (signal: NodeJS.Signals) => void): unknown;
+  removeListener(event: 'SIGINT' | 'SIGTERM' | 'SIGHUP', listener: (signal: NodeJS.Signals) => void): unknown;
 }
 
 export interface CliIo {
@@ -32,6 +36,8 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   cwd: string;
   signals?: SignalSource;
+  /** Where `clinvk keys hash` reads the key (default: process.stdin). */
+  stdin?: NodeJS.ReadableStream;
 }
 
 const MAIN_USAGE = `Usage: clinvk <command> [options]
@@ -42,6 +48,8 @@ Commands:
   serve          Start the HTTP API server
   version        Print the version
   config show    Print the effective configuration as YAML (API keys redacted)
+  keys new       Create an API key (printed once) and its auth.keys entry
+  keys hash      Print the SHA-256 of a key read from stdin
 
 Global options:
   --config <file>   Configuration file (env CLINVK_CONFIG; default $CLINVK_HOME/config.yaml,
@@ -63,6 +71,7 @@ Options:
   -h, --help            Show this help
 
 SIGINT/SIGTERM stop the server gracefully; a second signal skips the drain.
+SIGHUP re-reads the API keys (auth.keys and CLINVK_API_KEYS_FILE); an invalid new set keeps the old one.
 Exit codes: 0 success, 1 runtime failure (e.g. address in use), 2 usage or configuration error.
 `;
 
@@ -85,6 +94,8 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
+  name: { type: 'string' },
+  role: { type: 'string' },
 } as const;
 
 type Values = {
@@ -94,6 +105,8 @@ type Values = {
   'log-level'?: string;
   help?: boolean;
   version?: boolean;
+  name?: string;
+  role?: string;
 };
 
 class UsageError extends Error {}
@@ -166,6 +179,21 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         rejectOptions(values, ['config', 'host', 'port', 'log-level'], 'config show');
         rejectExtra(positionals, 2);
         return await configShow(values, io);
+      case 'keys':
+        if (values.help) return printHelp(io, KEYS_USAGE);
+        if (sub === 'new') {
+          rejectOptions(values, ['name', 'role'], 'keys new');
+          rejectExtra(positionals, 2);
+          return keysNew(values, io);
+        }
+        if (sub === 'hash') {
+          rejectOptions(values, [], 'keys hash');
+          rejectExtra(positionals, 2);
+          return await keysHash(io);
+        }
+        throw new UsageError(
+          sub === undefined ? 'missing sub-command: clinvk keys new|hash' : `unknown keys sub-command "${sub}"`,
+        );
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
@@ -217,6 +245,23 @@ async function loadWithKeys(
   return { config: withApiKeys(loaded.config, keys), warnings: loaded.warnings, keyCount: keys.length };
 }
 
+function keysNew(values: Values, io: CliIo): number {
+  const problem = checkNewKeyOptions(values.name, values.role);
+  if (problem) throw new UsageError(problem);
+  const key = newApiKey();
+  write(io.stdout, key);
+  write(io.stderr, '# Add this entry to the configuration (the key above is shown only once):');
+  io.stderr.write(keyStanza(values.name!, (values.role ?? 'user') as 'user' | 'admin', sha256Hex(key)));
+  return EXIT_OK;
+}
+
+async function keysHash(io: CliIo): Promise<number> {
+  const key = keyFromInput(await readAll(io.stdin ?? process.stdin));
+  if (key === undefined) throw new UsageError('no key on stdin (e.g. printf %s "$KEY" | clinvk keys hash)');
+  write(io.stdout, sha256Hex(key));
+  return EXIT_OK;
+}
+
 async function configShow(values: Values, io: CliIo): Promise<number> {
   const r = await loadWithKeys(values, io);
   if (typeof r === 'number') return r;
@@ -237,7 +282,7 @@ export function isLoopbackHost(host: string): boolean {
 /** Start-up warnings that depend only on the configuration. */
 export function startupWarnings(config: Config): string[] {
   const out: string[] = [];
-  if (!isLoopbackHost(config.server.host) && config.api_keys.length === 0) {
+  if (!isLoopbackHost(config.server.host) && config.api_keys.length === 0 && config.auth.keys.length === 0) {
     out.push(
       `binding to non-loopback address ${config.server.host} without API keys: anyone who can reach the port can run the CLIs (set CLINVK_API_KEYS or server.api_keys_gopass_path)`,
     );
@@ -268,12 +313,32 @@ async function serve(values: Values, io: CliIo): Promise<number> {
     signals.removeListener('SIGINT', onEarly);
     signals.removeListener('SIGTERM', onEarly);
   };
+  // SIGHUP re-reads the key set (a listener also keeps the default action, exit, from happening).
+  let started: StartedServer | undefined;
+  const onHup = (): void => {
+    if (!started) return;
+    reloadKeySet(
+      started.services.keys,
+      {
+        entries: () => loadConfig({ flags: flagsFrom(values), env: io.env, cwd: io.cwd }).config.auth.keys,
+        unnamed: () =>
+          keySourceOf({ env: io.env, gopassPath: config.api_keys_gopass_path }) === 'file'
+            ? readKeyFile(io.env.CLINVK_API_KEYS_FILE!.trim())
+            : undefined,
+        env: io.env,
+      },
+      logger,
+    );
+  };
+  signals.on('SIGHUP', onHup);
 
   let server: StartedServer;
   try {
     const { startServer } = await import('../http/server');
-    server = await startServer(config, { logger });
+    server = await startServer(config, { logger, keyEnv: io.env });
+    started = server;
   } catch (err) {
+    signals.removeListener('SIGHUP', onHup);
     dropEarly();
     write(io.stderr, `clinvk: ${startFailureText(err as NodeJS.ErrnoException, config)}`);
     await flushLogger(logger);
@@ -282,12 +347,14 @@ async function serve(values: Values, io: CliIo): Promise<number> {
   io.stdout.write(renderBanner(server.url, config.server.metrics_enabled));
   dropEarly();
   const code = await untilSignal(server, signals, logger, early);
+  signals.removeListener('SIGHUP', onHup);
   await flushLogger(logger);
   return code;
 }
 
 interface StartedServer {
   url: string;
+  services: { keys: KeyRegistry };
   shutdown(opts?: { force?: boolean }): Promise<void>;
 }
 

@@ -18,6 +18,7 @@
 import { type SchemaOptions, type Static, type TSchema, Type } from '@sinclair/typebox';
 import { ALLOW_LIST_ENTRY_PATTERN } from '../backends/extra-flags';
 import { MODEL_MAX_LENGTH, MODEL_PATTERN } from '../backends/model-and-prompt';
+import type { KeyEntry } from '../auth/key-config';
 import type { ApprovalMode, BackendName, SandboxMode } from '../backends/types';
 import { BACKEND_NAMES } from '../backends/types';
 
@@ -356,6 +357,26 @@ export const CONFIG_KEYS = Type.Object(
       max_workers: int({ default: 3, minimum: 1, maximum: 64, description: 'Default max_parallel.' }),
       fail_fast: bool({ default: false, description: 'Default fail_fast.' }),
       aggregate_output: bool({ default: true, description: 'Accepted for compatibility; not used by the server.' }),
+    }),
+    auth: section('Named API keys with roles, limits and policies (see docs/teams.md).', {
+      // each entry is validated by src/auth/key-config.ts, whose messages name the key
+      keys: Type.Unsafe<KeyEntry[]>({
+        type: 'array',
+        default: [],
+        description:
+          'Named keys: name, sha256 (of the key; `clinvk keys new` prints it) or env (variable holding the key), role (user | admin), backends, requests_per_day, tokens_per_day, max_concurrent, workdir_prefixes, approval_modes, sandbox_modes, extra_flags, expires_at. Re-read on SIGHUP.',
+      }),
+    }),
+    usage: section('Usage accounting: one record per finished execution, per-key daily quotas.', {
+      store: oneOf(['file'] as const, {
+        default: 'file',
+        description: 'UsageStore implementation (file: $CLINVK_HOME/usage/).',
+      }),
+      retention_days: int({
+        default: 90,
+        minimum: 0,
+        description: 'Usage records older than this many days are deleted; 0 keeps them forever.',
+      }),
     }),
   },
   { additionalProperties: false, description: 'The clinvk configuration file.' },

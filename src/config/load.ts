@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
+import { checkKeyEntries } from '../auth/key-config';
 import { CONFIG_FILE_NAME, DEFAULT_HOME_DIR_NAME, defaultConfig } from './defaults';
 import { fileSchema, listKeys, type SchemaNode } from './derive';
 import { CONFIG_KEYS, X_ENV } from './keys';
@@ -227,6 +228,8 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
 
   const checked = checkConfigDocument(doc, labels);
   problems.push(...checked.problems);
+  const keys = checkKeyEntries(isMapping(doc.auth) ? doc.auth.keys : undefined, env);
+  problems.push(...keys.problems);
   warnings.push(...checked.warnings.map((w) => (read ? `${w} in ${src.file}` : w)));
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -237,6 +240,7 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
   const gopass = config.server.api_keys_gopass_path;
   if (gopass !== '') config.api_keys_gopass_path = gopass;
   config.api_keys = [];
+  config.auth = { keys: keys.entries };
 
   // Invalid combinations.
   if (config.server.cors_allow_credentials && config.server.cors_allowed_origins.includes('*')) {

@@ -1,4 +1,5 @@
 /** Types of the execution layer (requests after schema validation, results, stream events). */
+import type { Principal } from '../auth/principal';
 import type { SchemaExecutionResult, SchemaPromptRequest } from '../../generated/types';
 import type { BackendName, UnifiedEvent } from '../backends/types';
 
@@ -25,6 +26,11 @@ export interface ExecContext {
   deadline: number;
   /** Set for the 2nd+ execution of an admitted aggregate request. */
   admitted?: boolean;
+  /**
+   * Who runs it (the request's API key): owner of what the run creates, subject of the key's
+   * limits and policies, and the `key` of its usage record. Undefined only for internal callers.
+   */
+  principal?: Principal;
 }
 
 /** How a run ended, from clinvk's point of view. */

@@ -10,5 +10,6 @@ export function execContext(res: Response): ExecContext {
     traceparent: ctx.trace.traceparent,
     signal: ctx.abort.signal,
     deadline: ctx.deadline,
+    principal: ctx.principal,
   };
 }

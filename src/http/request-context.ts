@@ -1,5 +1,6 @@
 /** Per-request context kept on `res.locals.ctx`. */
 import type { Request, Response } from 'express';
+import type { Principal } from '../auth/principal';
 import type { TraceContext } from '../observability/trace';
 import type { ApiStyle } from './style';
 
@@ -20,6 +21,19 @@ export interface RequestContext {
   exitCode?: number;
   /** Rate-limit key of an accepted API key (`key:<sha256>`). */
   apiKeyId?: string;
+  /**
+   * Who the request acts as: the principal of its API key (`anonymous` admin when auth is off).
+   * The single source of a request's key name (owner of what it creates, usage, access log).
+   * Undefined only on auth-exempt paths requested without a valid key.
+   */
+  principal?: Principal;
+}
+
+/** The principal of an authenticated request (the auth middleware guarantees it on non-exempt paths). */
+export function principalOf(res: Response): Principal {
+  const p = ctxOf(res).principal;
+  if (!p) throw new Error('request has no principal (auth middleware not run?)');
+  return p;
 }
 
 export function ctxOf(res: Response): RequestContext {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { effectiveBurst } from '../../src/http/middleware/guards';
 import { MAX_BUCKETS, TokenBucketStore } from '../../src/http/middleware/rate-limit-store';
-import { resolveApiKeys } from '../../src/security/api-keys';
+import { resolveApiKeys } from '../../src/auth/sources';
 import { expectMatchesSpec } from '../helpers/contract';
 import { floodChunked, rawConnect, rawExchange } from '../helpers/raw-http';
 import { makeTestApp, makeTestServer, type TestApp, type TestServer } from '../helpers/server';

@@ -8,7 +8,9 @@ import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Config } from '../../config/types';
 import { ApiError } from '../../errors';
 import type { Logger } from '../../observability/logger';
-import { ApiKeyChecker, extractCredential, startKeyRefresh } from '../../security/api-keys';
+import { ANONYMOUS } from '../../auth/principal';
+import type { AuthResult, KeyRegistry } from '../../auth/registry';
+import { extractCredential, startKeyRefresh } from '../../auth/sources';
 import type { Services } from '../../services';
 import { ctxOf } from '../request-context';
 import { TokenBucketStore } from './rate-limit-store';
@@ -53,7 +55,6 @@ export function effectiveBurst(rps: number, burst: number): number {
 
 export interface Guards {
   middleware: RequestHandler[];
-  checker: ApiKeyChecker;
   stop(): void;
 }
 
@@ -68,10 +69,27 @@ function isExempt(path: string, metricsPublic: boolean): boolean {
   );
 }
 
-export async function buildGuards(config: Config, logger: Logger, _services: Services): Promise<Guards> {
+/**
+ * The outcome of authenticating a request's credential, computed once per request (the rate
+ * limiter needs it before the auth step) and kept on `res.locals`.
+ */
+function identify(keys: KeyRegistry, req: Request, res: Response): AuthResult | 'missing' | 'unsupported-scheme' {
+  const cached = res.locals.auth as AuthResult | 'missing' | 'unsupported-scheme' | undefined;
+  if (cached !== undefined) return cached;
+  const cred = extractCredential(req.headers);
+  const result = cred.kind === 'key' ? keys.authenticate(cred.value) : cred.kind;
+  res.locals.auth = result;
+  return result;
+}
+
+export async function buildGuards(config: Config, logger: Logger, services: Services): Promise<Guards> {
   const s = config.server;
-  const checker = new ApiKeyChecker(config.api_keys);
-  const refresh = startKeyRefresh(checker, { env: process.env, gopassPath: config.api_keys_gopass_path, logger });
+  const keys = services.keys;
+  const refresh = startKeyRefresh((k) => keys.setUnnamed(k), {
+    env: process.env,
+    gopassPath: config.api_keys_gopass_path,
+    logger,
+  });
   const middleware: RequestHandler[] = [];
 
   const allowed = originMatcher(s.cors_allowed_origins);
@@ -109,9 +127,9 @@ export async function buildGuards(config: Config, logger: Logger, _services: Ser
         standardHeaders: 'draft-8',
         legacyHeaders: false,
         identifier: 'clinvk',
-        keyGenerator: (req: Request) => {
-          const cred = checker.enabled ? extractCredential(req.headers) : { kind: 'missing' as const };
-          if (cred.kind === 'key' && checker.check(cred.value)) return `key:${checker.keyId(cred.value)}`;
+        keyGenerator: (req: Request, res: Response) => {
+          const auth = keys.enabled ? identify(keys, req, res) : 'missing';
+          if (typeof auth === 'object' && auth.ok) return `key:${auth.id}`;
           return `ip:${ipKeyGenerator(req.ip ?? '', 56)}`;
         },
         handler: (_req: Request, res: Response) => {
@@ -129,20 +147,32 @@ export async function buildGuards(config: Config, logger: Logger, _services: Ser
   }
 
   middleware.push((req: Request, res: Response, next: NextFunction) => {
-    if (!checker.enabled || isExempt(req.path, s.metrics_public)) return next();
-    const cred = extractCredential(req.headers);
+    const ctx = ctxOf(res);
+    if (!keys.enabled) {
+      ctx.principal = ANONYMOUS;
+      return next();
+    }
+    const auth = identify(keys, req, res);
+    if (typeof auth === 'object' && auth.ok) {
+      ctx.apiKeyId = auth.id;
+      ctx.principal = auth.principal;
+    }
+    // exempt paths answer without a key; a valid key still identifies the caller (e.g. /health counts)
+    if (isExempt(req.path, s.metrics_public)) return next();
     const fail = (message: string) =>
       next(new ApiError('unauthorized', message, { headers: { 'WWW-Authenticate': 'Bearer realm="clinvk"' } }));
-    if (cred.kind === 'missing') return fail('missing API key');
-    if (cred.kind === 'unsupported-scheme') return fail('unsupported authorization scheme (use Bearer or X-Api-Key)');
-    if (!checker.check(cred.value)) return fail('invalid API key');
-    ctxOf(res).apiKeyId = checker.keyId(cred.value);
+    if (auth === 'missing') return fail('missing API key');
+    if (auth === 'unsupported-scheme') return fail('unsupported authorization scheme (use Bearer or X-Api-Key)');
+    if (!auth.ok) {
+      if (auth.reason === 'expired')
+        logger.info('expired API key refused', { key: auth.name, request_id: ctx.requestId });
+      return fail('invalid API key');
+    }
     next();
   });
 
   return {
     middleware,
-    checker,
     stop: () => {
       refresh.stop();
       store?.shutdown();

@@ -55,6 +55,7 @@ export function requestContext(
         bytes: socket.bytesWritten - bytesBefore,
         client_ip: req.ip,
         api_style: ctx.style,
+        ...(ctx.principal ? { key: ctx.principal.name } : {}),
         ...(ctx.backend ? { backend: ctx.backend } : {}),
         ...(ctx.sessionId ? { session_id: ctx.sessionId } : {}),
         ...(ctx.exitCode !== undefined ? { exit_code: ctx.exitCode } : {}),

@@ -7,14 +7,14 @@ import YAML from 'yaml';
 import type { Config } from '../../../src/config/types';
 
 jest.mock('../../../src/http/server', () => ({ startServer: jest.fn() }));
-jest.mock('../../../src/security/api-keys', () => {
-  const actual = jest.requireActual('../../../src/security/api-keys');
+jest.mock('../../../src/auth/sources', () => {
+  const actual = jest.requireActual('../../../src/auth/sources');
   return { ...actual, resolveApiKeys: jest.fn(actual.resolveApiKeys) };
 });
 
 import { isLoopbackHost, run, startupWarnings, type CliIo } from '../../../src/cli/main';
 import { startServer } from '../../../src/http/server';
-import { resolveApiKeys } from '../../../src/security/api-keys';
+import { resolveApiKeys } from '../../../src/auth/sources';
 
 const startServerMock = startServer as unknown as jest.Mock;
 const resolveApiKeysMock = resolveApiKeys as unknown as jest.Mock;

@@ -46,7 +46,11 @@ test('snake_case sections like the file, header with home and file', () => {
     'session',
     'output',
     'parallel',
+    'auth',
+    'usage',
   ]);
+  expect(doc.auth).toEqual({ keys: [] });
+  expect(doc.usage).toEqual({ store: 'file', retention_days: 90 });
   expect(doc.server.port).toBe(9001);
   expect(doc.server.default_workdir).toBe(tmp);
   expect(doc.backends.claude.model).toBe('opus');

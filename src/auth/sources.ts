@@ -1,9 +1,10 @@
 /**
- * API-key authentication building blocks: key sources (environment,
- * gopass), the constant-time checker, credential extraction and the periodic gopass refresh.
+ * Where unnamed API keys come from, first non-empty source wins: `CLINVK_API_KEYS` (comma-separated),
+ * the file named by `CLINVK_API_KEYS_FILE` (refused when group/world-readable), or gopass. Also the
+ * credential extraction from request headers and the periodic gopass refresh.
  * Keys never appear in errors or log lines produced here.
  */
-import { createHash, timingSafeEqual } from 'crypto';
+import * as fs from 'node:fs';
 
 import spawn from 'cross-spawn';
 
@@ -149,60 +150,64 @@ export async function readGopassKeys(
   return keys;
 }
 
+/** Which source the unnamed keys come from (the first that is configured). */
+export type KeySourceKind = 'env' | 'file' | 'gopass' | 'none';
+
+export function keySourceOf(opts: { env: NodeJS.ProcessEnv; gopassPath?: string }): KeySourceKind {
+  if (parseKeyList(opts.env.CLINVK_API_KEYS).length > 0) return 'env';
+  if (opts.env.CLINVK_API_KEYS_FILE?.trim()) return 'file';
+  return gopassPathFrom(opts) === undefined ? 'none' : 'gopass';
+}
+
+/** Key file lines: comma- or newline-separated keys; blank lines and lines starting with `#` are skipped. */
+export function parseKeyFile(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .filter((line) => !line.trim().startsWith('#'))
+    .flatMap((line) => parseKeyList(line));
+}
+
 /**
- * Resolves the API keys: `CLINVK_API_KEYS` when it yields at least one key; else the
- * gopass path (`CLINVK_API_KEYS_GOPASS_PATH`, else `opts.gopassPath`); else `[]` (auth off).
+ * Reads `CLINVK_API_KEYS_FILE`. Keeping keys in a file rather than in the server's environment means
+ * a same-user child process cannot read them from `/proc/<pid>/environ`. The file must not be
+ * readable by group or others, and must yield at least one key.
+ */
+export function readKeyFile(file: string): string[] {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    throw new Error(
+      `API keys: cannot read CLINVK_API_KEYS_FILE ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      { cause: e },
+    );
+  }
+  if (!st.isFile()) throw new Error(`API keys: CLINVK_API_KEYS_FILE ${file} is not a regular file`);
+  if ((st.mode & 0o077) !== 0) {
+    throw new Error(
+      `API keys: CLINVK_API_KEYS_FILE ${file} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`,
+    );
+  }
+  const keys = parseKeyFile(fs.readFileSync(file, 'utf8'));
+  if (keys.length === 0) throw new Error(`API keys: CLINVK_API_KEYS_FILE ${file} holds no key`);
+  return keys;
+}
+
+/**
+ * Resolves the unnamed API keys: `CLINVK_API_KEYS` when it yields at least one key; else the file
+ * named by `CLINVK_API_KEYS_FILE`; else the gopass path (`CLINVK_API_KEYS_GOPASS_PATH`, else
+ * `opts.gopassPath`); else `[]`. A configured source that yields nothing fails (fail closed).
  */
 export async function resolveApiKeys(opts: KeySourceOptions): Promise<string[]> {
-  const fromEnv = parseKeyList(opts.env.CLINVK_API_KEYS);
-  if (fromEnv.length > 0) return fromEnv;
-  const gp = gopassPathFrom(opts);
-  if (gp === undefined) return [];
-  return readGopassKeys(gp, opts.env, opts.timeoutMs ?? DEFAULT_GOPASS_TIMEOUT_MS);
-}
-
-function sha256(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
-}
-
-/** Constant-time API-key checker. */
-export class ApiKeyChecker {
-  private digests: readonly Buffer[] = [];
-
-  constructor(keys: string[]) {
-    this.setKeys(keys);
-  }
-
-  /** Authentication is on when at least one key is configured. */
-  get enabled(): boolean {
-    return this.digests.length > 0;
-  }
-
-  /** Replaces the configured keys (used by the gopass refresh). */
-  setKeys(keys: string[]): void {
-    this.digests = Object.freeze(keys.filter((k) => typeof k === 'string' && k.length > 0).map(sha256));
-  }
-
-  /**
-   * True when `presented` equals one of the configured keys. The SHA-256 of the presented key is
-   * compared with `timingSafeEqual` against the digest of EVERY configured key (no early exit).
-   * Always false when no key is configured or nothing was presented.
-   */
-  check(presented: string | undefined): boolean {
-    const digests = this.digests;
-    if (digests.length === 0) return false;
-    // Hash even an absent key so both paths cost the same.
-    const candidate = sha256(presented ?? '');
-    let matched = 0;
-    for (const d of digests) {
-      matched |= timingSafeEqual(candidate, d) ? 1 : 0;
-    }
-    return matched === 1 && presented !== undefined && presented.length > 0;
-  }
-
-  /** SHA-256 hex of a key (rate-limit client key `key:<id>`); never log the key itself. */
-  keyId(presented: string): string {
-    return createHash('sha256').update(presented, 'utf8').digest('hex');
+  switch (keySourceOf(opts)) {
+    case 'env':
+      return parseKeyList(opts.env.CLINVK_API_KEYS);
+    case 'file':
+      return readKeyFile(opts.env.CLINVK_API_KEYS_FILE!.trim());
+    case 'gopass':
+      return readGopassKeys(gopassPathFrom(opts)!, opts.env, opts.timeoutMs ?? DEFAULT_GOPASS_TIMEOUT_MS);
+    default:
+      return [];
   }
 }
 
@@ -259,12 +264,12 @@ export interface KeyRefreshHandle {
 }
 
 /**
- * Periodically re-reads the keys from gopass. Inactive (no timer) unless the keys come from gopass,
- * i.e. `CLINVK_API_KEYS` yields no key and a gopass path is configured. A failed refresh keeps the
- * previous keys and logs a warning. The timer is unref'd; refreshes never overlap.
+ * Periodically re-reads the keys from gopass and hands them to `apply`. Inactive (no timer) unless
+ * the keys come from gopass. A failed refresh keeps the previous keys and logs a warning. The timer
+ * is unref'd; refreshes never overlap.
  */
-export function startKeyRefresh(checker: ApiKeyChecker, opts: KeyRefreshOptions): KeyRefreshHandle {
-  const gp = parseKeyList(opts.env.CLINVK_API_KEYS).length > 0 ? undefined : gopassPathFrom(opts);
+export function startKeyRefresh(apply: (keys: string[]) => void, opts: KeyRefreshOptions): KeyRefreshHandle {
+  const gp = keySourceOf(opts) === 'gopass' ? gopassPathFrom(opts) : undefined;
   if (gp === undefined) {
     return { active: false, stop() {}, refreshNow: async () => {} };
   }
@@ -277,7 +282,7 @@ export function startKeyRefresh(checker: ApiKeyChecker, opts: KeyRefreshOptions)
     running = readGopassKeys(gp, opts.env, opts.timeoutMs ?? DEFAULT_GOPASS_TIMEOUT_MS)
       .then(
         (keys) => {
-          if (!stopped) checker.setKeys(keys);
+          if (!stopped) apply(keys);
         },
         (e: unknown) => {
           if (stopped) return;

@@ -2,13 +2,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
+import { KeyRegistry } from '../../../src/auth/registry';
 import {
-  ApiKeyChecker,
   extractCredential,
+  keySourceOf,
   parseKeyList,
   resolveApiKeys,
   startKeyRefresh,
-} from '../../../src/security/api-keys';
+} from '../../../src/auth/sources';
 
 let binDir: string;
 let logFile: string;
@@ -165,43 +166,43 @@ describe('resolveApiKeys', () => {
   );
 });
 
-describe('ApiKeyChecker', () => {
+describe('KeyRegistry with unnamed keys', () => {
   it('disabled without keys and never matches', () => {
-    const c = new ApiKeyChecker([]);
+    const c = new KeyRegistry({ unnamed: [] });
     expect(c.enabled).toBe(false);
-    expect(c.check('anything')).toBe(false);
-    expect(c.check(undefined)).toBe(false);
+    expect(c.authenticate('anything').ok).toBe(false);
+    expect(c.authenticate(undefined).ok).toBe(false);
   });
 
   it('accepts the right key and rejects wrong/empty/absent keys', () => {
-    const c = new ApiKeyChecker(['secret-1']);
+    const c = new KeyRegistry({ unnamed: ['secret-1'] });
     expect(c.enabled).toBe(true);
-    expect(c.check('secret-1')).toBe(true);
-    expect(c.check('secret-2')).toBe(false);
-    expect(c.check('secret-1 ')).toBe(false);
-    expect(c.check('SECRET-1')).toBe(false);
-    expect(c.check('')).toBe(false);
-    expect(c.check(undefined)).toBe(false);
+    expect(c.authenticate('secret-1').ok).toBe(true);
+    expect(c.authenticate('secret-2').ok).toBe(false);
+    expect(c.authenticate('secret-1 ').ok).toBe(false);
+    expect(c.authenticate('SECRET-1').ok).toBe(false);
+    expect(c.authenticate('').ok).toBe(false);
+    expect(c.authenticate(undefined).ok).toBe(false);
   });
 
   it('accepts any of several keys', () => {
-    const c = new ApiKeyChecker(['a', 'bb', 'ccc']);
-    expect(c.check('a')).toBe(true);
-    expect(c.check('bb')).toBe(true);
-    expect(c.check('ccc')).toBe(true);
-    expect(c.check('d')).toBe(false);
+    const c = new KeyRegistry({ unnamed: ['a', 'bb', 'ccc'] });
+    expect(c.authenticate('a').ok).toBe(true);
+    expect(c.authenticate('bb').ok).toBe(true);
+    expect(c.authenticate('ccc').ok).toBe(true);
+    expect(c.authenticate('d').ok).toBe(false);
   });
 
   it('compares against every configured key (no early exit)', () => {
     const crypto = require('crypto') as typeof import('crypto');
     const spy = jest.spyOn(crypto, 'timingSafeEqual');
     try {
-      const c = new ApiKeyChecker(['k1', 'k2', 'k3']);
+      const c = new KeyRegistry({ unnamed: ['k1', 'k2', 'k3'] });
       spy.mockClear();
-      expect(c.check('k1')).toBe(true);
+      expect(c.authenticate('k1').ok).toBe(true);
       const callsOnMatch = spy.mock.calls.length;
       spy.mockClear();
-      expect(c.check('zz')).toBe(false);
+      expect(c.authenticate('zz').ok).toBe(false);
       const callsOnMiss = spy.mock.calls.length;
       expect(callsOnMatch).toBe(3);
       expect(callsOnMiss).toBe(3);
@@ -216,24 +217,27 @@ describe('ApiKeyChecker', () => {
 
   it('handles keys of any length (digests have a fixed size)', () => {
     const long = 'x'.repeat(10000);
-    const c = new ApiKeyChecker([long, 'é😀']);
-    expect(c.check(long)).toBe(true);
-    expect(c.check('é😀')).toBe(true);
-    expect(c.check('x')).toBe(false);
+    const c = new KeyRegistry({ unnamed: [long, 'é😀'] });
+    expect(c.authenticate(long).ok).toBe(true);
+    expect(c.authenticate('é😀').ok).toBe(true);
+    expect(c.authenticate('x').ok).toBe(false);
   });
 
-  it('setKeys replaces the keys', () => {
-    const c = new ApiKeyChecker(['old']);
-    c.setKeys(['new']);
-    expect(c.check('old')).toBe(false);
-    expect(c.check('new')).toBe(true);
-    c.setKeys([]);
+  it('setUnnamed replaces the keys', () => {
+    const c = new KeyRegistry({ unnamed: ['old'] });
+    c.setUnnamed(['new']);
+    expect(c.authenticate('old').ok).toBe(false);
+    expect(c.authenticate('new').ok).toBe(true);
+    c.setUnnamed([]);
     expect(c.enabled).toBe(false);
   });
 
-  it('keyId is the SHA-256 hex of the key', () => {
-    const c = new ApiKeyChecker(['abc']);
-    expect(c.keyId('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  it('the id is the SHA-256 hex of the key', () => {
+    const c = new KeyRegistry({ unnamed: ['abc'] });
+    expect(c.authenticate('abc')).toMatchObject({
+      ok: true,
+      id: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    });
   });
 });
 
@@ -282,16 +286,17 @@ describe('extractCredential', () => {
 });
 
 describe('startKeyRefresh', () => {
+  const keysOf = (r: KeyRegistry) => (k: string[]) => r.setUnnamed(k);
   const logger = () => ({ warn: jest.fn() });
 
   it('is inactive without gopass', () => {
-    const h = startKeyRefresh(new ApiKeyChecker([]), { env: env(), logger: logger() });
+    const h = startKeyRefresh(keysOf(new KeyRegistry({ unnamed: [] })), { env: env(), logger: logger() });
     expect(h.active).toBe(false);
     h.stop();
   });
 
   it('is inactive when keys come from CLINVK_API_KEYS', () => {
-    const h = startKeyRefresh(new ApiKeyChecker(['k']), {
+    const h = startKeyRefresh(keysOf(new KeyRegistry({ unnamed: ['k'] })), {
       env: env({ CLINVK_API_KEYS: 'k' }),
       gopassPath: 'a/b',
       logger: logger(),
@@ -304,22 +309,22 @@ describe('startKeyRefresh', () => {
     const f = path.join(binDir, 'keys.txt');
     fs.writeFileSync(f, 'first\n');
     const e = env({ FAKE_GOPASS_MODE: 'file', FAKE_GOPASS_FILE: f });
-    const checker = new ApiKeyChecker(await resolveApiKeys({ env: e, gopassPath: 'clinvk/keys' }));
-    expect(checker.check('first')).toBe(true);
+    const checker = new KeyRegistry({ unnamed: await resolveApiKeys({ env: e, gopassPath: 'clinvk/keys' }) });
+    expect(checker.authenticate('first').ok).toBe(true);
 
     const log = logger();
-    const h = startKeyRefresh(checker, { env: e, gopassPath: 'clinvk/keys', logger: log, intervalMs: 60_000 });
+    const h = startKeyRefresh(keysOf(checker), { env: e, gopassPath: 'clinvk/keys', logger: log, intervalMs: 60_000 });
     expect(h.active).toBe(true);
     try {
       fs.writeFileSync(f, 'second,third\n');
       await h.refreshNow();
-      expect(checker.check('first')).toBe(false);
-      expect(checker.check('third')).toBe(true);
+      expect(checker.authenticate('first').ok).toBe(false);
+      expect(checker.authenticate('third').ok).toBe(true);
       expect(log.warn).not.toHaveBeenCalled();
 
       fs.writeFileSync(f, '');
       await h.refreshNow();
-      expect(checker.check('second')).toBe(true);
+      expect(checker.authenticate('second').ok).toBe(true);
       expect(log.warn).toHaveBeenCalledTimes(1);
       const [msg, meta] = log.warn.mock.calls[0] as [string, { error: string }];
       expect(msg).toMatch(/keeping the previous keys/);
@@ -334,15 +339,56 @@ describe('startKeyRefresh', () => {
     const f = path.join(binDir, 'keys2.txt');
     fs.writeFileSync(f, 'one\n');
     const e = env({ FAKE_GOPASS_MODE: 'file', FAKE_GOPASS_FILE: f });
-    const checker = new ApiKeyChecker(['zero']);
-    const h = startKeyRefresh(checker, { env: e, gopassPath: 'clinvk/keys', logger: logger(), intervalMs: 50 });
+    const checker = new KeyRegistry({ unnamed: ['zero'] });
+    const h = startKeyRefresh(keysOf(checker), { env: e, gopassPath: 'clinvk/keys', logger: logger(), intervalMs: 50 });
     try {
       const deadline = Date.now() + 5000;
-      while (!checker.check('one') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-      expect(checker.check('one')).toBe(true);
-      expect(checker.check('zero')).toBe(false);
+      while (!checker.authenticate('one').ok && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      expect(checker.authenticate('one').ok).toBe(true);
+      expect(checker.authenticate('zero').ok).toBe(false);
     } finally {
       h.stop();
     }
+  });
+});
+
+describe('CLINVK_API_KEYS_FILE', () => {
+  const file = (text: string, mode = 0o600) => {
+    const f = path.join(binDir, `keys-${Math.random().toString(16).slice(2)}`);
+    fs.writeFileSync(f, text, { mode });
+    fs.chmodSync(f, mode);
+    return f;
+  };
+
+  it('is read when CLINVK_API_KEYS is empty, before gopass (commas, newlines, # comments)', async () => {
+    const f = file('# team keys\nfk-1, fk-2\n\nfk-3\n');
+    expect(keySourceOf({ env: { CLINVK_API_KEYS_FILE: f }, gopassPath: 'a/b' })).toBe('file');
+    expect(
+      await resolveApiKeys({ env: env({ CLINVK_API_KEYS_FILE: f, FAKE_GOPASS_MODE: 'ok' }), gopassPath: 'a/b' }),
+    ).toEqual(['fk-1', 'fk-2', 'fk-3']);
+    expect(calls()).toEqual([]);
+    expect(await resolveApiKeys({ env: env({ CLINVK_API_KEYS: 'e1', CLINVK_API_KEYS_FILE: f }) })).toEqual(['e1']);
+  });
+
+  it('is refused when group- or world-readable, missing, or empty', async () => {
+    await expect(resolveApiKeys({ env: { CLINVK_API_KEYS_FILE: file('k\n', 0o640) } })).rejects.toThrow(
+      /readable by group or others \(mode 640\); chmod 600 it/,
+    );
+    await expect(resolveApiKeys({ env: { CLINVK_API_KEYS_FILE: file('k\n', 0o604) } })).rejects.toThrow(
+      /readable by group/,
+    );
+    await expect(resolveApiKeys({ env: { CLINVK_API_KEYS_FILE: path.join(binDir, 'absent') } })).rejects.toThrow(
+      /cannot read CLINVK_API_KEYS_FILE .* \(ENOENT\)/,
+    );
+    await expect(resolveApiKeys({ env: { CLINVK_API_KEYS_FILE: file('# none\n\n') } })).rejects.toThrow(/holds no key/);
+  });
+
+  it('the gopass refresh is inactive when keys come from the file', () => {
+    const h = startKeyRefresh(() => undefined, {
+      env: { CLINVK_API_KEYS_FILE: '/x' },
+      gopassPath: 'a/b',
+      logger: { warn: jest.fn() },
+    });
+    expect(h.active).toBe(false);
   });
 });
