@@ -15,9 +15,33 @@ export interface paths {
         put?: never;
         /**
          * Execute a prompt
-         * @description Runs one CLI execution. With `session_id` the clinvk session is continued (the CLI is resumed in the session's working directory). With the effective `output_format` `stream-json` the answer is an NDJSON stream of `NativeStreamEvent` lines; otherwise JSON. A run that fails is a 502 with the `ExecutionResult` in `data`.
+         * @description Runs one CLI execution and answers JSON. With `session_id` the clinvk session is continued (the CLI is resumed in the session's working directory). A run that fails is a 502 with the `ExecutionResult` in `data`.
+         *
+         *     Compatibility: when the effective `output_format` is `stream-json` (from the request or the `output.format` setting), this operation answers exactly like `streamPrompt` (an `application/x-ndjson` stream of `NativeStreamEvent` lines). That behaviour is kept for existing callers but not described as a response here; new callers use `POST /api/v1/prompt/stream`.
          */
         post: operations["executePrompt"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/prompt/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Execute a prompt as an NDJSON stream
+         * @description Runs one CLI execution like `executePrompt` and streams its events as NDJSON, one `NativeStreamEvent` per line, flushed as they happen. The request body is the one of `executePrompt`; `output_format` must be absent or `stream-json`. Every failure before the CLI is spawned is an ordinary error response; after the 200 head every outcome (success, failed run, timeout, shutdown) is the stream's single terminal `done` or `error` event.
+         *
+         *     The body is declared as a string so that generated clients hand back the raw stream; the `x-clinvk-stream-event` extension names the schema of each line.
+         */
+        post: operations["streamPrompt"];
         delete?: never;
         options?: never;
         head?: never;
@@ -345,6 +369,7 @@ export interface paths {
         put?: never;
         /**
          * Create a message (alias)
+         * @deprecated
          * @description Flattens the messages into one prompt (`system` becomes the system prompt), resolves the backend from `model` and runs the CLI ephemerally in the default working directory. With `stream: true` the answer is SSE (`event: <type>` + `data: <AnthropicStreamEvent>` frames). Unknown fields are ignored and listed in `X-Clinvk-Ignored-Params`. Alias of `POST /anthropic/v1/messages` (reached by the SDK with base URL `<server>/anthropic/v1`).
          */
         post: operations["anthropicCreateMessageV1"];
@@ -383,6 +408,7 @@ export interface paths {
         };
         /**
          * List models (alias)
+         * @deprecated
          * @description Enabled backends only, in the order claude, codex, gemini; `created_at` = server start. Alias of `GET /anthropic/v1/models`.
          */
         get: operations["anthropicListModelsV1"];
@@ -429,6 +455,7 @@ export interface paths {
         };
         /**
          * Retrieve a model (alias)
+         * @deprecated
          * @description One listed model, else 404 `not_found_error`. Alias of `GET /anthropic/v1/models/{model_id}`.
          */
         get: operations["anthropicGetModelV1"];
@@ -671,6 +698,17 @@ export interface components {
          * @enum {string}
          */
         BackendName: "claude" | "codex" | "gemini";
+        /** @description Native error envelope of `executeChain`: on 504 (deadline) and 503 (shutdown) `data` is the chain result so far. */
+        ChainErrorResponse: {
+            /** @enum {boolean} */
+            success: false;
+            /** @description Human-readable message. */
+            error: string;
+            code: components["schemas"]["ErrorCode"];
+            /** @description Only with `validation_error`, one item per problem. */
+            details?: components["schemas"]["ValidationDetail"][];
+            data?: components["schemas"]["ChainResult"];
+        };
         /** @description Body of `POST /api/v1/chain`. Chains are always ephemeral. */
         ChainRequest: {
             steps: components["schemas"]["ChainStep"][];
@@ -728,6 +766,17 @@ export interface components {
             command?: string[];
             working_dir?: string;
         };
+        /** @description Native error envelope of `executeCompare`: on 504 (deadline) and 503 (shutdown) `data` is the comparison so far. */
+        CompareErrorResponse: {
+            /** @enum {boolean} */
+            success: false;
+            /** @description Human-readable message. */
+            error: string;
+            code: components["schemas"]["ErrorCode"];
+            /** @description Only with `validation_error`, one item per problem. */
+            details?: components["schemas"]["ValidationDetail"][];
+            data?: components["schemas"]["CompareResult"];
+        };
         /** @description Body of `POST /api/v1/compare`. Always ephemeral. */
         CompareRequest: {
             /** @description Backends to run, in order (duplicates allowed). */
@@ -755,16 +804,26 @@ export interface components {
          * @enum {string}
          */
         ErrorCode: "validation_error" | "invalid_json" | "unsupported_content" | "ambiguous_session_id" | "bad_request" | "unauthorized" | "forbidden_workdir" | "not_found" | "session_not_found" | "model_not_found" | "method_not_allowed" | "request_timeout" | "session_busy" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "header_too_large" | "internal_error" | "backend_failed" | "output_too_large" | "backend_unavailable" | "session_store_unavailable" | "shutting_down" | "backend_timeout";
-        /** @description Native error envelope. `details` only for `validation_error`; `data` only where the SPEC says so (a backend that ran and failed, a timed-out run, a partially completed aggregate). */
+        /** @description Native error envelope. `details` only for `validation_error`. Errors that can carry the result of a run use the operation's own envelope (`ExecutionErrorResponse`, …). */
         ErrorResponse: {
             /** @enum {boolean} */
             success: false;
             /** @description Human-readable message. */
             error: string;
             code: components["schemas"]["ErrorCode"];
+            /** @description Only with `validation_error`, one item per problem. */
             details?: components["schemas"]["ValidationDetail"][];
-            /** @description Result of a run (or aggregate) that failed, timed out or was stopped. */
-            data?: components["schemas"]["ExecutionResult"] | components["schemas"]["ParallelResult"] | components["schemas"]["ChainResult"] | components["schemas"]["CompareResult"];
+        };
+        /** @description Native error envelope of a single run (`executePrompt`): on 502 (the CLI ran and failed), 504 (the deadline passed after the run started) and 503 (stopped by shutdown) `data` is the `ExecutionResult` of the run; errors before the run have no `data`. */
+        ExecutionErrorResponse: {
+            /** @enum {boolean} */
+            success: false;
+            /** @description Human-readable message. */
+            error: string;
+            code: components["schemas"]["ErrorCode"];
+            /** @description Only with `validation_error`, one item per problem. */
+            details?: components["schemas"]["ValidationDetail"][];
+            data?: components["schemas"]["ExecutionResult"];
         };
         /** @description Result of one CLI execution (SPEC §3.2). */
         ExecutionResult: {
@@ -837,7 +896,7 @@ export interface components {
         };
         /** @description Model name or alias (`fast`/`quick`, `balanced`, `best`/`powerful`, `default`); no leading `-`, no whitespace. */
         ModelName: string;
-        /** @description One line of the NDJSON stream of `POST /api/v1/prompt` with `output_format: stream-json`. Exactly one terminal event (`done` or `error`) ends the stream. */
+        /** @description One line of the NDJSON stream of `POST /api/v1/prompt/stream` (and of `POST /api/v1/prompt` with `output_format: stream-json`). Exactly one terminal event (`done` or `error`) ends the stream. */
         NativeStreamEvent: components["schemas"]["StreamInitEvent"] | components["schemas"]["StreamMessageEvent"] | components["schemas"]["StreamThinkingEvent"] | components["schemas"]["StreamToolUseEvent"] | components["schemas"]["StreamToolResultEvent"] | components["schemas"]["StreamProgressEvent"] | components["schemas"]["StreamTokenUsageEvent"] | components["schemas"]["StreamDoneEvent"] | components["schemas"]["StreamErrorEvent"];
         OpenAIChatCompletion: {
             id: string;
@@ -964,11 +1023,8 @@ export interface components {
             type: "invalid_request_error" | "permission_error" | "rate_limit_error" | "server_error";
             /** @description First offending request field in dotted form (`messages[0].content`), or null. */
             param: string | null;
-            /**
-             * @description The clinvk code (SPEC §2.3), or a stream code in a stream error frame.
-             * @enum {string}
-             */
-            code: "validation_error" | "invalid_json" | "unsupported_content" | "ambiguous_session_id" | "bad_request" | "unauthorized" | "forbidden_workdir" | "not_found" | "session_not_found" | "model_not_found" | "method_not_allowed" | "request_timeout" | "session_busy" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "header_too_large" | "internal_error" | "backend_failed" | "output_too_large" | "backend_unavailable" | "session_store_unavailable" | "shutting_down" | "backend_timeout" | "stream_line_too_long";
+            /** @description The clinvk code (`ErrorCode`), or a stream code in a stream error frame. */
+            code: components["schemas"]["ErrorCode"] | components["schemas"]["StreamErrorCode"];
         };
         /** @description Every error on `/openai/*` (also the terminal error frame of a stream). */
         OpenAIErrorResponse: {
@@ -992,6 +1048,8 @@ export interface components {
          * @enum {object|null}
          */
         OpenAINullLogprobs: never | null;
+        /** @description The JSON payload of one `data:` frame of the chat completions SSE stream: a chunk, or the single error frame that ends a failed run. The final `data: [DONE]` frame (not JSON) ends a successful stream; `: keep-alive` comment lines may appear as heartbeats. */
+        OpenAIStreamEvent: components["schemas"]["OpenAIChatCompletionChunk"] | components["schemas"]["OpenAIErrorResponse"];
         OpenAIToolCall: {
             id?: string;
             type?: string;
@@ -1017,10 +1075,21 @@ export interface components {
             [key: string]: unknown;
         };
         /**
-         * @description `stream-json` makes `/api/v1/prompt` answer an NDJSON stream; every other value answers JSON.
+         * @description `stream-json` makes `/api/v1/prompt` answer an NDJSON stream (kept for compatibility; the documented stream operation is `POST /api/v1/prompt/stream`); every other value answers JSON.
          * @enum {string}
          */
         OutputFormat: "default" | "text" | "json" | "stream-json";
+        /** @description Native error envelope of `executeParallel`: on 504 (deadline) and 503 (shutdown) `data` is the aggregate so far. */
+        ParallelErrorResponse: {
+            /** @enum {boolean} */
+            success: false;
+            /** @description Human-readable message. */
+            error: string;
+            code: components["schemas"]["ErrorCode"];
+            /** @description Only with `validation_error`, one item per problem. */
+            details?: components["schemas"]["ValidationDetail"][];
+            data?: components["schemas"]["ParallelResult"];
+        };
         /** @description Body of `POST /api/v1/parallel`. */
         ParallelRequest: {
             tasks: components["schemas"]["ParallelTask"][];
@@ -1243,6 +1312,14 @@ export interface components {
                 percent?: number;
             };
         };
+        /** @description Body of `POST /api/v1/prompt/stream`: a `PromptRequest` whose `output_format` is absent or `stream-json`. */
+        StreamPromptRequest: components["schemas"]["PromptRequest"] & {
+            /**
+             * @description Absent or `stream-json`.
+             * @enum {string}
+             */
+            output_format?: "stream-json";
+        };
         StreamThinkingEvent: {
             /**
              * @description discriminator enum property added by openapi-typescript
@@ -1369,11 +1446,12 @@ export interface components {
                 "application/json": components["schemas"]["AnthropicErrorResponse"];
             };
         };
-        /** @description Any other error status (e.g. 405, 408 request_timeout, 431 header_too_large). Body: Anthropic error shape. */
+        /** @description Any other error status: 405 method_not_allowed (a known path with a method it does not support, on every path; `Allow` lists the methods), 408 request_timeout, 431 header_too_large, 400 bad_request from the HTTP parser. Body: Anthropic error shape. */
         AnthropicDefaultError: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
                 "request-id": components["headers"]["RequestId"];
+                Allow: components["headers"]["Allow"];
                 [name: string]: unknown;
             };
             content: {
@@ -1408,18 +1486,6 @@ export interface components {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
                 "request-id": components["headers"]["RequestId"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["AnthropicErrorResponse"];
-            };
-        };
-        /** @description 405: Known path, wrong method (method_not_allowed); the `Allow` header lists the methods. Body: Anthropic error shape. */
-        AnthropicMethodNotAllowed: {
-            headers: {
-                "X-Request-Id": components["headers"]["XRequestId"];
-                "request-id": components["headers"]["RequestId"];
-                Allow: components["headers"]["Allow"];
                 [name: string]: unknown;
             };
             content: {
@@ -1497,15 +1563,48 @@ export interface components {
                 "application/json": components["schemas"]["AnthropicErrorResponse"];
             };
         };
-        /** @description 502: The CLI ran and the run failed (backend_failed) or printed too much (output_too_large); `data` holds the result of the failed run. Body: native error envelope. */
-        NativeBadGateway: {
+        /** @description 504: `server.request_timeout_secs` passed while queued or running (backend_timeout); once a run had started, `data` holds the chain result so far. Body: native error envelope. */
+        ChainGatewayTimeout: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
                 "x-should-retry": components["headers"]["XShouldRetry"];
                 [name: string]: unknown;
             };
             content: {
-                "application/json": components["schemas"]["ErrorResponse"];
+                "application/json": components["schemas"]["ChainErrorResponse"];
+            };
+        };
+        /** @description 503: backend_unavailable or shutting_down; when a run was stopped by shutdown, `data` holds the chain result so far. Body: native error envelope. */
+        ChainServiceUnavailable: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "x-should-retry": components["headers"]["XShouldRetry"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ChainErrorResponse"];
+            };
+        };
+        /** @description 504: `server.request_timeout_secs` passed while queued or running (backend_timeout); once a run had started, `data` holds the comparison so far. Body: native error envelope. */
+        CompareGatewayTimeout: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "x-should-retry": components["headers"]["XShouldRetry"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["CompareErrorResponse"];
+            };
+        };
+        /** @description 503: backend_unavailable or shutting_down; when a run was stopped by shutdown, `data` holds the comparison so far. Body: native error envelope. */
+        CompareServiceUnavailable: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "x-should-retry": components["headers"]["XShouldRetry"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["CompareErrorResponse"];
             };
         };
         /** @description 400: validation_error (with `details`), invalid_json, ambiguous_session_id or bad_request. Body: native error envelope. */
@@ -1528,10 +1627,11 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description Any other error status (e.g. 405, 408 request_timeout, 431 header_too_large). Body: native error envelope. */
+        /** @description Any other error status: 405 method_not_allowed (a known path with a method it does not support, on every path; `Allow` lists the methods), 408 request_timeout, 431 header_too_large, 400 bad_request from the HTTP parser. Body: native error envelope. */
         NativeDefaultError: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
+                Allow: components["headers"]["Allow"];
                 [name: string]: unknown;
             };
             content: {
@@ -1548,7 +1648,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description 504: `server.request_timeout_secs` passed while queued or running (backend_timeout); `data` holds the result so far when the run had started. Body: native error envelope. */
+        /** @description 504: `server.request_timeout_secs` passed while queued or running (backend_timeout). Body: native error envelope. */
         NativeGatewayTimeout: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -1563,17 +1663,6 @@ export interface components {
         NativeInternalError: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["ErrorResponse"];
-            };
-        };
-        /** @description 405: Known path, wrong method (method_not_allowed); the `Allow` header lists the methods. Body: native error envelope. */
-        NativeMethodNotAllowed: {
-            headers: {
-                "X-Request-Id": components["headers"]["XRequestId"];
-                Allow: components["headers"]["Allow"];
                 [name: string]: unknown;
             };
             content: {
@@ -1600,7 +1689,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description 503: backend_unavailable, session_store_unavailable or shutting_down (`data` = partial result when a run was stopped by shutdown). Body: native error envelope. */
+        /** @description 503: backend_unavailable, session_store_unavailable or shutting_down. Body: native error envelope. */
         NativeServiceUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -1666,10 +1755,11 @@ export interface components {
                 "application/json": components["schemas"]["OpenAIErrorResponse"];
             };
         };
-        /** @description Any other error status (e.g. 405, 408 request_timeout, 431 header_too_large). Body: OpenAI error shape. */
+        /** @description Any other error status: 405 method_not_allowed (a known path with a method it does not support, on every path; `Allow` lists the methods), 408 request_timeout, 431 header_too_large, 400 bad_request from the HTTP parser. Body: OpenAI error shape. */
         OpenAIDefaultError: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
+                Allow: components["headers"]["Allow"];
                 [name: string]: unknown;
             };
             content: {
@@ -1701,17 +1791,6 @@ export interface components {
         OpenAIInternalError: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["OpenAIErrorResponse"];
-            };
-        };
-        /** @description 405: Known path, wrong method (method_not_allowed); the `Allow` header lists the methods. Body: OpenAI error shape. */
-        OpenAIMethodNotAllowed: {
-            headers: {
-                "X-Request-Id": components["headers"]["XRequestId"];
-                Allow: components["headers"]["Allow"];
                 [name: string]: unknown;
             };
             content: {
@@ -1781,6 +1860,61 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["OpenAIErrorResponse"];
+            };
+        };
+        /** @description 504: `server.request_timeout_secs` passed while queued or running (backend_timeout); once a run had started, `data` holds the aggregate so far. Body: native error envelope. */
+        ParallelGatewayTimeout: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "x-should-retry": components["headers"]["XShouldRetry"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ParallelErrorResponse"];
+            };
+        };
+        /** @description 503: backend_unavailable or shutting_down; when a run was stopped by shutdown, `data` holds the aggregate so far. Body: native error envelope. */
+        ParallelServiceUnavailable: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "x-should-retry": components["headers"]["XShouldRetry"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ParallelErrorResponse"];
+            };
+        };
+        /** @description 502: The CLI ran and the run failed (backend_failed) or printed too much (output_too_large); `data` holds the result of the failed run. Body: native error envelope. */
+        PromptBadGateway: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "x-should-retry": components["headers"]["XShouldRetry"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ExecutionErrorResponse"];
+            };
+        };
+        /** @description 504: `server.request_timeout_secs` passed while queued or running (backend_timeout); once a run had started, `data` holds the `ExecutionResult` of the run. Body: native error envelope. */
+        PromptGatewayTimeout: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "x-should-retry": components["headers"]["XShouldRetry"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ExecutionErrorResponse"];
+            };
+        };
+        /** @description 503: backend_unavailable or shutting_down; when a run was stopped by shutdown, `data` holds the `ExecutionResult` of the run. Body: native error envelope. */
+        PromptServiceUnavailable: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                "x-should-retry": components["headers"]["XShouldRetry"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ExecutionErrorResponse"];
             };
         };
     };
@@ -1853,16 +1987,19 @@ export type SchemaBackendInfo = components['schemas']['BackendInfo'];
 export type SchemaBackendList = components['schemas']['BackendList'];
 export type SchemaBackendListEnvelope = components['schemas']['BackendListEnvelope'];
 export type SchemaBackendName = components['schemas']['BackendName'];
+export type SchemaChainErrorResponse = components['schemas']['ChainErrorResponse'];
 export type SchemaChainRequest = components['schemas']['ChainRequest'];
 export type SchemaChainResult = components['schemas']['ChainResult'];
 export type SchemaChainResultEnvelope = components['schemas']['ChainResultEnvelope'];
 export type SchemaChainStep = components['schemas']['ChainStep'];
 export type SchemaChainStepResult = components['schemas']['ChainStepResult'];
+export type SchemaCompareErrorResponse = components['schemas']['CompareErrorResponse'];
 export type SchemaCompareRequest = components['schemas']['CompareRequest'];
 export type SchemaCompareResult = components['schemas']['CompareResult'];
 export type SchemaCompareResultEnvelope = components['schemas']['CompareResultEnvelope'];
 export type SchemaErrorCode = components['schemas']['ErrorCode'];
 export type SchemaErrorResponse = components['schemas']['ErrorResponse'];
+export type SchemaExecutionErrorResponse = components['schemas']['ExecutionErrorResponse'];
 export type SchemaExecutionResult = components['schemas']['ExecutionResult'];
 export type SchemaExecutionResultEnvelope = components['schemas']['ExecutionResultEnvelope'];
 export type SchemaExtraFlags = components['schemas']['ExtraFlags'];
@@ -1889,9 +2026,11 @@ export type SchemaOpenAiErrorResponse = components['schemas']['OpenAIErrorRespon
 export type SchemaOpenAiModel = components['schemas']['OpenAIModel'];
 export type SchemaOpenAiModelList = components['schemas']['OpenAIModelList'];
 export type SchemaOpenAiNullLogprobs = components['schemas']['OpenAINullLogprobs'];
+export type SchemaOpenAiStreamEvent = components['schemas']['OpenAIStreamEvent'];
 export type SchemaOpenAiToolCall = components['schemas']['OpenAIToolCall'];
 export type SchemaOpenApiDocument = components['schemas']['OpenApiDocument'];
 export type SchemaOutputFormat = components['schemas']['OutputFormat'];
+export type SchemaParallelErrorResponse = components['schemas']['ParallelErrorResponse'];
 export type SchemaParallelRequest = components['schemas']['ParallelRequest'];
 export type SchemaParallelResult = components['schemas']['ParallelResult'];
 export type SchemaParallelResultEnvelope = components['schemas']['ParallelResultEnvelope'];
@@ -1914,6 +2053,7 @@ export type SchemaStreamErrorEvent = components['schemas']['StreamErrorEvent'];
 export type SchemaStreamInitEvent = components['schemas']['StreamInitEvent'];
 export type SchemaStreamMessageEvent = components['schemas']['StreamMessageEvent'];
 export type SchemaStreamProgressEvent = components['schemas']['StreamProgressEvent'];
+export type SchemaStreamPromptRequest = components['schemas']['StreamPromptRequest'];
 export type SchemaStreamThinkingEvent = components['schemas']['StreamThinkingEvent'];
 export type SchemaStreamTokenUsageEvent = components['schemas']['StreamTokenUsageEvent'];
 export type SchemaStreamToolResultEvent = components['schemas']['StreamToolResultEvent'];
@@ -1931,21 +2071,22 @@ export type ResponseAnthropicDefaultError = components['responses']['AnthropicDe
 export type ResponseAnthropicForbidden = components['responses']['AnthropicForbidden'];
 export type ResponseAnthropicGatewayTimeout = components['responses']['AnthropicGatewayTimeout'];
 export type ResponseAnthropicInternalError = components['responses']['AnthropicInternalError'];
-export type ResponseAnthropicMethodNotAllowed = components['responses']['AnthropicMethodNotAllowed'];
 export type ResponseAnthropicNotFound = components['responses']['AnthropicNotFound'];
 export type ResponseAnthropicPayloadTooLarge = components['responses']['AnthropicPayloadTooLarge'];
 export type ResponseAnthropicServiceUnavailable = components['responses']['AnthropicServiceUnavailable'];
 export type ResponseAnthropicTooManyRequests = components['responses']['AnthropicTooManyRequests'];
 export type ResponseAnthropicUnauthorized = components['responses']['AnthropicUnauthorized'];
 export type ResponseAnthropicUnsupportedMediaType = components['responses']['AnthropicUnsupportedMediaType'];
-export type ResponseNativeBadGateway = components['responses']['NativeBadGateway'];
+export type ResponseChainGatewayTimeout = components['responses']['ChainGatewayTimeout'];
+export type ResponseChainServiceUnavailable = components['responses']['ChainServiceUnavailable'];
+export type ResponseCompareGatewayTimeout = components['responses']['CompareGatewayTimeout'];
+export type ResponseCompareServiceUnavailable = components['responses']['CompareServiceUnavailable'];
 export type ResponseNativeBadRequest = components['responses']['NativeBadRequest'];
 export type ResponseNativeConflict = components['responses']['NativeConflict'];
 export type ResponseNativeDefaultError = components['responses']['NativeDefaultError'];
 export type ResponseNativeForbidden = components['responses']['NativeForbidden'];
 export type ResponseNativeGatewayTimeout = components['responses']['NativeGatewayTimeout'];
 export type ResponseNativeInternalError = components['responses']['NativeInternalError'];
-export type ResponseNativeMethodNotAllowed = components['responses']['NativeMethodNotAllowed'];
 export type ResponseNativeNotFound = components['responses']['NativeNotFound'];
 export type ResponseNativePayloadTooLarge = components['responses']['NativePayloadTooLarge'];
 export type ResponseNativeServiceUnavailable = components['responses']['NativeServiceUnavailable'];
@@ -1958,13 +2099,17 @@ export type ResponseOpenAiDefaultError = components['responses']['OpenAIDefaultE
 export type ResponseOpenAiForbidden = components['responses']['OpenAIForbidden'];
 export type ResponseOpenAiGatewayTimeout = components['responses']['OpenAIGatewayTimeout'];
 export type ResponseOpenAiInternalError = components['responses']['OpenAIInternalError'];
-export type ResponseOpenAiMethodNotAllowed = components['responses']['OpenAIMethodNotAllowed'];
 export type ResponseOpenAiNotFound = components['responses']['OpenAINotFound'];
 export type ResponseOpenAiPayloadTooLarge = components['responses']['OpenAIPayloadTooLarge'];
 export type ResponseOpenAiServiceUnavailable = components['responses']['OpenAIServiceUnavailable'];
 export type ResponseOpenAiTooManyRequests = components['responses']['OpenAITooManyRequests'];
 export type ResponseOpenAiUnauthorized = components['responses']['OpenAIUnauthorized'];
 export type ResponseOpenAiUnsupportedMediaType = components['responses']['OpenAIUnsupportedMediaType'];
+export type ResponseParallelGatewayTimeout = components['responses']['ParallelGatewayTimeout'];
+export type ResponseParallelServiceUnavailable = components['responses']['ParallelServiceUnavailable'];
+export type ResponsePromptBadGateway = components['responses']['PromptBadGateway'];
+export type ResponsePromptGatewayTimeout = components['responses']['PromptGatewayTimeout'];
+export type ResponsePromptServiceUnavailable = components['responses']['PromptServiceUnavailable'];
 export type ParameterAnthropicBetaHeader = components['parameters']['AnthropicBetaHeader'];
 export type ParameterAnthropicModelIdPath = components['parameters']['AnthropicModelIdPath'];
 export type ParameterAnthropicVersionHeader = components['parameters']['AnthropicVersionHeader'];
@@ -1999,7 +2144,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The run succeeded (JSON), or the NDJSON stream started (`application/x-ndjson`, one `NativeStreamEvent` per line, ending with exactly one `done` or `error` event). */
+            /** @description The run succeeded. */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2008,20 +2153,56 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExecutionResultEnvelope"];
-                    "application/x-ndjson": components["schemas"]["NativeStreamEvent"];
                 };
             };
             400: components["responses"]["NativeBadRequest"];
             401: components["responses"]["NativeUnauthorized"];
             403: components["responses"]["NativeForbidden"];
             404: components["responses"]["NativeNotFound"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             409: components["responses"]["NativeConflict"];
             413: components["responses"]["NativePayloadTooLarge"];
             415: components["responses"]["NativeUnsupportedMediaType"];
             429: components["responses"]["NativeTooManyRequests"];
             500: components["responses"]["NativeInternalError"];
-            502: components["responses"]["NativeBadGateway"];
+            502: components["responses"]["PromptBadGateway"];
+            503: components["responses"]["PromptServiceUnavailable"];
+            504: components["responses"]["PromptGatewayTimeout"];
+            default: components["responses"]["NativeDefaultError"];
+        };
+    };
+    streamPrompt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StreamPromptRequest"];
+            };
+        };
+        responses: {
+            /** @description The stream started (`application/x-ndjson`): one JSON `NativeStreamEvent` per line, ending with exactly one `done` or `error` event. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "X-Clinvk-Session-Id": components["headers"]["XClinvkSessionId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                };
+            };
+            400: components["responses"]["NativeBadRequest"];
+            401: components["responses"]["NativeUnauthorized"];
+            403: components["responses"]["NativeForbidden"];
+            404: components["responses"]["NativeNotFound"];
+            409: components["responses"]["NativeConflict"];
+            413: components["responses"]["NativePayloadTooLarge"];
+            415: components["responses"]["NativeUnsupportedMediaType"];
+            429: components["responses"]["NativeTooManyRequests"];
+            500: components["responses"]["NativeInternalError"];
             503: components["responses"]["NativeServiceUnavailable"];
             504: components["responses"]["NativeGatewayTimeout"];
             default: components["responses"]["NativeDefaultError"];
@@ -2053,13 +2234,12 @@ export interface operations {
             400: components["responses"]["NativeBadRequest"];
             401: components["responses"]["NativeUnauthorized"];
             403: components["responses"]["NativeForbidden"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             413: components["responses"]["NativePayloadTooLarge"];
             415: components["responses"]["NativeUnsupportedMediaType"];
             429: components["responses"]["NativeTooManyRequests"];
             500: components["responses"]["NativeInternalError"];
-            503: components["responses"]["NativeServiceUnavailable"];
-            504: components["responses"]["NativeGatewayTimeout"];
+            503: components["responses"]["ParallelServiceUnavailable"];
+            504: components["responses"]["ParallelGatewayTimeout"];
             default: components["responses"]["NativeDefaultError"];
         };
     };
@@ -2089,13 +2269,12 @@ export interface operations {
             400: components["responses"]["NativeBadRequest"];
             401: components["responses"]["NativeUnauthorized"];
             403: components["responses"]["NativeForbidden"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             413: components["responses"]["NativePayloadTooLarge"];
             415: components["responses"]["NativeUnsupportedMediaType"];
             429: components["responses"]["NativeTooManyRequests"];
             500: components["responses"]["NativeInternalError"];
-            503: components["responses"]["NativeServiceUnavailable"];
-            504: components["responses"]["NativeGatewayTimeout"];
+            503: components["responses"]["ChainServiceUnavailable"];
+            504: components["responses"]["ChainGatewayTimeout"];
             default: components["responses"]["NativeDefaultError"];
         };
     };
@@ -2125,13 +2304,12 @@ export interface operations {
             400: components["responses"]["NativeBadRequest"];
             401: components["responses"]["NativeUnauthorized"];
             403: components["responses"]["NativeForbidden"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             413: components["responses"]["NativePayloadTooLarge"];
             415: components["responses"]["NativeUnsupportedMediaType"];
             429: components["responses"]["NativeTooManyRequests"];
             500: components["responses"]["NativeInternalError"];
-            503: components["responses"]["NativeServiceUnavailable"];
-            504: components["responses"]["NativeGatewayTimeout"];
+            503: components["responses"]["CompareServiceUnavailable"];
+            504: components["responses"]["CompareGatewayTimeout"];
             default: components["responses"]["NativeDefaultError"];
         };
     };
@@ -2155,7 +2333,6 @@ export interface operations {
                 };
             };
             401: components["responses"]["NativeUnauthorized"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             429: components["responses"]["NativeTooManyRequests"];
             500: components["responses"]["NativeInternalError"];
             default: components["responses"]["NativeDefaultError"];
@@ -2191,7 +2368,6 @@ export interface operations {
             };
             400: components["responses"]["NativeBadRequest"];
             401: components["responses"]["NativeUnauthorized"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             429: components["responses"]["NativeTooManyRequests"];
             500: components["responses"]["NativeInternalError"];
             503: components["responses"]["NativeServiceUnavailable"];
@@ -2223,7 +2399,6 @@ export interface operations {
             400: components["responses"]["NativeBadRequest"];
             401: components["responses"]["NativeUnauthorized"];
             404: components["responses"]["NativeNotFound"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             429: components["responses"]["NativeTooManyRequests"];
             500: components["responses"]["NativeInternalError"];
             503: components["responses"]["NativeServiceUnavailable"];
@@ -2255,7 +2430,6 @@ export interface operations {
             400: components["responses"]["NativeBadRequest"];
             401: components["responses"]["NativeUnauthorized"];
             404: components["responses"]["NativeNotFound"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             409: components["responses"]["NativeConflict"];
             429: components["responses"]["NativeTooManyRequests"];
             500: components["responses"]["NativeInternalError"];
@@ -2282,7 +2456,6 @@ export interface operations {
                     "application/json": components["schemas"]["HealthResponse"];
                 };
             };
-            405: components["responses"]["NativeMethodNotAllowed"];
             429: components["responses"]["NativeTooManyRequests"];
             /** @description Unhealthy (same body, `status` = `unhealthy`). */
             503: {
@@ -2316,7 +2489,6 @@ export interface operations {
                     "application/json": components["schemas"]["OpenApiDocument"];
                 };
             };
-            405: components["responses"]["NativeMethodNotAllowed"];
             429: components["responses"]["NativeTooManyRequests"];
             default: components["responses"]["NativeDefaultError"];
         };
@@ -2340,7 +2512,6 @@ export interface operations {
                     "application/yaml": string;
                 };
             };
-            405: components["responses"]["NativeMethodNotAllowed"];
             429: components["responses"]["NativeTooManyRequests"];
             default: components["responses"]["NativeDefaultError"];
         };
@@ -2364,7 +2535,6 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            405: components["responses"]["NativeMethodNotAllowed"];
             429: components["responses"]["NativeTooManyRequests"];
             default: components["responses"]["NativeDefaultError"];
         };
@@ -2390,7 +2560,6 @@ export interface operations {
             };
             401: components["responses"]["NativeUnauthorized"];
             404: components["responses"]["NativeNotFound"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             429: components["responses"]["NativeTooManyRequests"];
             default: components["responses"]["NativeDefaultError"];
         };
@@ -2415,7 +2584,6 @@ export interface operations {
                 };
             };
             401: components["responses"]["OpenAIUnauthorized"];
-            405: components["responses"]["OpenAIMethodNotAllowed"];
             429: components["responses"]["OpenAITooManyRequests"];
             500: components["responses"]["OpenAIInternalError"];
             default: components["responses"]["OpenAIDefaultError"];
@@ -2445,7 +2613,6 @@ export interface operations {
             };
             401: components["responses"]["OpenAIUnauthorized"];
             404: components["responses"]["OpenAINotFound"];
-            405: components["responses"]["OpenAIMethodNotAllowed"];
             429: components["responses"]["OpenAITooManyRequests"];
             500: components["responses"]["OpenAIInternalError"];
             default: components["responses"]["OpenAIDefaultError"];
@@ -2464,7 +2631,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The completion (`application/json`), or the SSE stream (`text/event-stream`, one `OpenAIChatCompletionChunk` per `data:` frame). */
+            /** @description The completion (`application/json`), or with `stream: true` the SSE stream (`text/event-stream`, declared as a string so that generated clients hand back the raw stream; `x-clinvk-stream-event` names the schema of each `data:` frame). */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2473,13 +2640,12 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OpenAIChatCompletion"];
-                    "text/event-stream": components["schemas"]["OpenAIChatCompletionChunk"];
+                    "text/event-stream": string;
                 };
             };
             400: components["responses"]["OpenAIBadRequest"];
             401: components["responses"]["OpenAIUnauthorized"];
             403: components["responses"]["OpenAIForbidden"];
-            405: components["responses"]["OpenAIMethodNotAllowed"];
             413: components["responses"]["OpenAIPayloadTooLarge"];
             415: components["responses"]["OpenAIUnsupportedMediaType"];
             429: components["responses"]["OpenAITooManyRequests"];
@@ -2508,7 +2674,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The message (`application/json`), or the SSE stream (`text/event-stream`, one `AnthropicStreamEvent` per frame). */
+            /** @description The message (`application/json`), or with `stream: true` the SSE stream (`text/event-stream`, declared as a string so that generated clients hand back the raw stream; `x-clinvk-stream-event` names the schema of each frame's data). */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2518,13 +2684,12 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AnthropicMessage"];
-                    "text/event-stream": components["schemas"]["AnthropicStreamEvent"];
+                    "text/event-stream": string;
                 };
             };
             400: components["responses"]["AnthropicBadRequest"];
             401: components["responses"]["AnthropicUnauthorized"];
             403: components["responses"]["AnthropicForbidden"];
-            405: components["responses"]["AnthropicMethodNotAllowed"];
             413: components["responses"]["AnthropicPayloadTooLarge"];
             415: components["responses"]["AnthropicUnsupportedMediaType"];
             429: components["responses"]["AnthropicTooManyRequests"];
@@ -2553,7 +2718,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The message (`application/json`), or the SSE stream (`text/event-stream`, one `AnthropicStreamEvent` per frame). */
+            /** @description The message (`application/json`), or with `stream: true` the SSE stream (`text/event-stream`, declared as a string so that generated clients hand back the raw stream; `x-clinvk-stream-event` names the schema of each frame's data). */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2563,13 +2728,12 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AnthropicMessage"];
-                    "text/event-stream": components["schemas"]["AnthropicStreamEvent"];
+                    "text/event-stream": string;
                 };
             };
             400: components["responses"]["AnthropicBadRequest"];
             401: components["responses"]["AnthropicUnauthorized"];
             403: components["responses"]["AnthropicForbidden"];
-            405: components["responses"]["AnthropicMethodNotAllowed"];
             413: components["responses"]["AnthropicPayloadTooLarge"];
             415: components["responses"]["AnthropicUnsupportedMediaType"];
             429: components["responses"]["AnthropicTooManyRequests"];
@@ -2601,7 +2765,6 @@ export interface operations {
                 };
             };
             401: components["responses"]["AnthropicUnauthorized"];
-            405: components["responses"]["AnthropicMethodNotAllowed"];
             429: components["responses"]["AnthropicTooManyRequests"];
             500: components["responses"]["AnthropicInternalError"];
             default: components["responses"]["AnthropicDefaultError"];
@@ -2628,7 +2791,6 @@ export interface operations {
                 };
             };
             401: components["responses"]["AnthropicUnauthorized"];
-            405: components["responses"]["AnthropicMethodNotAllowed"];
             429: components["responses"]["AnthropicTooManyRequests"];
             500: components["responses"]["AnthropicInternalError"];
             default: components["responses"]["AnthropicDefaultError"];
@@ -2659,7 +2821,6 @@ export interface operations {
             };
             401: components["responses"]["AnthropicUnauthorized"];
             404: components["responses"]["AnthropicNotFound"];
-            405: components["responses"]["AnthropicMethodNotAllowed"];
             429: components["responses"]["AnthropicTooManyRequests"];
             500: components["responses"]["AnthropicInternalError"];
             default: components["responses"]["AnthropicDefaultError"];
@@ -2690,7 +2851,6 @@ export interface operations {
             };
             401: components["responses"]["AnthropicUnauthorized"];
             404: components["responses"]["AnthropicNotFound"];
-            405: components["responses"]["AnthropicMethodNotAllowed"];
             429: components["responses"]["AnthropicTooManyRequests"];
             500: components["responses"]["AnthropicInternalError"];
             default: components["responses"]["AnthropicDefaultError"];

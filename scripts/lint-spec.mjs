@@ -4,7 +4,9 @@
 // 2. openapi-backend 5.20.1 initialises the bundle in strict mode (it checks the document against
 //    the OpenAPI 3.0 meta-schema; a document it rejects would route nothing) and routes every
 //    operation;
-// 3. every operationId of SPEC §1.4.6 exists exactly once, and no other operationId exists.
+// 3. every operationId exists exactly once, and no other operationId exists;
+// 4. every component is referenced (extensions included) and stream media types are strings that
+//    name their event schema in `x-clinvk-stream-event`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,6 +18,7 @@ const require = createRequire(import.meta.url);
 
 export const OPERATION_IDS = [
   'executePrompt',
+  'streamPrompt',
   'executeParallel',
   'executeChain',
   'executeCompare',
@@ -127,6 +130,75 @@ function checkOperationIds(doc) {
   }
 }
 
+/** Every `$ref` target in the document, extensions included. */
+function collectRefs(node, out = new Set()) {
+  if (Array.isArray(node)) node.forEach((item) => collectRefs(item, out));
+  else if (node && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === '$ref' && typeof value === 'string') out.add(value);
+      else collectRefs(value, out);
+    }
+  }
+  return out;
+}
+
+// Every component is referenced (Redocly's no-unused-components ignores references made from the
+// `x-clinvk-stream-event` extension, so it is off and this check replaces it).
+function checkUnusedComponents(doc) {
+  const refs = collectRefs({ ...doc, components: undefined });
+  // references between components count only when they start from something used
+  const pending = [...refs];
+  while (pending.length) {
+    const ref = pending.pop();
+    const [, section, name] = /^#\/components\/([^/]+)\/([^/]+)$/.exec(ref) ?? [];
+    const target = section && doc.components?.[section]?.[name];
+    if (!target) continue;
+    for (const inner of collectRefs(target)) {
+      if (!refs.has(inner)) {
+        refs.add(inner);
+        pending.push(inner);
+      }
+    }
+  }
+  for (const [section, entries] of Object.entries(doc.components ?? {})) {
+    if (section === 'securitySchemes') continue;
+    for (const name of Object.keys(entries)) {
+      if (!refs.has(`#/components/${section}/${name}`)) problems.push(`components.${section}.${name} is never used`);
+    }
+  }
+}
+
+// Stream responses: a media type that is not JSON and names an event schema is declared as a
+// string (generators then hand back the raw stream), and every event-stream or NDJSON media type
+// names its event schema.
+function checkStreamMediaTypes(doc) {
+  for (const item of Object.values(doc.paths)) {
+    for (const method of HTTP_METHODS) {
+      const op = item[method];
+      if (!op) continue;
+      for (const [status, response] of Object.entries(op.responses ?? {})) {
+        for (const [type, media] of Object.entries(response.content ?? {})) {
+          const isStream = type === 'text/event-stream' || type === 'application/x-ndjson';
+          const where = `${op.operationId} ${status} ${type}`;
+          if (isStream && !media['x-clinvk-stream-event']?.$ref) {
+            problems.push(`${where}: a stream media type needs x-clinvk-stream-event ($ref to the event schema)`);
+          }
+          if (media['x-clinvk-stream-event'] && media.schema?.type !== 'string') {
+            problems.push(`${where}: a stream body is declared as type: string`);
+          }
+        }
+      }
+      const streamOp = op['x-clinvk-stream-operation'];
+      if (
+        streamOp !== undefined &&
+        !Object.values(doc.paths).some((i) => HTTP_METHODS.some((m) => i[m]?.operationId === streamOp))
+      ) {
+        problems.push(`${op.operationId}: x-clinvk-stream-operation names unknown operation ${streamOp}`);
+      }
+    }
+  }
+}
+
 async function main() {
   const jsonPath = join(ROOT, 'generated', 'openapi.json');
   if (!existsSync(jsonPath) || !existsSync(join(ROOT, 'generated', 'openapi.yaml'))) {
@@ -137,6 +209,8 @@ async function main() {
   const doc = JSON.parse(readFileSync(jsonPath, 'utf8'));
   if (doc.openapi !== '3.0.3') problems.push(`openapi is ${doc.openapi}, expected 3.0.3`);
   checkOperationIds(doc);
+  checkUnusedComponents(doc);
+  checkStreamMediaTypes(doc);
   await checkOpenApiBackend(doc);
   if (problems.length) {
     for (const p of problems) console.error(`lint:spec: ${p}`);

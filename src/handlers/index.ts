@@ -3,7 +3,7 @@ import type { Services } from '../services';
 import { anthropicHandlers } from './anthropic';
 import { openaiHandlers } from './openai';
 import { aggregateHandlers } from './native/aggregate';
-import { executePrompt } from './native/execute-prompt';
+import { executePrompt, streamPrompt } from './native/execute-prompt';
 import { deleteSession, getSession, listSessions } from './native/sessions';
 import { healthCheck, listBackends } from './native/status';
 import type { HandlerFn } from './types';
@@ -12,6 +12,7 @@ export function buildHandlers(s: Services): Record<string, HandlerFn> {
   const staleClaimMs = (s.config.server.request_timeout_secs + 60) * 1000;
   return {
     executePrompt: executePrompt(s.prompt),
+    streamPrompt: streamPrompt(s.prompt),
     listBackends: listBackends(s.status),
     healthCheck: healthCheck(s.status),
     listSessions: listSessions(s.store),

@@ -4,7 +4,11 @@
  * event must validate against its component schema.
  *
  *   expectMatchesSpec('executePrompt', res.status, res.body);
- *   expectValidSchema('NativeStreamEvent', JSON.parse(line));
+ *   expectStreamMatchesSpec('streamPrompt', res.status, contentType, bodyText); // every event
+ *   expectValidSchema(streamEventSchemaFor('openaiChatCompletions', 200, 'text/event-stream'), data);
+ *
+ * Stream bodies are declared as strings; the media type's `x-clinvk-stream-event` names the schema
+ * of one event, and that schema is what every NDJSON line / SSE data frame is checked against.
  *
  * The shared OpenAPIBackend instance is built synchronously on first use (so the helpers can be
  * called anywhere without `await`): the document is checked against the OpenAPI 3.0 meta-schema
@@ -318,4 +322,164 @@ export function expectValidSchema(schemaName: string, value: unknown): void {
 /** Non-throwing variant of expectValidSchema. */
 export function matchesSchema(schemaName: string, value: unknown): boolean {
   return schemaValidator(schemaName)(value) === true;
+}
+
+// --------------------------------------------------------------------------- streams
+
+/** The raw (not dereferenced) response object of an operation for a status, `$ref`s followed. */
+function rawResponse(operationId: string, status: number): { key: string; response: AnyObject } | undefined {
+  const doc = contractDocument();
+  for (const item of Object.values<AnyObject>(doc.paths ?? {})) {
+    for (const op of Object.values<AnyObject>(item)) {
+      if (op?.operationId !== operationId) continue;
+      const responses = (op.responses ?? {}) as AnyObject;
+      const key = [String(status), `${Math.floor(status / 100)}XX`, 'default'].find((k) => responses[k] !== undefined);
+      if (!key) return undefined;
+      let response = responses[key] as AnyObject;
+      while (typeof response.$ref === 'string') {
+        response = (response.$ref as string)
+          .slice(2)
+          .split('/')
+          .reduce((o: AnyObject, k: string) => o[k], doc);
+      }
+      return { key, response };
+    }
+  }
+  return undefined;
+}
+
+function rawOperation(operationId: string): AnyObject | undefined {
+  for (const item of Object.values<AnyObject>(contractDocument().paths ?? {})) {
+    for (const op of Object.values<AnyObject>(item)) if (op?.operationId === operationId) return op;
+  }
+  return undefined;
+}
+
+/**
+ * The component schema the contract names (`x-clinvk-stream-event`) for one event of the stream
+ * response of `operationId` with HTTP `status` and media type `contentType`. An operation whose
+ * stream is kept only for compatibility (`x-clinvk-stream-operation`, e.g. executePrompt with
+ * `output_format: stream-json`) uses the events of the operation it names.
+ */
+export function streamEventSchemaFor(operationId: string, status: number, contentType: string): string {
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  const found = rawResponse(operationId, status);
+  const media = found?.response.content?.[type] as AnyObject | undefined;
+  const ref = media?.['x-clinvk-stream-event']?.$ref as string | undefined;
+  if (ref) return ref.split('/').pop()!;
+  const alias = rawOperation(operationId)?.['x-clinvk-stream-operation'] as string | undefined;
+  if (alias) return streamEventSchemaFor(alias, status, contentType);
+  throw new ContractAssertionError(
+    `${operationId} HTTP ${status} declares no ${type} stream with x-clinvk-stream-event (declared: ${Object.keys(found?.response.content ?? {}).join(', ') || 'nothing'})`,
+  );
+}
+
+/** One parsed event of a stream body. */
+export interface StreamEventFrame {
+  /** The parsed JSON event (NDJSON line or SSE `data`). */
+  data: AnyObject;
+  /** SSE only: the `event:` name and `id:` of the frame. */
+  event?: string;
+  id?: string;
+}
+
+/** What a stream body held besides its events: SSE comments (heartbeats) and OpenAI's `[DONE]`. */
+export interface ParsedStream {
+  schema: string;
+  events: StreamEventFrame[];
+  comments: string[];
+  done: boolean;
+}
+
+function parseSseFrames(text: string): { event?: string; id?: string; data?: string; comments: string[] }[] {
+  if (text !== '' && !text.endsWith('\n\n')) {
+    throw new ContractAssertionError(`SSE body does not end with a blank line: ${JSON.stringify(text.slice(-80))}`);
+  }
+  return text
+    .split('\n\n')
+    .filter((f) => f !== '')
+    .map((raw) => {
+      const frame: { event?: string; id?: string; data?: string; comments: string[] } = { comments: [] };
+      for (const line of raw.split('\n')) {
+        if (line.startsWith(':')) frame.comments.push(line.slice(1).trim());
+        else if (line.startsWith('event: ')) frame.event = line.slice(7);
+        else if (line.startsWith('id: ')) frame.id = line.slice(4);
+        else if (line.startsWith('data: '))
+          frame.data = frame.data === undefined ? line.slice(6) : `${frame.data}\n${line.slice(6)}`;
+        else throw new ContractAssertionError(`unexpected SSE line ${JSON.stringify(line)}`);
+      }
+      return frame;
+    });
+}
+
+/**
+ * Asserts that a whole stream body (NDJSON or SSE) matches the contract: every event (NDJSON line,
+ * or JSON `data` of an SSE frame) validates against the schema named by `x-clinvk-stream-event`
+ * for that operation, status and media type. SSE frames with an `event:` name must carry the same
+ * `type` in their data; OpenAI's `data: [DONE]` is accepted only as the last frame. Returns the
+ * parsed events for further assertions.
+ */
+export function expectStreamMatchesSpec(
+  operationId: string,
+  status: number,
+  contentType: string,
+  body: string,
+): ParsedStream {
+  const schema = streamEventSchemaFor(operationId, status, contentType);
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  const out: ParsedStream = { schema, events: [], comments: [], done: false };
+  const check = (value: unknown, where: string) => {
+    try {
+      expectValidSchema(schema, value);
+    } catch (err) {
+      throw new ContractAssertionError(`${operationId} stream ${where}: ${(err as Error).message}`);
+    }
+  };
+  if (type === 'application/x-ndjson') {
+    if (body !== '' && !body.endsWith('\n'))
+      throw new ContractAssertionError('NDJSON body does not end with a newline');
+    body
+      .split('\n')
+      .filter((l) => l !== '')
+      .forEach((line, i) => {
+        let data: AnyObject;
+        try {
+          data = JSON.parse(line) as AnyObject;
+        } catch {
+          throw new ContractAssertionError(`${operationId} stream line ${i + 1} is not JSON: ${line.slice(0, 200)}`);
+        }
+        check(data, `line ${i + 1}`);
+        out.events.push({ data });
+      });
+    return out;
+  }
+  if (type === 'text/event-stream') {
+    const frames = parseSseFrames(body);
+    frames.forEach((f, i) => {
+      out.comments.push(...f.comments);
+      if (f.data === undefined) {
+        if (f.event !== undefined || f.id !== undefined)
+          throw new ContractAssertionError(`SSE frame ${i + 1} has no data`);
+        return;
+      }
+      if (out.done) throw new ContractAssertionError(`SSE frame ${i + 1} follows data: [DONE]`);
+      if (f.data === '[DONE]') {
+        out.done = true;
+        return;
+      }
+      let data: AnyObject;
+      try {
+        data = JSON.parse(f.data) as AnyObject;
+      } catch {
+        throw new ContractAssertionError(`${operationId} SSE frame ${i + 1} data is not JSON: ${f.data.slice(0, 200)}`);
+      }
+      if (f.event !== undefined && data.type !== f.event) {
+        throw new ContractAssertionError(`SSE frame ${i + 1}: event ${f.event} but data.type ${String(data.type)}`);
+      }
+      check(data, `frame ${i + 1}`);
+      out.events.push({ data, event: f.event, id: f.id });
+    });
+    return out;
+  }
+  throw new ContractAssertionError(`${contentType} is not a stream media type`);
 }

@@ -3,7 +3,7 @@
  * against the fake CLIs.
  */
 import request from 'supertest';
-import { expectMatchesSpec, expectValidSchema } from '../helpers/contract';
+import { expectMatchesSpec, expectValidSchema, streamEventSchemaFor } from '../helpers/contract';
 import { flagValue, lastRun, modelArg, parseSse, reply, runs, withSystem } from '../helpers/compat';
 import { makeTestApp, type TestApp } from '../helpers/server';
 
@@ -28,7 +28,7 @@ function eventsOf(text: string): Array<Record<string, any>> {
     expect(f.comment).toBeUndefined();
     const data = JSON.parse(f.data!) as Record<string, any>;
     expect(f.event).toBe(data.type);
-    expectValidSchema('AnthropicStreamEvent', data);
+    expectValidSchema(streamEventSchemaFor('anthropicCreateMessage', 200, 'text/event-stream'), data);
     return data;
   });
 }

@@ -5,7 +5,7 @@
  * but argv rendering happens.
  */
 import request from 'supertest';
-import { contractDocument, expectMatchesSpec } from '../helpers/contract';
+import { contractDocument, expectMatchesSpec, expectStreamMatchesSpec } from '../helpers/contract';
 import { makeTestApp, type TestApp } from '../helpers/server';
 
 type Schema = Record<string, any>;
@@ -31,6 +31,15 @@ function deref(s: Schema): Schema {
       .split('/')
       .slice(1)
       .reduce((o: any, k: string) => o[k], doc);
+  // allOf (streamPrompt's body: PromptRequest narrowed): later parts narrow the properties of earlier ones
+  if (cur?.allOf) {
+    const parts = (cur.allOf as Schema[]).map(deref);
+    return {
+      ...Object.assign({}, ...parts),
+      properties: Object.assign({}, ...parts.map((p) => p.properties ?? {})),
+      required: parts.flatMap((p) => p.required ?? []),
+    };
+  }
   return cur;
 }
 
@@ -130,6 +139,7 @@ class Gen {
 
 const POST_OPS: [string, string][] = [
   ['/api/v1/prompt', 'executePrompt'],
+  ['/api/v1/prompt/stream', 'streamPrompt'],
   ['/api/v1/parallel', 'executeParallel'],
   ['/api/v1/chain', 'executeChain'],
   ['/api/v1/compare', 'executeCompare'],
@@ -139,6 +149,15 @@ const POST_OPS: [string, string][] = [
 
 function requestSchema(path: string): Schema {
   return doc.paths[path].post.requestBody.content['application/json'].schema;
+}
+
+/** supertest parser: every body as text (NDJSON is not buffered by default). */
+function textBody(res: request.Response, cb: (err: Error | null, body: string) => void): void {
+  const stream = res as unknown as NodeJS.ReadableStream;
+  let text = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => (text += chunk));
+  stream.on('end', () => cb(null, text));
 }
 
 let t: TestApp;
@@ -151,19 +170,37 @@ test.each(POST_OPS)('fuzz POST %s: no 5xx, every response in the contract', asyn
   const gen = new Gen(prng(path.length * 7919));
   const schema = requestSchema(path);
   const statuses = new Map<number, number>();
+  let streams = 0;
   for (let i = 0; i < 60; i++) {
     gen.valid = i % 3 === 0;
     const body = gen.value(schema);
-    const res = await request(t.app).post(path).send(JSON.stringify(body)).set('Content-Type', 'application/json');
+    const res = await request(t.app)
+      .post(path)
+      .send(JSON.stringify(body))
+      .set('Content-Type', 'application/json')
+      .buffer(true)
+      .parse(textBody);
+    const text = res.body as string;
+    const type = String(res.headers['content-type'] ?? '');
     statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
     if (res.status >= 500 && res.status !== 503)
-      throw new Error(`${res.status} for ${JSON.stringify(body).slice(0, 500)}: ${res.text}`);
-    if (res.headers['content-type']?.startsWith('application/json'))
-      expectMatchesSpec(operationId, res.status, res.body);
+      throw new Error(`${res.status} for ${JSON.stringify(body).slice(0, 500)}: ${text}`);
+    if (type.startsWith('application/json')) expectMatchesSpec(operationId, res.status, JSON.parse(text));
+    else {
+      // streams (streamPrompt, executePrompt with output_format stream-json, compat stream: true):
+      // every event against the schema the contract names for it
+      expect(type).toMatch(/^(application\/x-ndjson|text\/event-stream)/);
+      expectStreamMatchesSpec(operationId, res.status, type, text);
+      streams++;
+    }
   }
   // The generator reaches both accepted and rejected requests.
   expect([...statuses.keys()].some((s) => s < 300)).toBe(true);
   expect([...statuses.keys()].some((s) => s >= 400)).toBe(true);
+  // the stream operation streams whenever it accepts a request
+  if (operationId === 'streamPrompt') expect(streams).toBe(statuses.get(200));
+  // executePrompt's output_format stream-json case is reached and read as an NDJSON stream
+  if (operationId === 'executePrompt') expect(streams).toBeGreaterThan(0);
   expect(t.starts()).toEqual([]);
 });
 

@@ -3,7 +3,7 @@
  * fake CLIs.
  */
 import request from 'supertest';
-import { expectMatchesSpec, expectValidSchema } from '../helpers/contract';
+import { expectMatchesSpec, expectValidSchema, streamEventSchemaFor } from '../helpers/contract';
 import { flagValue, lastRun, modelArg, parseSse, reply, runs, withSystem } from '../helpers/compat';
 import { makeTestApp, type TestApp } from '../helpers/server';
 
@@ -28,6 +28,7 @@ function chunksOf(text: string): { frames: ReturnType<typeof parseSse>; payloads
     if (f.comment !== undefined) continue;
     if (f.data === '[DONE]') continue;
     const payload = JSON.parse(f.data!) as Record<string, any>;
+    expectValidSchema(streamEventSchemaFor('openaiChatCompletions', 200, 'text/event-stream'), payload);
     if (payload.error) expectValidSchema('OpenAIErrorResponse', payload);
     else expectValidSchema('OpenAIChatCompletionChunk', payload);
     payloads.push(payload);

@@ -6,16 +6,19 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
 import request from 'supertest';
-import { expectValidSchema } from '../helpers/contract';
+import { expectValidSchema, streamEventSchemaFor } from '../helpers/contract';
 import { isAlive, makeTestServer, waitFor, type TestServer } from '../helpers/server';
 import { lineArrivals, ndjson, readStream } from '../helpers/stream';
 
 const reply = (prompt: string) =>
   `MOCK-REPLY: ${crypto.createHash('sha256').update(prompt).digest('hex').slice(0, 12)}`;
 
+// output_format stream-json on /api/v1/prompt: the events of the schema the contract names
+const EVENT_SCHEMA = streamEventSchemaFor('executePrompt', 200, 'application/x-ndjson');
+
 function checkEnvelope(events: Record<string, any>[], backend: string, sessionId?: string) {
   events.forEach((e, i) => {
-    expectValidSchema('NativeStreamEvent', e);
+    expectValidSchema(EVENT_SCHEMA, e);
     expect(Object.keys(e)).toEqual(
       sessionId
         ? ['type', 'backend', 'session_id', 'timestamp', 'sequence', 'content']

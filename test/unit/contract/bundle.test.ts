@@ -12,6 +12,7 @@ const ROOT = join(__dirname, '..', '..', '..');
 
 const OPERATIONS: Array<[string, string, string]> = [
   ['executePrompt', 'post', '/api/v1/prompt'],
+  ['streamPrompt', 'post', '/api/v1/prompt/stream'],
   ['executeParallel', 'post', '/api/v1/parallel'],
   ['executeChain', 'post', '/api/v1/chain'],
   ['executeCompare', 'post', '/api/v1/compare'],
@@ -186,8 +187,16 @@ describe('bundled document', () => {
     for (const [id, method, path] of OPERATIONS) {
       if (!path.startsWith('/api/v1/') || method !== 'post') continue;
       const ref = doc.paths[path][method].requestBody.content['application/json'].schema.$ref;
-      expect([id, requests.includes(ref.split('/').pop())]).toEqual([id, true]);
+      expect([id, [...requests, 'StreamPromptRequest'].includes(ref.split('/').pop())]).toEqual([id, true]);
     }
+    // streamPrompt: the body of executePrompt with output_format absent or stream-json
+    expect(doc.components.schemas.StreamPromptRequest.allOf).toEqual([
+      { $ref: '#/components/schemas/PromptRequest' },
+      {
+        type: 'object',
+        properties: { output_format: expect.objectContaining({ type: 'string', enum: ['stream-json'] }) },
+      },
+    ]);
   });
 
   it('compat request schemas allow additional properties at the top level and in messages', () => {
@@ -198,27 +207,37 @@ describe('bundled document', () => {
     expect(s.AnthropicInputMessage.additionalProperties).toBe(true);
   });
 
-  it('declares the error statuses on every operation, with the style error shape', () => {
-    const shape = (id: string) =>
-      id.startsWith('openai')
-        ? 'OpenAIErrorResponse'
-        : id.startsWith('anthropic')
-          ? 'AnthropicErrorResponse'
-          : 'ErrorResponse';
+  it('declares the error statuses on every operation, with the style error shape and precise data', () => {
+    const shape = (id: string, status: string) => {
+      if (id.startsWith('openai')) return 'OpenAIErrorResponse';
+      if (id.startsWith('anthropic')) return 'AnthropicErrorResponse';
+      // the failure `data` of runs is typed per operation (no union of result types)
+      if (id === 'executePrompt' && ['502', '503', '504'].includes(status)) return 'ExecutionErrorResponse';
+      if (id === 'executeParallel' && ['503', '504'].includes(status)) return 'ParallelErrorResponse';
+      if (id === 'executeChain' && ['503', '504'].includes(status)) return 'ChainErrorResponse';
+      if (id === 'executeCompare' && ['503', '504'].includes(status)) return 'CompareErrorResponse';
+      return 'ErrorResponse';
+    };
     for (const [id, method, path] of OPERATIONS) {
       const responses = doc.paths[path][method].responses;
       const statuses = Object.keys(responses);
+      // 405 is possible on every path: documented once per style, by the default response
       expect([id, statuses.includes('default'), statuses.includes('405'), statuses.includes('429')]).toEqual([
         id,
         true,
-        true,
+        false,
         true,
       ]);
       const exempt = ['healthCheck', 'getOpenApiJson', 'getOpenApiYaml', 'getDocs'].includes(id);
       expect([id, statuses.includes('401')]).toEqual([id, !exempt]);
       if (method === 'post') {
         for (const s of ['400', '413', '415', '500']) expect([id, s, statuses.includes(s)]).toEqual([id, s, true]);
+      } else {
+        // the body guard reads POST bodies only
+        for (const s of ['413', '415']) expect([id, s, statuses.includes(s)]).toEqual([id, s, false]);
       }
+      // failures after the 200 head of a stream are events, never a 502
+      if (id === 'streamPrompt') expect(statuses.includes('502')).toBe(false);
       for (const status of statuses) {
         if (status.startsWith('2') || (id === 'healthCheck' && status === '503')) continue;
         const ref: string = responses[status].$ref;
@@ -226,28 +245,61 @@ describe('bundled document', () => {
         expect([id, status, response.content['application/json'].schema.$ref]).toEqual([
           id,
           status,
-          `#/components/schemas/${shape(id)}`,
+          `#/components/schemas/${shape(id, status)}`,
+        ]);
+        expect([id, status, response.headers['X-Request-Id'].$ref]).toEqual([
+          id,
+          status,
+          '#/components/headers/XRequestId',
         ]);
       }
     }
+    expect(doc.components.headers.XRequestId.required).toBe(true);
+    for (const style of ['Native', 'OpenAI', 'Anthropic']) {
+      const d = doc.components.responses[`${style}DefaultError`];
+      expect(d.description).toMatch(/405 method_not_allowed/);
+      expect(d.headers.Allow).toEqual({ $ref: '#/components/headers/Allow' });
+    }
+    expect(doc.components.schemas.ErrorResponse.properties.data).toBeUndefined();
+    for (const [name, data] of [
+      ['ExecutionErrorResponse', 'ExecutionResult'],
+      ['ParallelErrorResponse', 'ParallelResult'],
+      ['ChainErrorResponse', 'ChainResult'],
+      ['CompareErrorResponse', 'CompareResult'],
+    ]) {
+      expect(doc.components.schemas[name].properties.data).toEqual({ $ref: `#/components/schemas/${data}` });
+    }
   });
 
-  it('describes the streaming and non-JSON media types', () => {
+  it('describes stream bodies as strings naming their event schema, and the non-JSON media types', () => {
     const p = doc.paths;
-    expect(Object.keys(p['/api/v1/prompt'].post.responses['200'].content)).toEqual([
-      'application/json',
-      'application/x-ndjson',
-    ]);
-    expect(p['/api/v1/prompt'].post.responses['200'].content['application/x-ndjson'].schema.$ref).toBe(
-      '#/components/schemas/NativeStreamEvent',
-    );
+    const stream = (type: string, event: string) => ({
+      schema: expect.objectContaining({ type: 'string' }),
+      'x-clinvk-stream-event': { $ref: `#/components/schemas/${event}` },
+    });
+    // executePrompt describes only JSON; its stream-json compatibility case points at streamPrompt
+    expect(Object.keys(p['/api/v1/prompt'].post.responses['200'].content)).toEqual(['application/json']);
+    expect(p['/api/v1/prompt'].post['x-clinvk-stream-operation']).toBe('streamPrompt');
+    expect(p['/api/v1/prompt'].post.description).toMatch(/output_format`?\s+is\s+`?stream-json/);
+    expect(p['/api/v1/prompt/stream'].post.responses['200'].content).toEqual({
+      'application/x-ndjson': stream('application/x-ndjson', 'NativeStreamEvent'),
+    });
     expect(Object.keys(p['/openai/v1/chat/completions'].post.responses['200'].content)).toEqual([
       'application/json',
       'text/event-stream',
     ]);
-    expect(Object.keys(p['/anthropic/v1/messages'].post.responses['200'].content)).toEqual([
-      'application/json',
-      'text/event-stream',
+    expect(p['/openai/v1/chat/completions'].post.responses['200'].content['text/event-stream']).toEqual(
+      stream('text/event-stream', 'OpenAIStreamEvent'),
+    );
+    for (const path of ['/anthropic/v1/messages', '/anthropic/v1/v1/messages']) {
+      expect(Object.keys(p[path].post.responses['200'].content)).toEqual(['application/json', 'text/event-stream']);
+      expect(p[path].post.responses['200'].content['text/event-stream']).toEqual(
+        stream('text/event-stream', 'AnthropicStreamEvent'),
+      );
+    }
+    expect(doc.components.schemas.OpenAIStreamEvent.oneOf).toEqual([
+      { $ref: '#/components/schemas/OpenAIChatCompletionChunk' },
+      { $ref: '#/components/schemas/OpenAIErrorResponse' },
     ]);
     expect(Object.keys(p['/openapi.yaml'].get.responses['200'].content)).toEqual(['application/yaml']);
     expect(Object.keys(p['/docs'].get.responses['200'].content)).toEqual(['text/html']);
@@ -255,12 +307,23 @@ describe('bundled document', () => {
     expect(Object.keys(p['/health'].get.responses['503'].content)).toEqual(['application/json']);
   });
 
+  it('marks the /anthropic/v1/v1/* aliases deprecated, and nothing else', () => {
+    for (const [id, method, path] of OPERATIONS) {
+      expect([id, doc.paths[path][method].deprecated === true]).toEqual([id, path.startsWith('/anthropic/v1/v1/')]);
+    }
+  });
+
+  it('names a contact', () => {
+    expect(doc.info.contact).toEqual({ name: expect.any(String) });
+  });
+
   it('declares API-key and bearer security, exempting health and the meta documents', () => {
     expect(doc.components.securitySchemes).toEqual({
       ApiKeyHeader: expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-Api-Key' }),
       BearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
     });
-    expect(doc.security).toEqual([{ ApiKeyHeader: [] }, { BearerAuth: [] }]);
+    // auth is optional unless keys are configured: `{}` lets an unauthenticated call through
+    expect(doc.security).toEqual([{}, { ApiKeyHeader: [] }, { BearerAuth: [] }]);
     for (const path of ['/health', '/openapi.json', '/openapi.yaml', '/docs'])
       expect(doc.paths[path].get.security).toEqual([]);
     expect(doc.paths['/metrics'].get.security).toEqual([{}, { ApiKeyHeader: [] }, { BearerAuth: [] }]);
@@ -270,8 +333,11 @@ describe('bundled document', () => {
     const { ERROR_STATUS } = jest.requireActual('../../../src/errors');
     const codes = Object.keys(ERROR_STATUS).sort();
     expect([...doc.components.schemas.ErrorCode.enum].sort()).toEqual(codes);
-    expect([...doc.components.schemas.OpenAIError.properties.code.enum].sort()).toEqual(
-      [...codes, 'stream_line_too_long'].sort(),
-    );
+    // OpenAIError.code reuses the enums instead of repeating them
+    expect(doc.components.schemas.OpenAIError.properties.code.anyOf).toEqual([
+      { $ref: '#/components/schemas/ErrorCode' },
+      { $ref: '#/components/schemas/StreamErrorCode' },
+    ]);
+    expect(doc.components.schemas.StreamErrorCode.enum).toContain('stream_line_too_long');
   });
 });

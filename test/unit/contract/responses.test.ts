@@ -6,9 +6,11 @@ import { ERROR_STATUS, type ErrorCode } from '../../../src/errors';
 import {
   anthropicErrorTypeFor,
   expectMatchesSpec,
+  expectStreamMatchesSpec,
   expectValidSchema,
   matchesSchema,
   openaiErrorTypeFor,
+  streamEventSchemaFor,
 } from '../../helpers/contract';
 
 const SID = '3f2a9c0d4b1e4f6a8c7d2e1f0a9b8c7d';
@@ -743,5 +745,122 @@ describe('stream events (§4.2–§4.4)', () => {
 
   it('rejects unknown schema names', () => {
     expect(() => expectValidSchema('Nope', {})).toThrow(/unknown component schema "Nope"/);
+  });
+});
+
+describe('failure data is precise per operation', () => {
+  const parallel = { total_tasks: 0, completed: 0, failed: 0, canceled: 0, total_duration_ms: 1, results: [] };
+  const execution = { backend: 'codex', exit_code: -1, duration_ms: 3, output: '', error: 'timed out' };
+  it('a run result is accepted only where that operation can send it', () => {
+    expectMatchesSpec('executePrompt', 503, { success: false, error: 'x', code: 'shutting_down', data: execution });
+    expectMatchesSpec('executeParallel', 503, { success: false, error: 'x', code: 'shutting_down', data: parallel });
+    expect(() =>
+      expectMatchesSpec('executePrompt', 504, { success: false, error: 'x', code: 'backend_timeout', data: parallel }),
+    ).toThrow(/does not match the contract/);
+    expect(() =>
+      expectMatchesSpec('executeParallel', 504, {
+        success: false,
+        error: 'x',
+        code: 'backend_timeout',
+        data: execution,
+      }),
+    ).toThrow(/does not match the contract/);
+    // errors that never carry a run result have no data at all
+    expect(() =>
+      expectMatchesSpec('executePrompt', 400, { success: false, error: 'x', code: 'invalid_json', data: execution }),
+    ).toThrow(/additional/);
+    expect(() =>
+      expectMatchesSpec('streamPrompt', 504, { success: false, error: 'x', code: 'backend_timeout', data: execution }),
+    ).toThrow(/additional/);
+  });
+});
+
+describe('stream bodies (x-clinvk-stream-event)', () => {
+  const ev = (type: string, sequence: number, content: Record<string, unknown>) => ({
+    type,
+    backend: 'claude',
+    timestamp: TS,
+    sequence,
+    content,
+  });
+  it('names the event schema per operation, status and media type', () => {
+    expect(streamEventSchemaFor('streamPrompt', 200, 'application/x-ndjson')).toBe('NativeStreamEvent');
+    // executePrompt's stream-json compatibility case: the events of streamPrompt
+    expect(streamEventSchemaFor('executePrompt', 200, 'application/x-ndjson')).toBe('NativeStreamEvent');
+    expect(streamEventSchemaFor('openaiChatCompletions', 200, 'text/event-stream; charset=utf-8')).toBe(
+      'OpenAIStreamEvent',
+    );
+    expect(streamEventSchemaFor('anthropicCreateMessageV1', 200, 'text/event-stream')).toBe('AnthropicStreamEvent');
+    expect(() => streamEventSchemaFor('listBackends', 200, 'application/x-ndjson')).toThrow(/no application\/x-ndjson/);
+    expect(() => streamEventSchemaFor('streamPrompt', 400, 'application/x-ndjson')).toThrow(/declares no/);
+  });
+
+  it('validates every NDJSON line', () => {
+    const lines = [ev('message', 1, { text: 'x', role: 'assistant' }), ev('done', 2, { exit_code: 0, duration_ms: 1 })];
+    const body = lines.map((l) => `${JSON.stringify(l)}\n`).join('');
+    const parsed = expectStreamMatchesSpec('streamPrompt', 200, 'application/x-ndjson', body);
+    expect(parsed.events.map((e) => e.data)).toEqual(lines);
+    const bad = `${JSON.stringify(ev('message', 1, { text: 'x' }))}\n`;
+    expect(() => expectStreamMatchesSpec('streamPrompt', 200, 'application/x-ndjson', bad)).toThrow(
+      /line 1[\s\S]*StreamMessageEvent[\s\S]*role/,
+    );
+    expect(() => expectStreamMatchesSpec('executePrompt', 200, 'application/x-ndjson', 'nope\n')).toThrow(/not JSON/);
+    expect(() =>
+      expectStreamMatchesSpec('streamPrompt', 200, 'application/x-ndjson', JSON.stringify(lines[0])),
+    ).toThrow(/newline/);
+  });
+
+  it('validates every SSE data frame, accepting [DONE] only last and heartbeat comments anywhere', () => {
+    const chunk = {
+      id: 'chatcmpl-4fQ0bX2mZk9sY1TqR7uWc3Ld',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'claude',
+      choices: [{ index: 0, delta: { content: 'x' }, logprobs: null, finish_reason: null }],
+    };
+    const error = { error: { message: 'claude failed: x', type: 'server_error', param: null, code: 'backend_failed' } };
+    const ok = `data: ${JSON.stringify(chunk)}\n\n: keep-alive\n\ndata: [DONE]\n\n`;
+    const parsed = expectStreamMatchesSpec('openaiChatCompletions', 200, 'text/event-stream; charset=utf-8', ok);
+    expect(parsed).toMatchObject({ schema: 'OpenAIStreamEvent', done: true, comments: ['keep-alive'] });
+    expectStreamMatchesSpec('openaiChatCompletions', 200, 'text/event-stream', `data: ${JSON.stringify(error)}\n\n`);
+    expect(() =>
+      expectStreamMatchesSpec(
+        'openaiChatCompletions',
+        200,
+        'text/event-stream',
+        `data: [DONE]\n\ndata: ${JSON.stringify(chunk)}\n\n`,
+      ),
+    ).toThrow(/follows data: \[DONE\]/);
+    expect(() =>
+      expectStreamMatchesSpec(
+        'openaiChatCompletions',
+        200,
+        'text/event-stream',
+        `data: ${JSON.stringify({ ...chunk, object: 'chat.completion' })}\n\n`,
+      ),
+    ).toThrow(/frame 1/);
+    const ping = { type: 'ping' };
+    expectStreamMatchesSpec(
+      'anthropicCreateMessage',
+      200,
+      'text/event-stream',
+      `event: ping\ndata: ${JSON.stringify(ping)}\n\n`,
+    );
+    expect(() =>
+      expectStreamMatchesSpec(
+        'anthropicCreateMessage',
+        200,
+        'text/event-stream',
+        `event: message_stop\ndata: ${JSON.stringify(ping)}\n\n`,
+      ),
+    ).toThrow(/event message_stop but data.type ping/);
+    expect(() =>
+      expectStreamMatchesSpec(
+        'anthropicCreateMessage',
+        200,
+        'text/event-stream',
+        `event: ping\ndata: ${JSON.stringify(ping)}\n`,
+      ),
+    ).toThrow(/blank line/);
   });
 });
