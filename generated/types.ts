@@ -705,7 +705,7 @@ export interface components {
             /** @description Human-readable message. */
             error: string;
             code: components["schemas"]["ErrorCode"];
-            /** @description Only with `validation_error`, one item per problem. */
+            /** @description Only with `validation_error` (one item per problem) and `option_not_allowed` (the refused field). */
             details?: components["schemas"]["ValidationDetail"][];
             data?: components["schemas"]["ChainResult"];
         };
@@ -773,7 +773,7 @@ export interface components {
             /** @description Human-readable message. */
             error: string;
             code: components["schemas"]["ErrorCode"];
-            /** @description Only with `validation_error`, one item per problem. */
+            /** @description Only with `validation_error` (one item per problem) and `option_not_allowed` (the refused field). */
             details?: components["schemas"]["ValidationDetail"][];
             data?: components["schemas"]["CompareResult"];
         };
@@ -803,15 +803,15 @@ export interface components {
          * @description Machine error code (SPEC §2.3); the HTTP status is fixed per code.
          * @enum {string}
          */
-        ErrorCode: "validation_error" | "invalid_json" | "unsupported_content" | "ambiguous_session_id" | "bad_request" | "unauthorized" | "forbidden_workdir" | "not_found" | "session_not_found" | "model_not_found" | "method_not_allowed" | "request_timeout" | "session_busy" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "header_too_large" | "internal_error" | "backend_failed" | "output_too_large" | "backend_unavailable" | "session_store_unavailable" | "shutting_down" | "backend_timeout";
-        /** @description Native error envelope. `details` only for `validation_error`. Errors that can carry the result of a run use the operation's own envelope (`ExecutionErrorResponse`, …). */
+        ErrorCode: "validation_error" | "invalid_json" | "unsupported_content" | "ambiguous_session_id" | "bad_request" | "unauthorized" | "forbidden_workdir" | "forbidden_host" | "forbidden_origin" | "option_not_allowed" | "not_found" | "session_not_found" | "model_not_found" | "method_not_allowed" | "request_timeout" | "session_busy" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "header_too_large" | "internal_error" | "backend_failed" | "output_too_large" | "backend_unavailable" | "session_store_unavailable" | "shutting_down" | "backend_timeout";
+        /** @description Native error envelope. `details` only for `validation_error` and `option_not_allowed` (it names the refused field). Errors that can carry the result of a run use the operation's own envelope (`ExecutionErrorResponse`, …). */
         ErrorResponse: {
             /** @enum {boolean} */
             success: false;
             /** @description Human-readable message. */
             error: string;
             code: components["schemas"]["ErrorCode"];
-            /** @description Only with `validation_error`, one item per problem. */
+            /** @description Only with `validation_error` (one item per problem) and `option_not_allowed` (the refused field). */
             details?: components["schemas"]["ValidationDetail"][];
         };
         /** @description Native error envelope of a single run (`executePrompt`): on 502 (the CLI ran and failed), 504 (the deadline passed after the run started) and 503 (stopped by shutdown) `data` is the `ExecutionResult` of the run; errors before the run have no `data`. */
@@ -821,7 +821,7 @@ export interface components {
             /** @description Human-readable message. */
             error: string;
             code: components["schemas"]["ErrorCode"];
-            /** @description Only with `validation_error`, one item per problem. */
+            /** @description Only with `validation_error` (one item per problem) and `option_not_allowed` (the refused field). */
             details?: components["schemas"]["ValidationDetail"][];
             data?: components["schemas"]["ExecutionResult"];
         };
@@ -1086,7 +1086,7 @@ export interface components {
             /** @description Human-readable message. */
             error: string;
             code: components["schemas"]["ErrorCode"];
-            /** @description Only with `validation_error`, one item per problem. */
+            /** @description Only with `validation_error` (one item per problem) and `option_not_allowed` (the refused field). */
             details?: components["schemas"]["ValidationDetail"][];
             data?: components["schemas"]["ParallelResult"];
         };
@@ -1458,7 +1458,7 @@ export interface components {
                 "application/json": components["schemas"]["AnthropicErrorResponse"];
             };
         };
-        /** @description 403: The working directory is blocked or outside the allowed prefixes (forbidden_workdir). Body: Anthropic error shape. */
+        /** @description 403: The working directory is blocked or outside the allowed prefixes (forbidden_workdir), an approval/sandbox mode above the backend's ceiling or one its CLI cannot enforce (option_not_allowed), a foreign Origin on POST/DELETE (forbidden_origin) or a Host header that does not name the server (forbidden_host). Body: Anthropic error shape. */
         AnthropicForbidden: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -1638,7 +1638,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description 403: The working directory is blocked or outside the allowed prefixes (forbidden_workdir). Body: native error envelope. */
+        /** @description 403: The working directory is blocked or outside the allowed prefixes (forbidden_workdir), an approval/sandbox mode above the backend's ceiling or one its CLI cannot enforce (option_not_allowed), a foreign Origin on POST/DELETE (forbidden_origin) or a Host header that does not name the server (forbidden_host). Body: native error envelope. */
         NativeForbidden: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -1766,7 +1766,7 @@ export interface components {
                 "application/json": components["schemas"]["OpenAIErrorResponse"];
             };
         };
-        /** @description 403: The working directory is blocked or outside the allowed prefixes (forbidden_workdir). Body: OpenAI error shape. */
+        /** @description 403: The working directory is blocked or outside the allowed prefixes (forbidden_workdir), an approval/sandbox mode above the backend's ceiling or one its CLI cannot enforce (option_not_allowed), a foreign Origin on POST/DELETE (forbidden_origin) or a Host header that does not name the server (forbidden_host). Body: OpenAI error shape. */
         OpenAIForbidden: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];

@@ -11,6 +11,9 @@ export const ERROR_STATUS = {
   bad_request: 400,
   unauthorized: 401,
   forbidden_workdir: 403,
+  forbidden_host: 403,
+  forbidden_origin: 403,
+  option_not_allowed: 403,
   not_found: 404,
   session_not_found: 404,
   model_not_found: 404,
@@ -91,6 +94,9 @@ export function isApiError(e: unknown): e is ApiError {
 const OPENAI_TYPE: Partial<Record<ErrorCode, string>> = {
   unauthorized: 'invalid_request_error',
   forbidden_workdir: 'permission_error',
+  forbidden_host: 'permission_error',
+  forbidden_origin: 'permission_error',
+  option_not_allowed: 'permission_error',
   rate_limited: 'rate_limit_error',
   queue_full: 'rate_limit_error',
 };
@@ -98,6 +104,9 @@ const OPENAI_TYPE: Partial<Record<ErrorCode, string>> = {
 const ANTHROPIC_TYPE: Partial<Record<ErrorCode, string>> = {
   unauthorized: 'authentication_error',
   forbidden_workdir: 'permission_error',
+  forbidden_host: 'permission_error',
+  forbidden_origin: 'permission_error',
+  option_not_allowed: 'permission_error',
   not_found: 'not_found_error',
   model_not_found: 'not_found_error',
   payload_too_large: 'request_too_large',

@@ -12,6 +12,9 @@ import { StatusService } from './execution/status';
 import type { Logger } from './observability/logger';
 import { Metrics } from './observability/metrics';
 import { packageVersion } from './lib/package-version';
+import { ConfigError } from './config/load';
+import { ModePolicy } from './security/modes';
+import { agentIdentity, enforcementFacts } from './security/startup';
 import { WorkdirPolicy } from './security/workdir';
 import { createSessionStore } from './sessions';
 import type { SessionStore } from './sessions/types';
@@ -59,7 +62,13 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
     blockedPrefixes: s.blocked_workdir_prefixes,
     clinvkHome: config.home,
   });
-  const planner = new Planner(config, workdirs);
+  const agent = agentIdentity(config);
+  const modes = new ModePolicy(config, enforcementFacts(config, agent));
+  // Configured defaults a CLI cannot enforce never reach a request (the command line checks this
+  // first and exits 2; this keeps embedded servers honest as well).
+  const modeProblems = modes.startupProblems();
+  if (modeProblems.length > 0) throw new ConfigError(modeProblems);
+  const planner = new Planner(config, workdirs, modes);
   const executor = new Executor(config, availability, runner, limiter, logger, metrics);
   const prompt = new PromptService(config, planner, executor, store, logger, metrics);
   const status = new StatusService(config, availability, store, limiter, version);

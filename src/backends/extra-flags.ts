@@ -170,3 +170,36 @@ export function checkExtraFlags(
   if (pending) at(pending.index, `flag ${pending.spec.name} requires a value`);
   return problems;
 }
+
+/**
+ * The flags among already-checked `extra` tokens, with their index and name (values of
+ * value-taking flags skipped). Tokens that are not valid are ignored.
+ */
+export function extraFlagNames(tokens: unknown[], allow: FlagSpec[]): { index: number; name: string }[] {
+  const byName = new Map(allow.map((s) => [s.name, s]));
+  const out: { index: number; name: string }[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (typeof t !== 'string') continue;
+    const flag = splitFlag(t);
+    if (!flag) continue;
+    out.push({ index: i, name: flag.name });
+    if (byName.get(flag.name)?.takesValue && flag.value === undefined) i++;
+  }
+  return out;
+}
+
+/**
+ * Option names in an argv (up to a `--`): `--name`, `--name=value` and `-x` tokens. Values clinvk
+ * produces never start with `-`, and user text is replaced by placeholders before this is called.
+ */
+export function optionNamesOf(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const t of argv) {
+    if (t === '--') break;
+    if (!t.startsWith('-') || t === '-') continue;
+    const eq = t.indexOf('=');
+    out.push(eq < 0 ? t : t.slice(0, eq));
+  }
+  return out;
+}

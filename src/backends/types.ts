@@ -133,6 +133,11 @@ export interface BackendAdapter {
   buildArgs(opts: BuildArgsOptions, mode: RunMode): string[];
   parseResult(stdout: string, stderr: string, exit: ProcessExit): ParsedResult;
   createStreamParser(): StreamParser;
+  /**
+   * Alternative spellings of one option (`-d` → `--debug`): a request flag repeats a flag clinvk or
+   * the configuration already passes when both spell the same option.
+   */
+  flagAliases: Record<string, string>;
   /** Built-in extra-flag allow-list. */
   extraFlags: FlagSpec[];
   /** Built-in alias table. `default` is handled by the resolver (no --model). */

@@ -5,8 +5,6 @@
  * 2 usage or configuration error (one line per problem on stderr).
  */
 
-import * as net from 'node:net';
-
 import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigFlags, loadConfig, withApiKeys } from '../config/load';
 import { configToYaml } from '../config/show';
@@ -17,6 +15,7 @@ import { resolveApiKeys } from '../auth/sources';
 import { reloadKeySet } from '../auth/reload';
 import type { KeyRegistry } from '../auth/registry';
 import { keySourceOf, readKeyFile } from '../auth/sources';
+import { isLoopbackHost, securityStartupProblems } from '../security/startup';
 import { renderBanner } from './banner';
 import { checkNewKeyOptions, keyFromInput, keyStanza, KEYS_USAGE, newApiKey, readAll, sha256Hex } from './keys';
 
@@ -270,21 +269,15 @@ async function configShow(values: Values, io: CliIo): Promise<number> {
   return EXIT_OK;
 }
 
-/** True for `localhost`, 127.0.0.0/8, `::1` and IPv4-mapped loopback addresses. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  if (net.isIPv4(h)) return h.startsWith('127.');
-  if (net.isIPv6(h)) return h === '::1' || /^::ffff:127\./.test(h) || /^(0{1,4}:){7}0{0,3}1$/.test(h);
-  return false;
-}
+export { isLoopbackHost };
 
 /** Start-up warnings that depend only on the configuration. */
 export function startupWarnings(config: Config): string[] {
   const out: string[] = [];
+  // Without server.allow_unauthenticated this is a start-up error (securityStartupProblems).
   if (!isLoopbackHost(config.server.host) && config.api_keys.length === 0 && config.auth.keys.length === 0) {
     out.push(
-      `binding to non-loopback address ${config.server.host} without API keys: anyone who can reach the port can run the CLIs (set CLINVK_API_KEYS or server.api_keys_gopass_path)`,
+      `binding to non-loopback address ${config.server.host} without API keys (server.allow_unauthenticated): anyone who can reach the port can run the CLIs`,
     );
   }
   if (config.unified_flags.dry_run) {
@@ -297,6 +290,8 @@ async function serve(values: Values, io: CliIo): Promise<number> {
   const r = await loadWithKeys(values, io);
   if (typeof r === 'number') return r;
   const { config } = r;
+  const problems = securityStartupProblems(config, { hasKeys: r.keyCount > 0 || config.auth.keys.length > 0 });
+  if (problems.length > 0) return printProblems(io, problems);
   const logger = createLogger({ level: config.server.log_level, stream: io.stderr });
   for (const w of r.warnings) logger.warn(w);
   for (const w of startupWarnings(config)) logger.warn(w);

@@ -100,6 +100,18 @@ function backend(name: BackendName) {
     sandbox_mode: Type.Optional(
       oneOf(SANDBOX_MODES, { description: 'Sandbox mode for this backend; overrides unified_flags.sandbox_mode.' }),
     ),
+    max_approval_mode: Type.Optional(
+      oneOf(APPROVAL_MODES, {
+        description:
+          'Most permissive approval mode a request may ask for (default: the configured approval mode); see docs/modes.md.',
+      }),
+    ),
+    max_sandbox_mode: Type.Optional(
+      oneOf(SANDBOX_MODES, {
+        description:
+          'Most permissive sandbox mode a request may ask for (default: the configured sandbox mode); see docs/modes.md.',
+      }),
+    ),
     system_prompt: Type.Optional(text({ description: 'Default system prompt when a request gives none.' })),
     allowed_tools: Type.Optional(text({ description: 'Default tool allow-list (claude --allowedTools).' })),
     extra_flags: list(text({ description: 'One argument.' }), {
@@ -125,8 +137,20 @@ function backend(name: BackendName) {
       }),
       additionalProperties: text({ description: 'Variable value.' }),
       default: {},
-      description: "Extra environment variables for the CLI's process (added to the server's own).",
+      description: "Environment variables set for the CLI's process (on top of the allow-listed ones; never CLINVK_*).",
     }),
+    env_passthrough: list(
+      str({
+        pattern: '^[^=\\u0000]+$',
+        [X_MESSAGE]: 'must be an environment variable name without "=" or U+0000',
+        description: 'Variable name.',
+      }),
+      {
+        default: [],
+        description:
+          'Names of server environment variables passed to this CLI besides the allow-list (see docs/security.md); never CLINVK_*.',
+      },
+    ),
     system_prompt_mode: oneOf(SYSTEM_PROMPT_MODES, {
       default: 'replace',
       [X_ONLY]: 'claude',
@@ -290,6 +314,29 @@ export const CONFIG_KEYS = Type.Object(
         default: 'info',
         [X_ENV]: 'CLINVK_LOG_LEVEL',
         description: 'Log level (--log-level wins).',
+      }),
+      allowed_hosts: list(
+        str({
+          pattern: '^[^\\s/@,]+$',
+          [X_MESSAGE]: 'must be a host name, host:port or *.domain',
+          description: 'A Host header value: name (any port), name:port or *.domain.',
+        }),
+        {
+          default: [],
+          description:
+            'Host header values accepted besides localhost/127.0.0.1/[::1] on a loopback bind; on another bind, when set, the only ones accepted (DNS-rebinding protection).',
+        },
+      ),
+      allow_unauthenticated: bool({
+        default: false,
+        description: 'Allow a non-loopback bind without API keys (otherwise start-up fails).',
+      }),
+      agent_user: str({
+        default: '',
+        pattern: '^([a-z_][a-z0-9_.-]*\\$?)?$',
+        [X_MESSAGE]: 'must be a user name',
+        description:
+          'When clinvk runs as root, the CLIs run as this user (uid, gid, groups, HOME); start-up fails if it does not exist.',
       }),
     }),
     default_backend: oneOf(BACKEND_NAMES, {

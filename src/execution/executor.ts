@@ -8,6 +8,7 @@ import type { BackendName, ProcessExit, StreamParser, TokenUsage, UnifiedEvent }
 import type { Config } from '../config/types';
 import { ApiError } from '../errors';
 import type { Logger } from '../observability/logger';
+import { isValidBackendSessionId } from '../backends/session-id';
 import type { ExecutionLimiter, Slot } from './limiter';
 import type { RunPlan } from './plan';
 import type { ExecContext, RunStatus } from './types';
@@ -163,7 +164,16 @@ export class Executor {
   }
 
   private feed(parser: StreamParser, line: string, hooks: RunHooks): void {
-    for (const ev of parser.push(line)) hooks.onEvent?.(ev);
+    for (const ev of parser.push(line)) {
+      if (ev.type === 'init' && ev.content.backend_session_id !== undefined) {
+        if (!isValidBackendSessionId(ev.content.backend_session_id)) {
+          const { backend_session_id: _dropped, ...rest } = ev.content;
+          hooks.onEvent?.({ type: 'init', content: rest });
+          continue;
+        }
+      }
+      hooks.onEvent?.(ev);
+    }
   }
 
   /** Kills the child at the deadline or when the client goes away. */
@@ -185,7 +195,16 @@ export class Executor {
       ? parser.finish(out.exit, out.stderr)
       : plan.adapter.parseResult(out.stdout, out.stderr, out.exit);
     const output = parser ? '' : ((parsed as { output?: string }).output ?? '');
-    const base = { durationMs, output, usage: parsed.usage, backendSessionId: parsed.backendSessionId };
+    let backendSessionId = parsed.backendSessionId;
+    if (backendSessionId !== undefined && !isValidBackendSessionId(backendSessionId)) {
+      // Never stored, never rendered into a later argv; the turn itself is unaffected.
+      this.logger.warn('ignoring a session id reported by the CLI that is not a UUID', {
+        backend: plan.backend,
+        reported: JSON.stringify(String(backendSessionId).slice(0, 100)),
+      });
+      backendSessionId = undefined;
+    }
+    const base = { durationMs, output, usage: parsed.usage, backendSessionId };
     const killed = (status: RunStatus, error: string): RunReport => ({ ...base, status, exitCode: -1, error });
     if (out.killReason === KILL_TIMEOUT) return killed('timeout', `timed out after ${s.request_timeout_secs} s`);
     if (out.killReason === KILL_SHUTDOWN) return killed('shutdown', 'server shutting down');

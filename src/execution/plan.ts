@@ -3,12 +3,13 @@
  * option resolution and argv building through the adapter. No I/O except the workdir check.
  */
 import { ADAPTERS } from '../backends/adapters';
-import { checkExtraFlags, parseAllowList } from '../backends/extra-flags';
+import { checkExtraFlags, extraFlagNames, optionNamesOf, parseAllowList } from '../backends/extra-flags';
 import { assemblePrompt, resolveModel } from '../backends/model-and-prompt';
 import type { BackendAdapter, BackendName, BuildArgsOptions, FlagSpec, RunMode } from '../backends/types';
 import type { Config } from '../config/types';
 import { ApiError, ValidationDetail, validationError } from '../errors';
 import { checkArgText, utf8Bytes } from '../security/text';
+import type { ModePolicy } from '../security/modes';
 import type { WorkdirPolicy } from '../security/workdir';
 import type { ExecutionOptions } from './types';
 
@@ -45,6 +46,7 @@ export class Planner {
   constructor(
     private readonly config: Config,
     private readonly workdirs: WorkdirPolicy,
+    private readonly modes: ModePolicy,
   ) {
     for (const name of Object.keys(ADAPTERS) as BackendName[]) {
       const configured = config.backends[name].allowed_extra_flags;
@@ -54,7 +56,8 @@ export class Planner {
 
   /**
    * Semantic checks that the schema cannot express (blank strings, NUL, byte limits, metadata keys,
-   * extra flags), then the workdir (400 before 403). `prefix` is the detail path of the options
+   * extra flags and their repeats), then the workdir (400 before 403), then the approval and sandbox
+   * ceilings (403 `option_not_allowed`). `prefix` is the detail path of the options
    * object (`body`, `body.tasks[3]`). Returns the resolved working directory, unless `skipWorkdir`
    * (a continued session runs in its own, checked separately).
    */
@@ -68,9 +71,10 @@ export class Planner {
       if (!METADATA_KEY.test(key)) problems.push({ path: `${prefix}.metadata`, message: `invalid key: ${key}` });
     }
     if (opts.extra !== undefined) {
-      problems.push(
-        ...checkExtraFlags(opts.backend, opts.extra, this.allowLists.get(opts.backend)!, `${prefix}.extra`),
-      );
+      const allow = this.allowLists.get(opts.backend)!;
+      const extraProblems = checkExtraFlags(opts.backend, opts.extra, allow, `${prefix}.extra`);
+      problems.push(...extraProblems);
+      if (extraProblems.length === 0) problems.push(...this.repeatedFlags(opts, allow, `${prefix}.extra`));
     }
     if (problems.length === 0) {
       const assembled = this.assemble(opts.backend, opts.prompt, this.systemPrompt(opts));
@@ -80,9 +84,46 @@ export class Planner {
       }
     }
     if (problems.length > 0) throw validationError(problems);
-    if (skipWorkdir) return undefined;
-    if (opts.workdir !== undefined) return this.workdirs.resolve(opts.workdir, `${prefix}.workdir`);
-    return this.workdirs.resolve(this.config.server.default_workdir, `${prefix}.workdir`);
+    let cwd: string | undefined;
+    if (!skipWorkdir) {
+      cwd = await this.workdirs.resolve(opts.workdir ?? this.config.server.default_workdir, `${prefix}.workdir`);
+    }
+    this.modes.check(opts.backend, opts.approval_mode, opts.sandbox_mode, prefix);
+    return cwd;
+  }
+
+  /**
+   * A request flag that repeats a flag clinvk itself passes (for these options, in either output
+   * mode, resuming or not) or one of the configured `extra_flags` is refused: the CLI would see the
+   * option twice and the last one would win.
+   */
+  private repeatedFlags(opts: ExecutionOptions, allow: FlagSpec[], pathPrefix: string): ValidationDetail[] {
+    const adapter = ADAPTERS[opts.backend];
+    const canonical = (name: string): string => adapter.flagAliases[name] ?? name;
+    const placeholders = { ...opts, prompt: 'x', model: opts.model === undefined ? undefined : 'x', extra: [] };
+    const build = this.buildOptions(placeholders as ExecutionOptions, { workingDir: '/', backendSessionId: 'x' });
+    build.configExtraFlags = [];
+    if (build.systemPrompt !== undefined) build.systemPrompt = 'x';
+    if (build.allowedTools !== undefined) build.allowedTools = 'x';
+    if (build.model !== undefined) build.model = 'x';
+    const produced = new Set<string>();
+    for (const mode of ['json', 'stream'] as const) {
+      for (const name of optionNamesOf(adapter.buildArgs(build, mode))) produced.add(canonical(name));
+      for (const name of optionNamesOf(adapter.buildArgs({ ...build, resumeId: undefined }, mode))) {
+        produced.add(canonical(name));
+      }
+    }
+    const configured = new Set(optionNamesOf(this.config.backends[opts.backend].extra_flags).map(canonical));
+    const problems: ValidationDetail[] = [];
+    for (const { index, name } of extraFlagNames(opts.extra ?? [], allow)) {
+      const c = canonical(name);
+      if (produced.has(c)) {
+        problems.push({ path: `${pathPrefix}[${index}]`, message: `flag already set by clinvk: ${name}` });
+      } else if (configured.has(c)) {
+        problems.push({ path: `${pathPrefix}[${index}]`, message: `flag already set by the configuration: ${name}` });
+      }
+    }
+    return problems;
   }
 
   /** Re-checks a stored session working directory against the current policy. */
@@ -96,36 +137,44 @@ export class Planner {
     const b = cfg.backends[opts.backend];
     const adapter = ADAPTERS[opts.backend];
     const requestedModel = opts.model ?? session?.model ?? b.model;
-    const model = resolveModel(adapter, requestedModel, b.model_aliases);
-    const assembled = this.assemble(opts.backend, opts.prompt, this.systemPrompt(opts));
-    const ephemeral = opts.ephemeral === true;
-    const build: BuildArgsOptions = {
-      prompt: assembled.prompt,
-      model,
-      approvalMode: pick(opts.approval_mode, b.approval_mode, cfg.unified_flags.approval_mode),
-      sandboxMode: pick(opts.sandbox_mode, b.sandbox_mode, cfg.unified_flags.sandbox_mode),
-      maxTurns: opts.max_turns && opts.max_turns > 0 ? opts.max_turns : cfg.unified_flags.max_turns,
-      systemPrompt: assembled.systemPromptFlag,
-      systemPromptMode: b.system_prompt_mode,
-      verbose: opts.verbose ?? cfg.unified_flags.verbose,
-      ephemeral,
-      resumeId: session?.backendSessionId,
-      allowedTools: b.allowed_tools,
-      containerSandbox: b.container_sandbox,
-      extra: (opts.extra ?? []) as string[],
-      configExtraFlags: b.extra_flags,
-    };
+    const build = this.buildOptions(opts, session);
     return {
       backend: opts.backend,
       adapter,
       args: adapter.buildArgs(build, mode),
       cwd,
-      model,
+      model: build.model,
       requestedModel,
-      promptBytes: utf8Bytes(assembled.prompt),
-      ephemeral,
+      promptBytes: utf8Bytes(build.prompt),
+      ephemeral: build.ephemeral,
       dryRun: opts.dry_run === true || cfg.unified_flags.dry_run,
       mode,
+    };
+  }
+
+  /** Resolved adapter options (request → backend config → unified flags → built-in defaults). */
+  private buildOptions(opts: ExecutionOptions, session?: SessionContext): BuildArgsOptions {
+    const cfg = this.config;
+    const b = cfg.backends[opts.backend];
+    const adapter = ADAPTERS[opts.backend];
+    const requestedModel = opts.model ?? session?.model ?? b.model;
+    const assembled = this.assemble(opts.backend, opts.prompt, this.systemPrompt(opts));
+    const modes = this.modes.effective(opts.backend, opts.approval_mode, opts.sandbox_mode);
+    return {
+      prompt: assembled.prompt,
+      model: resolveModel(adapter, requestedModel, b.model_aliases),
+      approvalMode: modes.approval,
+      sandboxMode: modes.sandbox,
+      maxTurns: opts.max_turns && opts.max_turns > 0 ? opts.max_turns : cfg.unified_flags.max_turns,
+      systemPrompt: assembled.systemPromptFlag,
+      systemPromptMode: b.system_prompt_mode,
+      verbose: opts.verbose ?? cfg.unified_flags.verbose,
+      ephemeral: opts.ephemeral === true,
+      resumeId: session?.backendSessionId,
+      allowedTools: b.allowed_tools,
+      containerSandbox: b.container_sandbox,
+      extra: (opts.extra ?? []) as string[],
+      configExtraFlags: b.extra_flags,
     };
   }
 
@@ -137,13 +186,6 @@ export class Planner {
   private assemble(backend: BackendName, prompt: string, systemPrompt: string | undefined) {
     return assemblePrompt(ADAPTERS[backend], prompt, systemPrompt);
   }
-}
-
-/** Request value (unless absent or `default`) → backend config → unified flag. */
-function pick<T extends string>(request: T | undefined, backend: T | undefined, unified: T): T {
-  if (request !== undefined && request !== 'default') return request;
-  if (backend !== undefined && backend !== 'default') return backend;
-  return unified;
 }
 
 export function assertNever(x: never): never {

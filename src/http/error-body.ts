@@ -43,7 +43,10 @@ export function errorResponse(style: ApiStyle, err: ApiError): ErrorResponse {
     body = { type: 'error', error: { type: anthropicErrorType(err.code), message: compatMessage(err) } };
   } else {
     body = { success: false, error: err.message, code: err.code };
-    if (err.code === 'validation_error' && err.details?.length) body.details = err.details;
+    // `details` name the offending fields: validation problems, and options a policy refused.
+    if ((err.code === 'validation_error' || err.code === 'option_not_allowed') && err.details?.length) {
+      body.details = err.details;
+    }
     if (err.data !== undefined) body.data = err.data;
   }
   return { status: err.status, headers, body };

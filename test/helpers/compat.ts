@@ -1,6 +1,6 @@
 /** Helpers of the OpenAI/Anthropic-compatible API tests: fake replies, argv look-ups, SSE parsing. */
 import crypto from 'node:crypto';
-import type { FakeLogEntry, TestEnv } from './server';
+import { isCleanupArgv, type FakeLogEntry, type TestEnv } from './server';
 
 /** What the fake CLIs answer for a prompt (test/fixtures/README.md "Reply text"). */
 export const reply = (prompt: string): string =>
@@ -12,7 +12,7 @@ export const withSystem = (system: string, prompt: string): string =>
 
 /** CLI runs so far (gemini's `--delete-session` clean-up invocations left out). */
 export function runs(t: TestEnv): FakeLogEntry[] {
-  return t.starts().filter((e) => !(e.argv ?? []).includes('--delete-session'));
+  return t.starts().filter((e) => !isCleanupArgv(e.argv));
 }
 
 export function lastRun(t: TestEnv): FakeLogEntry {

@@ -152,13 +152,14 @@ const ANTHROPIC_TYPE: Partial<Record<ErrorCode, string>> = {};
 for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) {
   const status = ERROR_STATUS[code];
   if (code === 'ambiguous_session_id' || code === 'session_not_found' || code === 'session_busy') continue;
-  if (code === 'forbidden_workdir') OPENAI_TYPE[code] = 'permission_error';
+  const forbidden = ['forbidden_workdir', 'forbidden_host', 'forbidden_origin', 'option_not_allowed'];
+  if (forbidden.includes(code)) OPENAI_TYPE[code] = 'permission_error';
   else if (code === 'rate_limited' || code === 'queue_full') OPENAI_TYPE[code] = 'rate_limit_error';
   else if (status >= 500) OPENAI_TYPE[code] = 'server_error';
   else OPENAI_TYPE[code] = 'invalid_request_error';
 
   if (code === 'unauthorized') ANTHROPIC_TYPE[code] = 'authentication_error';
-  else if (code === 'forbidden_workdir') ANTHROPIC_TYPE[code] = 'permission_error';
+  else if (forbidden.includes(code)) ANTHROPIC_TYPE[code] = 'permission_error';
   else if (code === 'not_found' || code === 'model_not_found') ANTHROPIC_TYPE[code] = 'not_found_error';
   else if (code === 'payload_too_large') ANTHROPIC_TYPE[code] = 'request_too_large';
   else if (code === 'rate_limited' || code === 'queue_full') ANTHROPIC_TYPE[code] = 'rate_limit_error';
@@ -199,8 +200,8 @@ function checkErrorConsistency(operationId: string, status: number, body: unknow
     if (expected !== undefined && expected !== status) {
       problems.push(`code ${b.code} must be sent with HTTP ${expected}, not ${status}`);
     }
-    if (b.details !== undefined && b.code !== 'validation_error') {
-      problems.push(`details is only allowed with code validation_error (code is ${b.code})`);
+    if (b.details !== undefined && b.code !== 'validation_error' && b.code !== 'option_not_allowed') {
+      problems.push(`details is only allowed with codes validation_error and option_not_allowed (code is ${b.code})`);
     }
   }
   if (style === 'openai' && b.error && typeof b.error === 'object' && typeof b.error.code === 'string') {

@@ -60,6 +60,11 @@ function deepMerge(a: Overrides, b: Overrides): Overrides {
   return out;
 }
 
+/** gemini's session clean-up after an ephemeral run (`--delete-session=<id> --skip-trust`). */
+export function isCleanupArgv(argv: string[] | undefined): boolean {
+  return (argv ?? []).some((a) => a === '--delete-session' || a.startsWith('--delete-session='));
+}
+
 /** Builds a temp environment and a validated config pointing the three backends at the fakes. */
 export function makeTestEnv(overrides: Overrides = {}): TestEnv {
   const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'clinvk-test-')));
@@ -101,8 +106,8 @@ export function makeTestEnv(overrides: Overrides = {}): TestEnv {
     stateDir,
     config,
     log: readLog,
-    starts: () => readLog().filter((e) => e.event === 'start' && e.argv?.[0] !== '--delete-session'),
-    cleanups: () => readLog().filter((e) => e.event === 'start' && e.argv?.[0] === '--delete-session'),
+    starts: () => readLog().filter((e) => e.event === 'start' && !isCleanupArgv(e.argv)),
+    cleanups: () => readLog().filter((e) => e.event === 'start' && isCleanupArgv(e.argv)),
     sessionFiles: () => {
       const dir = path.join(home, 'sessions');
       return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];

@@ -16,6 +16,7 @@ import { expectMatchesSpec } from '../helpers/contract';
 import {
   FAKE_BIN,
   isAlive,
+  isCleanupArgv,
   makeTestApp,
   makeTestEnv,
   makeTestServer,
@@ -82,7 +83,7 @@ async function fetchPost(
 
 /** Executions only (gemini's ephemeral clean-up runs without a slot, SPEC §7.9). */
 function runs(log: FakeLogEntry[]): FakeLogEntry[] {
-  return log.filter((e) => e.event === 'start' && !(e.argv ?? []).includes('--delete-session'));
+  return log.filter((e) => e.event === 'start' && !isCleanupArgv(e.argv));
 }
 
 /** The largest number of fake CLI runs alive at the same moment, from the start/end log lines. */

@@ -159,7 +159,13 @@ test.each([
 test('allowed extra flags pass (dry run shows them before the prompt)', async () => {
   const res = await request(t.app)
     .post('/api/v1/prompt')
-    .send({ backend: 'claude', prompt: 'hi', extra: ['--effort', 'high', '--bare'], dry_run: true, ephemeral: true });
+    .send({
+      backend: 'claude',
+      prompt: 'hi',
+      extra: ['--effort', 'high', '--strict-mcp-config'],
+      dry_run: true,
+      ephemeral: true,
+    });
   expect(res.status).toBe(200);
   expect(res.body.data.command.slice(1)).toEqual([
     '-p',
@@ -168,7 +174,7 @@ test('allowed extra flags pass (dry run shows them before the prompt)', async ()
     '--no-session-persistence',
     '--effort',
     'high',
-    '--bare',
+    '--strict-mcp-config',
     '--',
     'hi',
   ]);

@@ -107,7 +107,7 @@ describe('POST /api/v1/prompt (JSON mode)', () => {
     const res = await prompt(t, { backend: 'gemini', prompt: 'forget me', ephemeral: true });
     expect(res.status).toBe(200);
     const cleanup = await waitFor(() => t.cleanups()[before]);
-    expect(cleanup.argv).toEqual(['--delete-session', expect.stringMatching(/^[0-9a-f-]{36}$/), '--skip-trust']);
+    expect(cleanup.argv).toEqual([expect.stringMatching(/^--delete-session=[0-9a-f-]{36}$/), '--skip-trust']);
     expect(cleanup.cwd).toBe(t.workdir);
     await waitFor(() => t.log().some((e) => e.event === 'end' && e.pid === cleanup.pid));
     const dir = path.join(t.stateDir, 'gemini', 'sessions');

@@ -44,7 +44,8 @@ const text = (events: Record<string, any>[]) =>
 describe('stream-json', () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await makeTestServer();
+    // gemini may run with approval none (its tools are only offered then).
+    t = await makeTestServer({ backends: { gemini: { max_approval_mode: 'none' } } });
   });
   afterAll(() => t.close());
   const url = () => `${t.url}/api/v1/prompt`;
@@ -206,7 +207,7 @@ describe('stream-json', () => {
         ephemeral: true,
       });
       socket.write(
-        `POST /api/v1/prompt HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        `POST /api/v1/prompt HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       );
       socket.pause(); // never read: the server's socket buffer fills up
       socket.on('error', () => undefined);

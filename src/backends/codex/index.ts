@@ -5,8 +5,11 @@ import { buildCodexArgs } from './args';
 import { parseCodexResult } from './parse';
 import { CodexStreamParser } from './stream';
 
+/**
+ * Request `extra` allow-list. `-p`/`--profile` is not on it: a profile is a config file an agent may
+ * have written; an operator can add it back with `backends.codex.allowed_extra_flags`.
+ */
 export const CODEX_EXTRA_FLAGS = [
-  ...valueFlags({ kind: 'regex', pattern: /^[A-Za-z0-9_.-]{1,64}$/ }, '--profile', '-p'),
   ...valueFlags({ kind: 'enum', values: ['always', 'never', 'auto'] }, '--color'),
   ...booleanFlags('--strict-config', '--skip-git-repo-check'),
 ];
@@ -20,6 +23,16 @@ export const codexAdapter: BackendAdapter = {
   parseResult: parseCodexResult,
   createStreamParser: () => new CodexStreamParser(),
   extraFlags: CODEX_EXTRA_FLAGS,
+  flagAliases: {
+    '--model': '-m',
+    '--sandbox': '-s',
+    '--ask-for-approval': '-a',
+    '--profile': '-p',
+    '--config': '-c',
+    '--cd': '-C',
+    '--image': '-i',
+    '--output-last-message': '-o',
+  },
   modelAliases: { fast: 'gpt-5.5', balanced: 'gpt-6.2-sol', best: 'gpt-6.2-sol' },
   systemPromptAsFlag: false,
   cumulativeUsage: true,

@@ -34,5 +34,5 @@ export function buildGeminiArgs(o: BuildArgsOptions, mode: RunMode): string[] {
 
 /** argv that deletes the CLI-side session after an ephemeral run. */
 export function geminiCleanupArgs(backendSessionId: string): string[] {
-  return ['--delete-session', backendSessionId, '--skip-trust'];
+  return [`--delete-session=${backendSessionId}`, '--skip-trust'];
 }

@@ -31,8 +31,7 @@ describe('claude argv (SPEC §5.4)', () => {
       '-p',
       '--output-format',
       'json',
-      '--resume',
-      '7d256075-0f66-4df5-85ec-711fe84e3f23',
+      '--resume=7d256075-0f66-4df5-85ec-711fe84e3f23',
       '--model',
       'sonnet',
       '--',
@@ -56,8 +55,7 @@ describe('claude argv (SPEC §5.4)', () => {
       containerSandbox: true,
     });
     const tail = [
-      '--resume',
-      'sid',
+      '--resume=sid',
       '--model',
       'opus',
       '--permission-mode',
@@ -101,15 +99,30 @@ describe('claude argv (SPEC §5.4)', () => {
   it.each<[ApprovalMode, string[]]>([
     ['default', []],
     ['auto', ['--permission-mode', 'acceptEdits']],
-    ['none', ['--permission-mode', 'dontAsk']],
+    ['none', ['--permission-mode', 'bypassPermissions']],
     ['always', ['--permission-mode', 'default']],
   ])('approval %s', (approvalMode, flags) => {
     expect(claude(opts({ approvalMode }), 'json')).toEqual(['-p', '--output-format', 'json', ...flags, '--', 'hi']);
   });
 
-  it.each<SandboxMode>(['default', 'read-only', 'workspace', 'full'])('sandbox %s adds nothing', (sandboxMode) => {
+  it.each<SandboxMode>(['default', 'workspace', 'full'])('sandbox %s adds nothing', (sandboxMode) => {
     expect(claude(opts({ sandboxMode }), 'json')).toEqual(['-p', '--output-format', 'json', '--', 'hi']);
   });
+
+  it.each<ApprovalMode>(['default', 'auto', 'none', 'always'])(
+    'sandbox read-only is plan mode and wins over approval %s',
+    (approvalMode) => {
+      expect(claude(opts({ sandboxMode: 'read-only', approvalMode }), 'json')).toEqual([
+        '-p',
+        '--output-format',
+        'json',
+        '--permission-mode',
+        'plan',
+        '--',
+        'hi',
+      ]);
+    },
+  );
 
   it('ephemeral alone', () => {
     expect(claude(opts({ ephemeral: true }), 'json')).toEqual([
@@ -140,11 +153,18 @@ describe('claude argv (SPEC §5.4)', () => {
     },
   );
 
-  it('never produces bypassPermissions', () => {
-    for (const approvalMode of ['default', 'auto', 'none', 'always'] as ApprovalMode[]) {
+  it('bypassPermissions only for approval none; never --dangerously-*', () => {
+    for (const approvalMode of ['default', 'auto', 'always'] as ApprovalMode[]) {
       const argv = claude(opts({ approvalMode }), 'stream');
       expect(argv.join(' ')).not.toMatch(/bypass|dangerously/);
     }
+    expect(claude(opts({ approvalMode: 'none' }), 'stream').join(' ')).not.toMatch(/dangerously/);
+  });
+
+  it('a stored id that looks like a flag stays inside --resume=', () => {
+    const argv = claude(opts({ resumeId: '--dangerously-skip-permissions' }), 'json');
+    expect(argv).toContain('--resume=--dangerously-skip-permissions');
+    expect(argv).not.toContain('--dangerously-skip-permissions');
   });
 });
 
@@ -161,8 +181,8 @@ describe('codex argv (SPEC §5.5)', () => {
     expect(codex(opts({ configExtraFlags: ['--skip-git-repo-check'], resumeId: 'r1' }), 'json')).toEqual([
       ...head,
       'resume',
-      'r1',
       '--',
+      'r1',
       'hi',
     ]);
   });
@@ -213,7 +233,7 @@ describe('codex argv (SPEC §5.5)', () => {
     });
     const expected = [
       '-a',
-      'on-request',
+      'never',
       ...head,
       '--color',
       'never',
@@ -223,8 +243,8 @@ describe('codex argv (SPEC §5.5)', () => {
       'gpt-5.5',
       '-c',
       'sandbox_mode="read-only"',
-      '01a2194d-61d6-79b3-92bd-bd79400f084a',
       '--',
+      '01a2194d-61d6-79b3-92bd-bd79400f084a',
       'hi',
     ];
     expect(codex(o, 'json')).toEqual(expected);
@@ -232,12 +252,17 @@ describe('codex argv (SPEC §5.5)', () => {
   });
 
   it('minimal resume (the verified form)', () => {
-    expect(codex(opts({ resumeId: 'T' }), 'json')).toEqual([...head, 'resume', 'T', '--', 'hi']);
+    expect(codex(opts({ resumeId: 'T' }), 'json')).toEqual([...head, 'resume', '--', 'T', 'hi']);
+  });
+
+  it('a stored id that looks like a flag is a positional after --', () => {
+    const argv = codex(opts({ resumeId: '--dangerously-bypass-approvals-and-sandbox' }), 'json');
+    expect(argv.slice(-3)).toEqual(['--', '--dangerously-bypass-approvals-and-sandbox', 'hi']);
   });
 
   it.each<[ApprovalMode, string[]]>([
     ['default', []],
-    ['auto', ['-a', 'on-request']],
+    ['auto', ['-a', 'never']],
     ['none', ['-a', 'never']],
     ['always', ['-a', 'on-request']],
   ])('approval %s goes before exec', (approvalMode, flags) => {
@@ -246,8 +271,8 @@ describe('codex argv (SPEC §5.5)', () => {
       ...flags,
       ...head,
       'resume',
-      'T',
       '--',
+      'T',
       'hi',
     ]);
   });
@@ -263,8 +288,8 @@ describe('codex argv (SPEC §5.5)', () => {
       ...head,
       'resume',
       ...resumeFlags,
-      'T',
       '--',
+      'T',
       'hi',
     ]);
   });
@@ -348,8 +373,7 @@ describe('gemini argv (SPEC §5.6)', () => {
   it('ephemeral adds no flag; cleanup argv deletes the session', () => {
     expect(gemini(opts({ ephemeral: true }), 'json')).toEqual(['--output-format=json', '--skip-trust', '--prompt=hi']);
     expect(geminiAdapter.cleanupArgsAfterEphemeral?.('b4994bbd-dac6-4468-9ee8-7ba6052dbc4e')).toEqual([
-      '--delete-session',
-      'b4994bbd-dac6-4468-9ee8-7ba6052dbc4e',
+      '--delete-session=b4994bbd-dac6-4468-9ee8-7ba6052dbc4e',
       '--skip-trust',
     ]);
   });

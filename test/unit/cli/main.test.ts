@@ -326,9 +326,9 @@ describe('serve', () => {
     expect(r.stderr).toContain('clinvk: failed to start the server: session store unavailable\n');
   });
 
-  test('start-up warnings: non-loopback bind without keys, dry_run, unknown keys', async () => {
+  test('start-up warnings: non-loopback bind allowed without keys, dry_run, unknown keys', async () => {
     fakeServer('http://0.0.0.0:8080');
-    const file = writeConfig('unified_flags:\n  dry_run: true\nserver:\n  shiny: 1\n');
+    const file = writeConfig('unified_flags:\n  dry_run: true\nserver:\n  shiny: 1\n  allow_unauthenticated: true\n');
     const t = makeIo();
     const done = run(['serve', '--host', '0.0.0.0'], t.io);
     await waitFor(() => t.stdout.text.includes('Press Ctrl+C'));
@@ -342,6 +342,28 @@ describe('serve', () => {
       expect.stringContaining('binding to non-loopback address 0.0.0.0 without API keys'),
       expect.stringContaining('unified_flags.dry_run is on'),
     ]);
+  });
+
+  test('a non-loopback bind without API keys refuses to start (exit 2) unless allowed', async () => {
+    fakeServer('http://0.0.0.0:8080');
+    const r = await exec(['serve', '--host', '0.0.0.0']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(
+      /^config error: server\.host: binding to non-loopback address 0\.0\.0\.0 without API keys .*server\.allow_unauthenticated: true\n$/,
+    );
+    expect(startServerMock).not.toHaveBeenCalled();
+  });
+
+  test('a configured mode a CLI cannot enforce refuses to start (exit 2)', async () => {
+    fakeServer();
+    writeConfig('unified_flags:\n  sandbox_mode: read-only\n');
+    const r = await exec(['serve']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'config error: backends.gemini.sandbox_mode: gemini cannot enforce sandbox_mode read-only',
+    );
+    expect(startServerMock).not.toHaveBeenCalled();
   });
 
   test('shutdown failure exits 1', async () => {

@@ -92,6 +92,9 @@ describe('defaults (§8.2)', () => {
       stream_heartbeat_secs: 15,
       backend_check_ttl_secs: 30,
       log_level: 'info',
+      allowed_hosts: [],
+      allow_unauthenticated: false,
+      agent_user: '',
     });
     expect(config.default_backend).toBe('claude');
     expect(config.unified_flags).toEqual({
@@ -109,6 +112,7 @@ describe('defaults (§8.2)', () => {
         command: '',
         extra_flags: [],
         env: {},
+        env_passthrough: [],
         system_prompt_mode: 'replace',
         container_sandbox: false,
       });

@@ -329,7 +329,7 @@ describe('native error envelopes', () => {
         code: 'invalid_json',
         details: [{ path: 'body', message: 'x' }],
       }),
-    ).toThrow(/details is only allowed with code validation_error/);
+    ).toThrow(/details is only allowed with codes validation_error and option_not_allowed/);
     expect(() => expectMatchesSpec('executePrompt', 400, { success: false, error: 'x' })).toThrow(
       /must have required property 'code'/,
     );
