@@ -43,6 +43,7 @@ test('defaults come from the declaration, as independent copies', () => {
     command: '',
     extra_flags: [],
     env: {},
+    env_passthrough: [],
     system_prompt_mode: 'replace',
     container_sandbox: false,
   });
