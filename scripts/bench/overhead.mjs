@@ -3,7 +3,7 @@
 // same fake CLI directly, at concurrency 1 and 16, printed as a ratio (target ≤ 1.05)").
 //
 // Usage:  node scripts/bench/overhead.mjs [--n1=10] [--n16=24] [--rounds=3] [--lite-n=20]
-//                                         [--no-persist] [--no-lite] [--autocannon]
+//                                         [--no-persist] [--no-lite] [--lite-only] [--autocannon]
 //
 // For each concurrency c ∈ {1, 16}, interleaved over `rounds` rounds (so that drifting machine load
 // hits every variant alike), each round running n<c> requests of:
@@ -27,7 +27,9 @@
 // printing the result object: a near-zero-cost CLI), which exposes the absolute per-request cost
 // of the server that the ~100+ ms start-up of the Node-based fake hides in the ratio, plus a
 // `dry_run:true` row (the whole HTTP/validation/planning path without any process).
-// --autocannon adds an autocannon 9 cross-check of the ephemeral row.
+// --autocannon adds an autocannon 9 cross-check of the ephemeral row. --lite-only skips the Node fake.
+// Each section ends with the session turn throughput: req/s of session-creating prompts divided by
+// req/s of ephemeral ones at c=16, per round and as the median (target ≥ 0.70).
 // The server runs in its own process (scripts/bench/lib/server-host.mjs: config loading and
 // startServer as in `clinvk serve`, JSON logger at level info writing to a scratch file).
 import * as fs from 'node:fs';
@@ -62,6 +64,7 @@ const opts = parseArgs(process.argv.slice(2), {
   lite: true,
   noLite: false,
   autocannon: false,
+  liteOnly: false,
 });
 const withPersist = opts.persist && !opts.noPersist;
 const withLite = opts.lite && !opts.noLite;
@@ -236,6 +239,7 @@ async function section(title, command, counts, rounds, scratch, server, { dryRun
   const rows = [];
   const ratios = [];
   let breakdown = [];
+  let sessionRatio;
   for (const c of [1, 16]) {
     const n = counts[c];
     const agent = new http.Agent({ keepAlive: true, maxSockets: c });
@@ -269,8 +273,10 @@ async function section(title, command, counts, rounds, scratch, server, { dryRun
     directTrace = [];
     const acc = variants.map(() => ({ lat: [], wall: 0, cpu: 0, phases: [] }));
     const perRound = []; // per round: mean latency of each variant / mean of direct
+    const wallsPerRound = []; // per round: wall time of each variant
     for (let r = 0; r < rounds; r++) {
       const means = [];
+      const walls = [];
       for (const [i, v] of variants.entries()) {
         clientTrace = [];
         const m = await measure(n, c, v.one, v.cpu);
@@ -280,10 +286,27 @@ async function section(title, command, counts, rounds, scratch, server, { dryRun
         acc[i].wall += m.wall;
         acc[i].cpu += m.cpu;
         means.push(summarize(m.lat).mean);
+        walls.push(m.wall);
       }
       perRound.push(means.map((m) => m / means[0]));
+      wallsPerRound.push(walls);
     }
     agent.destroy();
+    // Session turn throughput: req/s of session-creating prompts / req/s of ephemeral ones, per round
+    // (same n, so the ratio of the wall times) and their median.
+    const eph = variants.findIndex((v) => v.name === 'server ephemeral:true');
+    const sess = variants.findIndex((v) => v.name === 'server ephemeral:false');
+    if (c === 16 && eph >= 0 && sess >= 0) {
+      const perRoundRatio = wallsPerRound.map((w) => w[eph] / w[sess]);
+      const sorted = [...perRoundRatio].sort((a, b) => a - b);
+      sessionRatio = {
+        median: sorted[Math.floor(sorted.length / 2)],
+        overall: acc[eph].wall / acc[sess].wall,
+        perRound: perRoundRatio,
+        eph: (acc[eph].lat.length / acc[eph].wall) * 1000,
+        sess: (acc[sess].lat.length / acc[sess].wall) * 1000,
+      };
+    }
     for (const [i, v] of variants.entries()) rows.push(row(v.name, c, acc[i].lat, acc[i].wall, acc[i].cpu));
     const d = summarize(acc[0].lat);
     for (const [i, v] of variants.entries()) {
@@ -319,6 +342,14 @@ async function section(title, command, counts, rounds, scratch, server, { dryRun
   console.log('"outside server" = client latency − that; direct: "after close" = result parsing):\n');
   console.log(table(['variant', ...PHASES], breakdown));
   console.log();
+  if (sessionRatio) {
+    const r = sessionRatio;
+    console.log(
+      `session/ephemeral req/s ratio at c=16: median ${fmt(r.median, 3)} (all rounds ${fmt(r.overall, 3)}: ` +
+        `${fmt(r.sess)} vs ${fmt(r.eph)} req/s; per round ${r.perRound.map((x) => fmt(x, 2)).join(' ')}); ` +
+        `target ≥ 0.70: ${r.median >= 0.7 ? 'met' : 'NOT met'}\n`,
+    );
+  }
 }
 
 async function main() {
@@ -354,34 +385,37 @@ async function main() {
     `n per round: c=1 → ${opts.n1}, c=16 → ${opts.n16}; rounds: ${opts.rounds} (interleaved); server: separate process, log level info\n`,
   );
 
-  let server = await serverFor(nodeFake, 'server-node-fake');
-  await section(
-    `fake CLI test/fixtures/bin/claude (Node)`,
-    nodeFake,
-    { 1: opts.n1, 16: opts.n16 },
-    opts.rounds,
-    scratch,
-    server,
-  );
-  if (opts.autocannon) {
-    const rows = [];
-    for (const c of [1, 16]) {
-      const r = await autocannonRun(server.url, c, c === 1 ? opts.n1 : opts.n16);
-      rows.push([
-        c,
-        r.requests.sent,
-        r.non2xx,
-        fmt(r.latency.mean),
-        fmt(r.latency.p50),
-        fmt(r.latency.p99),
-        fmt(r.requests.average),
-      ]);
+  let server;
+  if (!opts.liteOnly) {
+    server = await serverFor(nodeFake, 'server-node-fake');
+    await section(
+      `fake CLI test/fixtures/bin/claude (Node)`,
+      nodeFake,
+      { 1: opts.n1, 16: opts.n16 },
+      opts.rounds,
+      scratch,
+      server,
+    );
+    if (opts.autocannon) {
+      const rows = [];
+      for (const c of [1, 16]) {
+        const r = await autocannonRun(server.url, c, c === 1 ? opts.n1 : opts.n16);
+        rows.push([
+          c,
+          r.requests.sent,
+          r.non2xx,
+          fmt(r.latency.mean),
+          fmt(r.latency.p50),
+          fmt(r.latency.p99),
+          fmt(r.requests.average),
+        ]);
+      }
+      console.log('### autocannon cross-check (server ephemeral:true, Node fake)\n');
+      console.log(table(['c', 'sent', 'non-2xx', 'mean ms', 'p50 ms', 'p99 ms', 'req/s'], rows));
+      console.log();
     }
-    console.log('### autocannon cross-check (server ephemeral:true, Node fake)\n');
-    console.log(table(['c', 'sent', 'non-2xx', 'mean ms', 'p50 ms', 'p99 ms', 'req/s'], rows));
-    console.log();
+    await server.stop();
   }
-  await server.stop();
 
   if (withLite) {
     server = await serverFor(liteFake, 'server-lite-fake');
