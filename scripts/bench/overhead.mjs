@@ -4,6 +4,7 @@
 //
 // Usage:  node scripts/bench/overhead.mjs [--n1=10] [--n16=24] [--rounds=3] [--lite-n=20]
 //                                         [--no-persist] [--no-lite] [--lite-only] [--autocannon]
+//                                         [--concurrency=1,16]
 //
 // For each concurrency c ∈ {1, 16}, interleaved over `rounds` rounds (so that drifting machine load
 // hits every variant alike), each round running n<c> requests of:
@@ -27,7 +28,8 @@
 // printing the result object: a near-zero-cost CLI), which exposes the absolute per-request cost
 // of the server that the ~100+ ms start-up of the Node-based fake hides in the ratio, plus a
 // `dry_run:true` row (the whole HTTP/validation/planning path without any process).
-// --autocannon adds an autocannon 9 cross-check of the ephemeral row. --lite-only skips the Node fake.
+// --autocannon adds an autocannon 9 cross-check of the ephemeral row. --lite-only skips the Node fake;
+// --concurrency=16 measures only c=16.
 // Each section ends with the session turn throughput: req/s of session-creating prompts divided by
 // req/s of ephemeral ones at c=16, per round and as the median (target ≥ 0.70).
 // The server runs in its own process (scripts/bench/lib/server-host.mjs: config loading and
@@ -65,7 +67,12 @@ const opts = parseArgs(process.argv.slice(2), {
   noLite: false,
   autocannon: false,
   liteOnly: false,
+  concurrency: '1,16',
 });
+const CONCURRENCIES = String(opts.concurrency)
+  .split(',')
+  .map(Number)
+  .filter((c) => c === 1 || c === 16);
 const withPersist = opts.persist && !opts.noPersist;
 const withLite = opts.lite && !opts.noLite;
 
@@ -240,7 +247,7 @@ async function section(title, command, counts, rounds, scratch, server, { dryRun
   const ratios = [];
   let breakdown = [];
   let sessionRatio;
-  for (const c of [1, 16]) {
+  for (const c of CONCURRENCIES) {
     const n = counts[c];
     const agent = new http.Agent({ keepAlive: true, maxSockets: c });
     const variants = [

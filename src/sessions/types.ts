@@ -4,6 +4,13 @@
  * `session_store_unavailable`, `internal_error` (unparsable record).
  */
 import type { BackendName, TokenUsage } from '../backends/types';
+import type { ProcessIdentity } from '../lib/process-identity';
+
+/**
+ * The process holding a session's claim (host, pid, pid start time): a claim whose holder is
+ * provably dead is released at once instead of after the stale-claim time.
+ */
+export type ClaimHolder = ProcessIdentity;
 
 export type SessionStatus = 'active' | 'completed' | 'error' | 'paused';
 
@@ -26,6 +33,8 @@ export interface SessionRecord {
   error_message?: string;
   metadata?: Record<string, string>;
   backend_cumulative_usage?: TokenUsage;
+  /** Set while `status` is `active`: the process that claimed the running turn. */
+  claimed_by?: ClaimHolder;
 }
 
 export interface NewSession {
@@ -59,6 +68,8 @@ export interface TurnClaim {
   previousLastUsed: string;
   /** `last_used` written by the claim: a release only restores a record still holding this claim. */
   claimedAt?: string;
+  /** The holder of the claim that was taken over (a stale one), restored by a release. */
+  previousClaimedBy?: ClaimHolder;
 }
 
 export interface TurnOutcome {

@@ -1,4 +1,5 @@
 /** Options and logger of the file session store. */
+import type { ClaimHolder } from '../types';
 
 export interface StoreLogger {
   warn(msg: string, meta?: object): void;
@@ -20,4 +21,8 @@ export interface FileSessionStoreOptions {
   lockTimeoutMs?: number;
   /** A lock not refreshed for this long belongs to a dead process and is taken over (default 10 000 ms, min 2000). */
   lockStaleMs?: number;
+  /** The process recorded with this store's claims (default: this process). */
+  holder?: ClaimHolder;
+  /** Whether a claim holder is provably dead (default: same host and boot, pid gone or reused). */
+  isHolderDead?: (holder: ClaimHolder) => boolean;
 }

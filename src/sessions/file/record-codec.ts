@@ -4,6 +4,7 @@
  * strict about what identifies a record (id, backend, status, timestamps).
  */
 import { isBackendName, type TokenUsage } from '../../backends/types';
+import { parseProcessIdentity } from '../../lib/process-identity';
 import type { SessionRecord } from '../types';
 
 export const SESSION_STATUSES: ReadonlySet<string> = new Set(['active', 'completed', 'error', 'paused']);
@@ -27,6 +28,7 @@ const RECORD_KEYS = [
   'error_message',
   'metadata',
   'backend_cumulative_usage',
+  'claimed_by',
 ] as const;
 const KNOWN_KEYS: ReadonlySet<string> = new Set<string>(RECORD_KEYS);
 const OPTIONAL_STRINGS = [
@@ -101,6 +103,11 @@ export function parseRecord(text: string, id: string): SessionRecord | string {
     const u = parseUsage(o.backend_cumulative_usage);
     if (u) rec.backend_cumulative_usage = u;
     else delete rec.backend_cumulative_usage;
+  }
+  if (o.claimed_by !== undefined) {
+    const holder = parseProcessIdentity(o.claimed_by);
+    if (holder) rec.claimed_by = holder;
+    else delete rec.claimed_by;
   }
   return rec as unknown as SessionRecord;
 }

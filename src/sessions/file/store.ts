@@ -23,8 +23,19 @@ import { ApiError } from '../../errors';
 import { errorMessage } from '../../lib/error-message';
 import { describeFsError, isFsError } from '../../lib/fs-error';
 import { ambiguousSessionId, sessionBusy, sessionNotFound, storeInternalError, storeUnavailable } from '../errors';
-import { claimRecord, completeRecord, holdsValidClaim, newRecord, releaseRecord } from '../transitions';
+import {
+  claimedByDeadProcess,
+  claimRecord,
+  completeRecord,
+  holdsValidClaim,
+  newRecord,
+  recordInterruptedTurn,
+  releaseRecord,
+  type HolderCheck,
+} from '../transitions';
+import { currentProcessIdentity, isProvablyDead } from '../../lib/process-identity';
 import type {
+  ClaimHolder,
   ListFilter,
   ListPage,
   NewSession,
@@ -53,6 +64,9 @@ export class FileSessionStore implements SessionStore {
   readonly dir: string;
   private readonly log: StoreLogger;
   private readonly now: () => Date;
+  /** This process, recorded with its claims. */
+  private readonly holder: ClaimHolder;
+  private readonly isDead: HolderCheck;
   private readonly lock: StoreLock;
   private readonly index: JournalIndex;
   /** Ids already reported unreadable (each is logged once). */
@@ -66,6 +80,8 @@ export class FileSessionStore implements SessionStore {
     this.dir = path.resolve(opts.dir);
     this.log = opts.logger ?? silentLogger;
     this.now = opts.now ?? (() => new Date());
+    this.holder = opts.holder ?? currentProcessIdentity();
+    this.isDead = opts.isHolderDead ?? isProvablyDead;
     this.state = new Readiness(this.dir, this.log, () => this.init());
     this.lock = new StoreLock({
       dir: this.dir,
@@ -73,6 +89,8 @@ export class FileSessionStore implements SessionStore {
       timeoutMs: opts.lockTimeoutMs ?? 30_000,
       staleMs: Math.max(2000, opts.lockStaleMs ?? 10_000),
       logger: this.log,
+      holder: this.holder,
+      isHolderDead: this.isDead,
     });
     this.index = new JournalIndex({
       dir: this.dir,
@@ -97,7 +115,7 @@ export class FileSessionStore implements SessionStore {
       let id: string;
       do id = randomBytes(16).toString('hex');
       while (index.has(id) || fs.existsSync(recordPath(this.dir, id)));
-      const rec = newRecord(id, input, this.now());
+      const rec = newRecord(id, input, this.now(), this.holder);
       await this.writeRecordLocked(rec);
       return rec;
     });
@@ -162,8 +180,9 @@ export class FileSessionStore implements SessionStore {
       async () => {
         const rec = this.readForUpdateLocked(id);
         const now = this.now();
+        if (claimedByDeadProcess(rec, this.isDead)) this.releaseDeadClaim(rec);
         if (holdsValidClaim(rec, staleClaimMs, now)) throw sessionBusy(rec.id);
-        const claim = claimRecord(rec, now);
+        const claim = claimRecord(rec, now, this.holder);
         await this.writeRecordLocked(rec);
         return claim;
       },
@@ -201,7 +220,7 @@ export class FileSessionStore implements SessionStore {
           if (this.sessions().has(id)) this.index.appendLocked([['d', id]]);
           throw sessionNotFound(id);
         }
-        if (r.kind === 'ok' && holdsValidClaim(r.record, staleClaimMs, this.now())) throw sessionBusy(id);
+        if (r.kind === 'ok' && holdsValidClaim(r.record, staleClaimMs, this.now(), this.isDead)) throw sessionBusy(id);
         await this.removeRecordsLocked([id]);
         return id;
       },
@@ -262,7 +281,7 @@ export class FileSessionStore implements SessionStore {
             }
             if (r.kind !== 'ok') continue; // an unreadable record is never deleted by retention
             if (!(Date.parse(r.record.last_used) < limit)) continue;
-            if (holdsValidClaim(r.record, staleClaimMs, now)) continue;
+            if (holdsValidClaim(r.record, staleClaimMs, now, this.isDead)) continue;
             doomed.push(id);
           }
           this.index.appendLocked(gone);
@@ -314,9 +333,43 @@ export class FileSessionStore implements SessionStore {
 
   private async reconcile(): Promise<void> {
     const changed = await this.index.findChangedRecords();
-    if (changed.length === 0) return;
-    this.log.info('session index out of date; repairing from the records', { entries: changed.length });
-    await this.withLock(async () => this.index.repairLocked(changed));
+    if (changed.length > 0) {
+      this.log.info('session index out of date; repairing from the records', { entries: changed.length });
+      await this.withLock(async () => this.index.repairLocked(changed));
+    }
+    await this.releaseDeadClaims();
+  }
+
+  /**
+   * Start-up: the turns of sessions claimed by processes that are provably dead (a previous
+   * incarnation killed with its turns running) are recorded as interrupted, so that these sessions
+   * accept a turn at once instead of after the stale-claim time.
+   */
+  private async releaseDeadClaims(): Promise<void> {
+    const candidates: string[] = [];
+    for (const e of this.sessions().entries()) {
+      if (e.status !== 'active') continue;
+      const r = readRecordFile(this.dir, e.id);
+      if (r.kind === 'ok' && claimedByDeadProcess(r.record, this.isDead)) candidates.push(e.id);
+    }
+    if (candidates.length === 0) return;
+    await this.withLock(async () => {
+      for (const id of candidates) {
+        const r = readRecordFile(this.dir, id);
+        if (r.kind !== 'ok' || !claimedByDeadProcess(r.record, this.isDead)) continue;
+        this.releaseDeadClaim(r.record);
+        await this.writeRecordLocked(r.record);
+      }
+    });
+  }
+
+  /** Records the interrupted turn of a dead claim holder (in place; the caller writes the record). */
+  private releaseDeadClaim(rec: SessionRecord): void {
+    this.log.info('session claim of a dead process released; its turn is recorded as interrupted', {
+      session_id: rec.id,
+      holder_pid: rec.claimed_by?.pid,
+    });
+    recordInterruptedTurn(rec);
   }
 
   // ---------------------------------------------------------------------- locking and index

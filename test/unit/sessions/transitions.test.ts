@@ -1,8 +1,10 @@
 import {
+  claimedByDeadProcess,
   claimRecord,
   completeRecord,
   holdsValidClaim,
   newRecord,
+  recordInterruptedTurn,
   releaseRecord,
 } from '../../../src/sessions/transitions';
 import type { SessionRecord } from '../../../src/sessions/types';
@@ -125,5 +127,52 @@ describe('completeRecord', () => {
     });
     completeRecord(rec, { success: false, error_message: 'timed out after 5 s' }, true);
     expect(rec).toMatchObject({ turn_count: 3, error_message: 'timed out after 5 s', model: 'o4' });
+  });
+});
+
+describe('claim holders', () => {
+  const alive = { host: 'h', pid: 10, start_time: '1' };
+  const dead = { host: 'h', pid: 11, start_time: '2' };
+  const isDead = (h: { pid: number }) => h.pid === dead.pid;
+
+  test('a new active record is claimed by its creator; a completed one by nobody', () => {
+    const input = { backend: 'claude' as const, working_dir: '/w', tags: [], turn_count: 0 };
+    expect(newRecord(ID, { ...input, status: 'active' }, T0, alive).claimed_by).toEqual(alive);
+    expect(newRecord(ID, { ...input, status: 'completed' }, T0, alive)).not.toHaveProperty('claimed_by');
+  });
+
+  test('a claim of a dead holder is invalid at once; of a live one it follows the time rule', () => {
+    const rec = record({ status: 'active', last_used: T0.toISOString(), claimed_by: dead });
+    expect(claimedByDeadProcess(rec, isDead)).toBe(true);
+    expect(holdsValidClaim(rec, 60_000, at(1), isDead)).toBe(false);
+    expect(holdsValidClaim(rec, 60_000, at(1))).toBe(true); // nobody is dead without a check
+    const live = { ...rec, claimed_by: alive };
+    expect(claimedByDeadProcess(live, isDead)).toBe(false);
+    expect(holdsValidClaim(live, 60_000, at(1), isDead)).toBe(true);
+    expect(holdsValidClaim(live, 60_000, at(60_000), isDead)).toBe(false);
+    expect(claimedByDeadProcess({ ...rec, status: 'error' }, isDead)).toBe(false);
+  });
+
+  test('the interrupted turn is recorded: turn_count + 1, error, "server restarted", no holder', () => {
+    const rec = record({ status: 'active', turn_count: 4, claimed_by: dead });
+    recordInterruptedTurn(rec);
+    expect(rec).toMatchObject({ status: 'error', turn_count: 5, error_message: 'server restarted' });
+    expect(rec).not.toHaveProperty('claimed_by');
+  });
+
+  test('claim sets the holder, release restores the previous one, completion removes it', () => {
+    const rec = record({ status: 'active', last_used: T0.toISOString(), claimed_by: dead });
+    const claim = claimRecord(rec, at(10), alive);
+    expect(rec.claimed_by).toEqual(alive);
+    expect(claim.previousClaimedBy).toEqual(dead);
+    expect(releaseRecord(rec, claim)).toBe(true);
+    expect(rec.claimed_by).toEqual(dead);
+    const done = record();
+    const c2 = claimRecord(done, at(20), alive);
+    expect(releaseRecord(done, c2)).toBe(true);
+    expect(done).not.toHaveProperty('claimed_by');
+    claimRecord(done, at(30), alive);
+    completeRecord(done, { success: true }, true);
+    expect(done).not.toHaveProperty('claimed_by');
   });
 });

@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { currentProcessIdentity } from '../../../../src/lib/process-identity';
 import { StoreLock } from '../../../../src/sessions/file/lock';
 import { cleanupHomes, expectApiError, recordingLogger, tmpHome } from '../helpers';
 
@@ -12,6 +13,8 @@ function makeLock(dir: string, over: Partial<ConstructorParameters<typeof StoreL
     timeoutMs: 5000,
     staleMs: 2000,
     logger: recordingLogger(),
+    holder: currentProcessIdentity(),
+    isHolderDead: () => false,
     ...over,
   });
 }

@@ -76,6 +76,18 @@ describe('parseRecord', () => {
   });
 });
 
+test('claimed_by: kept when it names a process, dropped otherwise; written last', () => {
+  const holder = { host: 'h', pid: 42, start_time: '7' };
+  const rec = parseRecord(
+    JSON.stringify({ ...base, status: 'active', claimed_by: holder, zz: 1 }),
+    ID,
+  ) as SessionRecord;
+  expect(rec.claimed_by).toEqual(holder);
+  expect(Object.keys(JSON.parse(serializeRecord(rec))).slice(-2)).toEqual(['claimed_by', 'zz']);
+  const bad = parseRecord(JSON.stringify({ ...base, claimed_by: { host: 'h' } }), ID) as SessionRecord;
+  expect(bad).not.toHaveProperty('claimed_by');
+});
+
 describe('serializeRecord', () => {
   test('pretty-printed, documented key order, unknown keys last, undefined omitted, newline at the end', () => {
     const rec = {
