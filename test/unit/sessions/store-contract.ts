@@ -42,7 +42,7 @@ export function describeSessionStoreContract(name: string, makeBacking: () => Pr
         newSession({ status: 'active', turn_count: 0, model: 'haiku', initial_prompt: 'hello', metadata: { a: 'b' } }),
       );
       expect(rec.id).toMatch(/^[0-9a-f]{32}$/);
-      expect(rec).toEqual({
+      expect(rec).toMatchObject({
         id: rec.id,
         backend: 'claude',
         created_at: '2026-01-01T00:00:00.000Z',

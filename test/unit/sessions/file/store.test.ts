@@ -59,7 +59,9 @@ test('the record file is the pretty-printed record in the documented key order',
     'token_usage',
     'tags',
     'metadata',
+    'claimed_by',
   ]);
+  expect(rec.claimed_by).toMatchObject({ pid: process.pid });
   await store.completeTurn(rec.id, { success: false, error_message: 'x' }, true);
   await store.claimTurn(rec.id, STALE);
   await store.completeTurn(rec.id, { success: true }, true);
