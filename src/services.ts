@@ -1,7 +1,10 @@
 /** Wiring of the service graph for one server instance (no HTTP here). */
 import { KeyRegistry } from './auth/registry';
 import { BackendAvailability } from './backends/availability';
-import { CrossSpawnRunner } from './backends/runner';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { SupervisedRunner } from './backends/runner';
+import { reapLeftovers } from './backends/supervisor/leftovers';
 import type { ProcessRunner } from './backends/runner-types';
 import type { Config } from './config/types';
 import { Executor } from './execution/executor';
@@ -52,7 +55,11 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
     ttlMs: s.backend_check_ttl_secs * 1000,
     env: opts.env,
   });
-  const runner = new CrossSpawnRunner();
+  // Process groups a crashed previous incarnation left running are killed before anything starts.
+  const instance = randomBytes(8).toString('hex');
+  const runDir = path.join(config.home, 'run');
+  reapLeftovers(runDir, { ownInstance: instance, logger });
+  const runner = new SupervisedRunner({ logger, runDir, instance });
   let metrics: Metrics | undefined;
   const limiter = new ExecutionLimiter(s.max_concurrent_executions, s.max_queued_executions);
   if (s.metrics_enabled) metrics = new Metrics(() => limiter.queued);

@@ -1,7 +1,8 @@
 /**
- * ProcessRunner contract. Implemented in `runner.ts` with cross-spawn: never a shell,
- * stdin ignored, own process group (detached), SIGTERM → SIGKILL to the group, a final SIGKILL to
- * the group after exit so grandchildren do not survive.
+ * ProcessRunner contract. Implemented in `runner.ts` through the process supervisor
+ * (`supervisor/`), which spawns with cross-spawn: never a shell, stdin ignored, own process group
+ * (detached), SIGTERM → SIGKILL to the group, a final SIGKILL to the group after exit so
+ * grandchildren do not survive.
  */
 import type { ProcessExit } from './types';
 
@@ -11,6 +12,11 @@ export interface RunSpec {
   args: string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** Run as this user id / group id (the server must be allowed to switch: root). */
+  uid?: number;
+  gid?: number;
+  /** Supplementary groups with `uid`; without them the CLI keeps only its primary group. */
+  groups?: number[];
   /** SIGTERM → SIGKILL grace for the group. */
   killGraceMs: number;
   /**
@@ -57,4 +63,8 @@ export interface ProcessRunner {
   readonly running: ReadonlySet<RunHandle>;
   /** Kills every live group (SIGTERM → SIGKILL) and resolves when all have exited. */
   killAll(reason: string): Promise<void>;
+  /** Starts what spawning needs (the supervisor process) now instead of at the first run. */
+  warmUp?(): Promise<void>;
+  /** Releases the runner (stops the supervisor; whatever still runs is killed). */
+  close(): Promise<void>;
 }

@@ -1,95 +1,73 @@
 /**
- * The ProcessRunner: spawns a CLI with cross-spawn (never a shell, stdin `/dev/null`,
- * own process group), collects or line-splits stdout with hard byte limits, keeps the stderr tail,
- * and kills the whole process group (SIGTERM → SIGKILL) on demand, plus one final SIGKILL to the
- * group after the child exited so that grandchildren never outlive a run.
+ * The ProcessRunner: runs a CLI through the process supervisor (supervisor/: the server's event
+ * loop never forks), reads its stdout from the run's own connection — collected with a byte cap,
+ * or split into lines with a per-line cap — with backpressure (pause() stops reading; the CLI's
+ * writes then block), and asks the supervisor to kill the whole process group (SIGTERM → SIGKILL)
+ * on demand. The supervisor spawns with cross-spawn (never a shell, stdin `/dev/null`, own process
+ * group), keeps the stderr tail, and SIGKILLs the group once more after the CLI exited so that
+ * grandchildren never outlive a run.
  */
-import type { ChildProcess } from 'child_process';
-import spawn from 'cross-spawn';
+import crypto from 'node:crypto';
+import type net from 'node:net';
+import { LineSplitter } from './line-splitter';
 import type { ProcessRunner, RunHandle, RunOutcome, RunSpec } from './runner-types';
+import { SupervisorClient, type RunEvents } from './supervisor/client';
 import type { ProcessExit } from './types';
-import { errnoCode } from '../lib/errno';
 
 /** Bytes of stderr kept (the tail). */
 export const STDERR_TAIL_BYTES = 64 * 1024;
 
 /**
- * When the child has exited but stdout/stderr are still open after this long (a process that left
- * the group, e.g. via setsid, still holds the pipes), the pipes are destroyed so `done` can resolve.
- * The timer only fires while the consumer is not pausing stdout.
+ * When the child has exited but its stdout/stderr are still open after this long (a process that
+ * left the group, e.g. via setsid, still holds them), they are closed so `done` can resolve.
+ * For stdout the timer only fires while the consumer is not pausing it.
  */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 2000;
 
 /** The subset of a (winston) logger the runner uses. */
 export interface RunnerLogger {
   debug(message: string, meta?: Record<string, unknown>): unknown;
+  info?(message: string, meta?: Record<string, unknown>): unknown;
   warn(message: string, meta?: Record<string, unknown>): unknown;
+  error?(message: string, meta?: Record<string, unknown>): unknown;
 }
 
-export interface CrossSpawnRunnerOptions {
+export interface SupervisedRunnerOptions {
   logger?: RunnerLogger;
   /** See DEFAULT_DRAIN_TIMEOUT_MS. */
   drainTimeoutMs?: number;
+  /** `$CLINVK_HOME/run`: records of running CLIs for the clean-up after a crash (none when unset). */
+  runDir?: string;
+  /** Server instance id recorded with each run (default: random). */
+  instance?: string;
 }
 
 /** RunOutcome plus runner-specific details. */
-export interface CrossSpawnRunOutcome extends RunOutcome {
+export interface SupervisedRunOutcome extends RunOutcome {
   /** An exception thrown by `onLine`; the child was killed and delivery stopped. */
   lineCallbackError?: unknown;
 }
 
-const NEWLINE = 0x0a;
-const CR = 0x0d;
+const LOST: ProcessExit = { code: null, signal: 'SIGKILL' };
 
-/** Keeps only the last `limit` bytes written to it. */
-class TailBuffer {
-  private chunks: Buffer[] = [];
-  private size = 0;
-
-  constructor(private readonly limit: number) {}
-
-  push(chunk: Buffer): void {
-    if (chunk.length >= this.limit) {
-      this.chunks = [chunk.subarray(chunk.length - this.limit)];
-      this.size = this.limit;
-      return;
-    }
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    while (this.size > this.limit) {
-      const first = this.chunks[0];
-      const excess = this.size - this.limit;
-      if (first.length <= excess) {
-        this.chunks.shift();
-        this.size -= first.length;
-      } else {
-        this.chunks[0] = first.subarray(excess);
-        this.size -= excess;
-      }
-    }
-  }
-
-  toString(): string {
-    let buf = Buffer.concat(this.chunks, this.size);
-    // The cut may have landed inside a multi-byte character: drop leading continuation bytes.
-    let start = 0;
-    while (start < buf.length && start < 3 && (buf[start] & 0xc0) === 0x80) start++;
-    if (start > 0) buf = buf.subarray(start);
-    return buf.toString('utf8');
-  }
-}
-
-class CrossSpawnRunHandle implements RunHandle {
-  readonly pid: number;
+class SupervisedRunHandle implements RunHandle, RunEvents {
   readonly done: Promise<RunOutcome>;
+  id?: string;
 
-  private exited = false;
+  private childPid = 0;
+  private spawnedOk = false;
+  /** stdout is read only once start() has resolved and its awaiting code ran (see spawned()). */
+  private readingAllowed = false;
+  private exit?: ProcessExit;
+  private stderrTail?: string;
+  private out?: net.Socket;
+  private stdoutDone = false;
   private closed = false;
   private termSent = false;
   private killReason?: string;
-  private graceTimer?: NodeJS.Timeout;
   private drainTimer?: NodeJS.Timeout;
   private drainDeferred = false;
+  private resolveDone!: (o: RunOutcome) => void;
 
   /** Consumer asked for a pause (lines mode backpressure). */
   private consumerPaused = false;
@@ -101,56 +79,100 @@ class CrossSpawnRunHandle implements RunHandle {
   private readonly collected: Buffer[] = [];
   private collectedBytes = 0;
   // lines mode
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private readonly splitter?: LineSplitter;
 
-  private readonly stderrTail = new TailBuffer(STDERR_TAIL_BYTES);
   private outputTooLarge = false;
-  private lineTooLong = false;
   private lineCallbackError?: unknown;
-
   private readonly maxOutputBytes: number;
-  private readonly maxLineBytes: number;
 
   constructor(
-    private readonly child: ChildProcess,
     private readonly spec: RunSpec,
+    private readonly client: SupervisorClient,
     private readonly logger: RunnerLogger | undefined,
     private readonly drainTimeoutMs: number,
-    onClosed: (h: CrossSpawnRunHandle) => void,
+    private readonly onSpawned: (h: SupervisedRunHandle) => void,
+    private readonly onSpawnError: (err: Error) => void,
+    private readonly onClosed: (h: SupervisedRunHandle) => void,
   ) {
-    if (child.pid === undefined) throw new Error('child has no pid');
-    this.pid = child.pid;
     this.maxOutputBytes = spec.maxOutputBytes ?? Number.POSITIVE_INFINITY;
-    this.maxLineBytes = spec.maxLineBytes ?? Number.POSITIVE_INFINITY;
-
-    const stdout = child.stdout;
-    const stderr = child.stderr;
-    if (stdout) {
-      // stdout is consumed with 'readable' + read() rather than 'data': Node's ChildProcess resumes
-      // flowing ('data'-only) stdio streams when the child exits, which would defeat pause().
-      stdout.on('readable', () => this.readStdout());
-      stdout.on('end', () => this.onStdoutEnd());
-      stdout.on('error', (err) => this.logger?.debug('runner: stdout error', { pid: this.pid, error: String(err) }));
+    if (spec.mode === 'lines') {
+      this.splitter = new LineSplitter(spec.maxLineBytes ?? Number.POSITIVE_INFINITY, (line) => this.deliver(line));
     }
-    if (stderr) {
-      stderr.on('data', (chunk: Buffer) => this.stderrTail.push(chunk));
-      stderr.on('error', (err) => this.logger?.debug('runner: stderr error', { pid: this.pid, error: String(err) }));
-    }
+    this.done = new Promise<RunOutcome>((resolve) => (this.resolveDone = resolve));
+  }
 
-    child.on('exit', () => this.onExit());
+  get pid(): number {
+    return this.childPid;
+  }
 
-    this.done = new Promise<RunOutcome>((resolve) => {
-      child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
-        if (this.closed) return;
-        this.closed = true;
-        this.exited = true;
-        this.clearTimers();
-        onClosed(this);
-        resolve(this.outcome({ code, signal }));
-      });
+  // ---- events from the supervisor client ----
+
+  spawned(pid: number): void {
+    this.childPid = pid;
+    this.spawnedOk = true;
+    this.onSpawned(this);
+    // The stdout connection may be there before this message: no line may be delivered before the
+    // code awaiting start() has run (a stream writes its response head there). That code runs in
+    // the microtasks of this turn; read from the next one.
+    setImmediate(() => {
+      this.readingAllowed = true;
+      this.readStdout();
     });
   }
+
+  spawnError(err: Error): void {
+    this.closed = true;
+    this.out?.destroy();
+    this.onSpawnError(err);
+  }
+
+  stdout(socket: net.Socket): void {
+    if (this.closed || this.out) {
+      socket.destroy();
+      return;
+    }
+    this.out = socket;
+    // 'readable' + read() rather than 'data': reading stops exactly when the consumer pauses.
+    socket.on('readable', () => this.readStdout());
+    socket.on('end', () => this.onStdoutEnd());
+    socket.on('close', () => this.onStdoutClosed());
+    socket.on('error', (err) => this.logger?.debug('runner: stdout error', { pid: this.pid, error: String(err) }));
+    this.readStdout();
+  }
+
+  exited(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.exit) return;
+    this.exit = { code, signal };
+    this.armDrainTimer();
+    this.maybeClose();
+  }
+
+  stderr(tail: string): void {
+    this.stderrTail = tail;
+    this.maybeClose();
+  }
+
+  lost(): void {
+    if (this.closed) return;
+    if (!this.spawnedOk) {
+      this.spawnError(new Error('the process supervisor exited before the CLI started'));
+      return;
+    }
+    this.logger?.warn('runner: the process supervisor died; killing the run', { pid: this.pid });
+    if (!this.exit) {
+      // Nobody can wait for the CLI any more: kill its group and report it killed.
+      try {
+        process.kill(-this.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    this.stderrTail ??= '';
+    if (!this.exit) this.exited(LOST.code, LOST.signal);
+    else this.maybeClose();
+  }
+
+  // ---- RunHandle ----
 
   /**
    * SIGTERM → SIGKILL to the group and records `reason` (first call wins). In `lines` mode no
@@ -162,9 +184,9 @@ class CrossSpawnRunHandle implements RunHandle {
    */
   kill(reason: string): void {
     if (this.closed) return;
-    if (this.exited) {
-      this.signalGroup('SIGKILL');
-      if (this.spec.mode === 'lines' && !this.discarding && this.child.stdout?.readableEnded === false) {
+    if (this.exit) {
+      if (this.id) this.client.kill(this.id);
+      if (this.spec.mode === 'lines' && !this.discarding && !this.out?.readableEnded) {
         if (this.killReason === undefined) this.killReason = reason;
         this.startDiscarding();
       }
@@ -188,91 +210,47 @@ class CrossSpawnRunHandle implements RunHandle {
     }
   }
 
-  /** SIGTERM to the group now, SIGKILL after the grace period unless the child has exited. */
+  // ---- internals ----
+
+  /** SIGTERM to the group now, SIGKILL after the grace period (the supervisor keeps the timer). */
   private terminate(): void {
-    if (this.termSent || this.exited) return;
+    if (this.termSent || this.exit) return;
     this.termSent = true;
-    this.signalGroup('SIGTERM');
-    this.graceTimer = setTimeout(
-      () => {
-        this.graceTimer = undefined;
-        if (!this.exited) this.signalGroup('SIGKILL');
-      },
-      Math.max(0, this.spec.killGraceMs),
-    );
-    this.graceTimer.unref();
+    if (this.id) this.client.kill(this.id);
   }
 
-  private signalGroup(signal: NodeJS.Signals): void {
-    try {
-      process.kill(-this.pid, signal);
-    } catch (err) {
-      if (errnoCode(err) !== 'ESRCH') {
-        this.logger?.warn('runner: could not signal process group', {
-          pid: this.pid,
-          signal,
-          error: String(err),
-        });
-      }
-    }
-  }
-
-  private onExit(): void {
-    if (this.exited) return;
-    this.exited = true;
-    if (this.graceTimer) {
-      clearTimeout(this.graceTimer);
-      this.graceTimer = undefined;
-    }
-    // Grandchildren in the group must not outlive the run.
-    this.signalGroup('SIGKILL');
-    this.armDrainTimer();
-  }
-
-  /** After exit: if the pipes are still open after the drain timeout, close them (see DEFAULT_DRAIN_TIMEOUT_MS). */
+  /** After exit: if stdout is still open after the drain timeout, close it (see DEFAULT_DRAIN_TIMEOUT_MS). */
   private armDrainTimer(): void {
-    if (this.closed || this.drainTimer) return;
+    if (this.closed || this.drainTimer || this.stdoutDone) return;
     this.drainTimer = setTimeout(() => {
       this.drainTimer = undefined;
-      if (this.closed) return;
+      if (this.closed || this.stdoutDone) return;
       if (this.consumerPaused && !this.discarding) {
         // The consumer is applying backpressure: unread output is legitimate. Re-arm on resume().
         this.drainDeferred = true;
         return;
       }
-      this.destroyPipes();
+      this.logger?.debug('runner: child exited but its stdout stayed open; closing it', { pid: this.pid });
+      if (this.out) this.out.destroy();
+      else this.onStdoutClosed();
     }, this.drainTimeoutMs);
     this.drainTimer.unref();
-  }
-
-  private destroyPipes(): void {
-    this.logger?.debug('runner: child exited but its pipes stayed open; closing them', { pid: this.pid });
-    this.child.stdout?.destroy();
-    this.child.stderr?.destroy();
-  }
-
-  private clearTimers(): void {
-    if (this.graceTimer) clearTimeout(this.graceTimer);
-    if (this.drainTimer) clearTimeout(this.drainTimer);
-    this.graceTimer = undefined;
-    this.drainTimer = undefined;
   }
 
   private startDiscarding(): void {
     if (this.discarding) return;
     this.discarding = true;
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.splitter?.stop();
     this.collected.length = 0;
     this.collectedBytes = 0;
-    // Keep reading (and dropping) so the pipes reach EOF even if the consumer had paused.
+    // Keep reading (and dropping) so stdout reaches EOF even if the consumer had paused.
     this.readStdout();
   }
 
   /** Reads whatever stdout has buffered, unless the consumer pauses (backpressure). */
   private readStdout(): void {
-    const stdout = this.child.stdout;
-    if (!stdout || this.reading) return; // re-entry (resume()/kill() from inside onLine): the outer loop continues
+    const stdout = this.out;
+    if (!stdout || this.reading || !this.readingAllowed) return; // re-entry (resume()/kill() from inside onLine): the outer loop continues
     this.reading = true;
     try {
       let chunk: Buffer | null;
@@ -287,7 +265,7 @@ class CrossSpawnRunHandle implements RunHandle {
   private onStdout(chunk: Buffer): void {
     if (this.discarding) return;
     if (this.spec.mode === 'collect') this.collect(chunk);
-    else this.splitLines(chunk);
+    else if (!this.splitter!.push(chunk) && this.splitter!.overflowed) this.onLineTooLong();
   }
 
   private collect(chunk: Buffer): void {
@@ -307,52 +285,15 @@ class CrossSpawnRunHandle implements RunHandle {
     this.collectedBytes += chunk.length;
   }
 
-  private splitLines(chunk: Buffer): void {
-    const max = this.maxLineBytes;
-    let start = 0;
-    while (!this.discarding) {
-      const nl = chunk.indexOf(NEWLINE, start);
-      if (nl === -1) break;
-      const segment = chunk.subarray(start, nl);
-      start = nl + 1;
-      let line: Buffer;
-      if (this.pendingBytes === 0) {
-        line = segment;
-      } else {
-        this.pending.push(segment);
-        line = Buffer.concat(this.pending, this.pendingBytes + segment.length);
-        this.pending = [];
-        this.pendingBytes = 0;
-      }
-      if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
-      if (line.length > max) {
-        this.onLineTooLong();
-        return;
-      }
-      this.deliver(line);
-    }
-    if (this.discarding || start >= chunk.length) return;
-    const rest = chunk.subarray(start);
-    // +1: a trailing `\r` that will be stripped does not count against the limit.
-    if (this.pendingBytes + rest.length > max + 1) {
-      this.onLineTooLong();
-      return;
-    }
-    this.pending.push(rest);
-    this.pendingBytes += rest.length;
+  private onStdoutEnd(): void {
+    if (this.spec.mode !== 'lines' || this.discarding) return;
+    if (!this.splitter!.end() && this.splitter!.overflowed) this.onLineTooLong();
   }
 
-  private onStdoutEnd(): void {
-    if (this.spec.mode !== 'lines' || this.discarding || this.pendingBytes === 0) return;
-    let line = Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
-    if (line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
-    if (line.length > this.maxLineBytes) {
-      this.onLineTooLong();
-      return;
-    }
-    this.deliver(line);
+  private onStdoutClosed(): void {
+    if (this.stdoutDone) return;
+    this.stdoutDone = true;
+    this.maybeClose();
   }
 
   private deliver(line: Buffer): void {
@@ -369,19 +310,29 @@ class CrossSpawnRunHandle implements RunHandle {
   }
 
   private onLineTooLong(): void {
-    this.lineTooLong = true;
-    this.logger?.debug('runner: line limit exceeded, killing', { pid: this.pid, limit: this.maxLineBytes });
+    this.logger?.debug('runner: line limit exceeded, killing', { pid: this.pid, limit: this.spec.maxLineBytes });
     this.startDiscarding();
     this.terminate();
   }
 
-  private outcome(exit: ProcessExit): CrossSpawnRunOutcome {
-    const out: CrossSpawnRunOutcome = {
+  /** `done` resolves once the CLI exited, its stderr tail arrived and stdout reached its end. */
+  private maybeClose(): void {
+    if (this.closed || !this.exit || this.stderrTail === undefined || !this.stdoutDone) return;
+    this.closed = true;
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
+    if (this.id) this.client.release(this.id);
+    this.onClosed(this);
+    this.resolveDone(this.outcome(this.exit));
+  }
+
+  private outcome(exit: ProcessExit): SupervisedRunOutcome {
+    const out: SupervisedRunOutcome = {
       exit,
       stdout: this.spec.mode === 'collect' ? Buffer.concat(this.collected, this.collectedBytes).toString('utf8') : '',
-      stderr: this.stderrTail.toString(),
+      stderr: this.stderrTail ?? '',
       outputTooLarge: this.outputTooLarge,
-      lineTooLong: this.lineTooLong,
+      lineTooLong: this.splitter?.overflowed ?? false,
     };
     if (this.killReason !== undefined) out.killReason = this.killReason;
     if (this.lineCallbackError !== undefined) out.lineCallbackError = this.lineCallbackError;
@@ -389,70 +340,73 @@ class CrossSpawnRunHandle implements RunHandle {
   }
 }
 
-export class CrossSpawnRunner implements ProcessRunner {
+/** Only string values reach the CLI's environment. */
+function plainEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+export class SupervisedRunner implements ProcessRunner {
   private readonly live = new Set<RunHandle>();
   private readonly logger?: RunnerLogger;
   private readonly drainTimeoutMs: number;
+  private readonly client: SupervisorClient;
 
-  constructor(opts: CrossSpawnRunnerOptions = {}) {
+  constructor(opts: SupervisedRunnerOptions = {}) {
     this.logger = opts.logger;
     this.drainTimeoutMs = opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+    this.client = new SupervisorClient({
+      runDir: opts.runDir ?? '',
+      instance: opts.instance ?? crypto.randomBytes(8).toString('hex'),
+      logger: opts.logger,
+    });
   }
 
   get running(): ReadonlySet<RunHandle> {
     return this.live;
   }
 
+  /** PID of the supervisor process (undefined until it has started). */
+  get supervisorPid(): number | undefined {
+    return this.client.pid;
+  }
+
+  warmUp(): Promise<void> {
+    return this.client.warmUp();
+  }
+
   start(spec: RunSpec): Promise<RunHandle> {
     return new Promise<RunHandle>((resolve, reject) => {
-      let child: ChildProcess;
-      try {
-        child = spawn(spec.command, spec.args, {
-          cwd: spec.cwd,
-          env: spec.env,
-          stdio: ['ignore', 'pipe', 'pipe'],
-          detached: true,
-          shell: false,
-          windowsHide: true,
-        });
-      } catch (err) {
-        reject(err);
-        return;
-      }
-
-      if (child.pid === undefined) {
-        // The spawn failed (ENOENT, EACCES, ...): the 'error' event follows on the next tick.
-        child.once('error', (err) => {
-          // The stdio pipes were set up before the failure; make sure they are released.
-          child.stdout?.destroy();
-          child.stderr?.destroy();
-          reject(err);
-        });
-        return;
-      }
-
-      let handle: CrossSpawnRunHandle;
-      try {
-        handle = new CrossSpawnRunHandle(child, spec, this.logger, this.drainTimeoutMs, (h) => this.live.delete(h));
-      } catch (err) {
-        reject(err);
-        return;
-      }
-      this.live.add(handle);
-      let spawned = false;
-      // Late errors (e.g. a failed signal delivery through ChildProcess) must not crash the server.
-      child.on('error', (err) => {
-        if (!spawned) {
-          this.live.delete(handle);
-          reject(err);
-          return;
-        }
-        this.logger?.warn('runner: child error', { pid: child.pid, error: String(err) });
-      });
-      child.once('spawn', () => {
-        spawned = true;
-        resolve(handle);
-      });
+      const handle: SupervisedRunHandle = new SupervisedRunHandle(
+        spec,
+        this.client,
+        this.logger,
+        this.drainTimeoutMs,
+        (h) => {
+          this.live.add(h);
+          resolve(h);
+        },
+        reject,
+        (h) => this.live.delete(h),
+      );
+      this.client
+        .spawn(
+          {
+            command: spec.command,
+            args: spec.args,
+            cwd: spec.cwd,
+            env: plainEnv(spec.env),
+            ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
+            ...(spec.gid !== undefined ? { gid: spec.gid } : {}),
+            ...(spec.groups !== undefined ? { groups: spec.groups } : {}),
+            killGraceMs: spec.killGraceMs,
+            drainTimeoutMs: this.drainTimeoutMs,
+            stderrTailBytes: STDERR_TAIL_BYTES,
+          },
+          handle,
+        )
+        .then((id) => (handle.id = id), reject);
     });
   }
 
@@ -460,5 +414,10 @@ export class CrossSpawnRunner implements ProcessRunner {
     const handles = [...this.live];
     for (const h of handles) h.kill(reason);
     await Promise.all(handles.map((h) => h.done));
+  }
+
+  /** Stops the supervisor (after killAll, nothing is left for it to kill). */
+  close(): Promise<void> {
+    return this.client.close();
   }
 }

@@ -52,6 +52,7 @@ export async function createServerApp(config: Config, logger: Logger, opts: Serv
       guards.stop();
       services.limiter.close();
       await services.runner.killAll(KILL_SHUTDOWN);
+      await services.runner.close();
       await services.store.close();
     },
   };
@@ -116,6 +117,12 @@ export async function startServer(config: Config, opts: { logger: Logger } & Ser
   const s = config.server;
   const bundle = await createServerApp(config, logger, opts);
   await startupWarnings(bundle.services);
+  // The process supervisor starts now, not on the first request (its start is a fork of this process).
+  await bundle.services.runner
+    .warmUp?.()
+    .catch((err: unknown) =>
+      logger.warn('process supervisor did not start; retrying at the first run', { error: String(err) }),
+    );
   const server = http.createServer(
     {
       maxHeaderSize: MAX_HEADER_BYTES,

@@ -1,10 +1,21 @@
 /**
- * CrossSpawnRunner: stdout collection and its cap, line splitting and its cap, backpressure,
+ * SupervisedRunner: stdout collection and its cap, line splitting and its cap, backpressure,
  * the stderr tail.
  */
-import { CrossSpawnRunner, STDERR_TAIL_BYTES, type CrossSpawnRunOutcome } from '../../../../src/backends/runner';
+import { STDERR_TAIL_BYTES, type SupervisedRunOutcome, type SupervisedRunner } from '../../../../src/backends/runner';
 import type { RunSpec } from '../../../../src/backends/runner-types';
-import { isAlive, killQuietly, makeTempDir, removeDir, script, sleep, spec, waitFor } from './util';
+import {
+  closeRunners,
+  isAlive,
+  killQuietly,
+  makeTempDir,
+  newRunner,
+  removeDir,
+  script,
+  sleep,
+  spec,
+  waitFor,
+} from './util';
 
 let dir: string;
 const leftovers: number[] = [];
@@ -13,21 +24,22 @@ beforeAll(() => {
   dir = makeTempDir();
 });
 
-afterAll(() => {
+afterAll(async () => {
+  await closeRunners();
   for (const pid of leftovers) killQuietly(pid);
   removeDir(dir);
 });
 
-async function run(command: string, extra: Partial<RunSpec> = {}): Promise<{ out: CrossSpawnRunOutcome; pid: number }> {
-  const h = await new CrossSpawnRunner().start(spec(dir, command, extra));
+async function run(command: string, extra: Partial<RunSpec> = {}): Promise<{ out: SupervisedRunOutcome; pid: number }> {
+  const h = await newRunner().start(spec(dir, command, extra));
   leftovers.push(h.pid);
-  return { out: (await h.done) as CrossSpawnRunOutcome, pid: h.pid };
+  return { out: (await h.done) as SupervisedRunOutcome, pid: h.pid };
 }
 
 async function runLines(
   command: string,
   extra: Partial<RunSpec> = {},
-): Promise<{ out: CrossSpawnRunOutcome; lines: string[]; pid: number }> {
+): Promise<{ out: SupervisedRunOutcome; lines: string[]; pid: number }> {
   const lines: string[] = [];
   const { out, pid } = await run(command, { mode: 'lines', onLine: (l) => lines.push(l), ...extra });
   return { out, lines, pid };
@@ -183,7 +195,7 @@ const pause = () => new Promise((r) => setTimeout(r, 60));
 
   test('pause() stops reading stdout and resume() continues; exit while paused loses nothing', async () => {
     const cmd = script(dir, 'slow.sh', 'echo one; sleep 0.3; echo two; echo three; printf four');
-    const runner = new CrossSpawnRunner({ drainTimeoutMs: 100 });
+    const runner = newRunner({ drainTimeoutMs: 100 });
     const lines: string[] = [];
     let handle: { pause(): void } | undefined;
     const h = await runner.start(
@@ -217,8 +229,8 @@ const pause = () => new Promise((r) => setTimeout(r, 60));
       'paused-kill.sh',
       'echo one; i=0; while [ $i -lt 2000 ]; do echo "x $i"; i=$((i+1)); done; exec sleep 30',
     );
-    const runner = new CrossSpawnRunner();
-    let h!: Awaited<ReturnType<CrossSpawnRunner['start']>>;
+    const runner = newRunner();
+    let h!: Awaited<ReturnType<SupervisedRunner['start']>>;
     const lines: string[] = [];
     // eslint-disable-next-line prefer-const -- the callback reads `h` after this assignment
     h = await runner.start(
@@ -242,8 +254,8 @@ const pause = () => new Promise((r) => setTimeout(r, 60));
 
   test('kill() after the child exited while the consumer pauses: done resolves, reason recorded', async () => {
     const cmd = script(dir, 'exit-paused.sh', 'echo one; sleep 0.2; echo two; echo three');
-    const runner = new CrossSpawnRunner({ drainTimeoutMs: 100 });
-    let h!: Awaited<ReturnType<CrossSpawnRunner['start']>>;
+    const runner = newRunner({ drainTimeoutMs: 100 });
+    let h!: Awaited<ReturnType<SupervisedRunner['start']>>;
     const lines: string[] = [];
     // eslint-disable-next-line prefer-const -- the callback reads `h` after this assignment
     h = await runner.start(
@@ -305,5 +317,27 @@ process.stderr.write('xx' + 'é'.repeat(40000), () => {});`,
     const { out, lines } = await runLines(cmd);
     expect(lines).toEqual(['out', 'out2']);
     expect(out.stderr).toBe('err\n');
+  });
+});
+
+describe('ordering', () => {
+  test('no line is delivered before start() has resolved and its awaiting code ran', async () => {
+    // The output is there long before the spawn is reported: it must still wait.
+    const cmd = script(dir, 'eager.sh', 'echo first; echo second');
+    for (let i = 0; i < 5; i++) {
+      let started = false;
+      const early: string[] = [];
+      const h = await newRunner().start(
+        spec(dir, cmd, {
+          mode: 'lines',
+          onLine: (l) => {
+            if (!started) early.push(l);
+          },
+        }),
+      );
+      started = true;
+      await h.done;
+      expect(early).toEqual([]);
+    }
   });
 });

@@ -1,12 +1,24 @@
 /**
- * CrossSpawnRunner: spawning, process groups, exit status, killing (SIGTERM → SIGKILL),
+ * SupervisedRunner: spawning, process groups, exit status, killing (SIGTERM → SIGKILL),
  * grandchildren, spawn errors, killAll, environment.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CrossSpawnRunner } from '../../../../src/backends/runner';
+import type { SupervisedRunner } from '../../../../src/backends/runner';
 import type { RunHandle } from '../../../../src/backends/runner-types';
-import { isAlive, killQuietly, makeTempDir, procStat, removeDir, script, sleep, spec, waitFor } from './util';
+import {
+  closeRunners,
+  isAlive,
+  killQuietly,
+  makeTempDir,
+  newRunner,
+  procStat,
+  removeDir,
+  script,
+  sleep,
+  spec,
+  waitFor,
+} from './util';
 
 let dir: string;
 const leftovers: number[] = [];
@@ -15,14 +27,15 @@ beforeAll(() => {
   dir = makeTempDir();
 });
 
-afterAll(() => {
+afterAll(async () => {
+  await closeRunners();
   for (const pid of leftovers) killQuietly(pid);
   removeDir(dir);
 });
 
 /** Starts a lines-mode run and resolves the first line matching `re` together with the handle. */
 async function startAndWaitForLine(
-  runner: CrossSpawnRunner,
+  runner: SupervisedRunner,
   command: string,
   re: RegExp,
   killGraceMs: number,
@@ -53,7 +66,7 @@ async function startAndWaitForLine(
 describe('spawning', () => {
   test('stdin is /dev/null', async () => {
     const cmd = script(dir, 'stdin.sh', 'readlink /proc/self/fd/0');
-    const h = await new CrossSpawnRunner().start(spec(dir, cmd));
+    const h = await newRunner().start(spec(dir, cmd));
     const out = await h.done;
     expect(out.stdout.trim()).toBe('/dev/null');
     expect(out.exit).toEqual({ code: 0, signal: null });
@@ -61,12 +74,15 @@ describe('spawning', () => {
 
   test('the child is its own process group and session leader', async () => {
     const cmd = script(dir, 'pgid.sh', 'echo ready; exec sleep 30');
-    const runner = new CrossSpawnRunner();
+    const runner = newRunner();
     const { handle } = await startAndWaitForLine(runner, cmd, /^ready$/, 3000);
     leftovers.push(handle.pid);
     const st = procStat(handle.pid);
     expect(st).toBeDefined();
-    expect(Number(st![1])).toBe(process.pid); // ppid
+    // Spawned by the supervisor, a child of this process: never by this process itself.
+    expect(runner.supervisorPid).toBeDefined();
+    expect(Number(st![1])).toBe(runner.supervisorPid); // ppid
+    expect(procStat(runner.supervisorPid!)![1]).toBe(String(process.pid));
     expect(Number(st![2])).toBe(handle.pid); // pgrp
     expect(Number(st![3])).toBe(handle.pid); // session
     handle.kill('test');
@@ -78,14 +94,14 @@ describe('spawning', () => {
     const cmd = script(dir, 'pwd.sh', 'pwd -P');
     const sub = path.join(dir, 'sub');
     fs.mkdirSync(sub, { recursive: true });
-    const out = await (await new CrossSpawnRunner().start(spec(sub, cmd))).done;
+    const out = await (await newRunner().start(spec(sub, cmd))).done;
     expect(out.stdout.trim()).toBe(fs.realpathSync(sub));
   });
 
   test('arguments are passed verbatim, never through a shell', async () => {
     const cmd = script(dir, 'args.sh', 'for a in "$@"; do printf "<%s>\\n" "$a"; done');
     const args = ['--', '$(touch pwned)', 'a b', '*', '; echo hi', '"q"', ''];
-    const out = await (await new CrossSpawnRunner().start(spec(dir, cmd, { args }))).done;
+    const out = await (await newRunner().start(spec(dir, cmd, { args }))).done;
     expect(out.stdout).toBe(args.map((a) => `<${a}>\n`).join(''));
     expect(fs.existsSync(path.join(dir, 'pwned'))).toBe(false);
   });
@@ -93,27 +109,27 @@ describe('spawning', () => {
   test('the environment is exactly the one given', async () => {
     const cmd = script(dir, 'env.sh', 'echo "foo=$FOO"; echo "home=${HOME-unset}"');
     const out = await (
-      await new CrossSpawnRunner().start(spec(dir, cmd, { env: { PATH: '/usr/bin:/bin', FOO: 'bar baz' } }))
+      await newRunner().start(spec(dir, cmd, { env: { PATH: '/usr/bin:/bin', FOO: 'bar baz' } }))
     ).done;
     expect(out.stdout).toBe('foo=bar baz\nhome=unset\n');
   });
 
   test('ENOENT: start() rejects with the spawn error', async () => {
-    const runner = new CrossSpawnRunner();
+    const runner = newRunner();
     await expect(runner.start(spec(dir, path.join(dir, 'does-not-exist')))).rejects.toMatchObject({ code: 'ENOENT' });
     expect(runner.running.size).toBe(0);
   });
 
   test('EACCES: start() rejects for a file without execute permission', async () => {
     const cmd = script(dir, 'noexec.sh', 'echo hi', 0o644);
-    const runner = new CrossSpawnRunner();
+    const runner = newRunner();
     await expect(runner.start(spec(dir, cmd))).rejects.toMatchObject({ code: 'EACCES' });
     expect(runner.running.size).toBe(0);
   });
 
   test('a missing working directory rejects instead of throwing', async () => {
     const cmd = script(dir, 'ok.sh', 'true');
-    const runner = new CrossSpawnRunner();
+    const runner = newRunner();
     await expect(runner.start(spec(path.join(dir, 'no-such-dir'), cmd))).rejects.toHaveProperty('code');
     expect(runner.running.size).toBe(0);
   });
@@ -122,7 +138,7 @@ describe('spawning', () => {
 describe('exit status', () => {
   test('exit code', async () => {
     const cmd = script(dir, 'exit7.sh', 'echo out; echo err >&2; exit 7');
-    const out = await (await new CrossSpawnRunner().start(spec(dir, cmd))).done;
+    const out = await (await newRunner().start(spec(dir, cmd))).done;
     expect(out).toEqual({
       exit: { code: 7, signal: null },
       stdout: 'out\n',
@@ -134,7 +150,7 @@ describe('exit status', () => {
 
   test('death by signal', async () => {
     const cmd = script(dir, 'selfkill.sh', 'kill -KILL $$');
-    const out = await (await new CrossSpawnRunner().start(spec(dir, cmd))).done;
+    const out = await (await newRunner().start(spec(dir, cmd))).done;
     expect(out.exit).toEqual({ code: null, signal: 'SIGKILL' });
     expect(out.killReason).toBeUndefined();
   });
@@ -143,7 +159,7 @@ describe('exit status', () => {
 describe('killing', () => {
   test('kill() sends SIGTERM to the group and records the reason; idempotent', async () => {
     const cmd = script(dir, 'sleeper.sh', 'echo ready; exec sleep 30');
-    const runner = new CrossSpawnRunner();
+    const runner = newRunner();
     const { handle } = await startAndWaitForLine(runner, cmd, /^ready$/, 10_000);
     leftovers.push(handle.pid);
     handle.kill('first');
@@ -157,7 +173,7 @@ describe('killing', () => {
 
   test('SIGKILL follows after the grace period when SIGTERM is ignored', async () => {
     const cmd = script(dir, 'stubborn.sh', "trap '' TERM; echo ready; while :; do sleep 1; done");
-    const runner = new CrossSpawnRunner();
+    const runner = newRunner();
     const grace = 700;
     const { handle } = await startAndWaitForLine(runner, cmd, /^ready$/, grace);
     leftovers.push(handle.pid);
@@ -178,7 +194,7 @@ describe('killing', () => {
   test('a grandchild is killed after the child exits normally (even one holding stdout open)', async () => {
     // The grandchild inherits stdout: `done` can only resolve once it is gone.
     const cmd = script(dir, 'orphan.sh', 'sleep 30 &\necho "gc $!"\nexit 0');
-    const runner = new CrossSpawnRunner();
+    const runner = newRunner();
     const h = await runner.start(spec(dir, cmd, { killGraceMs: 30_000 }));
     const out = await h.done;
     expect(out.exit).toEqual({ code: 0, signal: null });
@@ -189,7 +205,7 @@ describe('killing', () => {
 
   test('a grandchild not holding the pipes is killed after a normal exit', async () => {
     const cmd = script(dir, 'orphan2.sh', 'sleep 30 >/dev/null 2>&1 </dev/null &\necho "gc $!"\nexit 3');
-    const out = await (await new CrossSpawnRunner().start(spec(dir, cmd))).done;
+    const out = await (await newRunner().start(spec(dir, cmd))).done;
     expect(out.exit.code).toBe(3);
     const gc = Number(/^gc (\d+)$/m.exec(out.stdout)![1]);
     leftovers.push(gc);
@@ -202,7 +218,7 @@ describe('killing', () => {
       'family.sh',
       `sh -c 'trap "" TERM; echo "gc $$"; while :; do sleep 1; done' &\nexec sleep 30`,
     );
-    const runner = new CrossSpawnRunner();
+    const runner = newRunner();
     const grace = 20_000;
     const { handle, match } = await startAndWaitForLine(runner, cmd, /^gc (\d+)$/, grace);
     const gc = Number(match[1]);
@@ -222,7 +238,7 @@ describe('killing', () => {
     'a process that left the group and holds stdout does not keep done pending forever',
     async () => {
       const cmd = script(dir, 'escape.sh', `setsid sh -c 'echo "esc $$"; exec sleep 30' &\nsleep 0.3\nexit 0`);
-      const runner = new CrossSpawnRunner({ drainTimeoutMs: 300 });
+      const runner = newRunner({ drainTimeoutMs: 300 });
       const lines: string[] = [];
       const h = await runner.start(spec(dir, cmd, { mode: 'lines', onLine: (l) => lines.push(l) }));
       const out = await h.done;
@@ -237,7 +253,7 @@ describe('killing', () => {
 
   test('killAll kills every live group and resolves when all are done', async () => {
     const cmd = script(dir, 'many.sh', 'exec sleep 30');
-    const runner = new CrossSpawnRunner();
+    const runner = newRunner();
     const handles = await Promise.all([1, 2, 3].map(() => runner.start(spec(dir, cmd))));
     for (const h of handles) leftovers.push(h.pid);
     expect(runner.running.size).toBe(3);
@@ -254,7 +270,7 @@ describe('killing', () => {
 
   test('running tracks live handles', async () => {
     const cmd = script(dir, 'quick.sh', 'echo hi');
-    const runner = new CrossSpawnRunner();
+    const runner = newRunner();
     const h = await runner.start(spec(dir, cmd));
     expect(runner.running.has(h)).toBe(true);
     await h.done;

@@ -2,6 +2,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { SupervisedRunner, type SupervisedRunnerOptions } from '../../../../src/backends/runner';
 import type { RunSpec } from '../../../../src/backends/runner-types';
 
 export function makeTempDir(): string {
@@ -79,4 +80,17 @@ export function killQuietly(pid: number | undefined): void {
   } catch {
     /* gone */
   }
+}
+
+const runners: SupervisedRunner[] = [];
+
+/** A runner (with its own supervisor process) that closeRunners() stops. */
+export function newRunner(opts: SupervisedRunnerOptions = {}): SupervisedRunner {
+  const r = new SupervisedRunner(opts);
+  runners.push(r);
+  return r;
+}
+
+export async function closeRunners(): Promise<void> {
+  await Promise.all(runners.splice(0).map((r) => r.close()));
 }
