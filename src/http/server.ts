@@ -29,6 +29,12 @@ export interface AppBundle {
 /** The app with its services, not listening (tests use it with supertest). */
 export async function createServerApp(config: Config, logger: Logger, opts: ServiceOptions = {}): Promise<AppBundle> {
   const services = await buildServices(config, logger, opts);
+  // The process supervisor starts now, not at the first request (its start is a fork of this process).
+  await services.runner
+    .warmUp?.()
+    .catch((err: unknown) =>
+      logger.warn('process supervisor did not start; retrying at the first run', { error: String(err) }),
+    );
   const guards = await buildGuards(config, logger, services);
   const { app } = await createApp({
     config,

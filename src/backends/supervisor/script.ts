@@ -43,21 +43,27 @@ function transpiler(): Transpile {
 
 let compiled: string | undefined;
 
+/** Relative imports of a TypeScript source (type-only ones too: compiling them is harmless). */
+function relativeImports(code: string): string[] {
+  const out: string[] = [];
+  for (const m of code.matchAll(/(?:\bfrom\s+|\bimport\s+|\brequire\()['"](\.{1,2}\/[^'"]+)['"]/g)) out.push(m[1]!);
+  return out;
+}
+
 function compileFromSources(entry: string): string {
   if (compiled && fs.existsSync(compiled)) return compiled;
-  const transpile = transpiler();
   const srcRoot = path.resolve(__dirname, '../..');
-  const outputs = new Map<string, string>(); // path relative to src → JS
+  // The sources the entry needs, and a hash of them (the cache key).
+  const sources = new Map<string, { file: string; code: string }>(); // path relative to src (.js) → source
   const hash = crypto.createHash('sha256');
   const visit = (file: string): void => {
     const rel = path.relative(srcRoot, file).replace(/\.ts$/, '.js');
-    if (outputs.has(rel)) return;
+    if (sources.has(rel)) return;
     const code = fs.readFileSync(file, 'utf8');
     hash.update(rel).update('\0').update(code).update('\0');
-    const js = transpile(code, file);
-    outputs.set(rel, js);
-    for (const m of js.matchAll(/require\("(\.{1,2}\/[^"]+)"\)/g)) {
-      const dep = path.resolve(path.dirname(file), m[1]!);
+    sources.set(rel, { file, code });
+    for (const spec of relativeImports(code)) {
+      const dep = path.resolve(path.dirname(file), spec);
       visit(fs.existsSync(`${dep}.ts`) ? `${dep}.ts` : path.join(dep, 'index.ts'));
     }
   };
@@ -66,13 +72,14 @@ function compileFromSources(entry: string): string {
   const outDir = path.join(root, 'node_modules', '.cache', 'clinvk-supervisor', hash.digest('hex').slice(0, 16));
   const main = path.join(outDir, path.relative(srcRoot, entry).replace(/\.ts$/, '.js'));
   if (!fs.existsSync(main)) {
+    const transpile = transpiler();
     // The entry last: once it exists, everything it requires does too (parallel workers).
-    for (const [rel, js] of [...outputs].reverse()) {
-      const file = path.join(outDir, rel);
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      const tmp = `${file}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, js);
-      fs.renameSync(tmp, file);
+    for (const [rel, { file, code }] of [...sources].reverse()) {
+      const out = path.join(outDir, rel);
+      fs.mkdirSync(path.dirname(out), { recursive: true });
+      const tmp = `${out}.${process.pid}.tmp`;
+      fs.writeFileSync(tmp, transpile(code, file));
+      fs.renameSync(tmp, out);
     }
   }
   compiled = main;
