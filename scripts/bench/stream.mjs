@@ -7,7 +7,9 @@
 //                                       [--wide-streams=16] [--wide-lines=150]
 //                                       [--mem-streams=256] [--mem-secs=5] [--mem-ramp-secs=90]
 //                                       [--mem-interval=200]
-//                                       [--no-latency] [--no-memory]
+//                                       [--no-latency] [--no-memory] [--no-burst]
+//                                       [--burst-streams=16] [--bg-streams=4] [--burst-rounds=5]
+//                                       [--burst-lines=100] [--baseline=<checkout with a built dist/>]
 //
 // Latency: POST /api/v1/prompt {"backend":"claude","output_format":"stream-json","ephemeral":true}
 // against scripts/bench/fixtures/claude-stream, a Node fake that writes one claude
@@ -26,6 +28,15 @@
 // every 200 ms (process.memoryUsage() over IPC; VmRSS/VmHWM from /proc as a cross-check): baseline
 // (after warm-up and a full GC), peak, at the plateau (all streams open) after a full GC, and after
 // the run (full GC). The children's memory is not the server's and is not counted.
+//
+// Burst (event loop free of fork/exec): --bg-streams streams are running (a delta every
+// --interval ms each) when --burst-streams new streams are started together. Measured from the
+// first new request until every new stream delivered its first delta: the server's event-loop
+// delay (p99/max) and the latency of the running streams' events written in that window, plus the
+// number of child_process.spawn() calls the server process made (0: the supervisor spawns).
+// --burst-rounds rounds are pooled. With --baseline, the same rows for another checkout's build
+// (e.g. a worktree of the commit before the supervisor) in the same run, interleaved by round.
+// Also prints the supervisor's RSS (its own process; the server's RSS above excludes it).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -59,6 +70,13 @@ const opts = parseArgs(process.argv.slice(2), {
   noLatency: false,
   memory: true,
   noMemory: false,
+  burst: true,
+  noBurst: false,
+  burstStreams: 16,
+  bgStreams: 4,
+  burstRounds: 5,
+  burstLines: 100,
+  baseline: '',
 });
 
 const STREAM_ARGS = [
@@ -105,11 +123,12 @@ const stampOf = (text) => {
 };
 
 /** One stream through the server; pushes latencies (ms) of timestamped message events. */
-async function serverStream(url, prompt, lat, state) {
+async function serverStream(url, prompt, lat, state, signal) {
   const res = await fetch(`${url}/api/v1/prompt`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ backend: 'claude', prompt, output_format: 'stream-json', ephemeral: true }),
+    signal,
   });
   if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`);
   const decoder = new TextDecoder();
@@ -117,7 +136,10 @@ async function serverStream(url, prompt, lat, state) {
   const reader = new NdjsonReader((ev, at) => {
     if (ev.type !== 'message') return;
     messages++;
-    if (messages === 1 && state) state.open++;
+    if (messages === 1 && state) {
+      state.open++;
+      state.started = (state.started ?? 0) + 1;
+    }
     const t = stampOf(ev.content.text);
     if (t !== undefined && lat) lat.push([t, Number(at - t) / 1e6]);
   });
@@ -272,6 +294,140 @@ async function latencyPart(scratch) {
   console.log(
     '"steady": only events written while all streams of the run were producing (no stream still being spawned).\n',
   );
+}
+
+/** VmRSS of the server's child processes (the supervisor), from /proc. */
+function childRss(pid) {
+  let total = 0;
+  const names = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const st = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[1]) !== pid) continue;
+      const status = fs.readFileSync(`/proc/${name}/status`, 'utf8');
+      total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+      names.push(name);
+    } catch {
+      /* gone */
+    }
+  }
+  return { rss: total, pids: names };
+}
+
+async function burstPart(scratch) {
+  const work = path.join(scratch, 'work');
+  const fake = ensureExecutable(path.join(BENCH_DIR, 'fixtures/claude-stream'));
+  const variants = [{ name: 'this build', root: undefined }];
+  if (opts.baseline) {
+    const root = path.resolve(opts.baseline);
+    if (!fs.existsSync(path.join(root, 'dist/src/http/server.js'))) throw new Error(`${root}: no built dist/`);
+    variants.push({ name: 'baseline', root });
+  }
+  for (const [i, v] of variants.entries()) {
+    v.server = await startServerProcess(
+      scratch,
+      {
+        backends: { claude: { command: fake } },
+        server: {
+          port: 0,
+          default_workdir: work,
+          max_concurrent_executions: 64,
+          max_queued_executions: 1000,
+          log_level: 'info',
+        },
+        session: { retention_days: 0 },
+      },
+      { exposeGc: false, name: `burst-server-${i}`, eventLoopDelay: true, root: v.root },
+    );
+    await Promise.all([0, 1, 2, 3].map(() => serverStream(v.server.url, 'lines=20 interval=5', [])));
+    v.acc = { bg: [], eldP99: [], eldMax: [], burstMs: [], spawns: 0, newFirst: [], supervisorRss: [] };
+  }
+  const waitUntil = async (cond, ms) => {
+    const end = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error('burst: streams did not start in time');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  for (let round = 0; round < opts.burstRounds; round++) {
+    for (const v of variants) {
+      const { server, acc } = v;
+      const ac = new AbortController();
+      const bgLat = Array.from({ length: opts.bgStreams }, () => []);
+      const bgState = { open: 0 };
+      const bg = bgLat.map((lat) =>
+        serverStream(server.url, `lines=100000 interval=${opts.interval}`, lat, bgState, ac.signal).catch(() => null),
+      );
+      await waitUntil(() => bgState.open === opts.bgStreams, 60_000);
+      await new Promise((r) => setTimeout(r, 300));
+      await server.eld();
+      await server.trace();
+      const newState = { open: 0 };
+      const t0 = hr();
+      const burst = Array.from({ length: opts.burstStreams }, () =>
+        serverStream(server.url, `lines=${opts.burstLines} interval=${opts.interval}`, [], newState),
+      );
+      await waitUntil(() => newState.started === opts.burstStreams, 60_000);
+      const t1 = hr();
+      const eld = await server.eld();
+      const trace = await server.trace();
+      acc.supervisorRss.push(childRss(server.pid).rss);
+      await Promise.all(burst);
+      ac.abort();
+      await Promise.all(bg);
+      for (const lat of bgLat) for (const [t, ms] of lat) if (t >= t0 && t <= t1) acc.bg.push(ms);
+      acc.eldP99.push(eld.p99);
+      acc.eldMax.push(eld.max);
+      acc.burstMs.push(Number(t1 - t0) / 1e6);
+      acc.spawns += trace.spawns.length;
+    }
+  }
+  const rows = [];
+  for (const v of variants) {
+    const { acc } = v;
+    const bg = summarize(acc.bg);
+    const p99 = summarize(acc.eldP99);
+    const max = Math.max(...acc.eldMax);
+    const burst = summarize(acc.burstMs);
+    rows.push([
+      v.name,
+      opts.burstRounds,
+      fmt(burst.p50, 0),
+      `${fmt(p99.p50, 1)} / ${fmt(p99.max, 1)}`,
+      fmt(max, 1),
+      p99.max <= 10 ? 'yes' : 'NO',
+      bg.n,
+      `${fmt(bg.p50, 2)} / ${fmt(bg.p99, 2)} / ${fmt(bg.max, 1)}`,
+      bg.p99 <= 5 ? 'yes' : 'NO',
+      acc.spawns,
+      acc.supervisorRss.length ? mib(Math.max(...acc.supervisorRss)) : '–',
+    ]);
+    await v.server.stop();
+  }
+  console.log(
+    `### ${opts.burstStreams} streams started together while ${opts.bgStreams} run (a delta every ${opts.interval} ms; window: first new request → every new stream's first delta)\n`,
+  );
+  console.log(
+    table(
+      [
+        'build',
+        'rounds',
+        'window ms p50',
+        'server loop delay p99 ms (median / worst round)',
+        'loop delay max ms',
+        'p99 ≤ 10 ms',
+        'running-stream events',
+        'their latency p50 / p99 / max ms',
+        'p99 ≤ 5 ms',
+        'server spawn() calls',
+        'supervisor RSS MiB (max)',
+      ],
+      rows,
+    ),
+  );
+  console.log();
 }
 
 async function memoryPart(scratch) {
@@ -437,6 +593,7 @@ async function main() {
   const scratch = makeScratch('clinvk-bench-stream-');
   fs.mkdirSync(path.join(scratch, 'work'));
   printFacts('clinvk stream benchmark: event latency and memory per stream');
+  if (opts.burst && !opts.noBurst) await burstPart(scratch);
   if (opts.latency && !opts.noLatency) await latencyPart(scratch);
   if (opts.memory && !opts.noMemory) await memoryPart(scratch);
   console.log(

@@ -160,7 +160,7 @@ function yamlOf(obj, indent = '') {
 export async function startServerProcess(
   scratch,
   config,
-  { exposeGc = true, name = 'server', eventLoopDelay = false, env = {} } = {},
+  { exposeGc = true, name = 'server', eventLoopDelay = false, env = {}, root = undefined } = {},
 ) {
   const home = path.join(scratch, `${name}-home`);
   fs.mkdirSync(home, { recursive: true });
@@ -177,6 +177,8 @@ export async function startServerProcess(
       CLINVK_API_KEYS: '',
       CLINVK_CONFIG: '',
       CLINVK_BENCH_ELD: eventLoopDelay ? '1' : '',
+      // Another checkout's built dist/ (a baseline to compare against in the same run).
+      CLINVK_BENCH_ROOT: root ?? '',
       ...env,
     },
     execArgv: exposeGc ? ['--expose-gc'] : [],

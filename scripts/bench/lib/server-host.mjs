@@ -33,7 +33,8 @@ cp.spawn = function tracedSpawn(...args) {
   return child;
 };
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+// CLINVK_BENCH_ROOT: the checkout whose dist/ to run (a baseline build), else this one.
+const root = process.env.CLINVK_BENCH_ROOT || path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const { loadConfig } = require(path.join(root, 'dist/src/config/load.js'));
 const { startServer } = require(path.join(root, 'dist/src/http/server.js'));
 const { createLogger } = require(path.join(root, 'dist/src/observability/logger.js'));
