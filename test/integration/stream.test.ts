@@ -246,11 +246,12 @@ describe('stream-json', () => {
   });
 
   test('request timeout ends the stream with backend_timeout', async () => {
-    const s = await makeTestServer({ server: { request_timeout_secs: 1 } });
+    // 3 s: room for the fake CLI (a Node script) to start on a loaded machine before the deadline.
+    const s = await makeTestServer({ server: { request_timeout_secs: 3 } });
     try {
       const r = await readStream(`${s.url}/api/v1/prompt`, {
         backend: 'codex',
-        prompt: 'x [SLOW:3000]',
+        prompt: 'x [SLOW:8000]',
         output_format: 'stream-json',
         ephemeral: true,
       });
