@@ -4,6 +4,8 @@
  * CLI made for it; the reply the provider sends is `MOCK-REPLY: <hash of that prompt>`.
  */
 import Anthropic from '@anthropic-ai/sdk';
+import fs from 'node:fs';
+import path from 'node:path';
 import OpenAI from 'openai';
 import { expectMatchesSpec, expectValidSchema } from '../helpers/contract';
 import {
@@ -19,6 +21,25 @@ import {
   type E2EEnv,
 } from './helpers';
 import { mockReply } from './provider';
+import { firstShapeDifference } from './shape';
+
+/** Direct invocations (clinvk's argv) and the captured sample each one's output must resemble. */
+const RAW_RUNS: Record<Backend, { args: (prompt: string) => string[]; sample: string }[]> = {
+  claude: [
+    { args: (p) => ['-p', '--output-format', 'json', '--', p], sample: 'json.stdout' },
+    {
+      args: (p) => ['-p', '--output-format', 'stream-json', '--verbose', '--include-partial-messages', '--', p],
+      sample: 'stream-json-partial.stdout',
+    },
+  ],
+  codex: [{ args: (p) => ['exec', '--json', '--skip-git-repo-check', '--', p], sample: 'json.stdout' }],
+  gemini: [
+    { args: (p) => ['--output-format=json', '--skip-trust', `--prompt=${p}`], sample: 'json.stdout' },
+    { args: (p) => ['--output-format=stream-json', '--skip-trust', `--prompt=${p}`], sample: 'stream-json.stdout' },
+  ],
+};
+
+const SAMPLES = path.resolve(__dirname, '../fixtures/samples');
 
 export interface BackendSuiteOptions {
   /** The status the provider-error check injects (gemini retries 5xx and 429 for minutes: a 4xx there). */
@@ -251,6 +272,20 @@ export function backendSuite(backend: Backend, opts: BackendSuiteOptions): void 
       expect(msg.stop_reason).toBe('end_turn');
       const expected = usageOf(env.callsFor(prompt));
       expect(msg.usage).toMatchObject(expected);
+    });
+
+    check('the raw output has the shape of the captured samples', async () => {
+      const workdir = env.workdir('raw');
+      for (const run of RAW_RUNS[backend]) {
+        const prompt = uniquePrompt('raw output');
+        const r = await env.runCli(backend, run.args(prompt), workdir);
+        if (r.code !== 0)
+          throw new Error(`${run.sample}: the CLI exited ${r.code}: ${r.stderr.trim().split('\n').pop()}`);
+        const sample = fs.readFileSync(path.join(SAMPLES, backend, run.sample), 'utf8');
+        const diff = firstShapeDifference(sample, r.stdout);
+        if (diff) throw new Error(`${backend} ${run.sample}: ${diff}`);
+        expect(r.stdout).toContain(mockReply(prompt).slice('MOCK-REPLY: '.length));
+      }
     });
 
     check('no CLI tried to reach the internet', () => {

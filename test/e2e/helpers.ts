@@ -84,6 +84,14 @@ export interface E2EEnv {
   workdir(name: string): string;
   /** Starts another clinvk on the same provider and homes with configuration overrides. */
   startClinvk(overrides?: Overrides): Promise<Clinvk>;
+  /** The environment clinvk runs with (what the CLIs inherit). */
+  cliEnv: NodeJS.ProcessEnv;
+  /** Runs a CLI directly (not through clinvk), stdin closed. */
+  runCli(
+    backend: Backend,
+    args: string[],
+    cwd: string,
+  ): Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** Model calls whose user text is `text` (count-tokens and catalogue calls excluded). */
   callsFor(text: string): ProviderRequest[];
   close(): Promise<void>;
@@ -266,6 +274,19 @@ export async function startE2E(overrides: Overrides = {}): Promise<E2EEnv> {
       return d;
     },
     startClinvk,
+    cliEnv: env,
+    runCli: (backend, args, cwd) =>
+      new Promise((resolve, reject) => {
+        const bin = clis[backend].bin;
+        if (!bin) return reject(new Error(`${backend} is not installed`));
+        const child = spawn(bin, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      }),
     callsFor: (text: string) =>
       provider.requests.filter(
         (r) => r.userText === text && r.kind !== 'count_tokens' && r.kind !== 'models' && r.status === 200,
