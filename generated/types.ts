@@ -683,6 +683,13 @@ export interface components {
             command?: string;
             /** @description Configured default model (when set). */
             model?: string;
+            /**
+             * @description Version reported by the executable's `--version` (when known). It is read once per executable path and modification time, in the background: never while a request waits.
+             * @example 2.1.197
+             */
+            version?: string;
+            /** @description Whether `version` lies in the range this clinvk release was verified with (present with `version`). Other versions still run; `clinvk doctor` names the verified range. */
+            verified?: boolean;
         };
         BackendList: {
             /** @description Always claude, codex, gemini in this order. */
@@ -856,6 +863,8 @@ export interface components {
             name: components["schemas"]["BackendName"];
             available: boolean;
             enabled: boolean;
+            /** @description Problems that do not make the backend unavailable (e.g. a version outside the verified range); omitted when there are none. They never change `status`. */
+            warnings?: string[];
         };
         HealthExecutions: {
             running: number;

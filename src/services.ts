@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { SupervisedRunner } from './backends/runner';
 import { reapLeftovers } from './backends/supervisor/leftovers';
+import { VersionProbe } from './backends/version-probe';
 import type { ProcessRunner } from './backends/runner-types';
 import type { Config } from './config/types';
 import { Executor } from './execution/executor';
@@ -34,6 +35,8 @@ export interface Services {
   executor: Executor;
   prompt: PromptService;
   status: StatusService;
+  /** `--version` of each executable, cached per path and modification time. */
+  versions: VersionProbe;
   metrics?: Metrics;
   /** Accepted API keys with their principals (replaced on reload). */
   keys: KeyRegistry;
@@ -78,7 +81,10 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   const planner = new Planner(config, workdirs, modes);
   const executor = new Executor(config, availability, runner, limiter, logger, metrics);
   const prompt = new PromptService(config, planner, executor, store, logger, metrics);
-  const status = new StatusService(config, availability, store, limiter, version);
+  const versions = new VersionProbe({
+    env: (backend) => ({ ...(opts.env ?? process.env), ...config.backends[backend].env }),
+  });
+  const status = new StatusService(config, availability, store, limiter, version, Date.now(), versions);
   const keys = new KeyRegistry({
     entries: config.auth.keys,
     unnamed: config.api_keys,
@@ -96,6 +102,7 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
     executor,
     prompt,
     status,
+    versions,
     metrics,
     keys,
   };

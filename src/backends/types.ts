@@ -2,6 +2,7 @@
  * The backend adapter contract. Everything here is pure data and pure functions:
  * no I/O, no Express, no process handling (that is the ProcessRunner's job).
  */
+import type { BackendOnboarding } from './onboarding';
 
 export const BACKEND_NAMES = ['claude', 'codex', 'gemini'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -150,4 +151,6 @@ export interface BackendAdapter {
   cleanupArgsAfterEphemeral?(backendSessionId: string): string[];
   /** Codex reports cumulative usage on resumed threads. */
   cumulativeUsage: boolean;
+  /** Install command, verified version range, `--version` format and credential sources. */
+  onboarding: BackendOnboarding;
 }

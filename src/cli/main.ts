@@ -46,6 +46,7 @@ HTTP API server in front of the claude, codex and gemini coding-agent CLIs.
 Commands:
   serve          Start the HTTP API server
   version        Print the version
+  doctor         Check the configuration, the agent CLIs and their credentials
   config show    Print the effective configuration as YAML (API keys redacted)
   keys new       Create an API key (printed once) and its auth.keys entry
   keys hash      Print the SHA-256 of a key read from stdin
@@ -86,7 +87,25 @@ The output is itself a valid configuration file. API keys are never printed, onl
 (a comment: <redacted: N keys>); child environment variables that look like credentials are left out.
 `;
 
+const DOCTOR_USAGE = `Usage: clinvk doctor [--config <file>] [--json] [--probe]
+
+Check what clinvk needs: the configuration, $CLINVK_HOME, the session store, API keys (gopass when
+configured), the port, and for each backend the executable, its version against the range clinvk
+was verified with, and whether credentials are present (never their values). Every problem comes
+with the next step (install command, variable to set, login command).
+
+Options:
+  --config <file>   Configuration file (env CLINVK_CONFIG; default $CLINVK_HOME/config.yaml)
+  --json            Print the report as JSON instead of a table
+  --probe           Also run a one-line prompt on each usable backend (costs tokens; 60 s limit each)
+  -h, --help        Show this help
+
+Exit codes: 0 every enabled backend usable and nothing failed, 1 otherwise, 2 usage error.
+`;
+
 const OPTIONS = {
+  json: { type: 'boolean' },
+  probe: { type: 'boolean' },
   config: { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string', short: 'p' },
@@ -98,6 +117,8 @@ const OPTIONS = {
 } as const;
 
 type Values = {
+  json?: boolean;
+  probe?: boolean;
   config?: string;
   host?: string;
   port?: string;
@@ -171,6 +192,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         rejectOptions(values, ['config', 'host', 'port', 'log-level'], 'serve');
         rejectExtra(positionals, 1);
         return await serve(values, io);
+      case 'doctor':
+        if (values.help) return printHelp(io, DOCTOR_USAGE);
+        rejectOptions(values, ['config', 'json', 'probe'], 'doctor');
+        rejectExtra(positionals, 1);
+        return await doctor(values, io);
       case 'config':
         if (values.help) return printHelp(io, CONFIG_USAGE);
         if (sub === undefined) throw new UsageError('missing sub-command: clinvk config show');
@@ -259,6 +285,14 @@ async function keysHash(io: CliIo): Promise<number> {
   if (key === undefined) throw new UsageError('no key on stdin (e.g. printf %s "$KEY" | clinvk keys hash)');
   write(io.stdout, sha256Hex(key));
   return EXIT_OK;
+}
+
+async function doctor(values: Values, io: CliIo): Promise<number> {
+  const { runDoctor } = await import('../doctor/checks');
+  const { renderDoctorTable } = await import('../doctor/render');
+  const report = await runDoctor({ flags: { config: values.config }, env: io.env, cwd: io.cwd, probe: values.probe });
+  io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctorTable(report));
+  return report.ok ? EXIT_OK : EXIT_RUNTIME;
 }
 
 async function configShow(values: Values, io: CliIo): Promise<number> {

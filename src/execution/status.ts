@@ -1,5 +1,7 @@
 /** Backend list and server health. */
-import { ADAPTER_ORDER } from '../backends/adapters';
+import { ADAPTER_ORDER, ADAPTERS } from '../backends/adapters';
+import type { BackendName } from '../backends/types';
+import { type VersionProbe, versionWarnings } from '../backends/version-probe';
 import type { BackendAvailability } from '../backends/availability';
 import type { Config } from '../config/types';
 import type { SessionStore } from '../sessions/types';
@@ -11,6 +13,8 @@ export interface BackendInfo {
   enabled: boolean;
   command?: string;
   model?: string;
+  version?: string;
+  verified?: boolean;
 }
 
 export interface HealthReport {
@@ -18,7 +22,7 @@ export interface HealthReport {
   version: string;
   uptime: string;
   uptime_ms: number;
-  backends: { name: string; available: boolean; enabled: boolean }[];
+  backends: { name: string; available: boolean; enabled: boolean; warnings?: string[] }[];
   session_store: { available: boolean; session_count: number; error?: string };
   executions: { running: number; queued: number; max_concurrent: number; max_queued: number };
 }
@@ -41,6 +45,7 @@ export class StatusService {
     private readonly limiter: ExecutionLimiter,
     private readonly version: string,
     readonly startedAt: number = Date.now(),
+    private readonly versions?: VersionProbe,
   ) {}
 
   async backends(): Promise<BackendInfo[]> {
@@ -51,13 +56,31 @@ export class StatusService {
       if (st.command) info.command = st.command;
       const model = this.config.backends[name].model;
       if (model) info.model = model;
+      const v = await this.versionOf(name, st.command, st.available);
+      if (v?.version) {
+        info.version = v.version;
+        info.verified = v.verified ?? false;
+      }
       out.push(info);
     }
     return out;
   }
 
+  /** The cached `--version` answer of an available backend (never waits for `--version`). */
+  private async versionOf(name: BackendName, command: string | undefined, available: boolean) {
+    if (!this.versions || !command || !available) return undefined;
+    return this.versions.peek(name, command);
+  }
+
   async health(): Promise<HealthReport> {
-    const backends = (await this.backends()).map(({ name, available, enabled }) => ({ name, available, enabled }));
+    const backends: HealthReport['backends'] = [];
+    for (const name of ADAPTER_ORDER) {
+      const st = await this.availability.check(name);
+      const entry: HealthReport['backends'][number] = { name, available: st.available, enabled: st.enabled };
+      const warnings = versionWarnings(await this.versionOf(name, st.command, st.available), ADAPTERS[name].onboarding);
+      if (warnings.length > 0) entry.warnings = warnings;
+      backends.push(entry);
+    }
     const store = await this.store.health();
     const enabled = backends.filter((b) => b.enabled);
     let status: HealthReport['status'] = 'ok';

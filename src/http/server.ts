@@ -7,6 +7,9 @@ import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/types';
 import { ApiError, ErrorCode } from '../errors';
+import { ADAPTERS } from '../backends/adapters';
+import { installCommand } from '../backends/onboarding';
+import { versionWarnings } from '../backends/version-probe';
 import { KILL_SHUTDOWN } from '../execution/executor';
 import { buildHandlers } from '../handlers';
 import type { Logger } from '../observability/logger';
@@ -57,6 +60,7 @@ export async function createServerApp(config: Config, logger: Logger, opts: Serv
       retention.stop();
       guards.stop();
       services.limiter.close();
+      services.versions.close();
       await services.runner.killAll(KILL_SHUTDOWN);
       await services.runner.close();
       await services.store.close();
@@ -67,7 +71,22 @@ export async function createServerApp(config: Config, logger: Logger, opts: Serv
 /** Start-up warnings that need the services: unavailable backends, refused default workdir. */
 async function startupWarnings(s: Services): Promise<void> {
   for (const b of await s.availability.checkAll()) {
-    if (b.enabled && !b.available) s.logger.warn('backend not available', { backend: b.name, reason: b.reason });
+    const facts = ADAPTERS[b.name].onboarding;
+    if (b.enabled && !b.available) {
+      s.logger.warn(
+        `${b.reason ?? `backend "${b.name}" is not available`}; install it with: ${installCommand(facts)} (then run 'clinvk doctor')`,
+        {
+          backend: b.name,
+          reason: b.reason,
+          install: installCommand(facts),
+        },
+      );
+    } else if (b.available && b.command) {
+      // Read the version in the background: start-up does not wait for a slow `--version`.
+      void s.versions.get(b.name, b.command).then((info) => {
+        for (const w of versionWarnings(info, facts)) s.logger.warn(`backend "${b.name}": ${w}`, { backend: b.name });
+      });
+    }
   }
   try {
     await s.planner.checkSessionWorkdir(s.config.server.default_workdir, 'server.default_workdir');

@@ -106,7 +106,7 @@ export function makeTestEnv(overrides: Overrides = {}): TestEnv {
     stateDir,
     config,
     log: readLog,
-    starts: () => readLog().filter((e) => e.event === 'start' && !isCleanupArgv(e.argv)),
+    starts: () => readLog().filter((e) => e.event === 'start' && !isCleanupArgv(e.argv) && e.argv?.[0] !== '--version'),
     cleanups: () => readLog().filter((e) => e.event === 'start' && isCleanupArgv(e.argv)),
     sessionFiles: () => {
       const dir = path.join(home, 'sessions');

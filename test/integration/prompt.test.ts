@@ -203,17 +203,28 @@ describe('POST /api/v1/prompt (JSON mode)', () => {
     expect(x.body.data.command.at(-1)).toBe('[System instructions]\nbe brief\n[End of system instructions]\n\np');
   });
 
-  test('GET /api/v1/backends lists all three in order with resolved commands', async () => {
+  test('GET /api/v1/backends lists all three in order with resolved commands and, once read, versions', async () => {
     const res = await request(t.app).get('/api/v1/backends');
     expectMatchesSpec('listBackends', res.status, res.body);
-    expect(res.body).toEqual({
+    const command = (name: string) => path.join(__dirname, '../fixtures/bin', name);
+    const versions: Record<string, string> = { claude: '2.1.197', codex: '0.171.0', gemini: '0.61.0' };
+    // The first answer may come before `--version` was read (it is never awaited on a request).
+    for (const b of res.body.data.backends) {
+      expect(b).toMatchObject({ available: true, enabled: true, command: command(b.name) });
+    }
+    await t.bundle.services.versions.settled();
+    const again = await request(t.app).get('/api/v1/backends');
+    expectMatchesSpec('listBackends', again.status, again.body);
+    expect(again.body).toEqual({
       success: true,
       data: {
         backends: ['claude', 'codex', 'gemini'].map((name) => ({
           name,
           available: true,
           enabled: true,
-          command: path.join(__dirname, '../fixtures/bin', name),
+          command: command(name),
+          version: versions[name],
+          verified: true,
         })),
       },
     });

@@ -1,6 +1,7 @@
 /** The claude adapter. */
 import { booleanFlags, valueFlags } from '../extra-flags';
 import type { BackendAdapter } from '../types';
+import { CLAUDE_ONBOARDING } from './onboarding';
 import { buildClaudeArgs } from './args';
 import { parseClaudeResult } from './parse';
 import { ClaudeStreamParser } from './stream';
@@ -42,5 +43,6 @@ export const claudeAdapter: BackendAdapter = {
   },
   modelAliases: { fast: 'haiku', balanced: 'sonnet', best: 'opus' },
   systemPromptAsFlag: true,
+  onboarding: CLAUDE_ONBOARDING,
   cumulativeUsage: false,
 };

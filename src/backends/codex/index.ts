@@ -1,6 +1,7 @@
 /** The codex adapter. */
 import { booleanFlags, valueFlags } from '../extra-flags';
 import type { BackendAdapter } from '../types';
+import { CODEX_ONBOARDING } from './onboarding';
 import { buildCodexArgs } from './args';
 import { parseCodexResult } from './parse';
 import { CodexStreamParser } from './stream';
@@ -35,5 +36,6 @@ export const codexAdapter: BackendAdapter = {
   },
   modelAliases: { fast: 'gpt-5.5', balanced: 'gpt-6.2-sol', best: 'gpt-6.2-sol' },
   systemPromptAsFlag: false,
+  onboarding: CODEX_ONBOARDING,
   cumulativeUsage: true,
 };

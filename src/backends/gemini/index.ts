@@ -1,6 +1,7 @@
 /** The gemini adapter. */
 import { booleanFlags, valueFlags } from '../extra-flags';
 import type { BackendAdapter } from '../types';
+import { GEMINI_ONBOARDING } from './onboarding';
 import { buildGeminiArgs, geminiCleanupArgs } from './args';
 import { parseGeminiResult } from './parse';
 import { GeminiStreamParser } from './stream';
@@ -43,5 +44,6 @@ export const geminiAdapter: BackendAdapter = {
   modelAliases: { fast: 'gemini-3.8-flash', balanced: 'gemini-3.8-flash', best: 'gemini-3.1-pro-preview' },
   systemPromptAsFlag: false,
   cleanupArgsAfterEphemeral: geminiCleanupArgs,
+  onboarding: GEMINI_ONBOARDING,
   cumulativeUsage: false,
 };
