@@ -57,7 +57,11 @@ export async function createApp(opts: AppOptions): Promise<AppInstance> {
   for (const g of opts.guards ?? []) app.use(g);
   app.use(metaRoutes(metrics));
   app.use(routeMatcher(api));
-  app.use(bodyGuard(config.server.max_request_body_bytes));
+  app.use(
+    bodyGuard(config.server.max_request_body_bytes, (id) =>
+      id === undefined ? true : api.router.getOperation(id)?.requestBody !== undefined,
+    ),
+  );
   app.use(async (req: Request, res: Response, next: NextFunction) => {
     try {
       await api.handleRequest(

@@ -199,3 +199,181 @@ process.stdout.write(JSON.stringify({type:'result',subtype:'success',is_error:fa
     }
   });
 });
+
+describe('browsers cannot drive clinvk', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeTestApp({ server: { allowed_hosts: ['clinvk.internal'] } });
+  });
+  afterAll(() => t.close());
+
+  const routes = [
+    ['/api/v1/prompt', 'executePrompt', { backend: 'claude', prompt: 'hi', ephemeral: true }],
+    [
+      '/openai/v1/chat/completions',
+      'openaiChatCompletions',
+      { model: 'claude', messages: [{ role: 'user', content: 'hi' }] },
+    ],
+    [
+      '/anthropic/v1/messages',
+      'anthropicCreateMessage',
+      { model: 'claude', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] },
+    ],
+  ] as const;
+
+  const codeOf = (res: request.Response) =>
+    res.body.code ?? res.body.error?.code ?? (res.body.type === 'error' ? res.body.error.type : undefined);
+
+  test('the review reproduction: no Content-Type and a foreign Origin runs nothing', async () => {
+    const res = await request(t.app)
+      .post('/api/v1/prompt')
+      .set('Content-Type', '')
+      .set('Origin', 'https://evil.example')
+      .send(JSON.stringify({ backend: 'codex', prompt: 'touch /tmp/pwned', sandbox_mode: 'full', workdir: t.workdir }));
+    expect([res.status, res.body.code]).toEqual([403, 'forbidden_origin']);
+    expectMatchesSpec('executePrompt', res.status, res.body);
+    expect(t.starts()).toEqual([]);
+  });
+
+  test('a POST without Content-Type → 415 in every style (even with an empty body)', async () => {
+    for (const [p, op, body] of routes) {
+      const res = await request(t.app).post(p).set('Content-Type', '').send(JSON.stringify(body));
+      expect([p, res.status]).toEqual([p, 415]);
+      expectMatchesSpec(op, res.status, res.body);
+      const empty = await request(t.app).post(p);
+      expect([p, empty.status]).toEqual([p, 415]);
+    }
+    expect(t.starts()).toEqual([]);
+  });
+
+  test('a foreign Origin on POST and DELETE → 403 forbidden_origin in every style; GET is unaffected', async () => {
+    for (const [p, op, body] of routes) {
+      const res = await request(t.app).post(p).set('Origin', 'http://evil.example:8080').send(body);
+      expect([p, res.status]).toEqual([p, 403]);
+      expectMatchesSpec(op, res.status, res.body);
+      if (p.startsWith('/openai/'))
+        expect(res.body.error).toMatchObject({ type: 'permission_error', code: 'forbidden_origin' });
+      if (p.startsWith('/anthropic/')) expect(res.body.error.type).toBe('permission_error');
+    }
+    const del = await request(t.app).delete('/api/v1/sessions/0123456789abcdef0123456789abcdef').set('Origin', 'null');
+    expect([del.status, del.body.code]).toEqual([403, 'forbidden_origin']);
+    const get = await request(t.app).get('/api/v1/backends').set('Origin', 'http://evil.example');
+    expect(get.status).toBe(200);
+    expect(t.starts()).toEqual([]);
+  });
+
+  test("the request's own origin and allowed CORS origins may POST", async () => {
+    const own = await request(t.app)
+      .post('/api/v1/prompt')
+      .set('Host', 'clinvk.internal:8443')
+      .set('Origin', 'http://clinvk.internal:8443')
+      .send({ backend: 'claude', prompt: 'hi', dry_run: true, ephemeral: true });
+    expect(own.status).toBe(200);
+    const local = await request(t.app)
+      .post('/api/v1/prompt')
+      .set('Origin', 'http://localhost:5173')
+      .send({ backend: 'claude', prompt: 'hi', dry_run: true, ephemeral: true });
+    expect(local.status).toBe(200);
+  });
+
+  test('Host must name the server (DNS rebinding) → 403 forbidden_host, even for a preflight', async () => {
+    for (const host of ['evil.example', 'evil.example:8080', '127.0.0.1.evil.example', '10.0.0.1']) {
+      const res = await request(t.app).get('/api/v1/backends').set('Host', host);
+      expect([host, res.status, res.body.code]).toEqual([host, 403, 'forbidden_host']);
+      expectMatchesSpec('listBackends', res.status, res.body);
+    }
+    const post = await request(t.app)
+      .post('/openai/v1/chat/completions')
+      .set('Host', 'evil.example')
+      .send(routes[1][2]);
+    expect([post.status, post.body.error.code]).toEqual([403, 'forbidden_host']);
+    const preflight = await request(t.app).options('/api/v1/prompt').set('Host', 'evil.example');
+    expect(preflight.status).toBe(403);
+    for (const host of [
+      'localhost:9',
+      '127.0.0.1',
+      '[::1]:8080',
+      'LOCALHOST',
+      'clinvk.internal',
+      'clinvk.internal:1',
+    ]) {
+      const res = await request(t.app).get('/api/v1/backends').set('Host', host);
+      expect([host, res.status]).toEqual([host, 200]);
+    }
+    expect(t.starts()).toEqual([]);
+  });
+
+  test('with a non-loopback bind, allowed_hosts (when set) are the only names accepted', async () => {
+    const wide = await makeTestApp({ server: { host: '0.0.0.0', allowed_hosts: ['clinvk.example.com'] } });
+    try {
+      expect((await request(wide.app).get('/api/v1/backends').set('Host', 'clinvk.example.com')).status).toBe(200);
+      expect((await request(wide.app).get('/api/v1/backends').set('Host', 'localhost')).status).toBe(403);
+    } finally {
+      await wide.close();
+    }
+    const open = await makeTestApp({ server: { host: '0.0.0.0' } });
+    try {
+      expect((await request(open.app).get('/api/v1/backends').set('Host', 'anything.example')).status).toBe(200);
+    } finally {
+      await open.close();
+    }
+  });
+});
+
+describe('strict decoding', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeTestApp();
+  });
+  afterAll(() => t.close());
+
+  test('malformed percent-escapes in a path parameter → 400 path.<name> in the path style', async () => {
+    const cases = [
+      ['/api/v1/sessions/%ff', 'getSession', 'path.id'],
+      ['/api/v1/sessions/%', 'getSession', 'path.id'],
+      ['/api/v1/sessions/%zz', 'getSession', 'path.id'],
+      ['/openai/v1/models/%ff', 'openaiGetModel', 'path.model'],
+      ['/anthropic/v1/models/%ff', 'anthropicGetModel', 'path.model_id'],
+    ] as const;
+    for (const [p, op, field] of cases) {
+      const res = await request(t.app).get(p);
+      expect([p, res.status]).toEqual([p, 400]);
+      expectMatchesSpec(op, res.status, res.body);
+      if (p.startsWith('/api/')) expect(res.body.details).toEqual([{ path: field, message: expect.any(String) }]);
+      if (p.startsWith('/openai/')) expect(res.body.error).toMatchObject({ code: 'validation_error', param: field });
+      if (p.startsWith('/anthropic/')) expect(res.body.error.type).toBe('invalid_request_error');
+    }
+    const del = await request(t.app).delete('/api/v1/sessions/%ff');
+    expect([del.status, del.body.code]).toEqual([400, 'validation_error']);
+  });
+
+  test('invalid UTF-8 in a JSON body → 400 invalid_json; nothing reaches a CLI', async () => {
+    const body = Buffer.concat([
+      Buffer.from('{"backend":"claude","prompt":"a'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('","ephemeral":true}'),
+    ]);
+    const res = await request(t.app)
+      .post('/api/v1/prompt')
+      .set('Content-Type', 'application/json')
+      .serialize((b: unknown) => b as string)
+      .send(body as unknown as string);
+    expect([res.status, res.body.code]).toEqual([400, 'invalid_json']);
+    expectMatchesSpec('executePrompt', res.status, res.body);
+    expect(t.starts()).toEqual([]);
+  });
+
+  test('an operation without a body accepts none', async () => {
+    const res = await request(t.app)
+      .delete('/api/v1/sessions/0123456789abcdef0123456789abcdef')
+      .set('Content-Type', 'application/json')
+      .send('{"x":1}');
+    expect([res.status, res.body.code, res.body.details]).toEqual([
+      400,
+      'validation_error',
+      [{ path: 'body', message: 'must be empty (this operation takes no request body)' }],
+    ]);
+    const empty = await request(t.app).delete('/api/v1/sessions/0123456789abcdef0123456789abcdef');
+    expect(empty.status).toBe(404);
+  });
+});

@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ApiError } from '../../errors';
+import { ApiError, validationError } from '../../errors';
 
 const JSON_TYPE = /^application\/(?:[a-z0-9.+-]+\+)?json$/i;
 
@@ -19,17 +19,34 @@ export function isJsonContentType(value: string): boolean {
   });
 }
 
-export function bodyGuard(maxBytes: number): RequestHandler {
+/** Strict UTF-8 (RFC 8259): invalid bytes are an error, never U+FFFD; a BOM is kept (and then not JSON). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * @param takesBody whether the routed operation declares a request body. Its POSTs must carry
+ *   `Content-Type: application/json` (or `+json`; a missing type is 415 as well, so that a browser
+ *   cannot send a body without a preflight); operations without a body accept none (400).
+ */
+export function bodyGuard(
+  maxBytes: number,
+  takesBody: (operationId: string | undefined) => boolean = () => true,
+): RequestHandler {
   const limit = maxBytes > 0 ? maxBytes : Infinity;
   return (req: Request, res: Response, next: NextFunction) => {
-    if (req.method !== 'POST') return next();
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > limit) {
       lingeringClose(req.socket);
       return next(tooLarge(maxBytes));
     }
+    if (req.method !== 'POST' || !takesBody(res.locals.operationId as string | undefined)) {
+      return noBody(req, limit, maxBytes, next);
+    }
     const type = req.headers['content-type'];
-    if (type !== undefined && !isJsonContentType(type)) {
+    if (type === undefined || type.trim() === '') {
+      return next(new ApiError('unsupported_media_type', 'missing content type (use application/json)'));
+    }
+    if (!isJsonContentType(type)) {
       return next(new ApiError('unsupported_media_type', `unsupported content type: ${type} (use application/json)`));
     }
     const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
@@ -43,8 +60,14 @@ export function bodyGuard(maxBytes: number): RequestHandler {
             }),
           );
         }
+        let text: string;
         try {
-          req.body = JSON.parse(buf.toString('utf8')) as unknown;
+          text = UTF8.decode(buf);
+        } catch {
+          return next(new ApiError('invalid_json', 'request body is not valid UTF-8'));
+        }
+        try {
+          req.body = JSON.parse(text) as unknown;
         } catch {
           return next(new ApiError('invalid_json', 'request body is not valid JSON'));
         }
@@ -57,6 +80,23 @@ export function bodyGuard(maxBytes: number): RequestHandler {
       },
     );
   };
+}
+
+/** An operation without a request body: an empty body passes, anything else is refused. */
+function noBody(req: Request, limit: number, maxBytes: number, next: NextFunction): void {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (req.headers['transfer-encoding'] === undefined && !(declared > 0)) return next();
+  readLimited(req, limit).then(
+    (buf) => {
+      if (buf.length === 0) return next();
+      next(validationError([{ path: 'body', message: 'must be empty (this operation takes no request body)' }]));
+    },
+    (err: unknown) => {
+      if (err !== TOO_LARGE) return next(new ApiError('bad_request', 'could not read the request body'));
+      lingeringClose(req.socket);
+      next(tooLarge(maxBytes));
+    },
+  );
 }
 
 const TOO_LARGE = Symbol('too large');

@@ -14,7 +14,9 @@ import { extractCredential, startKeyRefresh } from '../../auth/sources';
 import type { Services } from '../../services';
 import { ctxOf } from '../request-context';
 import { TokenBucketStore } from './rate-limit-store';
+import { isLoopbackHost } from '../../security/startup';
 import { sendError } from '../respond';
+import { hostGuard, originGuard } from './browser-guards';
 
 const DEFAULT_ORIGINS = ['http://localhost:*', 'http://127.0.0.1:*', 'http://[::1]:*'];
 const EXPOSED = [
@@ -93,6 +95,10 @@ export async function buildGuards(config: Config, logger: Logger, services: Serv
   const middleware: RequestHandler[] = [];
 
   const allowed = originMatcher(s.cors_allowed_origins);
+  const browser = { loopbackBind: isLoopbackHost(s.host), allowedHosts: s.allowed_hosts, corsOriginAllowed: allowed };
+  // Host first (DNS rebinding), right after HTTP parsing: even a preflight must name this server.
+  const host = hostGuard(browser);
+  if (host) middleware.push(host);
   middleware.push(
     // The answer depends on Origin whether or not it is allowed: say so to caches either way.
     (req: Request, res: Response, next: NextFunction) => {
@@ -113,6 +119,8 @@ export async function buildGuards(config: Config, logger: Logger, services: Serv
       res.status(204).setHeader('Content-Length', '0');
       res.end();
     },
+    // A page on another origin can POST without a preflight: refuse foreign origins on POST/DELETE.
+    originGuard(browser),
   );
 
   let store: TokenBucketStore | undefined;

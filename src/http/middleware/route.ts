@@ -1,7 +1,7 @@
 /** Route matching before the body is read: 404 and 405 in the path's style. */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type OpenAPIBackend from 'openapi-backend';
-import { ApiError } from '../../errors';
+import { ApiError, validationError, type ValidationDetail } from '../../errors';
 import { ctxOf } from '../request-context';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
@@ -14,6 +14,8 @@ export function routeMatcher(api: OpenAPIBackend): RequestHandler {
     if (op) {
       ctxOf(res).route = op.path;
       res.locals.operationId = op.operationId;
+      const bad = malformedParams(op.path, req.path);
+      if (bad.length > 0) return next(validationError(bad));
       return next();
     }
     const allowed = METHODS.filter((m) => match(m));
@@ -26,4 +28,24 @@ export function routeMatcher(api: OpenAPIBackend): RequestHandler {
       }),
     );
   };
+}
+
+/**
+ * Path parameters whose raw segment is not valid percent-encoding (`%ff` is not UTF-8, `%`, `%zz`):
+ * a 400 on `path.<name>` in the path's style, instead of an exception while decoding.
+ */
+export function malformedParams(template: string, rawPath: string): ValidationDetail[] {
+  const names = template.split('/');
+  const values = rawPath.split('/');
+  const out: ValidationDetail[] = [];
+  names.forEach((segment, i) => {
+    const m = /^\{(.+)\}$/.exec(segment);
+    if (!m || values[i] === undefined) return;
+    try {
+      decodeURIComponent(values[i]!);
+    } catch {
+      out.push({ path: `path.${m[1]}`, message: 'must be valid percent-encoded UTF-8' });
+    }
+  });
+  return out;
 }
