@@ -221,9 +221,6 @@ describe('browsers cannot drive clinvk', () => {
     ],
   ] as const;
 
-  const codeOf = (res: request.Response) =>
-    res.body.code ?? res.body.error?.code ?? (res.body.type === 'error' ? res.body.error.type : undefined);
-
   test('the review reproduction: no Content-Type and a foreign Origin runs nothing', async () => {
     const res = await request(t.app)
       .post('/api/v1/prompt')
