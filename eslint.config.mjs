@@ -128,5 +128,22 @@ export default tseslint.config(
     '**/backends/gemini/**',
     '**/backends/runner*',
   ]),
+  {
+    // the client ships alone as clinvk/client: Node 20 fetch and the generated contract, nothing of the server
+    files: ['src/client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!\\./|\\.\\./\\.\\./generated/)',
+              message: 'the client (clinvk/client) imports only its own files and generated/',
+            },
+          ],
+        },
+      ],
+    },
+  },
   layer('lib', 'lib helpers are leaves: they import nothing from the rest of src', [], ['../*', '!./*']),
 );

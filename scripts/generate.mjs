@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Bundles the hand-written OpenAPI 3.0.3 documents in openapi/ into one document
 // (generated/openapi.json, generated/openapi.yaml) and generates TypeScript types from it
-// (generated/types.ts) with openapi-typescript.
+// (generated/types.ts) with openapi-typescript, plus the operation table of the official client
+// (generated/operations.ts, scripts/client-operations.mjs).
 //
 //   node scripts/generate.mjs           write generated/*
 //   node scripts/generate.mjs --check   build twice, fail if the two builds differ (determinism)
@@ -23,6 +24,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import YAML from 'yaml';
+import { buildOperationsModule } from './client-operations.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SOURCES = ['components.yaml', 'native.yaml', 'openai.yaml', 'anthropic.yaml'];
@@ -33,6 +35,7 @@ const OUT_DIR = join(ROOT, 'generated');
 const OUT_JSON = join(OUT_DIR, 'openapi.json');
 const OUT_YAML = join(OUT_DIR, 'openapi.yaml');
 const OUT_TYPES = join(OUT_DIR, 'types.ts');
+const OUT_OPERATIONS = join(OUT_DIR, 'operations.ts');
 
 class BundleError extends Error {}
 
@@ -217,7 +220,8 @@ export async function buildOutputs() {
   // give openapi-typescript its own copy: it may annotate the object it is given
   const ast = await openapiTS(JSON.parse(json), { rootTypes: true, silent: true });
   const types = `/**\n * ${GENERATED_NOTE}\n * Types of the bundled clinvk OpenAPI document (openapi-typescript).\n */\n\n${astToString(ast)}`;
-  return { doc, files: { [OUT_JSON]: json, [OUT_YAML]: yaml, [OUT_TYPES]: types } };
+  const operations = buildOperationsModule(doc, GENERATED_NOTE);
+  return { doc, files: { [OUT_JSON]: json, [OUT_YAML]: yaml, [OUT_TYPES]: types, [OUT_OPERATIONS]: operations } };
 }
 
 async function main() {
@@ -251,7 +255,7 @@ async function main() {
   for (const [file, content] of Object.entries(first.files)) writeFileSync(file, content);
   const opCount = Object.values(first.doc.paths).reduce((n, item) => n + HTTP_METHODS.filter((m) => item[m]).length, 0);
   console.log(
-    `generated/openapi.json, generated/openapi.yaml, generated/types.ts (${Object.keys(first.doc.paths).length} paths, ${opCount} operations, ${Object.keys(first.doc.components.schemas).length} schemas)`,
+    `generated/openapi.json, generated/openapi.yaml, generated/types.ts, generated/operations.ts (${Object.keys(first.doc.paths).length} paths, ${opCount} operations, ${Object.keys(first.doc.components.schemas).length} schemas)`,
   );
 }
 
