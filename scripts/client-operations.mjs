@@ -60,7 +60,8 @@ function describe(doc, path, method, item, op) {
     entry.event = media['x-clinvk-stream-event'].$ref.split('/').pop();
     // operations that answer JSON or a stream (the compatible APIs) switch with `stream: true`
     if (kind === 'json+stream') {
-      if (bodyProps.stream?.type !== 'boolean') throw new Error(`${op.operationId}: JSON or stream, but no stream flag`);
+      if (bodyProps.stream?.type !== 'boolean')
+        throw new Error(`${op.operationId}: JSON or stream, but no stream flag`);
       entry.streamFlag = 'stream';
     }
   }
@@ -87,7 +88,7 @@ export function buildOperationsModule(doc, note) {
     'export interface OperationInfo {',
     "  readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'OPTIONS' | 'HEAD' | 'PATCH' | 'TRACE';",
     '  readonly path: string;',
-    "  /** json: JSON only; stream: NDJSON/SSE only; json+stream: JSON, or a stream with `stream: true`; text: other bodies. */",
+    '  /** json: JSON only; stream: NDJSON/SSE only; json+stream: JSON, or a stream with `stream: true`; text: other bodies. */',
     "  readonly kind: 'json' | 'stream' | 'json+stream' | 'text' | 'empty';",
     '  readonly success: number;',
     '  readonly body: boolean;',
