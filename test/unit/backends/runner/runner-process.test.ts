@@ -277,3 +277,33 @@ describe('killing', () => {
     expect(runner.running.has(h)).toBe(false);
   });
 });
+
+describe('user switch (agent user)', () => {
+  const asRoot = process.getuid?.() === 0;
+  const idCmd = { command: '/bin/sh', args: ['-c', 'id -u; id -g; id -G'] };
+  (asRoot ? test : test.skip)('uid/gid without groups: the CLI keeps only its primary group', async () => {
+    const out = await (
+      await newRunner().start({ ...spec('/', idCmd.command, { args: idCmd.args }), uid: 65534, gid: 65534 })
+    ).done;
+    expect(out.stdout).toBe('65534\n65534\n65534\n');
+  });
+
+  (asRoot ? test : test.skip)('uid/gid with supplementary groups', async () => {
+    const h = await newRunner().start({
+      ...spec('/', idCmd.command, { args: idCmd.args }),
+      uid: 65534,
+      gid: 65534,
+      groups: [65534, 100, 4242],
+    });
+    const out = await h.done;
+    expect(out.exit).toEqual({ code: 0, signal: null });
+    expect(out.stdout.split('\n').slice(0, 2)).toEqual(['65534', '65534']);
+    expect(
+      out.stdout
+        .split('\n')[2]!
+        .split(' ')
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual([100, 4242, 65534]);
+  });
+});
