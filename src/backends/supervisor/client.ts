@@ -69,7 +69,8 @@ export class SupervisorClient {
   private starting?: Promise<ChildProcess>;
   private listener?: net.Server;
   private readonly socketPath: string;
-  private readonly runs = new Map<string, RunEvents>();
+  /** Runs in flight, with the supervisor process that runs each (a restarted one has new runs). */
+  private readonly runs = new Map<string, { events: RunEvents; owner: ChildProcess }>();
   private closed = false;
   private keepWarm = false;
   private lastStart = 0;
@@ -95,14 +96,15 @@ export class SupervisorClient {
   async spawn(params: SpawnParams, events: RunEvents): Promise<string> {
     const child = await this.ensureStarted();
     const id = crypto.randomBytes(TOKEN_BYTES).toString('hex');
-    this.runs.set(id, events);
+    this.runs.set(id, { events, owner: child });
     this.updateRef();
     this.send(child, { t: 'spawn', id, ...params });
     return id;
   }
 
   kill(id: string): void {
-    if (this.child && this.runs.has(id)) this.send(this.child, { t: 'kill', id });
+    const run = this.runs.get(id);
+    if (run) this.send(run.owner, { t: 'kill', id });
   }
 
   /** The run is finished on the server side: forget it. */
@@ -198,7 +200,7 @@ export class SupervisorClient {
       return;
     }
     if (m.t === 'ready') return;
-    const run = this.runs.get(m.id);
+    const run = this.runs.get(m.id)?.events;
     if (!run) return;
     switch (m.t) {
       case 'spawned':
@@ -225,15 +227,19 @@ export class SupervisorClient {
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.child !== child) return;
-    this.child = undefined;
-    const runs = [...this.runs.values()];
-    this.runs.clear();
+    if (this.child === child) this.child = undefined;
+    const runs: RunEvents[] = [];
+    for (const [id, run] of this.runs) {
+      if (run.owner !== child) continue;
+      runs.push(run.events);
+      this.runs.delete(id);
+    }
+    this.updateRef();
     if (!this.closed) {
       this.opts.logger?.warn('process supervisor exited', { pid: child.pid, code, signal, runs: runs.length });
     }
     for (const run of runs) run.lost();
-    if (this.keepWarm && !this.closed) {
+    if (this.keepWarm && !this.closed && !this.child) {
       // Restart at once, but not in a tight loop when it keeps dying right after the start.
       const delay = Date.now() - this.lastStart < 1000 ? 1000 : 0;
       this.restartTimer = setTimeout(() => {
@@ -296,7 +302,7 @@ export class SupervisorClient {
         sock.off('readable', onReadable);
         sock.off('end', onEnd);
         clearTimeout(timer);
-        const run = this.runs.get(head.subarray(0, nl).toString('latin1'));
+        const run = this.runs.get(head.subarray(0, nl).toString('latin1'))?.events;
         if (!run) {
           sock.destroy();
           return;
