@@ -200,6 +200,11 @@ export class JournalIndex {
     if (!state.readTail()) this.forceReload = true;
   }
 
+  /** The entries of `ids` are repaired from their record files under the next lock (after a failed write). */
+  markForRepair(ids: Iterable<string>): void {
+    for (const id of ids) this.pendingRepair.add(id);
+  }
+
   /** Under the lock: makes the entries of `ids` match their record files. */
   repairLocked(ids: Iterable<string>): void {
     const index = this.requireLoaded().index;

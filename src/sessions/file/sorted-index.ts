@@ -102,6 +102,24 @@ export class SortedIndex {
     return this.sorted;
   }
 
+  /** One page of the readable entries matching the filter (list order), and how many match in all. */
+  page(filter: { backend?: string; status?: string; offset: number; limit: number }): {
+    page: IndexEntry[];
+    total: number;
+  } {
+    const start = Math.max(0, filter.offset);
+    const end = start + Math.max(0, filter.limit);
+    let total = 0;
+    const page: IndexEntry[] = [];
+    for (const e of this.ordered()) {
+      if (filter.backend !== undefined && e.backend !== filter.backend) continue;
+      if (filter.status !== undefined && e.status !== filter.status) continue;
+      if (total >= start && total < end) page.push(e);
+      total++;
+    }
+    return { page, total };
+  }
+
   /**
    * Prefix resolution over every entry (unreadable ones included, so that their id resolves to an
    * error instead of "not found"): how many ids start with `prefix`, and the last one found.

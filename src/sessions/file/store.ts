@@ -1,19 +1,13 @@
 /**
- * The embedded, durable SessionStore: one pretty-printed JSON file per session under
- * `$CLINVK_HOME/sessions`, a derived journal-backed index, a cross-process lock. Layout, formats and
- * crash guarantees: docs/architecture.md ("session store").
+ * The embedded, durable SessionStore: one JSON file per session under `$CLINVK_HOME/sessions`
+ * (written atomically), a derived journal-backed index and a cross-process lock; the files and
+ * their crash guarantees are described in docs/architecture.md and src/sessions/README.md.
  *
- * - `<id>.json`      the record (source of truth), written atomically (atomic-file.ts).
- * - `index.json`, `index.journal`  the derived index (journal.ts, journal-index.ts).
- * - `store.lock`     the cross-process lock (lock.ts).
- * - `.tmp-<random>`  in-flight atomic writes; leftovers older than one hour are removed at start-up.
- *
- * Every mutation is a read-modify-write of the record file under the lock, followed by a journal
- * append; readers never take the lock. After start-up a background check compares every record file
- * with the index (mtime/size) and repairs differences (e.g. a writer killed between its record rename
- * and its journal append, or files edited by hand). A page read by `list` is checked against the
- * index too, and an exact id unknown to the index is looked up on disk. Mutations always read the
- * record file itself, so a stale index never loses an update.
+ * Mutations are read-modify-writes of record files under the lock, grouped into batches (one lock
+ * hold, one directory fsync) by group-commit.ts; readers never take the lock. A background check
+ * after start-up repairs index entries that differ from their record files, and releases claims of
+ * dead processes. Pages read by `list` are checked against the index too, and an exact id unknown
+ * to the index is looked up on disk: a stale index never loses an update.
  */
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
@@ -45,15 +39,15 @@ import type {
   TurnClaim,
   TurnOutcome,
 } from '../types';
-import { fsyncDir, removeOldTemps, writeFileAtomic } from './atomic-file';
-import { putOp, type JournalOp } from './journal';
+import { removeOldTemps } from './atomic-file';
+import { GroupCommitter, type Plan, type Transaction } from './group-commit';
 import { JournalIndex } from './journal-index';
 import { StoreLock } from './lock';
 import { Readiness } from './readiness';
 import { silentLogger, type FileSessionStoreOptions, type StoreLogger } from './options';
-import { isSessionId, serializeRecord } from './record-codec';
+import { isSessionId } from './record-codec';
 import { readRecordFile, recordPath } from './record-file';
-import type { IndexEntry, SortedIndex } from './sorted-index';
+import type { SortedIndex } from './sorted-index';
 
 const LOCK_FILE = 'store.lock';
 const TMP_MAX_AGE_MS = 60 * 60 * 1000;
@@ -69,6 +63,7 @@ export class FileSessionStore implements SessionStore {
   private readonly isDead: HolderCheck;
   private readonly lock: StoreLock;
   private readonly index: JournalIndex;
+  private readonly commits: GroupCommitter;
   /** Ids already reported unreadable (each is logged once). */
   private readonly warned = new Set<string>();
 
@@ -98,6 +93,13 @@ export class FileSessionStore implements SessionStore {
       compactMinLines: Math.max(1, opts.compactMinLines ?? 5000),
       onUnreadable: (id, reason) => this.warnUnreadable(id, reason),
     });
+    this.commits = new GroupCommitter({
+      dir: this.dir,
+      journal: this.index,
+      index: () => this.sessions(),
+      withLock: (fn) => this.withLock(fn),
+      afterBatch: () => this.maybeCompact(),
+    });
   }
 
   /** Opens (and creates, mode 0700) the store. Never throws: an unusable directory shows in `health()`. */
@@ -110,13 +112,12 @@ export class FileSessionStore implements SessionStore {
   // ---------------------------------------------------------------------------------- public API
 
   async create(input: NewSession): Promise<SessionRecord> {
-    return this.mutation('create', async () => {
-      const index = this.sessions();
+    return this.mutation('create', (txn) => {
       let id: string;
       do id = randomBytes(16).toString('hex');
-      while (index.has(id) || fs.existsSync(recordPath(this.dir, id)));
+      while (txn.exists(id));
       const rec = newRecord(id, input, this.now(), this.holder);
-      await this.writeRecordLocked(rec);
+      txn.put(rec);
       return rec;
     });
   }
@@ -146,16 +147,7 @@ export class FileSessionStore implements SessionStore {
       await this.state.ensureReady();
       for (let attempt = 0; ; attempt++) {
         await this.refresh();
-        const start = Math.max(0, filter.offset);
-        const end = start + Math.max(0, filter.limit);
-        let total = 0;
-        const page: IndexEntry[] = [];
-        for (const e of this.sessions().ordered()) {
-          if (filter.backend !== undefined && e.backend !== filter.backend) continue;
-          if (filter.status !== undefined && e.status !== filter.status) continue;
-          if (total >= start && total < end) page.push(e);
-          total++;
-        }
+        const { page, total } = this.sessions().page(filter);
         const sessions: SessionRecord[] = [];
         const stale: string[] = [];
         for (const e of page) {
@@ -177,13 +169,13 @@ export class FileSessionStore implements SessionStore {
   async claimTurn(id: string, staleClaimMs: number): Promise<TurnClaim> {
     return this.mutation(
       'claimTurn',
-      async () => {
-        const rec = this.readForUpdateLocked(id);
+      (txn) => {
+        const rec = this.readForUpdate(txn, id);
         const now = this.now();
         if (claimedByDeadProcess(rec, this.isDead)) this.releaseDeadClaim(rec);
         if (holdsValidClaim(rec, staleClaimMs, now)) throw sessionBusy(rec.id);
         const claim = claimRecord(rec, now, this.holder);
-        await this.writeRecordLocked(rec);
+        txn.put(rec);
         return claim;
       },
       id,
@@ -192,19 +184,19 @@ export class FileSessionStore implements SessionStore {
 
   async releaseClaim(claim: TurnClaim): Promise<void> {
     if (!isSessionId(claim.id)) return this.guard('releaseClaim', () => this.state.ensureReady());
-    return this.mutation('releaseClaim', async () => {
-      const r = readRecordFile(this.dir, claim.id);
-      if (r.kind === 'ok' && releaseRecord(r.record, claim)) await this.writeRecordLocked(r.record);
+    return this.mutation('releaseClaim', (txn) => {
+      const r = txn.read(claim.id);
+      if (r.kind === 'ok' && releaseRecord(r.record, claim)) txn.put(r.record);
     });
   }
 
   async completeTurn(id: string, outcome: TurnOutcome, storeTokenUsage: boolean): Promise<SessionRecord> {
     return this.mutation(
       'completeTurn',
-      async () => {
-        const rec = this.readForUpdateLocked(id);
+      (txn) => {
+        const rec = this.readForUpdate(txn, id);
         completeRecord(rec, outcome, storeTokenUsage);
-        await this.writeRecordLocked(rec);
+        txn.put(rec);
         return rec;
       },
       id,
@@ -214,14 +206,14 @@ export class FileSessionStore implements SessionStore {
   async delete(id: string, staleClaimMs: number): Promise<string> {
     return this.mutation(
       'delete',
-      async () => {
-        const r = readRecordFile(this.dir, id);
+      (txn) => {
+        const r = txn.read(id);
         if (r.kind === 'missing') {
-          if (this.sessions().has(id)) this.index.appendLocked([['d', id]]);
+          txn.repair(id);
           throw sessionNotFound(id);
         }
         if (r.kind === 'ok' && holdsValidClaim(r.record, staleClaimMs, this.now(), this.isDead)) throw sessionBusy(id);
-        await this.removeRecordsLocked([id]);
+        txn.remove(id);
         return id;
       },
       id,
@@ -230,7 +222,7 @@ export class FileSessionStore implements SessionStore {
 
   async discard(id: string): Promise<void> {
     if (!isSessionId(id)) return this.guard('discard', () => this.state.ensureReady());
-    return this.mutation('discard', () => this.removeRecordsLocked([id]));
+    return this.mutation('discard', (txn) => txn.remove(id));
   }
 
   async count(): Promise<number> {
@@ -269,27 +261,21 @@ export class FileSessionStore implements SessionStore {
       let removed = 0;
       for (let i = 0; i < candidates.length; i += PURGE_BATCH) {
         const batch = candidates.slice(i, i + PURGE_BATCH);
-        removed += await this.withLock(async () => {
+        removed += await this.commits.submit((txn) => {
           const now = this.now();
-          const doomed: string[] = [];
-          const gone: JournalOp[] = [];
+          let n = 0;
           for (const id of batch) {
-            const r = readRecordFile(this.dir, id);
-            if (r.kind === 'missing') {
-              if (this.sessions().has(id)) gone.push(['d', id]);
-              continue;
-            }
+            const r = txn.read(id);
+            if (r.kind === 'missing') txn.repair(id);
             if (r.kind !== 'ok') continue; // an unreadable record is never deleted by retention
             if (!(Date.parse(r.record.last_used) < limit)) continue;
             if (holdsValidClaim(r.record, staleClaimMs, now, this.isDead)) continue;
-            doomed.push(id);
+            txn.remove(id);
+            n++;
           }
-          this.index.appendLocked(gone);
-          await this.removeRecordsLocked(doomed);
-          return doomed.length;
+          return n;
         });
       }
-      this.maybeCompact();
       return removed;
     });
   }
@@ -353,12 +339,12 @@ export class FileSessionStore implements SessionStore {
       if (r.kind === 'ok' && claimedByDeadProcess(r.record, this.isDead)) candidates.push(e.id);
     }
     if (candidates.length === 0) return;
-    await this.withLock(async () => {
+    await this.commits.submit((txn) => {
       for (const id of candidates) {
-        const r = readRecordFile(this.dir, id);
+        const r = txn.read(id);
         if (r.kind !== 'ok' || !claimedByDeadProcess(r.record, this.isDead)) continue;
         this.releaseDeadClaim(r.record);
-        await this.writeRecordLocked(r.record);
+        txn.put(r.record);
       }
     });
   }
@@ -388,16 +374,14 @@ export class FileSessionStore implements SessionStore {
   }
 
   /**
-   * A mutation: `fn` runs under the lock (a full session id is required: anything else can name no
-   * record, and no other path); afterwards a compaction may be scheduled.
+   * A mutation: `plan` runs in the next group commit (a full session id is required: anything else
+   * can name no record, and no other path). Resolves once its changes are durable.
    */
-  private mutation<T>(op: string, fn: () => Promise<T>, id?: string): Promise<T> {
+  private mutation<T>(op: string, plan: Plan<T>, id?: string): Promise<T> {
     return this.guard(op, async () => {
       await this.state.ensureReady();
       if (id !== undefined && !isSessionId(id)) throw sessionNotFound(id);
-      const result = await this.withLock(fn);
-      this.maybeCompact();
-      return result;
+      return this.commits.submit(plan);
     });
   }
 
@@ -419,36 +403,14 @@ export class FileSessionStore implements SessionStore {
 
   // ------------------------------------------------------------------------------- records
 
-  /** Under the lock: the current record, or session_not_found / internal_error. */
-  private readForUpdateLocked(id: string): SessionRecord {
-    const r = readRecordFile(this.dir, id);
+  /** In a plan: the current record, or session_not_found / internal_error. */
+  private readForUpdate(txn: Transaction, id: string): SessionRecord {
+    const r = txn.read(id);
     if (r.kind === 'ok') return r.record;
-    this.index.repairLocked([id]);
+    txn.repair(id);
     if (r.kind === 'missing') throw sessionNotFound(id);
     this.warnUnreadable(id, r.reason);
     throw storeInternalError();
-  }
-
-  private async writeRecordLocked(rec: SessionRecord): Promise<void> {
-    const st = await writeFileAtomic(this.dir, recordPath(this.dir, rec.id), serializeRecord(rec));
-    this.index.appendLocked([putOp(rec, st.mtimeMs, st.size)]);
-  }
-
-  private async removeRecordsLocked(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
-    const removed: string[] = [];
-    try {
-      for (const id of ids) {
-        await fsp.unlink(recordPath(this.dir, id)).catch((e: NodeJS.ErrnoException) => {
-          if (e.code !== 'ENOENT') throw e;
-        });
-        removed.push(id);
-      }
-      await fsyncDir(this.dir);
-    } finally {
-      const index = this.sessions();
-      this.index.appendLocked(removed.filter((id) => index.has(id)).map((id): JournalOp => ['d', id]));
-    }
   }
 
   // ---------------------------------------------------------------------------- resolution

@@ -116,4 +116,27 @@ describe('SortedIndex', () => {
     expect(index.findByPrefix('c')).toEqual({ count: 1, id: id('c') });
     expect(index.findByPrefix('f').count).toBe(0);
   });
+
+  test('page: filter, list order, total of all matches before paging', () => {
+    const index = new SortedIndex();
+    const letters = 'abcdef';
+    for (const [i, c] of [...letters].entries()) {
+      index.apply(
+        put(c, `2026-01-01T00:00:0${i}Z`, {
+          backend: i % 2 ? 'codex' : 'claude',
+          status: i < 3 ? 'error' : 'completed',
+        }),
+        false,
+      );
+    }
+    index.apply(['x', id('9'), 1, 1], false);
+    const ids = (r: { page: { id: string }[] }) => r.page.map((e) => e.id[0]);
+    expect(ids(index.page({ offset: 0, limit: 100 }))).toEqual(['f', 'e', 'd', 'c', 'b', 'a']);
+    expect(index.page({ offset: 1, limit: 2 })).toMatchObject({ total: 6 });
+    expect(ids(index.page({ offset: 1, limit: 2 }))).toEqual(['e', 'd']);
+    expect(ids(index.page({ backend: 'codex', offset: 0, limit: 100 }))).toEqual(['f', 'd', 'b']);
+    const errors = index.page({ backend: 'claude', status: 'error', offset: 1, limit: 1 });
+    expect([ids(errors), errors.total]).toEqual([['a'], 2]);
+    expect(index.page({ offset: 10, limit: 5 })).toEqual({ page: [], total: 6 });
+  });
 });
