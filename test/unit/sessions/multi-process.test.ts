@@ -110,7 +110,10 @@ test('two child processes and this one mutate the same store concurrently withou
 
   // The index followed the other processes' journal appends and compactions without ever having
   // to be rebuilt from the records.
-  expect(logger.calls.filter((c) => c.level === 'warn')).toEqual([]);
+  // (Waits for the lock longer than a second are logged at warn by design: three processes
+  // contending on a loaded machine may see some, so they are not counted here.)
+  const lockWaits = (c: { msg: string }) => c.msg === 'waiting for the session store lock';
+  expect(logger.calls.filter((c) => c.level === 'warn' && !lockWaits(c))).toEqual([]);
   expect(logger.calls.filter((c) => c.msg.includes('rebuil'))).toEqual([]);
 
   // A fresh process-equivalent view (new store) agrees, and nothing is left behind.
