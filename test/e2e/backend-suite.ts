@@ -11,6 +11,7 @@ import { expectMatchesSpec, expectStreamMatchesSpec, expectValidSchema } from '.
 import {
   cliInfo,
   expectStatus,
+  getJson,
   poll,
   postJson,
   processesIn,
@@ -40,6 +41,8 @@ const RAW_RUNS: Record<Backend, { args: (prompt: string) => string[]; sample: st
 };
 
 const SAMPLES = path.resolve(__dirname, '../fixtures/samples');
+/** Jobs (runs detached from their request) are checked once this build has them. */
+const JOBS = fs.existsSync(path.resolve(__dirname, '../../src/jobs'));
 
 export interface BackendSuiteOptions {
   /** The status the provider-error check injects (gemini retries 5xx and 429 for minutes: a 4xx there). */
@@ -258,6 +261,53 @@ export function backendSuite(backend: Backend, opts: BackendSuiteOptions): void 
       const expected = usageOf(env.callsFor(prompt));
       expect(msg.usage).toMatchObject(expected);
     });
+
+    (usable && JOBS ? test : test.skip)(
+      'a job: followed to the end, resumed after a sequence, continued on its session',
+      async () => {
+        const prompt = uniquePrompt('job');
+        const created = await postJson(`${env.url}/api/v1/jobs`, {
+          operation: 'prompt',
+          request: { backend, prompt, workdir: env.workdir('job') },
+        });
+        expectStatus(created, 202);
+        expectMatchesSpec('createJob', 202, created.body);
+        const id = created.body.data.id as string;
+        const read = async (query: string) => {
+          const res = await fetch(`${env.url}/api/v1/jobs/${id}/events${query}`);
+          const text = await res.text();
+          if (res.status !== 200) throw new Error(`expected HTTP 200, got ${res.status}: ${text.slice(0, 2000)}`);
+          return text
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as Record<string, any>)
+            .filter((e) => e.sequence !== 0); // heartbeats
+        };
+        const events = await read('');
+        checkStream(events, backend);
+        expect(events[events.length - 1]!.type).toBe('done');
+        expect(streamedText(events)).toBe(mockReply(prompt));
+        const k = events.length - 2;
+        expect(await read(`?after=${k}`)).toEqual(events.slice(k));
+        const job = await getJson(`${env.url}/api/v1/jobs/${id}?wait=30`);
+        expectStatus(job, 200);
+        expect(job.body.data).toMatchObject({
+          status: 'succeeded',
+          result: { exit_code: 0, output: mockReply(prompt) },
+        });
+        // A second job on the job's session resumes the CLI's conversation.
+        const next = uniquePrompt('job turn 2');
+        const second = await postJson(`${env.url}/api/v1/jobs`, {
+          operation: 'prompt',
+          request: { session_id: job.body.data.session_id, prompt: next },
+        });
+        expectStatus(second, 202);
+        const done = await getJson(`${env.url}/api/v1/jobs/${second.body.data.id}?wait=60`);
+        expect(done.body.data).toMatchObject({ status: 'succeeded', result: { output: mockReply(next) } });
+        const texts = env.callsFor(next).flatMap((c) => c.texts!.map((t) => t.text));
+        expect(texts).toEqual(expect.arrayContaining([expect.stringContaining(prompt)]));
+      },
+    );
 
     check('the raw output has the shape of the captured samples', async () => {
       const workdir = env.workdir('raw');

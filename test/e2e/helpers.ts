@@ -14,6 +14,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { listKeys } from '../../src/config/derive';
+import { CONFIG_KEYS } from '../../src/config/keys';
 import { startProvider, type Provider, type ProviderRequest } from './provider';
 
 export type Backend = 'claude' | 'codex' | 'gemini';
@@ -97,15 +99,21 @@ export interface E2EEnv {
   close(): Promise<void>;
 }
 
+/** Configuration keys this build declares (`backends.codex.env_passthrough`, …). */
+const KNOWN_KEYS = new Set(listKeys(CONFIG_KEYS).map((k) => k.path.join('.')));
+
 /** Configuration shared by every clinvk of the suite. */
 function baseConfig(root: string, clis: Record<Backend, CliInfo>): Overrides {
-  const backends: Overrides = {};
+  const backends: Record<string, Overrides> = {};
   for (const b of BACKENDS) {
     const info = clis[b];
     backends[b] = info?.bin ? { command: info.bin } : { enabled: false };
   }
+  // The child environment is an allow-list: the codex provider's key variable is passed by name.
+  if (KNOWN_KEYS.has('backends.codex.env_passthrough')) backends.codex!.env_passthrough = [CODEX_KEY_VAR];
   // gemini's tool run needs approval `none` (--approval-mode=yolo): gemini headless does not even
-  // offer its shell tool otherwise.
+  // offer its shell tool otherwise; configured modes are ceilings for requests.
+  if (KNOWN_KEYS.has('backends.gemini.max_approval_mode')) backends.gemini!.max_approval_mode = 'none';
   return {
     server: {
       host: '127.0.0.1',

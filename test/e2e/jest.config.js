@@ -16,7 +16,7 @@ module.exports = {
     ],
   },
   // A gemini run takes 4-7 s before its first model call; timeouts give a loaded machine room.
-  testTimeout: 120000,
+  testTimeout: 300000,
   maxWorkers: 2,
   verbose: true,
 };
