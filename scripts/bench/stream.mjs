@@ -373,7 +373,8 @@ async function burstPart(scratch) {
       const t1 = hr();
       const eld = await server.eld();
       const trace = await server.trace();
-      acc.supervisorRss.push(childRss(server.pid).rss);
+      // (A baseline without a supervisor has the CLIs themselves as children: not counted.)
+      if (trace.spawns.length === 0) acc.supervisorRss.push(childRss(server.pid).rss);
       await Promise.all(burst);
       ac.abort();
       await Promise.all(bg);
