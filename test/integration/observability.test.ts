@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * Observability (SPEC §2.7, §2.8, §7.10, §7.11): request ids and W3C trace context, the winston
  * access line (fields, one per request, level filtering, no secrets), `--log-level` /
@@ -231,7 +232,10 @@ describe('access log (§7.11)', () => {
       bytes: expect.any(Number),
       client_ip: expect.stringMatching(/127\.0\.0\.1|::1/),
       api_style: 'native',
+      // the key's name (an environment key is named by its hash prefix), never the key or its hash
+      key: `key-${createHash('sha256').update(KEYS[0]!).digest('hex').slice(0, 8)}`,
     });
+    expect(JSON.stringify(line)).not.toContain(createHash('sha256').update(KEYS[0]!).digest('hex'));
     expect(Object.keys(line).slice(0, 3)).toEqual(['timestamp', 'level', 'message']);
     expect(JSON.stringify(line)).not.toContain(SESSION_ID);
   });
