@@ -59,7 +59,7 @@ Global options:
 Run 'clinvk <command> --help' for the options of a command.
 `;
 
-const SERVE_USAGE = `Usage: clinvk serve [--host <host>] [--port|-p <port>] [--config <file>] [--log-level <level>]
+const SERVE_USAGE = `Usage: clinvk serve [--host <host>] [--port|-p <port>] [--config <file>] [--log-level <level>] [--log-format json|text]
 
 Start the HTTP API server (native REST, OpenAI- and Anthropic-compatible APIs).
 
@@ -68,6 +68,7 @@ Options:
   -p, --port <port>     Bind port, 0 = any free port (default 8080; env CLINVK_PORT)
   --config <file>       Configuration file (env CLINVK_CONFIG; default $CLINVK_HOME/config.yaml)
   --log-level <level>   error, warn, info or debug (default info; env CLINVK_LOG_LEVEL)
+  --log-format <fmt>    json or text (default: text on a terminal, json otherwise; env CLINVK_LOG_FORMAT)
   -h, --help            Show this help
 
 SIGINT/SIGTERM stop the server gracefully; a second signal skips the drain.
@@ -110,6 +111,7 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string', short: 'p' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
   name: { type: 'string' },
@@ -123,6 +125,7 @@ type Values = {
   host?: string;
   port?: string;
   'log-level'?: string;
+  'log-format'?: string;
   help?: boolean;
   version?: boolean;
   name?: string;
@@ -169,7 +172,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     values = parsed.values as Values;
     positionals = parsed.positionals;
   } catch (err) {
-    return usageFailure(io, parseErrorText(err as Error));
+    return usageFailure(io, parseErrorText(err as Error), commandIn(argv));
   }
   const [command, sub] = positionals;
   try {
@@ -189,7 +192,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         return printVersion(io);
       case 'serve':
         if (values.help) return printHelp(io, SERVE_USAGE);
-        rejectOptions(values, ['config', 'host', 'port', 'log-level'], 'serve');
+        rejectOptions(values, ['config', 'host', 'port', 'log-level', 'log-format'], 'serve');
         rejectExtra(positionals, 1);
         return await serve(values, io);
       case 'doctor':
@@ -223,14 +226,21 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (err) {
-    if (err instanceof UsageError) return usageFailure(io, err.message);
+    if (err instanceof UsageError) return usageFailure(io, err.message, commandIn(argv));
     throw err;
   }
 }
 
-function usageFailure(io: CliIo, message: string): number {
+const COMMANDS = ['serve', 'version', 'doctor', 'config', 'keys'];
+
+/** The sub-command named in `argv` (so a usage error can point at that command's help). */
+function commandIn(argv: string[]): string | undefined {
+  return argv.find((a) => COMMANDS.includes(a));
+}
+
+function usageFailure(io: CliIo, message: string, command?: string): number {
   write(io.stderr, `clinvk: ${message}`);
-  write(io.stderr, "Run 'clinvk --help' for usage.");
+  write(io.stderr, `Run 'clinvk ${command ? `${command} ` : ''}--help' for usage.`);
   return EXIT_USAGE;
 }
 
@@ -326,7 +336,16 @@ async function serve(values: Values, io: CliIo): Promise<number> {
   const { config } = r;
   const problems = securityStartupProblems(config, { hasKeys: r.keyCount > 0 || config.auth.keys.length > 0 });
   if (problems.length > 0) return printProblems(io, problems);
-  const logger = createLogger({ level: config.server.log_level, stream: io.stderr });
+  const format = (values['log-format'] ?? io.env.CLINVK_LOG_FORMAT ?? '').trim().toLowerCase();
+  if (format !== '' && format !== 'json' && format !== 'text') {
+    const label = values['log-format'] !== undefined ? '--log-format' : 'CLINVK_LOG_FORMAT';
+    return printProblems(io, [`config error: ${label}: must be one of json, text (got ${JSON.stringify(format)})`]);
+  }
+  const logger = createLogger({
+    level: config.server.log_level,
+    stream: io.stderr,
+    ...(format === '' ? {} : { json: format === 'json' }),
+  });
   for (const w of r.warnings) logger.warn(w);
   for (const w of startupWarnings(config)) logger.warn(w);
 

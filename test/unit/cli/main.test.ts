@@ -126,7 +126,17 @@ describe('usage errors exit 2', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.split('\n')[0]).toBe(first);
-    expect(r.stderr).toContain("Run 'clinvk --help' for usage.");
+    // The hint names the command's own help when a command was given.
+    const command = ['serve', 'config', 'version'].find((c) => argv.includes(c));
+    expect(r.stderr).toContain(`Run 'clinvk ${command ? `${command} ` : ''}--help' for usage.`);
+  });
+
+  test('--log-format picks the log line format; a bad value is a usage error', async () => {
+    const bad = await exec(['serve', '--log-format', 'xml']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('config error: --log-format: must be one of json, text (got "xml")\n');
+    const badEnv = await exec(['serve'], { CLINVK_LOG_FORMAT: 'yaml' });
+    expect(badEnv.stderr).toBe('config error: CLINVK_LOG_FORMAT: must be one of json, text (got "yaml")\n');
   });
 
   test('no command prints usage on stderr', async () => {

@@ -1,7 +1,12 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { defaultsOf, fileSchema, listKeys } from '../../../src/config/derive';
 import { defaultConfig } from '../../../src/config/defaults';
 import { CONFIG_KEYS, X_ENV } from '../../../src/config/keys';
 import { CONFIG_SCHEMA } from '../../../src/config/schema';
+import { loadConfig } from '../../../src/config/load';
+import { renderConfigExample, renderConfigReference } from '../../../src/config/reference';
 
 const keys = listKeys(CONFIG_KEYS);
 const dotted = (p: string[]) => p.join('.');
@@ -65,4 +70,44 @@ test('environment variables named in the declaration', () => {
     ['CLINVK_CODEX_MODEL', 'backends.codex.model'],
     ['CLINVK_GEMINI_MODEL', 'backends.gemini.model'],
   ]);
+});
+
+describe('generated configuration docs', () => {
+  const root = path.join(__dirname, '../../..');
+  test('docs/configuration.md and config.example.yaml are up to date (npm run generate)', () => {
+    expect(fs.readFileSync(path.join(root, 'docs/configuration.md'), 'utf8')).toBe(renderConfigReference());
+    expect(fs.readFileSync(path.join(root, 'config.example.yaml'), 'utf8')).toBe(renderConfigExample());
+  });
+
+  test('every key is documented with its default and environment variable', () => {
+    const doc = renderConfigReference();
+    for (const k of keys) {
+      const line = doc.split('\n').find((l) => l.startsWith(`| \`${dotted(k.path)}\` |`));
+      expect([dotted(k.path), line]).toEqual([
+        dotted(k.path),
+        expect.stringContaining(k.schema.description!.slice(0, 20)),
+      ]);
+      if (k.schema[X_ENV]) expect(line).toContain(`\`${String(k.schema[X_ENV])}\``);
+    }
+  });
+
+  test('the example file is a valid configuration that yields the defaults when uncommented', () => {
+    const uncommented = renderConfigExample()
+      .split('\n')
+      .filter((l) => !/^\s*## /.test(l) && /^\s*# [a-z_]+:/.test(l))
+      .map((l) => l.replace(/^(\s*)# /, '$1'))
+      .join('\n');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clinvk-example-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'config.yaml'), uncommented);
+      const { config, warnings } = loadConfig({ flags: {}, env: { CLINVK_HOME: dir, HOME: dir }, cwd: dir });
+      expect(warnings).toEqual([]);
+      const d = defaultConfig();
+      expect(config.server).toEqual({ ...d.server, default_workdir: dir });
+      expect(config.backends).toEqual(d.backends);
+      expect(config.session).toEqual(d.session);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
