@@ -20,6 +20,8 @@ import { ConfigError } from './config/load';
 import { ModePolicy } from './security/modes';
 import { agentIdentity, enforcementFacts } from './security/startup';
 import { WorkdirPolicy } from './security/workdir';
+import { cliStateDirs } from './security/child-env';
+import os from 'node:os';
 import { createSessionStore } from './sessions';
 import type { SessionStore } from './sessions/types';
 
@@ -67,19 +69,35 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   const limiter = new ExecutionLimiter(s.max_concurrent_executions, s.max_queued_executions);
   if (s.metrics_enabled) metrics = new Metrics(() => limiter.queued);
   const store = opts.store ?? (await createSessionStore(config, logger));
+  const agent = agentIdentity(config);
+  // The CLIs' state directories (for the server's HOME and each backend's child HOME) are protected
+  // workdirs, as are the ancestors of the config file's directory.
+  const stateDirs = new Set<string>(cliStateDirs({ HOME: process.env.HOME || os.homedir() }));
+  for (const b of Object.values(config.backends)) {
+    const home = b.env.HOME ?? agent?.home ?? process.env.HOME ?? os.homedir();
+    for (const d of cliStateDirs({
+      HOME: home,
+      CODEX_HOME: b.env.CODEX_HOME,
+      CLAUDE_CONFIG_DIR: b.env.CLAUDE_CONFIG_DIR,
+    })) {
+      stateDirs.add(d);
+    }
+  }
+  for (const name of ['CODEX_HOME', 'CLAUDE_CONFIG_DIR']) if (process.env[name]) stateDirs.add(process.env[name]!);
   const workdirs = new WorkdirPolicy({
     allowedPrefixes: s.allowed_workdir_prefixes,
     blockedPrefixes: s.blocked_workdir_prefixes,
     clinvkHome: config.home,
+    protectedDirs: [...stateDirs],
+    protectedAncestorsOf: config.config_file ? [path.dirname(config.config_file)] : [],
   });
-  const agent = agentIdentity(config);
   const modes = new ModePolicy(config, enforcementFacts(config, agent));
   // Configured defaults a CLI cannot enforce never reach a request (the command line checks this
   // first and exits 2; this keeps embedded servers honest as well).
   const modeProblems = modes.startupProblems();
   if (modeProblems.length > 0) throw new ConfigError(modeProblems);
   const planner = new Planner(config, workdirs, modes);
-  const executor = new Executor(config, availability, runner, limiter, logger, metrics);
+  const executor = new Executor(config, availability, runner, limiter, logger, metrics, { workdirs, agent });
   const prompt = new PromptService(config, planner, executor, store, logger, metrics);
   const versions = new VersionProbe({
     env: (backend) => ({ ...(opts.env ?? process.env), ...config.backends[backend].env }),

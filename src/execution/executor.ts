@@ -9,6 +9,9 @@ import type { Config } from '../config/types';
 import { ApiError } from '../errors';
 import type { Logger } from '../observability/logger';
 import { isValidBackendSessionId } from '../backends/session-id';
+import type { AgentIdentity } from '../security/agent-user';
+import { childEnv } from '../security/child-env';
+import type { WorkdirPolicy } from '../security/workdir';
 import type { ExecutionLimiter, Slot } from './limiter';
 import type { RunPlan } from './plan';
 import type { ExecContext, RunStatus } from './types';
@@ -53,6 +56,16 @@ export interface RunHooks {
   onEvent?(event: UnifiedEvent): void;
 }
 
+/** Security collaborators of the executor (all optional: embedded uses and tests may omit them). */
+export interface ExecutorSecurity {
+  /** Re-validates the working directory right before every spawn. */
+  workdirs?: WorkdirPolicy;
+  /** The user CLIs run as (`server.agent_user` while clinvk runs as root). */
+  agent?: AgentIdentity;
+  /** The environment the child allow-list draws from (default: process.env). */
+  serverEnv?: NodeJS.ProcessEnv;
+}
+
 export class Executor {
   constructor(
     private readonly config: Config,
@@ -61,7 +74,13 @@ export class Executor {
     private readonly limiter: ExecutionLimiter,
     private readonly logger: Logger,
     private readonly observer: ExecutionObserver = NO_OBSERVER,
+    private readonly security: ExecutorSecurity = {},
   ) {}
+
+  /** The environment of a child of `backend` (allow-list, configured values, agent identity). */
+  envFor(backend: BackendName, traceparent: string): NodeJS.ProcessEnv {
+    return this.childEnv(backend, traceparent);
+  }
 
   /** Resolved executable of an enabled, available backend, else 503 `backend_unavailable`. */
   async command(backend: BackendName): Promise<string> {
@@ -90,6 +109,15 @@ export class Executor {
     let parser: StreamParser | undefined;
     let handle: RunHandle;
     try {
+      // The slot is granted: the directory must still be the one validated (a directory replaced
+      // by a symlink while the request waited is refused), and the CLI runs in that real path.
+      await this.security.workdirs?.recheck(plan.cwd);
+    } catch (err) {
+      slot.release();
+      await hooks.spawnFailed?.();
+      throw err;
+    }
+    try {
       await hooks.beforeSpawn?.();
       if (plan.mode === 'stream') parser = plan.adapter.createStreamParser();
       const s = this.config.server;
@@ -98,6 +126,7 @@ export class Executor {
         args: plan.args,
         cwd: plan.cwd,
         env: this.childEnv(plan.backend, ctx.traceparent),
+        ...this.identity(),
         killGraceMs: s.kill_grace_secs * 1000,
         mode: plan.mode === 'stream' ? 'lines' : 'collect',
         maxOutputBytes: s.max_output_bytes,
@@ -144,11 +173,13 @@ export class Executor {
   /** Best-effort follow-up process without a slot (gemini ephemeral session clean-up). */
   async cleanup(command: string, args: string[], cwd: string, ctx: ExecContext): Promise<void> {
     try {
+      await this.security.workdirs?.recheck(cwd);
       const handle = await this.runner.start({
         command,
         args,
         cwd,
         env: this.childEnv('gemini', ctx.traceparent),
+        ...this.identity(),
         killGraceMs: this.config.server.kill_grace_secs * 1000,
         mode: 'collect',
         maxOutputBytes: 1 << 20,
@@ -229,11 +260,24 @@ export class Executor {
     };
   }
 
+  /** An allow-list, not the server's environment (see docs/security.md, "Child environment"). */
   private childEnv(backend: BackendName, traceparent: string): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env, ...this.config.backends[backend].env, TRACEPARENT: traceparent };
-    delete env.CLINVK_API_KEYS;
-    delete env.CLINVK_API_KEYS_GOPASS_PATH;
-    return env;
+    const b = this.config.backends[backend];
+    const agent = this.security.agent;
+    return childEnv({
+      backend,
+      serverEnv: this.security.serverEnv ?? process.env,
+      values: b.env,
+      passthrough: b.env_passthrough ?? [],
+      identity: agent ? { HOME: agent.home, USER: agent.name, LOGNAME: agent.name } : undefined,
+      overrides: { TRACEPARENT: traceparent },
+    });
+  }
+
+  /** uid/gid/groups of the agent user (when clinvk runs as root and `server.agent_user` is set). */
+  private identity(): { uid?: number; gid?: number; groups?: number[] } {
+    const agent = this.security.agent;
+    return agent ? { uid: agent.uid, gid: agent.gid, groups: agent.groups } : {};
   }
 }
 

@@ -50,6 +50,14 @@ export interface WorkdirPolicyOptions {
   blockedPrefixes: string[];
   /** `$CLINVK_HOME` (state directory); it and everything inside it is blocked. */
   clinvkHome: string;
+  /**
+   * Places whose ancestors are refused as well as themselves and everything inside them: the CLIs'
+   * state directories (`~/.claude`, `$CODEX_HOME` or `~/.codex`, `~/.gemini`). An agent allowed to
+   * write in an ancestor could edit them (hooks, settings, credentials).
+   */
+  protectedDirs?: string[];
+  /** Places whose ancestors are refused (not what is inside): the config file's directory. */
+  protectedAncestorsOf?: string[];
 }
 
 /**
@@ -108,6 +116,10 @@ export class WorkdirPolicy {
   readonly home: readonly string[];
   /** Real-path forms of the allowed prefixes (empty → no restriction). */
   readonly allowed: readonly string[];
+  /** Protected places whose ancestors are refused (blocked prefixes, `$CLINVK_HOME`, CLI state, config). */
+  readonly ancestorsOf: readonly string[];
+  /** CLI state directories (refused with everything inside them). */
+  readonly state: readonly string[];
 
   constructor(opts: WorkdirPolicyOptions) {
     this.blocked = Object.freeze(bothForms([...BUILTIN_BLOCKED_WORKDIR_PREFIXES, ...(opts.blockedPrefixes ?? [])]));
@@ -118,6 +130,10 @@ export class WorkdirPolicy {
       allowed.add(realForm(path.resolve(raw)));
     }
     this.allowed = Object.freeze([...allowed]);
+    this.state = Object.freeze(bothForms(opts.protectedDirs ?? []));
+    this.ancestorsOf = Object.freeze([
+      ...new Set([...this.blocked, ...this.home, ...this.state, ...bothForms(opts.protectedAncestorsOf ?? [])]),
+    ]);
   }
 
   /** True when `p` (absolute, normalised) is the root, under a blocked prefix, or inside `$CLINVK_HOME`. */
@@ -125,7 +141,27 @@ export class WorkdirPolicy {
     if (p === path.parse(p).root) return true;
     for (const prefix of this.blocked) if (isUnder(p, prefix)) return true;
     for (const prefix of this.home) if (isUnder(p, prefix)) return true;
+    for (const prefix of this.state) if (isUnder(p, prefix)) return true;
+    // An ancestor of a protected place (`/usr`, `/var`, the user's home, the parent of $CLINVK_HOME).
+    for (const place of this.ancestorsOf) if (isUnder(place, p)) return true;
     return false;
+  }
+
+  /**
+   * Right before a spawn (after the slot was granted): the validated real path must still be what
+   * the path resolves to, so a directory replaced by a symlink meanwhile is refused.
+   */
+  async recheck(realPath: string): Promise<string> {
+    let now: string | undefined;
+    try {
+      now = await fs.promises.realpath(realPath);
+    } catch {
+      now = undefined;
+    }
+    if (now !== realPath || this.isBlocked(now) || !this.isAllowed(now)) {
+      throw new ApiError('forbidden_workdir', 'work directory changed after validation');
+    }
+    return now;
   }
 
   /** True when no allowed prefixes are configured or the real path lies under one of them. */
@@ -164,6 +200,10 @@ export class WorkdirPolicy {
       real = await fs.promises.realpath(normalised);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
+      // No existence probe: a path the policy refuses is 403 whether or not it exists.
+      const guess = realForm(normalised);
+      if (this.isBlocked(guess)) throw forbidden('blocked path');
+      if (!this.isAllowed(guess)) throw forbidden('not in allowed paths');
       if (code === 'EACCES' || code === 'EPERM') throw invalid(`work directory is not accessible: ${input}`);
       // ENOENT, ENOTDIR (a component is a file), ELOOP, ENAMETOOLONG, …
       throw invalid(`work directory does not exist: ${input}`);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { ConfigError } from '../../src/config/load';
 import { expectMatchesSpec } from '../helpers/contract';
-import { makeTestApp, type TestApp } from '../helpers/server';
+import { makeTestApp, waitFor, type TestApp } from '../helpers/server';
 
 type Body = Record<string, unknown>;
 
@@ -372,5 +372,124 @@ describe('strict decoding', () => {
     ]);
     const empty = await request(t.app).delete('/api/v1/sessions/0123456789abcdef0123456789abcdef');
     expect(empty.status).toBe(404);
+  });
+});
+
+describe('working directories', () => {
+  test('re-validated after the slot is granted: a directory swapped for a symlink → 403, nothing runs', async () => {
+    const t = await makeTestApp({ server: { max_concurrent_executions: 1 } });
+    try {
+      const dir = path.join(t.root, 'swap');
+      fs.mkdirSync(dir);
+      const holder = request(t.app)
+        .post('/api/v1/prompt')
+        .send({ backend: 'codex', prompt: 'hold [SLEEP:1500]', ephemeral: true })
+        .then((r) => r);
+      await waitFor(() => t.starts().length === 1, 10_000);
+      const waiting = request(t.app)
+        .post('/api/v1/prompt')
+        .send({ backend: 'claude', prompt: 'hi', workdir: dir, ephemeral: true })
+        .then((r) => r);
+      await new Promise((r) => setTimeout(r, 300));
+      fs.rmdirSync(dir);
+      fs.symlinkSync('/etc', dir);
+      const res = await waiting;
+      expect([res.status, res.body.code, res.body.error]).toEqual([
+        403,
+        'forbidden_workdir',
+        'work directory changed after validation',
+      ]);
+      expectMatchesSpec('executePrompt', res.status, res.body);
+      expect((await holder).status).toBe(200);
+      expect(t.starts()).toHaveLength(1);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('ancestors of protected places are refused; a missing directory outside the allowed prefixes is 403', async () => {
+    const t = await makeTestApp();
+    try {
+      for (const workdir of ['/usr', '/var', '/', t.root, path.dirname(t.home)]) {
+        const res = await rejected(t, '/api/v1/prompt', dry({ backend: 'claude', workdir }), 403, 'forbidden_workdir');
+        expect(res.body.error).toContain('blocked path');
+      }
+      // The child's HOME is t.root (fakes): its ~/.claude is protected, inside and above.
+      fs.mkdirSync(path.join(t.root, '.claude', 'x'), { recursive: true });
+      await rejected(
+        t,
+        '/api/v1/prompt',
+        dry({ backend: 'claude', workdir: path.join(t.root, '.claude', 'x') }),
+        403,
+        'forbidden_workdir',
+      );
+      const ok = await request(t.app)
+        .post('/api/v1/prompt')
+        .send(dry({ backend: 'claude', workdir: t.workdir }));
+      expect(ok.status).toBe(200);
+    } finally {
+      await t.close();
+    }
+    const narrow = await makeTestApp({ server: { allowed_workdir_prefixes: ['/nonexistent-allowed'] } });
+    try {
+      await rejected(
+        narrow,
+        '/api/v1/prompt',
+        dry({ backend: 'claude', workdir: '/srv/missing/dir' }),
+        403,
+        'forbidden_workdir',
+      );
+    } finally {
+      await narrow.close();
+    }
+  });
+});
+
+describe('child environment is an allow-list', () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  });
+
+  test("a backend sees its own keys, never CLINVK_* or another backend's keys", async () => {
+    Object.assign(process.env, {
+      OPENAI_API_KEY: 'sk-openai',
+      GEMINI_API_KEY: 'g-key',
+      ANTHROPIC_API_KEY: 'a-key',
+      CLINVK_API_KEYS: 'secret',
+      CLINVK_HOME: '/somewhere',
+      SOME_SECRET: 'x',
+      PASS_ME: 'yes',
+    });
+    const t = await makeTestApp({
+      backends: { claude: { env_passthrough: ['PASS_ME', 'CLINVK_HOME'], env: { CLINVK_X: 'no', EXTRA: 'v' } } },
+    });
+    try {
+      for (const backend of ['claude', 'codex'] as const) {
+        const res = await request(t.app).post('/api/v1/prompt').send({ backend, prompt: 'hi', ephemeral: true });
+        expect(res.status).toBe(200);
+      }
+      const [claude, codex] = t.starts() as unknown as { envKeys: string[] }[];
+      expect(claude!.envKeys).toEqual(
+        expect.arrayContaining(['ANTHROPIC_API_KEY', 'PASS_ME', 'EXTRA', 'PATH', 'TRACEPARENT']),
+      );
+      for (const k of [
+        'OPENAI_API_KEY',
+        'GEMINI_API_KEY',
+        'SOME_SECRET',
+        'CLINVK_API_KEYS',
+        'CLINVK_HOME',
+        'CLINVK_X',
+      ]) {
+        expect([k, claude!.envKeys.includes(k)]).toEqual([k, false]);
+      }
+      expect(codex!.envKeys).toContain('OPENAI_API_KEY');
+      for (const k of ['ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'PASS_ME', 'SOME_SECRET', 'CLINVK_HOME']) {
+        expect([k, codex!.envKeys.includes(k)]).toEqual([k, false]);
+      }
+    } finally {
+      await t.close();
+    }
   });
 });
