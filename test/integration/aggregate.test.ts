@@ -81,9 +81,18 @@ async function fetchPost(
   return { status: r.status, headers: r.headers, body: json };
 }
 
-/** Executions only (gemini's ephemeral clean-up runs without a slot, SPEC §7.9). */
+/**
+ * Executions only: gemini's ephemeral clean-up runs without a slot, and the one-off `--version`
+ * probes of the availability check are not executions either.
+ */
 function runs(log: FakeLogEntry[]): FakeLogEntry[] {
-  return log.filter((e) => e.event === 'start' && !isCleanupArgv(e.argv));
+  return log.filter((e) => e.event === 'start' && !isCleanupArgv(e.argv) && e.argv?.[0] !== '--version');
+}
+
+/** `end` lines of executions (see `runs`). */
+function runEnds(log: FakeLogEntry[]): FakeLogEntry[] {
+  const pids = new Set(runs(log).map((e) => e.pid));
+  return log.filter((e) => e.event === 'end' && pids.has(e.pid));
 }
 
 /** The largest number of fake CLI runs alive at the same moment, from the start/end log lines. */
@@ -1095,7 +1104,7 @@ describe('one execution limiter for the whole server', () => {
       for (const r of results) if ('total_tasks' in r.body.data) expect(r.body.data.completed).toBe(2);
       const log = s.log();
       expect(runs(log)).toHaveLength(expectedRuns);
-      expect(log.filter((e) => e.event === 'end')).toHaveLength(expectedRuns);
+      expect(runEnds(log)).toHaveLength(expectedRuns);
       const overlap = maxOverlap(log);
       expect(overlap).toBeLessThanOrEqual(4);
       expect(overlap).toBeGreaterThanOrEqual(2);
