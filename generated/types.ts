@@ -950,13 +950,8 @@ export interface components {
          * @description Machine error code (SPEC §2.3); the HTTP status is fixed per code.
          * @enum {string}
          */
-<<<<<<< HEAD
-        ErrorCode: "validation_error" | "invalid_json" | "unsupported_content" | "ambiguous_session_id" | "bad_request" | "unauthorized" | "forbidden_workdir" | "forbidden_host" | "forbidden_origin" | "option_not_allowed" | "not_found" | "session_not_found" | "model_not_found" | "method_not_allowed" | "request_timeout" | "session_busy" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "header_too_large" | "internal_error" | "backend_failed" | "output_too_large" | "backend_unavailable" | "session_store_unavailable" | "shutting_down" | "backend_timeout";
+        ErrorCode: "validation_error" | "invalid_json" | "unsupported_content" | "ambiguous_session_id" | "bad_request" | "unauthorized" | "forbidden_workdir" | "forbidden_host" | "forbidden_origin" | "option_not_allowed" | "not_found" | "session_not_found" | "job_not_found" | "model_not_found" | "method_not_allowed" | "request_timeout" | "session_busy" | "job_active" | "idempotency_conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "header_too_large" | "internal_error" | "backend_failed" | "output_too_large" | "backend_unavailable" | "session_store_unavailable" | "shutting_down" | "backend_timeout";
         /** @description Native error envelope. `details` only for `validation_error` and `option_not_allowed` (it names the refused field). Errors that can carry the result of a run use the operation's own envelope (`ExecutionErrorResponse`, …). */
-=======
-        ErrorCode: "validation_error" | "invalid_json" | "unsupported_content" | "ambiguous_session_id" | "bad_request" | "unauthorized" | "forbidden_workdir" | "not_found" | "session_not_found" | "job_not_found" | "model_not_found" | "method_not_allowed" | "request_timeout" | "session_busy" | "job_active" | "idempotency_conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "header_too_large" | "internal_error" | "backend_failed" | "output_too_large" | "backend_unavailable" | "session_store_unavailable" | "shutting_down" | "backend_timeout";
-        /** @description Native error envelope. `details` only for `validation_error`; `data` only where the SPEC says so (a backend that ran and failed, a timed-out run, a partially completed aggregate). */
->>>>>>> 5b0fe47 (Contract: jobs (createJob, listJobs, getJob, streamJobEvents, cancelJob, deleteJob) and executions (listExecutions, cancelExecution); codes job_not_found, job_active, idempotency_conflict; stream terminal codes of jobs; item and item_finished on events)
         ErrorResponse: {
             /** @enum {boolean} */
             success: false;
@@ -965,6 +960,16 @@ export interface components {
             code: components["schemas"]["ErrorCode"];
             /** @description Only with `validation_error` (one item per problem) and `option_not_allowed` (the refused field). */
             details?: components["schemas"]["ValidationDetail"][];
+        };
+        ExecutionCanceled: {
+            id: string;
+            /** @enum {boolean} */
+            canceled: true;
+        };
+        ExecutionCanceledEnvelope: {
+            /** @enum {boolean} */
+            success: true;
+            data: components["schemas"]["ExecutionCanceled"];
         };
         /** @description Native error envelope of a single run (`executePrompt`): on 502 (the CLI ran and failed), 504 (the deadline passed after the run started) and 503 (stopped by shutdown) `data` is the `ExecutionResult` of the run; errors before the run have no `data`. */
         ExecutionErrorResponse: {
@@ -976,16 +981,6 @@ export interface components {
             /** @description Only with `validation_error` (one item per problem) and `option_not_allowed` (the refused field). */
             details?: components["schemas"]["ValidationDetail"][];
             data?: components["schemas"]["ExecutionResult"];
-        };
-        ExecutionCanceled: {
-            id: string;
-            /** @enum {boolean} */
-            canceled: true;
-        };
-        ExecutionCanceledEnvelope: {
-            /** @enum {boolean} */
-            success: true;
-            data: components["schemas"]["ExecutionCanceled"];
         };
         /** @description One running or queued CLI execution. */
         ExecutionInfo: {
@@ -1282,16 +1277,8 @@ export interface components {
             type: "invalid_request_error" | "permission_error" | "rate_limit_error" | "server_error";
             /** @description First offending request field in dotted form (`messages[0].content`), or null. */
             param: string | null;
-<<<<<<< HEAD
             /** @description The clinvk code (`ErrorCode`), or a stream code in a stream error frame. */
             code: components["schemas"]["ErrorCode"] | components["schemas"]["StreamErrorCode"];
-=======
-            /**
-             * @description The clinvk code (SPEC §2.3), or a stream code in a stream error frame.
-             * @enum {string}
-             */
-            code: "validation_error" | "invalid_json" | "unsupported_content" | "ambiguous_session_id" | "bad_request" | "unauthorized" | "forbidden_workdir" | "not_found" | "session_not_found" | "job_not_found" | "model_not_found" | "method_not_allowed" | "request_timeout" | "session_busy" | "job_active" | "idempotency_conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "header_too_large" | "internal_error" | "backend_failed" | "output_too_large" | "backend_unavailable" | "session_store_unavailable" | "shutting_down" | "backend_timeout" | "stream_line_too_long";
->>>>>>> 5b0fe47 (Contract: jobs (createJob, listJobs, getJob, streamJobEvents, cancelJob, deleteJob) and executions (listExecutions, cancelExecution); codes job_not_found, job_active, idempotency_conflict; stream terminal codes of jobs; item and item_finished on events)
         };
         /** @description Every error on `/openai/*` (also the terminal error frame of a stream). */
         OpenAIErrorResponse: {
@@ -1965,22 +1952,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-<<<<<<< HEAD
-        /** @description 404: not_found or session_not_found. Body: native error envelope. */
-=======
-        /** @description 405: Known path, wrong method (method_not_allowed); the `Allow` header lists the methods. Body: native error envelope. */
-        NativeMethodNotAllowed: {
-            headers: {
-                "X-Request-Id": components["headers"]["XRequestId"];
-                Allow: components["headers"]["Allow"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["ErrorResponse"];
-            };
-        };
         /** @description 404: not_found, session_not_found or job_not_found. Body: native error envelope. */
->>>>>>> 5b0fe47 (Contract: jobs (createJob, listJobs, getJob, streamJobEvents, cancelJob, deleteJob) and executions (listExecutions, cancelExecution); codes job_not_found, job_active, idempotency_conflict; stream terminal codes of jobs; item and item_finished on events)
         NativeNotFound: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -2336,16 +2308,13 @@ export type SchemaCompareResult = components['schemas']['CompareResult'];
 export type SchemaCompareResultEnvelope = components['schemas']['CompareResultEnvelope'];
 export type SchemaErrorCode = components['schemas']['ErrorCode'];
 export type SchemaErrorResponse = components['schemas']['ErrorResponse'];
-<<<<<<< HEAD
-export type SchemaExecutionErrorResponse = components['schemas']['ExecutionErrorResponse'];
-=======
 export type SchemaExecutionCanceled = components['schemas']['ExecutionCanceled'];
 export type SchemaExecutionCanceledEnvelope = components['schemas']['ExecutionCanceledEnvelope'];
+export type SchemaExecutionErrorResponse = components['schemas']['ExecutionErrorResponse'];
 export type SchemaExecutionInfo = components['schemas']['ExecutionInfo'];
 export type SchemaExecutionKind = components['schemas']['ExecutionKind'];
 export type SchemaExecutionList = components['schemas']['ExecutionList'];
 export type SchemaExecutionListEnvelope = components['schemas']['ExecutionListEnvelope'];
->>>>>>> 5b0fe47 (Contract: jobs (createJob, listJobs, getJob, streamJobEvents, cancelJob, deleteJob) and executions (listExecutions, cancelExecution); codes job_not_found, job_active, idempotency_conflict; stream terminal codes of jobs; item and item_finished on events)
 export type SchemaExecutionResult = components['schemas']['ExecutionResult'];
 export type SchemaExecutionResultEnvelope = components['schemas']['ExecutionResultEnvelope'];
 export type SchemaExtraFlags = components['schemas']['ExtraFlags'];
@@ -2842,7 +2811,6 @@ export interface operations {
             };
             400: components["responses"]["NativeBadRequest"];
             401: components["responses"]["NativeUnauthorized"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             429: components["responses"]["NativeTooManyRequests"];
             500: components["responses"]["NativeInternalError"];
             default: components["responses"]["NativeDefaultError"];
@@ -2890,7 +2858,6 @@ export interface operations {
             401: components["responses"]["NativeUnauthorized"];
             403: components["responses"]["NativeForbidden"];
             404: components["responses"]["NativeNotFound"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             409: components["responses"]["NativeConflict"];
             413: components["responses"]["NativePayloadTooLarge"];
             415: components["responses"]["NativeUnsupportedMediaType"];
@@ -2928,7 +2895,6 @@ export interface operations {
             400: components["responses"]["NativeBadRequest"];
             401: components["responses"]["NativeUnauthorized"];
             404: components["responses"]["NativeNotFound"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             429: components["responses"]["NativeTooManyRequests"];
             500: components["responses"]["NativeInternalError"];
             default: components["responses"]["NativeDefaultError"];
@@ -2959,7 +2925,6 @@ export interface operations {
             400: components["responses"]["NativeBadRequest"];
             401: components["responses"]["NativeUnauthorized"];
             404: components["responses"]["NativeNotFound"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             409: components["responses"]["NativeConflict"];
             429: components["responses"]["NativeTooManyRequests"];
             500: components["responses"]["NativeInternalError"];
@@ -3000,7 +2965,6 @@ export interface operations {
             400: components["responses"]["NativeBadRequest"];
             401: components["responses"]["NativeUnauthorized"];
             404: components["responses"]["NativeNotFound"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             429: components["responses"]["NativeTooManyRequests"];
             500: components["responses"]["NativeInternalError"];
             default: components["responses"]["NativeDefaultError"];
@@ -3031,7 +2995,6 @@ export interface operations {
             400: components["responses"]["NativeBadRequest"];
             401: components["responses"]["NativeUnauthorized"];
             404: components["responses"]["NativeNotFound"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             413: components["responses"]["NativePayloadTooLarge"];
             415: components["responses"]["NativeUnsupportedMediaType"];
             429: components["responses"]["NativeTooManyRequests"];
@@ -3059,7 +3022,6 @@ export interface operations {
                 };
             };
             401: components["responses"]["NativeUnauthorized"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             429: components["responses"]["NativeTooManyRequests"];
             500: components["responses"]["NativeInternalError"];
             default: components["responses"]["NativeDefaultError"];
@@ -3090,7 +3052,6 @@ export interface operations {
             400: components["responses"]["NativeBadRequest"];
             401: components["responses"]["NativeUnauthorized"];
             404: components["responses"]["NativeNotFound"];
-            405: components["responses"]["NativeMethodNotAllowed"];
             413: components["responses"]["NativePayloadTooLarge"];
             415: components["responses"]["NativeUnsupportedMediaType"];
             429: components["responses"]["NativeTooManyRequests"];
