@@ -184,7 +184,8 @@ export class ExecutionLimiter {
   /** Rejects every queued waiter with 503 and refuses new acquisitions. */
   close(): void {
     this.closed = true;
-    for (const w of [...this.syncQueue, ...this.jobQueue]) w.fail(new ApiError('shutting_down', 'server shutting down'));
+    for (const w of [...this.syncQueue, ...this.jobQueue])
+      w.fail(new ApiError('shutting_down', 'server shutting down'));
   }
 
   private dirFree(workdir: string | undefined): boolean {
@@ -223,7 +224,7 @@ export class ExecutionLimiter {
   private dispatch(): void {
     if (this.closed) return;
     for (const queue of [this.syncQueue, this.jobQueue]) {
-      for (let i = 0; i < queue.length && this.runningCount < this.maxConcurrent; ) {
+      for (let i = 0; i < queue.length && this.runningCount < this.maxConcurrent;) {
         const w = queue[i];
         if (!this.dirFree(w.workdir)) {
           i++;
