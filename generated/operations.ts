@@ -127,6 +127,107 @@ export const OPERATIONS = {
     "queryParams": [],
     "envelope": true
   },
+  "listJobs": {
+    "method": "GET",
+    "path": "/api/v1/jobs",
+    "kind": "json",
+    "success": 200,
+    "body": false,
+    "pathParams": [],
+    "queryParams": [
+      "status",
+      "operation",
+      "backend",
+      "owner",
+      "limit",
+      "offset"
+    ],
+    "envelope": true
+  },
+  "createJob": {
+    "method": "POST",
+    "path": "/api/v1/jobs",
+    "kind": "json",
+    "success": 200,
+    "body": true,
+    "pathParams": [],
+    "queryParams": [],
+    "envelope": true
+  },
+  "getJob": {
+    "method": "GET",
+    "path": "/api/v1/jobs/{id}",
+    "kind": "json",
+    "success": 200,
+    "body": false,
+    "pathParams": [
+      "id"
+    ],
+    "queryParams": [
+      "wait"
+    ],
+    "envelope": true
+  },
+  "deleteJob": {
+    "method": "DELETE",
+    "path": "/api/v1/jobs/{id}",
+    "kind": "json",
+    "success": 200,
+    "body": false,
+    "pathParams": [
+      "id"
+    ],
+    "queryParams": [],
+    "envelope": true
+  },
+  "streamJobEvents": {
+    "method": "GET",
+    "path": "/api/v1/jobs/{id}/events",
+    "kind": "text",
+    "success": 200,
+    "body": false,
+    "pathParams": [
+      "id"
+    ],
+    "queryParams": [
+      "after",
+      "follow"
+    ]
+  },
+  "cancelJob": {
+    "method": "POST",
+    "path": "/api/v1/jobs/{id}/cancel",
+    "kind": "json",
+    "success": 200,
+    "body": false,
+    "pathParams": [
+      "id"
+    ],
+    "queryParams": [],
+    "envelope": true
+  },
+  "listExecutions": {
+    "method": "GET",
+    "path": "/api/v1/executions",
+    "kind": "json",
+    "success": 200,
+    "body": false,
+    "pathParams": [],
+    "queryParams": [],
+    "envelope": true
+  },
+  "cancelExecution": {
+    "method": "POST",
+    "path": "/api/v1/executions/{id}/cancel",
+    "kind": "json",
+    "success": 200,
+    "body": false,
+    "pathParams": [
+      "id"
+    ],
+    "queryParams": [],
+    "envelope": true
+  },
   "healthCheck": {
     "method": "GET",
     "path": "/health",

@@ -1579,13 +1579,6 @@ export interface components {
                 exit_code?: number;
                 error_code?: components["schemas"]["ItemErrorCode"];
             };
-        } | {
-            sequence?: unknown;
-        } | {
-            content?: {
-                /** @enum {unknown} */
-                stage?: "heartbeat";
-            };
         };
         /** @description Body of `POST /api/v1/prompt/stream`: a `PromptRequest` whose `output_format` is absent or `stream-json`. */
         StreamPromptRequest: components["schemas"]["PromptRequest"] & {

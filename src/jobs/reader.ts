@@ -29,6 +29,12 @@ export class JobEventReader {
    * (client gone, heartbeat due).
    */
   async next(waitFor: Promise<unknown>): Promise<ReadBatch> {
+    if (!this.follow) {
+      // only what is stored now (pending writes first), then the end
+      const stored = await this.jobs.readStoredNow(this.id, this.cursor);
+      this.advance(stored);
+      return { events: stored, end: true };
+    }
     for (;;) {
       const hub = this.jobs.hubOf(this.id);
       if (!hub) {
@@ -51,7 +57,7 @@ export class JobEventReader {
         this.advance(inMemory);
         return { events: inMemory, end: inMemory[inMemory.length - 1].terminal };
       }
-      if (hub.finished || !this.follow || this.jobs.abandoned(this.id)) return { events: [], end: true };
+      if (hub.finished || this.jobs.abandoned(this.id)) return { events: [], end: true };
       const woke = await Promise.race([hub.wait().then(() => true), waitFor.then(() => false)]);
       if (!woke) return { events: [], end: false };
     }

@@ -291,6 +291,12 @@ export class JobService {
     return this.store.readEvents(id, after);
   }
 
+  /** Stored events after `after`, once the job's pending event writes are done. */
+  async readStoredNow(id: string, after: number) {
+    await this.active.get(id)?.log.flush();
+    return this.store.readEvents(id, after);
+  }
+
   /** Backend named by a job's synthetic events (heartbeats). */
   eventBackend(record: JobRecord): BackendName {
     return this.active.get(record.id)?.backend ?? firstBackend(record);
@@ -411,11 +417,14 @@ export class JobService {
   private async runPrompt(job: ActiveJob, ctx: ExecContext): Promise<void> {
     let spawned: Promise<void> | undefined;
     let terminal: NativeEvent | undefined;
+    // a stream run has no separate final answer: the job's `output` is the assistant text of its events
+    let text = '';
     const sink: EventSink = {
       open: (sessionId) => {
         spawned = this.markRunning(job, sessionId);
       },
       write: (ev) => {
+        if (ev.type === 'message') text += (ev.content as { text?: string }).text ?? '';
         if (ev.type === 'done' || ev.type === 'error') terminal = ev;
         this.emit(job, ev as unknown as Record<string, unknown>, ev.type === 'done' || ev.type === 'error');
         return true;
@@ -426,7 +435,7 @@ export class JobService {
     };
     const result = await this.prompt.stream(job.record.request as PromptRequest, ctx, sink, { heartbeat: false });
     await spawned;
-    job.record.result = result;
+    job.record.result = result.command ? result : { ...result, output: text };
     if (!terminal || terminal.type === 'done') return this.finish(job, 'succeeded');
     const content = terminal.content as { code?: string; message?: string };
     const code = job.canceled ? 'canceled' : (content.code ?? 'internal_error');

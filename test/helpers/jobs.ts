@@ -1,7 +1,6 @@
 /** Helpers for job tests: create, get, read events (NDJSON or SSE) over a real socket. */
 import { expectMatchesSpec, expectValidSchema } from './contract';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type AnyObject = Record<string, any>;
 
 export interface JsonReply {

@@ -258,7 +258,7 @@ describe('jobs: scheduling, cancel, cap, retention', () => {
   beforeAll(async () => {
     t = await makeTestServer({
       server: { max_concurrent_executions: 1 },
-      jobs: { max_running: 1, max_queued: 2, max_event_bytes: 1500, retention_secs: 2 },
+      jobs: { max_running: 1, max_queued: 2, max_event_bytes: 1024, retention_secs: 2 },
     });
   });
   afterAll(() => t.close());
@@ -316,7 +316,11 @@ describe('jobs: scheduling, cancel, cap, retention', () => {
   test('event cap: later events are not stored, a truncated marker marks the gap, terminal kept', async () => {
     const r = await createJob(t.url, {
       operation: 'prompt',
-      request: { backend: 'claude', prompt: '[TOOL] [SLOW:50] cap me', ephemeral: true },
+      request: {
+        backend: 'claude',
+        prompt: '[TOOL] [SLOW:50] cap me, with a longer prompt so that there is more to store',
+        ephemeral: true,
+      },
     });
     const id = r.body.data.id;
     const live = events((await readEvents(t.url, id)).body);
@@ -334,7 +338,7 @@ describe('jobs: scheduling, cancel, cap, retention', () => {
         .map((e) => e.content.text)
         .join(''),
     );
-    expect(fs.statSync(path.join(t.home, 'jobs', `${id}.events`)).size).toBeLessThan(1500 + 2000);
+    expect(fs.statSync(path.join(t.home, 'jobs', `${id}.events`)).size).toBeLessThan(1024 + 1024);
   });
 
   test('retention: terminal jobs and their events disappear after retention_secs', async () => {
