@@ -405,26 +405,6 @@ export const CONFIG_KEYS = Type.Object(
         }),
       ),
     }),
-    jobs: section('Jobs: runs detached from any connection (POST /api/v1/jobs).', {
-      max_queued: int({ default: 1000, minimum: 0, description: 'Jobs waiting to start; beyond that 429 queue_full.' }),
-      max_running: Type.Optional(
-        int({
-          minimum: 1,
-          description: 'Jobs running at once (unset: half of server.max_concurrent_executions, rounded up).',
-        }),
-      ),
-      run_timeout_secs: secs({ default: 3600, description: "A job's run deadline (instead of the request timeout)." }),
-      retention_secs: secs({
-        default: 86400,
-        description: 'Finished jobs and their events are deleted this long after they ended.',
-      }),
-      max_event_bytes: int({
-        default: 16 * 1024 * 1024,
-        minimum: 1024,
-        description:
-          'Stored events per job; beyond it only the terminal event is stored (a truncated marker marks the gap).',
-      }),
-    }),
     parallel: section('Defaults of POST /api/v1/parallel.', {
       max_workers: int({ default: 3, minimum: 1, maximum: 64, description: 'Default max_parallel.' }),
       fail_fast: bool({ default: false, description: 'Default fail_fast.' }),
@@ -448,6 +428,26 @@ export const CONFIG_KEYS = Type.Object(
         default: 90,
         minimum: 0,
         description: 'Usage records older than this many days are deleted; 0 keeps them forever.',
+      }),
+    }),
+    jobs: section('Jobs: runs detached from any connection (POST /api/v1/jobs).', {
+      max_queued: int({ default: 1000, minimum: 0, description: 'Jobs waiting to start; beyond that 429 queue_full.' }),
+      max_running: Type.Optional(
+        int({
+          minimum: 1,
+          description: 'Jobs running at once (unset: half of server.max_concurrent_executions, rounded up).',
+        }),
+      ),
+      run_timeout_secs: secs({ default: 3600, description: "A job's run deadline (instead of the request timeout)." }),
+      retention_secs: secs({
+        default: 86400,
+        description: 'Finished jobs and their events are deleted this long after they ended.',
+      }),
+      max_event_bytes: int({
+        default: 16 * 1024 * 1024,
+        minimum: 1024,
+        description:
+          'Stored events per job; beyond it only the terminal event is stored (a truncated marker marks the gap).',
       }),
     }),
   },

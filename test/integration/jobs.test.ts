@@ -353,3 +353,68 @@ describe('jobs: scheduling, cancel, cap, retention', () => {
     expect(jobFiles(t).filter((f) => f.startsWith(id))).toEqual([]);
   });
 });
+
+describe('jobs: sessions busy at start, executions list and cancel', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await makeTestServer({ server: { max_concurrent_executions: 2 }, jobs: { max_running: 1 } });
+  });
+  afterAll(() => t.close());
+
+  test('a session busy when the job starts fails the job with session_busy', async () => {
+    const first = await call(t.url, 'POST', '/api/v1/prompt', 'executePrompt', { backend: 'claude', prompt: 'hello' });
+    const sid = first.body.data.session_id as string;
+    // a synchronous turn holds the session while the job starts
+    const turn = fetch(`${t.url}/api/v1/prompt`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ session_id: sid, prompt: '[SLEEP:4000] busy turn' }),
+    });
+    await waitFor(() => t.log().some((e) => e.event === 'start' && e.argv?.some((a) => a.includes('busy turn'))));
+    const r = await createJob(t.url, { operation: 'prompt', request: { session_id: sid, prompt: 'from a job' } });
+    expect(r.status).toBe(202);
+    const job = await settle(t.url, r.body.data.id);
+    expect(job.status).toBe('failed');
+    expect(job.error.code).toBe('session_busy');
+    const list = events((await readEvents(t.url, job.id)).body);
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ type: 'error', sequence: 1, content: { code: 'session_busy' } });
+    expect((await turn).status).toBe(200);
+  });
+
+  test('executions: a running synchronous run and a running job are listed; cancel stops them', async () => {
+    const sync = fetch(`${t.url}/api/v1/prompt`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ backend: 'claude', prompt: '[SLEEP:20000] sync to cancel', ephemeral: true }),
+    });
+    const job = await createJob(t.url, {
+      operation: 'prompt',
+      request: { backend: 'codex', prompt: '[SLEEP:20000] job to cancel', ephemeral: true },
+    });
+    const listed = await waitFor(async () => {
+      const l = await call(t.url, 'GET', '/api/v1/executions', 'listExecutions');
+      const running = l.body.data.executions.filter((e: { state: string }) => e.state === 'running');
+      return running.length === 2 ? running : undefined;
+    }, 15_000);
+    const syncEntry = listed.find((e: { kind: string }) => e.kind === 'prompt');
+    const jobEntry = listed.find((e: { kind: string }) => e.kind === 'job');
+    expect(syncEntry).toMatchObject({ key: 'anonymous', backend: 'claude' });
+    expect(jobEntry).toMatchObject({ key: 'anonymous', backend: 'codex', job_id: job.body.data.id });
+    expect(jobEntry.started_at).toBeDefined();
+
+    const c1 = await call(t.url, 'POST', `/api/v1/executions/${syncEntry.id}/cancel`, 'cancelExecution');
+    expect(c1.body.data).toEqual({ id: syncEntry.id, canceled: true });
+    const syncReply = await sync;
+    expect(syncReply.status).not.toBe(200);
+    const c2 = await call(t.url, 'POST', `/api/v1/executions/${jobEntry.id}/cancel`, 'cancelExecution');
+    expect(c2.status).toBe(200);
+    expect((await getJob(t.url, job.body.data.id)).body.data.status).toBe('canceled');
+    const gone = await call(t.url, 'POST', `/api/v1/executions/${'0'.repeat(32)}/cancel`, 'cancelExecution');
+    expect(gone.status).toBe(404);
+    await waitFor(async () => {
+      const l = await call(t.url, 'GET', '/api/v1/executions', 'listExecutions');
+      return l.body.data.executions.length === 0;
+    });
+  });
+});
