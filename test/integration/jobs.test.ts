@@ -405,8 +405,12 @@ describe('jobs: sessions busy at start, executions list and cancel', () => {
 
     const c1 = await call(t.url, 'POST', `/api/v1/executions/${syncEntry.id}/cancel`, 'cancelExecution');
     expect(c1.body.data).toEqual({ id: syncEntry.id, canceled: true });
-    const syncReply = await sync;
-    expect(syncReply.status).not.toBe(200);
+    // like a client disconnect: the run is killed and the request's connection ends without an answer
+    await expect(sync).rejects.toThrow();
+    await waitFor(() => {
+      const cli = t.log().find((e) => e.event === 'start' && e.argv?.some((a) => a.includes('sync to cancel')));
+      return cli && !isAlive(cli.pid);
+    });
     const c2 = await call(t.url, 'POST', `/api/v1/executions/${jobEntry.id}/cancel`, 'cancelExecution');
     expect(c2.status).toBe(200);
     expect((await getJob(t.url, job.body.data.id)).body.data.status).toBe('canceled');
