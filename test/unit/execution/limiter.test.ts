@@ -68,7 +68,7 @@ describe('ExecutionLimiter', () => {
     const a = await l.acquire(opts({ workdir: '/w/one' }));
     const order: string[] = [];
     const sameDir = track(order, 'same', l.acquire(opts({ workdir: '/w/one' })));
-    const otherDir = track(order, 'other', l.acquire(opts({ workdir: '/w/two' })));
+    await track(order, 'other', l.acquire(opts({ workdir: '/w/two' })));
     await tick();
     expect(order).toEqual(['other']);
     expect(l.queued).toBe(1);
