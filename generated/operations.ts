@@ -183,7 +183,7 @@ export const OPERATIONS = {
   "streamJobEvents": {
     "method": "GET",
     "path": "/api/v1/jobs/{id}/events",
-    "kind": "text",
+    "kind": "stream",
     "success": 200,
     "body": false,
     "pathParams": [
@@ -192,7 +192,10 @@ export const OPERATIONS = {
     "queryParams": [
       "after",
       "follow"
-    ]
+    ],
+    "stream": "ndjson",
+    "accept": "application/x-ndjson",
+    "event": "NativeStreamEvent"
   },
   "cancelJob": {
     "method": "POST",
@@ -382,6 +385,7 @@ export type OperationId = keyof typeof OPERATIONS;
 /** The type of one event of every stream operation. */
 export interface StreamEvents {
   streamPrompt: components['schemas']['NativeStreamEvent'];
+  streamJobEvents: components['schemas']['NativeStreamEvent'];
   openaiChatCompletions: components['schemas']['OpenAIStreamEvent'];
   anthropicCreateMessage: components['schemas']['AnthropicStreamEvent'];
   anthropicCreateMessageV1: components['schemas']['AnthropicStreamEvent'];
