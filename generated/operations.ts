@@ -127,6 +127,110 @@ export const OPERATIONS = {
     "queryParams": [],
     "envelope": true
   },
+  "listJobs": {
+    "method": "GET",
+    "path": "/api/v1/jobs",
+    "kind": "json",
+    "success": 200,
+    "body": false,
+    "pathParams": [],
+    "queryParams": [
+      "status",
+      "operation",
+      "backend",
+      "owner",
+      "limit",
+      "offset"
+    ],
+    "envelope": true
+  },
+  "createJob": {
+    "method": "POST",
+    "path": "/api/v1/jobs",
+    "kind": "json",
+    "success": 200,
+    "body": true,
+    "pathParams": [],
+    "queryParams": [],
+    "envelope": true
+  },
+  "getJob": {
+    "method": "GET",
+    "path": "/api/v1/jobs/{id}",
+    "kind": "json",
+    "success": 200,
+    "body": false,
+    "pathParams": [
+      "id"
+    ],
+    "queryParams": [
+      "wait"
+    ],
+    "envelope": true
+  },
+  "deleteJob": {
+    "method": "DELETE",
+    "path": "/api/v1/jobs/{id}",
+    "kind": "json",
+    "success": 200,
+    "body": false,
+    "pathParams": [
+      "id"
+    ],
+    "queryParams": [],
+    "envelope": true
+  },
+  "streamJobEvents": {
+    "method": "GET",
+    "path": "/api/v1/jobs/{id}/events",
+    "kind": "stream",
+    "success": 200,
+    "body": false,
+    "pathParams": [
+      "id"
+    ],
+    "queryParams": [
+      "after",
+      "follow"
+    ],
+    "stream": "ndjson",
+    "accept": "application/x-ndjson",
+    "event": "NativeStreamEvent"
+  },
+  "cancelJob": {
+    "method": "POST",
+    "path": "/api/v1/jobs/{id}/cancel",
+    "kind": "json",
+    "success": 200,
+    "body": false,
+    "pathParams": [
+      "id"
+    ],
+    "queryParams": [],
+    "envelope": true
+  },
+  "listExecutions": {
+    "method": "GET",
+    "path": "/api/v1/executions",
+    "kind": "json",
+    "success": 200,
+    "body": false,
+    "pathParams": [],
+    "queryParams": [],
+    "envelope": true
+  },
+  "cancelExecution": {
+    "method": "POST",
+    "path": "/api/v1/executions/{id}/cancel",
+    "kind": "json",
+    "success": 200,
+    "body": false,
+    "pathParams": [
+      "id"
+    ],
+    "queryParams": [],
+    "envelope": true
+  },
   "healthCheck": {
     "method": "GET",
     "path": "/health",
@@ -281,6 +385,7 @@ export type OperationId = keyof typeof OPERATIONS;
 /** The type of one event of every stream operation. */
 export interface StreamEvents {
   streamPrompt: components['schemas']['NativeStreamEvent'];
+  streamJobEvents: components['schemas']['NativeStreamEvent'];
   openaiChatCompletions: components['schemas']['OpenAIStreamEvent'];
   anthropicCreateMessage: components['schemas']['AnthropicStreamEvent'];
   anthropicCreateMessageV1: components['schemas']['AnthropicStreamEvent'];

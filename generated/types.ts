@@ -175,6 +175,146 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List jobs
+         * @description Newest first; `total` counts the jobs matching the filters before paging.
+         */
+        get: operations["listJobs"];
+        put?: never;
+        /**
+         * Create a job
+         * @description Starts a prompt, parallel, chain or compare run detached from this connection. The inner `request` is validated exactly like the synchronous endpoint's body (400/403/404/503) before anything is stored; then the job is queued (429 `queue_full` when `jobs.max_queued` jobs are waiting). With `Idempotency-Key`, the same key from the same owner with an identical body returns the existing job (200); with a different body 409 `idempotency_conflict`.
+         */
+        post: operations["createJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id (32 lowercase hex characters). */
+                id: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a job
+         * @description With `wait=<seconds>` (0–60) the answer is held until the job is terminal or the time passes, whichever comes first.
+         */
+        get: operations["getJob"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a job
+         * @description Deletes a terminal job and its events; 409 `job_active` while it is queued or running.
+         */
+        delete: operations["deleteJob"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id (32 lowercase hex characters). */
+                id: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Follow a job's events
+         * @description The job's stored events (same schema and numbering as the NDJSON stream of a prompt; aggregate jobs add `item`), then the live ones until the terminal event, then the response ends. NDJSON by default, SSE (`id:`, `event:`, `data:` frames) with `Accept: text/event-stream`. `after` or `Last-Event-ID` resumes after a sequence number; `follow=false` sends only what is stored now. Heartbeats are never stored and carry no sequence (NDJSON: a `progress` `heartbeat` event with `sequence` 0; SSE: the comment line `: keep-alive`).
+         */
+        get: operations["streamJobEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id (32 lowercase hex characters). */
+                id: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a job
+         * @description A queued job is removed from the queue; a running one has its CLI process group killed. The answer is the job afterwards (status `canceled`, or unchanged when it had already finished).
+         */
+        post: operations["cancelJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/executions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List running and queued executions
+         * @description Every CLI execution that is running or waiting for a slot, of every kind (synchronous, stream, aggregate items, compatible APIs, jobs).
+         */
+        get: operations["listExecutions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/executions/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Execution id (32 lowercase hex characters). */
+                id: components["parameters"]["ExecutionIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel an execution
+         * @description A synchronous execution is stopped as a client disconnect would stop it (its request ends); a job's execution cancels the job.
+         */
+        post: operations["cancelExecution"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -810,7 +950,7 @@ export interface components {
          * @description Machine error code (SPEC §2.3); the HTTP status is fixed per code.
          * @enum {string}
          */
-        ErrorCode: "validation_error" | "invalid_json" | "unsupported_content" | "ambiguous_session_id" | "bad_request" | "unauthorized" | "forbidden_workdir" | "forbidden_host" | "forbidden_origin" | "option_not_allowed" | "not_found" | "session_not_found" | "model_not_found" | "method_not_allowed" | "request_timeout" | "session_busy" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "header_too_large" | "internal_error" | "backend_failed" | "output_too_large" | "backend_unavailable" | "session_store_unavailable" | "shutting_down" | "backend_timeout";
+        ErrorCode: "validation_error" | "invalid_json" | "unsupported_content" | "ambiguous_session_id" | "bad_request" | "unauthorized" | "forbidden_workdir" | "forbidden_host" | "forbidden_origin" | "option_not_allowed" | "not_found" | "session_not_found" | "job_not_found" | "model_not_found" | "method_not_allowed" | "request_timeout" | "session_busy" | "job_active" | "idempotency_conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "header_too_large" | "internal_error" | "backend_failed" | "output_too_large" | "backend_unavailable" | "session_store_unavailable" | "shutting_down" | "backend_timeout";
         /** @description Native error envelope. `details` only for `validation_error` and `option_not_allowed` (it names the refused field). Errors that can carry the result of a run use the operation's own envelope (`ExecutionErrorResponse`, …). */
         ErrorResponse: {
             /** @enum {boolean} */
@@ -820,6 +960,16 @@ export interface components {
             code: components["schemas"]["ErrorCode"];
             /** @description Only with `validation_error` (one item per problem) and `option_not_allowed` (the refused field). */
             details?: components["schemas"]["ValidationDetail"][];
+        };
+        ExecutionCanceled: {
+            id: string;
+            /** @enum {boolean} */
+            canceled: true;
+        };
+        ExecutionCanceledEnvelope: {
+            /** @enum {boolean} */
+            success: true;
+            data: components["schemas"]["ExecutionCanceled"];
         };
         /** @description Native error envelope of a single run (`executePrompt`): on 502 (the CLI ran and failed), 504 (the deadline passed after the run started) and 503 (stopped by shutdown) `data` is the `ExecutionResult` of the run; errors before the run have no `data`. */
         ExecutionErrorResponse: {
@@ -831,6 +981,32 @@ export interface components {
             /** @description Only with `validation_error` (one item per problem) and `option_not_allowed` (the refused field). */
             details?: components["schemas"]["ValidationDetail"][];
             data?: components["schemas"]["ExecutionResult"];
+        };
+        /** @description One running or queued CLI execution. */
+        ExecutionInfo: {
+            id: string;
+            kind: components["schemas"]["ExecutionKind"];
+            /** @description Name of the API key the execution belongs to (`anonymous` when auth is off). */
+            key: string;
+            /** @enum {string} */
+            state: "queued" | "running";
+            backend?: components["schemas"]["BackendName"];
+            started_at?: components["schemas"]["Timestamp"];
+            queued_at?: components["schemas"]["Timestamp"];
+            request_id?: string;
+            job_id?: components["schemas"]["JobId"];
+            session_id?: components["schemas"]["SessionId"];
+        };
+        /** @enum {string} */
+        ExecutionKind: "prompt" | "stream" | "parallel" | "chain" | "compare" | "openai" | "anthropic" | "job";
+        ExecutionList: {
+            /** @description Running executions first (oldest first), then queued ones in queue order. */
+            executions: components["schemas"]["ExecutionInfo"][];
+        };
+        ExecutionListEnvelope: {
+            /** @enum {boolean} */
+            success: true;
+            data: components["schemas"]["ExecutionList"];
         };
         /** @description Result of one CLI execution (SPEC §3.2). */
         ExecutionResult: {
@@ -895,6 +1071,75 @@ export interface components {
          * @enum {string}
          */
         ItemErrorCode: "backend_failed" | "backend_unavailable" | "backend_timeout" | "output_too_large" | "canceled" | "validation_error" | "shutting_down" | "internal_error";
+        /** @description A run (or an aggregate) detached from any connection. `result` is the `data` the synchronous endpoint would have returned, present once the job is terminal when a run happened. */
+        Job: {
+            id: components["schemas"]["JobId"];
+            operation: components["schemas"]["JobOperation"];
+            status: components["schemas"]["JobStatus"];
+            created_at: components["schemas"]["Timestamp"];
+            started_at?: components["schemas"]["Timestamp"];
+            finished_at?: components["schemas"]["Timestamp"];
+            /** @description Name of the API key that created the job (`anonymous` when auth is off). */
+            owner: string;
+            backend?: components["schemas"]["BackendName"];
+            session_id?: components["schemas"]["SessionId"];
+            /** @description The prompt truncated to 200 characters, or `<n> tasks` / `<n> steps` / `<n> backends`. */
+            summary: string;
+            events: components["schemas"]["JobEventCounts"];
+            result?: components["schemas"]["ExecutionResult"] | components["schemas"]["ParallelResult"] | components["schemas"]["ChainResult"] | components["schemas"]["CompareResult"];
+            error?: components["schemas"]["JobError"];
+        };
+        /** @description Body of `POST /api/v1/jobs`: the operation and exactly the body its synchronous endpoint takes. The request is validated like that endpoint's before anything is stored; a prompt request's `output_format` must be absent or `json` (a job always records events). */
+        JobCreateRequest: {
+            operation: components["schemas"]["JobOperation"];
+            /** @description `PromptRequest`, `ParallelRequest`, `ChainRequest` or `CompareRequest`, by `operation`. */
+            request: {
+                [key: string]: unknown;
+            };
+        };
+        JobDeleted: {
+            id: components["schemas"]["JobId"];
+            /** @enum {boolean} */
+            deleted: true;
+        };
+        JobDeletedEnvelope: {
+            /** @enum {boolean} */
+            success: true;
+            data: components["schemas"]["JobDeleted"];
+        };
+        JobEnvelope: {
+            /** @enum {boolean} */
+            success: true;
+            data: components["schemas"]["Job"];
+        };
+        JobError: {
+            code: components["schemas"]["StreamErrorCode"];
+            message: string;
+        };
+        JobEventCounts: {
+            /** @description Number of stored events. */
+            count: number;
+            /** @description Sequence number of the last event (0 before the first). */
+            last_sequence: number;
+        };
+        /** @description Job id (32 lowercase hex characters). */
+        JobId: string;
+        JobList: {
+            jobs: components["schemas"]["Job"][];
+            /** @description Number of jobs matching the filters before paging. */
+            total: number;
+            limit: number;
+            offset: number;
+        };
+        JobListEnvelope: {
+            /** @enum {boolean} */
+            success: true;
+            data: components["schemas"]["JobList"];
+        };
+        /** @enum {string} */
+        JobOperation: "prompt" | "parallel" | "chain" | "compare";
+        /** @enum {string} */
+        JobStatus: "queued" | "running" | "succeeded" | "failed" | "canceled";
         /** @description Accepted and ignored (no CLI accepts it). */
         MaxTokens: number;
         /** @description Maximum agent turns (claude `--max-turns`); 0 = CLI default; ignored by codex and gemini. */
@@ -1234,6 +1479,8 @@ export interface components {
             type: "done";
             backend: components["schemas"]["BackendName"];
             session_id?: components["schemas"]["SessionId"];
+            /** @description Jobs of aggregate operations only — 0-based task, step or backend index of the item the event belongs to. */
+            item?: number;
             timestamp: components["schemas"]["Timestamp"];
             sequence: number;
             content: {
@@ -1248,10 +1495,10 @@ export interface components {
             };
         };
         /**
-         * @description Codes of a terminal stream error (never an HTTP status).
+         * @description Codes of a terminal stream error (never an HTTP status). Jobs add the codes of a run that ended before or instead of its CLI: `canceled`, `server_restarted`, `backend_unavailable`, `session_busy`, `session_not_found`, `output_too_large`, `forbidden_workdir`, `validation_error` (the working directory vanished before the job started).
          * @enum {string}
          */
-        StreamErrorCode: "stream_line_too_long" | "backend_failed" | "backend_timeout" | "shutting_down" | "internal_error";
+        StreamErrorCode: "stream_line_too_long" | "backend_failed" | "backend_timeout" | "shutting_down" | "internal_error" | "canceled" | "server_restarted" | "backend_unavailable" | "session_busy" | "session_not_found" | "output_too_large" | "forbidden_workdir" | "validation_error";
         /** @description Terminal event of a failed, timed-out or stopped run. */
         StreamErrorEvent: {
             /**
@@ -1261,6 +1508,8 @@ export interface components {
             type: "error";
             backend: components["schemas"]["BackendName"];
             session_id?: components["schemas"]["SessionId"];
+            /** @description Jobs of aggregate operations only — 0-based task, step or backend index of the item the event belongs to. */
+            item?: number;
             timestamp: components["schemas"]["Timestamp"];
             sequence: number;
             content: {
@@ -1277,6 +1526,8 @@ export interface components {
             type: "init";
             backend: components["schemas"]["BackendName"];
             session_id?: components["schemas"]["SessionId"];
+            /** @description Jobs of aggregate operations only — 0-based task, step or backend index of the item the event belongs to. */
+            item?: number;
             timestamp: components["schemas"]["Timestamp"];
             sequence: number;
             content: {
@@ -1294,6 +1545,8 @@ export interface components {
             type: "message";
             backend: components["schemas"]["BackendName"];
             session_id?: components["schemas"]["SessionId"];
+            /** @description Jobs of aggregate operations only — 0-based task, step or backend index of the item the event belongs to. */
+            item?: number;
             timestamp: components["schemas"]["Timestamp"];
             sequence: number;
             content: {
@@ -1312,13 +1565,19 @@ export interface components {
             type: "progress";
             backend: components["schemas"]["BackendName"];
             session_id?: components["schemas"]["SessionId"];
+            /** @description Jobs of aggregate operations only — 0-based task, step or backend index of the item the event belongs to. */
+            item?: number;
             timestamp: components["schemas"]["Timestamp"];
+            /** @description 0 only for a job stream's NDJSON heartbeat (heartbeats of job streams are not stored and take no sequence number); every other event counts from 1. */
             sequence: number;
             content: {
-                /** @description `turn_started`, `requesting`, `warning`, `heartbeat`, or a CLI-specific status. */
+                /** @description `turn_started`, `requesting`, `warning`, `heartbeat`, or a CLI-specific status. Jobs add `item_finished` (an aggregate item ended: `exit_code`, `error_code?`) and `truncated` (later events were not stored: the job's event storage limit was reached). */
                 stage: string;
                 message?: string;
                 percent?: number;
+                /** @description `item_finished` only: the item's exit code. */
+                exit_code?: number;
+                error_code?: components["schemas"]["ItemErrorCode"];
             };
         };
         /** @description Body of `POST /api/v1/prompt/stream`: a `PromptRequest` whose `output_format` is absent or `stream-json`. */
@@ -1337,6 +1596,8 @@ export interface components {
             type: "thinking";
             backend: components["schemas"]["BackendName"];
             session_id?: components["schemas"]["SessionId"];
+            /** @description Jobs of aggregate operations only — 0-based task, step or backend index of the item the event belongs to. */
+            item?: number;
             timestamp: components["schemas"]["Timestamp"];
             sequence: number;
             content: {
@@ -1352,6 +1613,8 @@ export interface components {
             type: "token_usage";
             backend: components["schemas"]["BackendName"];
             session_id?: components["schemas"]["SessionId"];
+            /** @description Jobs of aggregate operations only — 0-based task, step or backend index of the item the event belongs to. */
+            item?: number;
             timestamp: components["schemas"]["Timestamp"];
             sequence: number;
             content: components["schemas"]["TokenUsage"];
@@ -1364,6 +1627,8 @@ export interface components {
             type: "tool_result";
             backend: components["schemas"]["BackendName"];
             session_id?: components["schemas"]["SessionId"];
+            /** @description Jobs of aggregate operations only — 0-based task, step or backend index of the item the event belongs to. */
+            item?: number;
             timestamp: components["schemas"]["Timestamp"];
             sequence: number;
             content: {
@@ -1382,6 +1647,8 @@ export interface components {
             type: "tool_use";
             backend: components["schemas"]["BackendName"];
             session_id?: components["schemas"]["SessionId"];
+            /** @description Jobs of aggregate operations only — 0-based task, step or backend index of the item the event belongs to. */
+            item?: number;
             timestamp: components["schemas"]["Timestamp"];
             sequence: number;
             content: {
@@ -1626,7 +1893,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description 409: A turn is already running on the session (session_busy). Body: native error envelope. */
+        /** @description 409: A turn is already running on the session (session_busy), the job is still queued or running (job_active), or the Idempotency-Key was used with another body (idempotency_conflict). Body: native error envelope. */
         NativeConflict: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -1678,7 +1945,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description 404: not_found or session_not_found. Body: native error envelope. */
+        /** @description 404: not_found, session_not_found or job_not_found. Body: native error envelope. */
         NativeNotFound: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -1934,12 +2201,36 @@ export interface components {
         AnthropicModelIdPath: string;
         /** @description Accepted with any value; not required. */
         AnthropicVersionHeader: string;
+        /** @description Execution id (32 lowercase hex characters). */
+        ExecutionIdPath: string;
+        /** @description 1–255 visible ASCII characters; makes job creation safe to retry. */
+        IdempotencyKeyHeader: string;
+        /** @description Only prompt jobs of this backend. */
+        JobBackendQuery: components["schemas"]["BackendName"];
+        /** @description Only events with a larger sequence number (takes precedence over `Last-Event-ID`). */
+        JobEventsAfterQuery: number;
+        /** @description `false`: only the events stored now, then the response ends. */
+        JobEventsFollowQuery: boolean;
+        /** @description Job id (32 lowercase hex characters). */
+        JobIdPath: string;
+        /** @description Page size. */
+        JobLimitQuery: number;
+        /** @description Only jobs of this operation. */
+        JobOperationQuery: components["schemas"]["JobOperation"];
+        /** @description Only jobs with this status. */
+        JobStatusQuery: components["schemas"]["JobStatus"];
+        /** @description Seconds to hold the answer until the job is terminal (long-poll). */
+        JobWaitQuery: number;
+        /** @description SSE resume point (the last `id:` received); same meaning as `after`. */
+        LastEventIdHeader: string;
         /** @description Page size. */
         LimitQuery: number;
         /** @description Number of matching sessions to skip. */
         OffsetQuery: number;
         /** @description Model id as listed by `GET /openai/v1/models`. */
         OpenAIModelPath: string;
+        /** @description Only records of this key name (admins only). */
+        OwnerQuery: string;
         /** @description Only sessions of this backend. */
         SessionBackendQuery: components["schemas"]["BackendName"];
         /** @description Full session id or a unique prefix of one (1–32 lowercase hex characters). */
@@ -1951,6 +2242,8 @@ export interface components {
     headers: {
         /** @description Comma-separated list of the methods the path supports. */
         Allow: string;
+        /** @description Path of the job (`/api/v1/jobs/<id>`). */
+        JobLocation: string;
         /** @description IETF draft-8 `RateLimit` header (when rate limiting is enabled). */
         RateLimit: string;
         /** @description IETF draft-8 `RateLimit-Policy` header (when rate limiting is enabled). */
@@ -2008,7 +2301,13 @@ export type SchemaCompareResult = components['schemas']['CompareResult'];
 export type SchemaCompareResultEnvelope = components['schemas']['CompareResultEnvelope'];
 export type SchemaErrorCode = components['schemas']['ErrorCode'];
 export type SchemaErrorResponse = components['schemas']['ErrorResponse'];
+export type SchemaExecutionCanceled = components['schemas']['ExecutionCanceled'];
+export type SchemaExecutionCanceledEnvelope = components['schemas']['ExecutionCanceledEnvelope'];
 export type SchemaExecutionErrorResponse = components['schemas']['ExecutionErrorResponse'];
+export type SchemaExecutionInfo = components['schemas']['ExecutionInfo'];
+export type SchemaExecutionKind = components['schemas']['ExecutionKind'];
+export type SchemaExecutionList = components['schemas']['ExecutionList'];
+export type SchemaExecutionListEnvelope = components['schemas']['ExecutionListEnvelope'];
 export type SchemaExecutionResult = components['schemas']['ExecutionResult'];
 export type SchemaExecutionResultEnvelope = components['schemas']['ExecutionResultEnvelope'];
 export type SchemaExtraFlags = components['schemas']['ExtraFlags'];
@@ -2017,6 +2316,18 @@ export type SchemaHealthExecutions = components['schemas']['HealthExecutions'];
 export type SchemaHealthResponse = components['schemas']['HealthResponse'];
 export type SchemaHealthSessionStore = components['schemas']['HealthSessionStore'];
 export type SchemaItemErrorCode = components['schemas']['ItemErrorCode'];
+export type SchemaJob = components['schemas']['Job'];
+export type SchemaJobCreateRequest = components['schemas']['JobCreateRequest'];
+export type SchemaJobDeleted = components['schemas']['JobDeleted'];
+export type SchemaJobDeletedEnvelope = components['schemas']['JobDeletedEnvelope'];
+export type SchemaJobEnvelope = components['schemas']['JobEnvelope'];
+export type SchemaJobError = components['schemas']['JobError'];
+export type SchemaJobEventCounts = components['schemas']['JobEventCounts'];
+export type SchemaJobId = components['schemas']['JobId'];
+export type SchemaJobList = components['schemas']['JobList'];
+export type SchemaJobListEnvelope = components['schemas']['JobListEnvelope'];
+export type SchemaJobOperation = components['schemas']['JobOperation'];
+export type SchemaJobStatus = components['schemas']['JobStatus'];
 export type SchemaMaxTokens = components['schemas']['MaxTokens'];
 export type SchemaMaxTurns = components['schemas']['MaxTurns'];
 export type SchemaMetadata = components['schemas']['Metadata'];
@@ -2122,13 +2433,26 @@ export type ResponsePromptServiceUnavailable = components['responses']['PromptSe
 export type ParameterAnthropicBetaHeader = components['parameters']['AnthropicBetaHeader'];
 export type ParameterAnthropicModelIdPath = components['parameters']['AnthropicModelIdPath'];
 export type ParameterAnthropicVersionHeader = components['parameters']['AnthropicVersionHeader'];
+export type ParameterExecutionIdPath = components['parameters']['ExecutionIdPath'];
+export type ParameterIdempotencyKeyHeader = components['parameters']['IdempotencyKeyHeader'];
+export type ParameterJobBackendQuery = components['parameters']['JobBackendQuery'];
+export type ParameterJobEventsAfterQuery = components['parameters']['JobEventsAfterQuery'];
+export type ParameterJobEventsFollowQuery = components['parameters']['JobEventsFollowQuery'];
+export type ParameterJobIdPath = components['parameters']['JobIdPath'];
+export type ParameterJobLimitQuery = components['parameters']['JobLimitQuery'];
+export type ParameterJobOperationQuery = components['parameters']['JobOperationQuery'];
+export type ParameterJobStatusQuery = components['parameters']['JobStatusQuery'];
+export type ParameterJobWaitQuery = components['parameters']['JobWaitQuery'];
+export type ParameterLastEventIdHeader = components['parameters']['LastEventIdHeader'];
 export type ParameterLimitQuery = components['parameters']['LimitQuery'];
 export type ParameterOffsetQuery = components['parameters']['OffsetQuery'];
 export type ParameterOpenAiModelPath = components['parameters']['OpenAIModelPath'];
+export type ParameterOwnerQuery = components['parameters']['OwnerQuery'];
 export type ParameterSessionBackendQuery = components['parameters']['SessionBackendQuery'];
 export type ParameterSessionIdPath = components['parameters']['SessionIdPath'];
 export type ParameterSessionStatusQuery = components['parameters']['SessionStatusQuery'];
 export type HeaderAllow = components['headers']['Allow'];
+export type HeaderJobLocation = components['headers']['JobLocation'];
 export type HeaderRateLimit = components['headers']['RateLimit'];
 export type HeaderRateLimitPolicy = components['headers']['RateLimitPolicy'];
 export type HeaderRequestId = components['headers']['RequestId'];
@@ -2443,6 +2767,288 @@ export interface operations {
             429: components["responses"]["NativeTooManyRequests"];
             500: components["responses"]["NativeInternalError"];
             503: components["responses"]["NativeServiceUnavailable"];
+            default: components["responses"]["NativeDefaultError"];
+        };
+    };
+    listJobs: {
+        parameters: {
+            query?: {
+                /** @description Only jobs with this status. */
+                status?: components["parameters"]["JobStatusQuery"];
+                /** @description Only jobs of this operation. */
+                operation?: components["parameters"]["JobOperationQuery"];
+                /** @description Only prompt jobs of this backend. */
+                backend?: components["parameters"]["JobBackendQuery"];
+                /** @description Only records of this key name (admins only). */
+                owner?: components["parameters"]["OwnerQuery"];
+                /** @description Page size. */
+                limit?: components["parameters"]["JobLimitQuery"];
+                /** @description Number of matching sessions to skip. */
+                offset?: components["parameters"]["OffsetQuery"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of jobs. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobListEnvelope"];
+                };
+            };
+            400: components["responses"]["NativeBadRequest"];
+            401: components["responses"]["NativeUnauthorized"];
+            429: components["responses"]["NativeTooManyRequests"];
+            500: components["responses"]["NativeInternalError"];
+            default: components["responses"]["NativeDefaultError"];
+        };
+    };
+    createJob: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1–255 visible ASCII characters; makes job creation safe to retry. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKeyHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description An existing job created earlier with the same `Idempotency-Key` and body. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    Location: components["headers"]["JobLocation"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobEnvelope"];
+                };
+            };
+            /** @description The job was stored and queued. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    Location: components["headers"]["JobLocation"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobEnvelope"];
+                };
+            };
+            400: components["responses"]["NativeBadRequest"];
+            401: components["responses"]["NativeUnauthorized"];
+            403: components["responses"]["NativeForbidden"];
+            404: components["responses"]["NativeNotFound"];
+            409: components["responses"]["NativeConflict"];
+            413: components["responses"]["NativePayloadTooLarge"];
+            415: components["responses"]["NativeUnsupportedMediaType"];
+            429: components["responses"]["NativeTooManyRequests"];
+            500: components["responses"]["NativeInternalError"];
+            503: components["responses"]["NativeServiceUnavailable"];
+            default: components["responses"]["NativeDefaultError"];
+        };
+    };
+    getJob: {
+        parameters: {
+            query?: {
+                /** @description Seconds to hold the answer until the job is terminal (long-poll). */
+                wait?: components["parameters"]["JobWaitQuery"];
+            };
+            header?: never;
+            path: {
+                /** @description Job id (32 lowercase hex characters). */
+                id: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobEnvelope"];
+                };
+            };
+            400: components["responses"]["NativeBadRequest"];
+            401: components["responses"]["NativeUnauthorized"];
+            404: components["responses"]["NativeNotFound"];
+            429: components["responses"]["NativeTooManyRequests"];
+            500: components["responses"]["NativeInternalError"];
+            default: components["responses"]["NativeDefaultError"];
+        };
+    };
+    deleteJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id (32 lowercase hex characters). */
+                id: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDeletedEnvelope"];
+                };
+            };
+            400: components["responses"]["NativeBadRequest"];
+            401: components["responses"]["NativeUnauthorized"];
+            404: components["responses"]["NativeNotFound"];
+            409: components["responses"]["NativeConflict"];
+            429: components["responses"]["NativeTooManyRequests"];
+            500: components["responses"]["NativeInternalError"];
+            default: components["responses"]["NativeDefaultError"];
+        };
+    };
+    streamJobEvents: {
+        parameters: {
+            query?: {
+                /** @description Only events with a larger sequence number (takes precedence over `Last-Event-ID`). */
+                after?: components["parameters"]["JobEventsAfterQuery"];
+                /** @description `false`: only the events stored now, then the response ends. */
+                follow?: components["parameters"]["JobEventsFollowQuery"];
+            };
+            header?: {
+                /** @description SSE resume point (the last `id:` received); same meaning as `after`. */
+                "Last-Event-ID"?: components["parameters"]["LastEventIdHeader"];
+            };
+            path: {
+                /** @description Job id (32 lowercase hex characters). */
+                id: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream (one event per NDJSON line or SSE frame). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["NativeBadRequest"];
+            401: components["responses"]["NativeUnauthorized"];
+            404: components["responses"]["NativeNotFound"];
+            429: components["responses"]["NativeTooManyRequests"];
+            500: components["responses"]["NativeInternalError"];
+            default: components["responses"]["NativeDefaultError"];
+        };
+    };
+    cancelJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id (32 lowercase hex characters). */
+                id: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobEnvelope"];
+                };
+            };
+            400: components["responses"]["NativeBadRequest"];
+            401: components["responses"]["NativeUnauthorized"];
+            404: components["responses"]["NativeNotFound"];
+            413: components["responses"]["NativePayloadTooLarge"];
+            415: components["responses"]["NativeUnsupportedMediaType"];
+            429: components["responses"]["NativeTooManyRequests"];
+            500: components["responses"]["NativeInternalError"];
+            default: components["responses"]["NativeDefaultError"];
+        };
+    };
+    listExecutions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The executions. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionListEnvelope"];
+                };
+            };
+            401: components["responses"]["NativeUnauthorized"];
+            429: components["responses"]["NativeTooManyRequests"];
+            500: components["responses"]["NativeInternalError"];
+            default: components["responses"]["NativeDefaultError"];
+        };
+    };
+    cancelExecution: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Execution id (32 lowercase hex characters). */
+                id: components["parameters"]["ExecutionIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Canceled. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionCanceledEnvelope"];
+                };
+            };
+            400: components["responses"]["NativeBadRequest"];
+            401: components["responses"]["NativeUnauthorized"];
+            404: components["responses"]["NativeNotFound"];
+            413: components["responses"]["NativePayloadTooLarge"];
+            415: components["responses"]["NativeUnsupportedMediaType"];
+            429: components["responses"]["NativeTooManyRequests"];
+            500: components["responses"]["NativeInternalError"];
             default: components["responses"]["NativeDefaultError"];
         };
     };

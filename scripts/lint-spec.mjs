@@ -40,6 +40,15 @@ export const OPERATION_IDS = [
   'getOpenApiYaml',
   'getDocs',
   'getMetrics',
+  // jobs and executions
+  'createJob',
+  'listJobs',
+  'getJob',
+  'streamJobEvents',
+  'cancelJob',
+  'deleteJob',
+  'listExecutions',
+  'cancelExecution',
 ];
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 

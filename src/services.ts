@@ -8,11 +8,15 @@ import { reapLeftovers } from './backends/supervisor/leftovers';
 import { VersionProbe } from './backends/version-probe';
 import type { ProcessRunner } from './backends/runner-types';
 import type { Config } from './config/types';
+import { AggregateService } from './execution/aggregate';
 import { Executor } from './execution/executor';
 import { ExecutionLimiter } from './execution/limiter';
 import { Planner } from './execution/plan';
 import { PromptService } from './execution/prompt-service';
 import { StatusService } from './execution/status';
+import { FileJobStore } from './jobs/file/file-store';
+import { JobService } from './jobs/service';
+import type { JobStore } from './jobs/types';
 import type { Logger } from './observability/logger';
 import { Metrics } from './observability/metrics';
 import { packageVersion } from './lib/package-version';
@@ -36,6 +40,8 @@ export interface Services {
   planner: Planner;
   executor: Executor;
   prompt: PromptService;
+  aggregates: AggregateService;
+  jobs: JobService;
   status: StatusService;
   /** `--version` of each executable, cached per path and modification time. */
   versions: VersionProbe;
@@ -50,6 +56,7 @@ export interface ServiceOptions {
   store?: SessionStore;
   /** Where `auth.keys` entries with `env:` read their key (default: process.env). */
   keyEnv?: NodeJS.ProcessEnv;
+  jobStore?: JobStore;
 }
 
 export async function buildServices(config: Config, logger: Logger, opts: ServiceOptions = {}): Promise<Services> {
@@ -66,7 +73,12 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   reapLeftovers(runDir, { ownInstance: instance, logger });
   const runner = new SupervisedRunner({ logger, runDir, instance });
   let metrics: Metrics | undefined;
-  const limiter = new ExecutionLimiter(s.max_concurrent_executions, s.max_queued_executions);
+  const limiter = new ExecutionLimiter(
+    s.max_concurrent_executions,
+    s.max_queued_executions,
+    undefined,
+    s.exclusive_workdirs,
+  );
   if (s.metrics_enabled) metrics = new Metrics(() => limiter.queued);
   const store = opts.store ?? (await createSessionStore(config, logger));
   const agent = agentIdentity(config);
@@ -99,6 +111,9 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   const planner = new Planner(config, workdirs, modes);
   const executor = new Executor(config, availability, runner, limiter, logger, metrics, { workdirs, agent });
   const prompt = new PromptService(config, planner, executor, store, logger, metrics);
+  const aggregates = new AggregateService(config, planner, executor, logger);
+  const jobStore = opts.jobStore ?? new FileJobStore(path.join(config.home, 'jobs'));
+  const jobs = new JobService(config, jobStore, prompt, aggregates, limiter, logger, metrics);
   const versions = new VersionProbe({
     env: (backend) => ({ ...(opts.env ?? process.env), ...config.backends[backend].env }),
   });
@@ -119,6 +134,8 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
     planner,
     executor,
     prompt,
+    aggregates,
+    jobs,
     status,
     versions,
     metrics,

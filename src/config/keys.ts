@@ -283,6 +283,11 @@ export const CONFIG_KEYS = Type.Object(
       metrics_enabled: bool({ default: false, description: 'Record Prometheus metrics and serve them at /metrics.' }),
       metrics_public: bool({ default: true, description: '/metrics needs no API key.' }),
       max_concurrent_executions: int({ default: 8, minimum: 1, description: 'CLI runs at once, server-wide.' }),
+      exclusive_workdirs: bool({
+        default: false,
+        description:
+          'Two runs (synchronous or job) never use the same real working directory at once: the later one waits for it like for a slot.',
+      }),
       max_queued_executions: int({
         default: 64,
         minimum: 0,
@@ -423,6 +428,26 @@ export const CONFIG_KEYS = Type.Object(
         default: 90,
         minimum: 0,
         description: 'Usage records older than this many days are deleted; 0 keeps them forever.',
+      }),
+    }),
+    jobs: section('Jobs: runs detached from any connection (POST /api/v1/jobs).', {
+      max_queued: int({ default: 1000, minimum: 0, description: 'Jobs waiting to start; beyond that 429 queue_full.' }),
+      max_running: Type.Optional(
+        int({
+          minimum: 1,
+          description: 'Jobs running at once (unset: half of server.max_concurrent_executions, rounded up).',
+        }),
+      ),
+      run_timeout_secs: secs({ default: 3600, description: "A job's run deadline (instead of the request timeout)." }),
+      retention_secs: secs({
+        default: 86400,
+        description: 'Finished jobs and their events are deleted this long after they ended.',
+      }),
+      max_event_bytes: int({
+        default: 16 * 1024 * 1024,
+        minimum: 1024,
+        description:
+          'Stored events per job; beyond it only the terminal event is stored (a truncated marker marks the gap).',
       }),
     }),
   },

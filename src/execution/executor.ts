@@ -92,11 +92,19 @@ export class Executor {
   }
 
   /** Waits for an execution slot (429 queue_full, 504 in the queue, 503 shutting down). */
-  acquire(ctx: ExecContext): Promise<Slot> {
+  acquire(ctx: ExecContext, run: { backend?: string; workdir?: string; sessionId?: string } = {}): Promise<Slot> {
     return this.limiter.acquire({
       signal: ctx.signal,
       deadline: ctx.deadline,
       admitted: ctx.admitted,
+      lane: ctx.lane,
+      workdir: run.workdir,
+      meta: ctx.meta && {
+        ...ctx.meta,
+        backend: run.backend ?? ctx.meta.backend,
+        sessionId: run.sessionId ?? ctx.meta.sessionId,
+      },
+      onGranted: ctx.onGranted,
       onReject: (r) => this.observer.rejected(r),
     });
   }
@@ -155,7 +163,7 @@ export class Executor {
       stopTimer();
       slot.release();
     }
-    const report = this.report(plan, outcome, parser, Date.now() - started);
+    const report = this.report(plan, outcome, parser, Date.now() - started, ctx);
     this.observer.runFinished(plan.backend, report.status, report.durationMs, report.usage);
     if (plan.ephemeral && report.backendSessionId && plan.adapter.cleanupArgsAfterEphemeral) {
       // gemini has no "don't persist" option: delete its session afterwards (no slot, not awaited).
@@ -220,7 +228,13 @@ export class Executor {
     };
   }
 
-  private report(plan: RunPlan, out: RunOutcome, parser: StreamParser | undefined, durationMs: number): RunReport {
+  private report(
+    plan: RunPlan,
+    out: RunOutcome,
+    parser: StreamParser | undefined,
+    durationMs: number,
+    ctx: ExecContext,
+  ): RunReport {
     const s = this.config.server;
     const parsed = parser
       ? parser.finish(out.exit, out.stderr)
@@ -237,7 +251,9 @@ export class Executor {
     }
     const base = { durationMs, output, usage: parsed.usage, backendSessionId };
     const killed = (status: RunStatus, error: string): RunReport => ({ ...base, status, exitCode: -1, error });
-    if (out.killReason === KILL_TIMEOUT) return killed('timeout', `timed out after ${s.request_timeout_secs} s`);
+    if (out.killReason === KILL_TIMEOUT) {
+      return killed('timeout', `timed out after ${ctx.timeoutSecs ?? s.request_timeout_secs} s`);
+    }
     if (out.killReason === KILL_SHUTDOWN) return killed('shutdown', 'server shutting down');
     if (out.killReason !== undefined && out.killReason.startsWith('canceled'))
       return killed('canceled', out.killReason);

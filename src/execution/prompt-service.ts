@@ -4,7 +4,7 @@
  */
 import type { SchemaPromptRequest } from '../../generated/types';
 import type { RunHandle } from '../backends/runner-types';
-import type { TokenUsage, UnifiedEvent } from '../backends/types';
+import type { BackendName, TokenUsage, UnifiedEvent } from '../backends/types';
 import type { Config } from '../config/types';
 import { validationError } from '../errors';
 import type { Logger } from '../observability/logger';
@@ -27,6 +27,11 @@ export interface EventSink {
   /** Aborts the response (socket destroyed) after a write timeout. */
   abort(): void;
   close(): void;
+}
+
+export interface StreamOptions {
+  /** false: no heartbeat events (jobs: their readers get heartbeats of their own). */
+  heartbeat?: boolean;
 }
 
 /** Session facts for one turn, once resolved and claimed. */
@@ -63,7 +68,7 @@ export class PromptService {
   async execute(req: PromptRequest, ctx: ExecContext): Promise<ExecutionResult> {
     const { opts, plan, turn, command } = await this.prepare(req, 'json');
     if (plan.dryRun) return dryRunResult(plan, command, await this.dryRunSession(opts, plan, turn));
-    const slot = await this.admit(turn, ctx);
+    const slot = await this.admit(turn, ctx, plan);
     const report = await this.executor.run(plan, command, slot, ctx, this.spawnHooks(opts, plan, turn));
     const result = await this.finishTurn(plan, report, turn);
     if (report.status !== 'success') throw runError(report, result);
@@ -75,11 +80,16 @@ export class PromptService {
    * `sink.open` everything is an event and the promise resolves once the terminal event was written
    * and the session updated.
    */
-  async stream(req: PromptRequest, ctx: ExecContext, sink: EventSink): Promise<ExecutionResult> {
-    const { opts, plan, turn, command } = await this.prepare(req, 'stream');
+  async stream(
+    req: PromptRequest,
+    ctx: ExecContext,
+    sink: EventSink,
+    opts: StreamOptions = {},
+  ): Promise<ExecutionResult> {
+    const { opts: options, plan, turn, command } = await this.prepare(req, 'stream');
     const events = new EventEnvelope(plan.backend, sink);
     if (plan.dryRun) {
-      const result = dryRunResult(plan, command, await this.dryRunSession(opts, plan, turn));
+      const result = dryRunResult(plan, command, await this.dryRunSession(options, plan, turn));
       sink.open(result.session_id);
       events.session(result.session_id);
       events.emit({ type: 'message', content: { text: result.output, role: 'assistant' } });
@@ -92,12 +102,13 @@ export class PromptService {
       sink.close();
       return result;
     }
-    const slot = await this.admit(turn, ctx);
+    const slot = await this.admit(turn, ctx, plan);
     let handle: RunHandle | undefined;
-    const heartbeat = new Heartbeat(this.config.server.stream_heartbeat_secs * 1000, () =>
+    const heartbeatMs = opts.heartbeat === false ? 0 : this.config.server.stream_heartbeat_secs * 1000;
+    const heartbeat = new Heartbeat(heartbeatMs, () =>
       events.emit({ type: 'progress', content: { stage: 'heartbeat' } }),
     );
-    const base = this.spawnHooks(opts, plan, turn);
+    const base = this.spawnHooks(options, plan, turn);
     const hooks = {
       ...base,
       started: (h: RunHandle) => {
@@ -127,12 +138,22 @@ export class PromptService {
     }
   }
 
+  /**
+   * The checks of a request up to (not including) the session claim: validation, session
+   * resolution, backend availability. Nothing is claimed or created (jobs check at creation).
+   */
+  async check(req: PromptRequest): Promise<{ backend: BackendName; sessionId?: string }> {
+    const { plan, turn } = await this.prepare(req, 'stream', false);
+    return { backend: plan.backend, sessionId: turn.sessionId };
+  }
+
   // ---------------------------------------------------------------------------------------------
 
   /** Validation, session resolution and claim, backend availability. */
   private async prepare(
     req: PromptRequest,
     mode: 'json' | 'stream',
+    claim = true,
   ): Promise<{ opts: ExecutionOptions; plan: RunPlan; turn: TurnState; command: string }> {
     const turn: TurnState = {};
     let cwd: string;
@@ -163,7 +184,7 @@ export class PromptService {
         backendSessionId: session.backend_session_id,
       };
       const plan = this.planner.plan(opts, cwd, mode, sctx);
-      if (plan.dryRun) return { opts, plan, turn, command: await this.executor.command(opts.backend) };
+      if (plan.dryRun || !claim) return { opts, plan, turn, command: await this.executor.command(opts.backend) };
       turn.claim = await this.store.claimTurn(session.id, this.staleClaimMs());
       try {
         return { opts, plan, turn, command: await this.executor.command(opts.backend) };
@@ -180,9 +201,9 @@ export class PromptService {
   }
 
   /** Step 13: an execution slot; a claimed session is restored when admission fails. */
-  private async admit(turn: TurnState, ctx: ExecContext) {
+  private async admit(turn: TurnState, ctx: ExecContext, plan: RunPlan) {
     try {
-      return await this.executor.acquire(ctx);
+      return await this.executor.acquire(ctx, { backend: plan.backend, workdir: plan.cwd, sessionId: turn.sessionId });
     } catch (err) {
       await this.release(turn);
       throw err;
@@ -330,7 +351,8 @@ function writeTerminal(events: EventEnvelope, report: RunReport, result: Executi
     return;
   }
   const err = runError(report, result);
-  const code = report.status === 'line_too_long' ? 'stream_line_too_long' : err.code;
+  const code =
+    report.status === 'line_too_long' ? 'stream_line_too_long' : report.status === 'canceled' ? 'canceled' : err.code;
   events.terminal('error', { message: err.message, code, exit_code: report.exitCode });
 }
 

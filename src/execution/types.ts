@@ -2,6 +2,7 @@
 import type { Principal } from '../auth/principal';
 import type { SchemaExecutionResult, SchemaPromptRequest } from '../../generated/types';
 import type { BackendName, UnifiedEvent } from '../backends/types';
+import type { ExecutionMeta, Lane } from './limiter';
 
 /**
  * Execution options as they arrive after schema validation (the contract's PromptRequest
@@ -31,6 +32,14 @@ export interface ExecContext {
    * limits and policies, and the `key` of its usage record. Undefined only for internal callers.
    */
   principal?: Principal;
+  /** Seconds between the start and `deadline` (for messages; default `server.request_timeout_secs`). */
+  timeoutSecs?: number;
+  /** `job`: executions of a job wait in the job lane (after every synchronous waiter). */
+  lane?: Lane;
+  /** What the executions list shows about this request's executions, and how to cancel them. */
+  meta?: ExecutionMeta;
+  /** Called when an execution of this context got its slot. */
+  onGranted?: () => void;
 }
 
 /** How a run ended, from clinvk's point of view. */

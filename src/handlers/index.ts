@@ -4,6 +4,8 @@ import { anthropicHandlers } from './anthropic';
 import { openaiHandlers } from './openai';
 import { aggregateHandlers } from './native/aggregate';
 import { executePrompt, streamPrompt } from './native/execute-prompt';
+import { cancelExecution, listExecutions } from './native/executions';
+import { jobHandlers } from './native/jobs';
 import { deleteSession, getSession, listSessions } from './native/sessions';
 import { healthCheck, listBackends } from './native/status';
 import type { HandlerFn } from './types';
@@ -19,6 +21,9 @@ export function buildHandlers(s: Services): Record<string, HandlerFn> {
     getSession: getSession(s.store),
     deleteSession: deleteSession(s.store, staleClaimMs),
     ...aggregateHandlers(s),
+    ...jobHandlers(s.jobs, s.config),
+    listExecutions: listExecutions(s.limiter),
+    cancelExecution: cancelExecution(s.limiter, s.jobs),
     ...openaiHandlers(s),
     ...anthropicHandlers(s),
   };

@@ -1,15 +1,31 @@
-/** The execution context of a request: ids, trace, client-disconnect signal and deadline. */
+/** The execution context of a request: ids, trace, client-disconnect signal, deadline and its entry in the executions list. */
 import type { Response } from 'express';
 import type { ExecContext } from '../execution/types';
 import { ctxOf } from './request-context';
 
-export function execContext(res: Response): ExecContext {
+/** Execution kind per routed operation (the executions list shows it). */
+const KIND_OF: Record<string, string> = {
+  executePrompt: 'prompt',
+  executeParallel: 'parallel',
+  executeChain: 'chain',
+  executeCompare: 'compare',
+};
+
+export function execContext(res: Response, kind?: string): ExecContext {
   const ctx = ctxOf(res);
+  const operationId = String(res.locals.operationId ?? '');
   return {
     requestId: ctx.requestId,
     traceparent: ctx.trace.traceparent,
     signal: ctx.abort.signal,
     deadline: ctx.deadline,
     principal: ctx.principal,
+    meta: {
+      kind: kind ?? KIND_OF[operationId] ?? (ctx.style === 'native' ? 'prompt' : ctx.style),
+      key: ctx.principal?.name ?? 'anonymous',
+      requestId: ctx.requestId,
+      // cancelling a synchronous execution acts like the client going away
+      cancel: (reason) => ctx.abort.abort(reason),
+    },
   };
 }

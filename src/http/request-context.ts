@@ -19,6 +19,7 @@ export interface RequestContext {
   backend?: string;
   sessionId?: string;
   exitCode?: number;
+  jobId?: string;
   /** Rate-limit key of an accepted API key (`key:<sha256>`). */
   apiKeyId?: string;
   /**

@@ -46,6 +46,7 @@ export async function createServerApp(config: Config, logger: Logger, opts: Serv
     metrics: services.metrics,
     guards: guards.middleware,
   });
+  await services.jobs.start();
   const staleClaimMs = (config.server.request_timeout_secs + 60) * 1000;
   const retention = startRetention(services.store, {
     retentionDays: config.session.retention_days,
@@ -59,9 +60,12 @@ export async function createServerApp(config: Config, logger: Logger, opts: Serv
     close: async () => {
       retention.stop();
       guards.stop();
+      services.jobs.beginShutdown();
       services.limiter.close();
       services.versions.close();
       await services.runner.killAll(KILL_SHUTDOWN);
+      await services.jobs.drained(2000);
+      await services.jobs.close();
       await services.runner.close();
       await services.store.close();
     },
@@ -209,16 +213,25 @@ export async function startServer(config: Config, opts: { logger: Logger } & Ser
 
   const shutdown = (o: { force?: boolean } = {}): Promise<void> => {
     if (shutdownPromise) {
-      if (o.force) forceNow?.();
+      if (o.force) {
+        forceNow?.();
+        bundle.services.jobs.cutDrain();
+      }
       return shutdownPromise;
     }
     shutdownPromise = (async () => {
       logger.info('shutting down', { in_flight: inFlight });
       server.close();
       server.closeIdleConnections();
+      // jobs: nothing new starts; running jobs get the drain window like requests do
+      bundle.services.jobs.beginShutdown();
       bundle.services.limiter.close();
-      if (!o.force) await drained(s.shutdown_timeout_secs * 1000);
+      if (!o.force) {
+        const ms = s.shutdown_timeout_secs * 1000;
+        await Promise.all([drained(ms), bundle.services.jobs.drained(ms)]);
+      }
       await bundle.services.runner.killAll(KILL_SHUTDOWN);
+      await bundle.services.jobs.drained(2000);
       await drained(2000);
       server.closeAllConnections();
       await bundle.close();

@@ -29,6 +29,8 @@ export class Metrics implements ExecutionObserver {
   private readonly rejections: client.Counter<'reason'>;
   private readonly activeSessions: client.Gauge;
   private readonly sessionsCreated: client.Counter;
+  private readonly jobs: client.Gauge<'status'>;
+  private readonly jobsFinished: client.Counter<'status'>;
 
   constructor(queued: () => number) {
     const registers = [this.registry];
@@ -94,6 +96,20 @@ export class Metrics implements ExecutionObserver {
       help: 'Sessions created',
       registers,
     });
+    this.jobs = new client.Gauge({
+      name: 'clinvk_jobs',
+      help: 'Jobs queued or running now',
+      labelNames: ['status'],
+      registers,
+    });
+    this.jobs.set({ status: 'queued' }, 0);
+    this.jobs.set({ status: 'running' }, 0);
+    this.jobsFinished = new client.Counter({
+      name: 'clinvk_jobs_finished_total',
+      help: 'Jobs that reached a terminal status',
+      labelNames: ['status'],
+      registers,
+    });
     client.collectDefaultMetrics({ register: this.registry });
   }
 
@@ -123,6 +139,16 @@ export class Metrics implements ExecutionObserver {
       this.tokens.inc({ backend, direction: 'input' }, usage.input_tokens);
       this.tokens.inc({ backend, direction: 'output' }, usage.output_tokens);
     }
+  }
+
+  /** Jobs queued and running now. */
+  jobsChanged(queued: number, running: number): void {
+    this.jobs.set({ status: 'queued' }, queued);
+    this.jobs.set({ status: 'running' }, running);
+  }
+
+  jobFinished(status: string): void {
+    this.jobsFinished.inc({ status });
   }
 
   rejected(reason: 'queue_full' | 'queue_timeout'): void {

@@ -147,11 +147,20 @@ class ContractAssertionError extends Error {
 
 // --------------------------------------------------------------------------- style consistency
 // SPEC §2.3: the status is fixed per code, and the code determines the OpenAI / Anthropic type.
+/** Codes only native paths answer with (sessions and jobs). */
+const NATIVE_ONLY_CODES: ReadonlySet<string> = new Set([
+  'ambiguous_session_id',
+  'session_not_found',
+  'session_busy',
+  'job_not_found',
+  'job_active',
+  'idempotency_conflict',
+]);
 const OPENAI_TYPE: Partial<Record<ErrorCode, string>> = {};
 const ANTHROPIC_TYPE: Partial<Record<ErrorCode, string>> = {};
 for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) {
   const status = ERROR_STATUS[code];
-  if (code === 'ambiguous_session_id' || code === 'session_not_found' || code === 'session_busy') continue;
+  if (NATIVE_ONLY_CODES.has(code)) continue;
   const forbidden = ['forbidden_workdir', 'forbidden_host', 'forbidden_origin', 'option_not_allowed'];
   if (forbidden.includes(code)) OPENAI_TYPE[code] = 'permission_error';
   else if (code === 'rate_limited' || code === 'queue_full') OPENAI_TYPE[code] = 'rate_limit_error';

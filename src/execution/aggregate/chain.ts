@@ -7,7 +7,7 @@ import { AggregateGate } from './gate';
 import { chainItem, failedItem } from './items';
 import type { ItemRunner } from './item-runner';
 import { ProblemCollector } from './problems';
-import type { AggregateItem, ChainRequest, ChainResult, ChainStepResult } from './types';
+import type { AggregateItem, ChainRequest, ChainResult, ChainStepResult, ItemObserver, TaskResult } from './types';
 
 /** A validated chain request, ready to run. */
 export interface PreparedChain {
@@ -47,10 +47,15 @@ export async function prepareChain(runner: ItemRunner, body: ChainRequest): Prom
   return { kind: 'chain', body, items, dryRun };
 }
 
-export async function runChain(runner: ItemRunner, p: PreparedChain, ctx: ExecContext): Promise<ChainResult> {
+export async function runChain(
+  runner: ItemRunner,
+  p: PreparedChain,
+  ctx: ExecContext,
+  observer?: ItemObserver,
+): Promise<ChainResult> {
   const { body, items, dryRun } = p;
   const commands = await runner.commands(items.map((j) => j.opts.backend));
-  const gate = new AggregateGate(ctx, runner.executor);
+  const gate = new AggregateGate(ctx, runner.executor, observer);
   const results: ChainStepResult[] = [];
   let previous = '';
   for (const [i, item] of items.entries()) {
@@ -59,10 +64,13 @@ export async function runChain(runner: ItemRunner, p: PreparedChain, ctx: ExecCo
     const prompt = i > 0 ? item.opts.prompt.split('{{previous}}').join(previous) : item.opts.prompt;
     const invalid =
       prompt === item.opts.prompt ? undefined : await runner.substitutionProblem({ ...item.opts, prompt }, item.prefix);
-    const result =
-      invalid !== undefined
-        ? failedItem(item.opts.backend, 'validation_error', invalid)
-        : await runner.run({ ...item, opts: { ...item.opts, prompt } }, commands, gate, dryRun);
+    let result: TaskResult;
+    if (invalid !== undefined) {
+      result = failedItem(item.opts.backend, 'validation_error', invalid);
+      observer?.finished(i, result);
+    } else {
+      result = await runner.run({ ...item, opts: { ...item.opts, prompt } }, i, commands, gate, dryRun);
+    }
     results.push(chainItem(i + 1, step.name, result));
     previous = result.output;
     if (result.exit_code !== 0 && body.stop_on_failure === true) break;

@@ -6,7 +6,7 @@ import type { ExecContext } from '../types';
 import { AggregateGate } from './gate';
 import { inOrder, type ItemRunner } from './item-runner';
 import { ProblemCollector } from './problems';
-import type { AggregateItem, CompareRequest, CompareResult } from './types';
+import type { AggregateItem, CompareRequest, CompareResult, ItemObserver } from './types';
 
 /** A validated compare request, ready to run. */
 export interface PreparedCompare {
@@ -32,12 +32,17 @@ export async function prepareCompare(runner: ItemRunner, body: CompareRequest): 
   return { kind: 'compare', body, items, dryRun };
 }
 
-export async function runCompare(runner: ItemRunner, p: PreparedCompare, ctx: ExecContext): Promise<CompareResult> {
+export async function runCompare(
+  runner: ItemRunner,
+  p: PreparedCompare,
+  ctx: ExecContext,
+  observer?: ItemObserver,
+): Promise<CompareResult> {
   const { body, items, dryRun } = p;
   const commands = await runner.commands(body.backends);
-  const gate = new AggregateGate(ctx, runner.executor);
+  const gate = new AggregateGate(ctx, runner.executor, observer);
   const concurrency = body.sequential === true ? 1 : runner.config.server.max_concurrent_executions;
-  const results = await inOrder(items, concurrency, (item) => runner.run(item, commands, gate, dryRun));
+  const results = await inOrder(items, concurrency, (item, index) => runner.run(item, index, commands, gate, dryRun));
   gate.finish();
 
   const data: CompareResult = {

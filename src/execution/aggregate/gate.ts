@@ -9,7 +9,7 @@ import { CANCEL_DISCONNECT, Executor } from '../executor';
 import type { Slot } from '../limiter';
 import type { ExecContext } from '../types';
 import { canceledItem } from './items';
-import type { TaskResult } from './types';
+import type { ItemObserver, TaskResult } from './types';
 
 /** Error text of items that never started, per reason the aggregate stopped. */
 export const NOT_STARTED_ERROR = {
@@ -40,6 +40,7 @@ export class AggregateGate {
   constructor(
     private readonly ctx: ExecContext,
     private readonly executor: Executor,
+    readonly observer?: ItemObserver,
   ) {
     this.itemCtx = { ...ctx, signal: this.controller.signal };
     this.onAbort = () => this.stop('disconnect');
@@ -60,7 +61,7 @@ export class AggregateGate {
     if (this.stopReason !== undefined) return;
     this.stopReason = reason;
     if (reason === 'fail_fast') this.controller.abort(NOT_STARTED_ERROR.fail_fast);
-    else if (reason === 'disconnect') this.controller.abort(CANCEL_DISCONNECT);
+    else if (reason === 'disconnect') this.controller.abort(cancelReason(this.ctx.signal));
   }
 
   /** The item of a task that was never started because the aggregate stopped. */
@@ -76,16 +77,16 @@ export class AggregateGate {
    * until it was decided and then waits as an admitted execution. Must be called before any await
    * in the caller so that the first item in request order is the admission check.
    */
-  acquire(): Promise<Slot> {
+  acquire(run: { backend: string; workdir: string }): Promise<Slot> {
     if (this.admission) {
       return this.admission.then(() => {
         if (this.stopped) throw new ApiError('internal_error', 'aggregate stopped');
-        return this.executor.acquire({ ...this.itemCtx, admitted: true });
+        return this.executor.acquire({ ...this.itemCtx, admitted: true }, run);
       });
     }
     let open!: () => void;
     this.admission = new Promise<void>((resolve) => (open = resolve));
-    return this.executor.acquire(this.itemCtx).then(
+    return this.executor.acquire(this.itemCtx, run).then(
       (slot) => {
         open();
         return slot;
@@ -122,4 +123,10 @@ export class AggregateGate {
     else if (err.code === 'backend_timeout') this.stop('timeout');
     else if (err.code === 'shutting_down') this.stop('shutdown');
   }
+}
+
+/** The parent's abort reason when it names a cancel (`canceled: …`), else a client disconnect. */
+function cancelReason(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  return typeof r === 'string' && r.startsWith('canceled') ? r : CANCEL_DISCONNECT;
 }

@@ -14,11 +14,14 @@ import type { Logger } from '../../observability/logger';
 import type { Executor } from '../executor';
 import type { Planner } from '../plan';
 import type { ExecContext } from '../types';
-import { prepareChain, runChain } from './chain';
-import { prepareCompare, runCompare } from './compare';
+import { type PreparedChain, prepareChain, runChain } from './chain';
+import { type PreparedCompare, prepareCompare, runCompare } from './compare';
 import { ItemRunner } from './item-runner';
-import { prepareParallel, runParallel } from './parallel';
+import { type PreparedParallel, prepareParallel, runParallel } from './parallel';
 import type {
+  AggregateKind,
+  AggregateResult,
+  ItemObserver,
   ChainRequest,
   ChainResult,
   CompareRequest,
@@ -28,6 +31,9 @@ import type {
 } from './types';
 
 export * from './types';
+
+/** A validated aggregate request of any kind, ready to run. */
+export type Prepared = PreparedParallel | PreparedChain | PreparedCompare;
 export { NOT_STARTED_ERROR } from './gate';
 
 export class AggregateService {
@@ -47,5 +53,19 @@ export class AggregateService {
 
   async compare(body: CompareRequest, ctx: ExecContext): Promise<CompareResult> {
     return runCompare(this.runner, await prepareCompare(this.runner, body), ctx);
+  }
+
+  /** Validation only (jobs check their request at creation): throws 400/403, runs nothing. */
+  prepare(kind: AggregateKind, body: ParallelRequest | ChainRequest | CompareRequest): Promise<Prepared> {
+    if (kind === 'parallel') return prepareParallel(this.runner, body as ParallelRequest);
+    if (kind === 'chain') return prepareChain(this.runner, body as ChainRequest);
+    return prepareCompare(this.runner, body as CompareRequest);
+  }
+
+  /** Runs a prepared request; an observer receives every item's events. */
+  run(p: Prepared, ctx: ExecContext, observer?: ItemObserver): Promise<AggregateResult> {
+    if (p.kind === 'parallel') return runParallel(this.runner, p, ctx, observer);
+    if (p.kind === 'chain') return runChain(this.runner, p, ctx, observer);
+    return runCompare(this.runner, p, ctx, observer);
   }
 }

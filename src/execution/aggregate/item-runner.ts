@@ -6,7 +6,7 @@ import type { BackendName } from '../../backends/types';
 import type { Config } from '../../config/types';
 import { ApiError } from '../../errors';
 import type { Logger } from '../../observability/logger';
-import type { Executor, RunReport } from '../executor';
+import type { Executor, RunHooks, RunReport } from '../executor';
 import type { Slot } from '../limiter';
 import type { Planner, RunPlan } from '../plan';
 import { STATUS_CODE } from '../results';
@@ -89,17 +89,36 @@ export class ItemRunner {
    * Runs (or renders) one item. Starts with the admission call (synchronously, before any await),
    * so that items are submitted to the limiter in the order their callers were invoked.
    */
-  async run(item: AggregateItem, commands: Commands, gate: AggregateGate, dryRun: boolean): Promise<TaskResult> {
+  async run(
+    item: AggregateItem,
+    index: number,
+    commands: Commands,
+    gate: AggregateGate,
+    dryRun: boolean,
+  ): Promise<TaskResult> {
+    const result = await this.runItem(item, index, commands, gate, dryRun);
+    gate.observer?.finished(index, result);
+    return result;
+  }
+
+  private async runItem(
+    item: AggregateItem,
+    index: number,
+    commands: Commands,
+    gate: AggregateGate,
+    dryRun: boolean,
+  ): Promise<TaskResult> {
     const backend = item.opts.backend;
     const cmd = commands.get(backend)!;
     if (gate.stopped) return gate.notStarted(backend);
     if ('unavailable' in cmd) return failedItem(backend, 'backend_unavailable', cmd.unavailable);
-    const plan = this.planner.plan(item.opts, item.cwd, 'json');
+    const observer = gate.observer;
+    const plan = this.planner.plan(item.opts, item.cwd, observer && !dryRun ? 'stream' : 'json');
     if (dryRun) return dryItem(plan, cmd.command);
 
     let slot: Slot;
     try {
-      slot = await gate.acquire();
+      slot = await gate.acquire({ backend, workdir: plan.cwd });
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       gate.acquireFailed(err);
@@ -109,9 +128,22 @@ export class ItemRunner {
       slot.release();
       return gate.notStarted(backend);
     }
+    // stream mode (observed items): the output is the assistant text of the item's events
+    let text = '';
+    const hooks: RunHooks = observer
+      ? {
+          started: () => observer.started(index),
+          onEvent: (ev) => {
+            if (ev.type === 'token_usage') return;
+            if (ev.type === 'message') text += ev.content.text;
+            observer.event(index, backend, ev);
+          },
+        }
+      : {};
     let report: RunReport;
     try {
-      report = await this.executor.run(plan, cmd.command, slot, gate.itemCtx);
+      report = await this.executor.run(plan, cmd.command, slot, gate.itemCtx, hooks);
+      if (observer) report = { ...report, output: text };
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       const code: ItemErrorCode = ITEM_CODES.has(err.code) ? (err.code as ItemErrorCode) : 'internal_error';
@@ -129,7 +161,8 @@ export class ItemRunner {
     const rej = gate.rejection;
     if (rej?.code === 'queue_full') throw rej;
     if (gate.timedOut || rej?.code === 'backend_timeout') {
-      throw new ApiError('backend_timeout', `timed out after ${this.config.server.request_timeout_secs} s`, { data });
+      const secs = ctx.timeoutSecs ?? this.config.server.request_timeout_secs;
+      throw new ApiError('backend_timeout', `timed out after ${secs} s`, { data });
     }
     if (gate.shutDown || rej?.code === 'shutting_down') {
       throw new ApiError('shutting_down', 'server shutting down', { data });

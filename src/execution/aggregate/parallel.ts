@@ -6,7 +6,7 @@ import type { ExecContext, ExecutionOptions } from '../types';
 import { AggregateGate } from './gate';
 import { inOrder, type ItemRunner } from './item-runner';
 import { ProblemCollector } from './problems';
-import type { AggregateItem, ParallelRequest, ParallelResult } from './types';
+import type { AggregateItem, ItemObserver, ParallelRequest, ParallelResult } from './types';
 
 /** A validated parallel request, ready to run. */
 export interface PreparedParallel {
@@ -31,7 +31,12 @@ export async function prepareParallel(runner: ItemRunner, body: ParallelRequest)
   return { kind: 'parallel', body, items, dryRun };
 }
 
-export async function runParallel(runner: ItemRunner, p: PreparedParallel, ctx: ExecContext): Promise<ParallelResult> {
+export async function runParallel(
+  runner: ItemRunner,
+  p: PreparedParallel,
+  ctx: ExecContext,
+  observer?: ItemObserver,
+): Promise<ParallelResult> {
   const { body, items, dryRun } = p;
   const { config } = runner;
   const failFast = body.fail_fast ?? config.parallel.fail_fast;
@@ -40,9 +45,9 @@ export async function runParallel(runner: ItemRunner, p: PreparedParallel, ctx: 
     1,
     Math.min(body.max_parallel ?? config.parallel.max_workers, config.server.max_concurrent_executions),
   );
-  const gate = new AggregateGate(ctx, runner.executor);
-  const results = await inOrder(items, maxParallel, async (item) => {
-    const result = await runner.run(item, commands, gate, dryRun);
+  const gate = new AggregateGate(ctx, runner.executor, observer);
+  const results = await inOrder(items, maxParallel, async (item, index) => {
+    const result = await runner.run(item, index, commands, gate, dryRun);
     // fail_fast: a failed task stops the rest (a canceled one is a consequence, not a cause)
     if (failFast && result.exit_code !== 0 && result.error_code !== 'canceled') gate.stop('fail_fast');
     return result;

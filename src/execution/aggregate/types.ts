@@ -12,7 +12,7 @@ import type {
   SchemaParallelTask,
   SchemaTaskResult,
 } from '../../../generated/types';
-import type { BackendName } from '../../backends/types';
+import type { BackendName, UnifiedEvent } from '../../backends/types';
 import type { ExecutionOptions } from '../types';
 
 export type ParallelTask = SchemaParallelTask;
@@ -43,3 +43,15 @@ export interface AggregateItem {
 
 /** The resolved executable per backend, or why it is unavailable. */
 export type Commands = Map<BackendName, { command: string } | { unavailable: string }>;
+
+/**
+ * Optional observer of an aggregate's items (jobs record every item's events). With an observer,
+ * items run in stream mode and each parsed event is reported with the item's index.
+ */
+export interface ItemObserver {
+  /** An item's CLI was spawned. */
+  started(item: number): void;
+  event(item: number, backend: BackendName, event: UnifiedEvent): void;
+  /** An item ended (ran, failed before its run, or was never started). */
+  finished(item: number, result: TaskResult): void;
+}

@@ -26,7 +26,7 @@ export function executeCompare(service: AggregateService): HandlerFn {
 }
 
 export function aggregateHandlers(s: Services): Record<string, HandlerFn> {
-  const service = new AggregateService(s.config, s.planner, s.executor, s.logger);
+  const service = s.aggregates;
   return {
     executeParallel: executeParallel(service),
     executeChain: executeChain(service),

@@ -17,7 +17,7 @@ function promptHandler(service: PromptService, stream: (body: PromptRequest) => 
     const body = c.request.requestBody as PromptRequest;
     const ctx = ctxOf(res);
     ctx.backend = body.backend;
-    const exec = execContext(res);
+    const exec = execContext(res, stream(body) ? 'stream' : 'prompt');
     const result: ExecutionResult = stream(body)
       ? await service.stream(body, exec, ndjsonSink(res))
       : await service.execute(body, exec);

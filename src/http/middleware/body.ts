@@ -54,6 +54,7 @@ export function bodyGuard(
     readLimited(req, limit).then(
       (buf) => {
         if (buf.length === 0) {
+          if (res.locals.bodyless === true) return next();
           return next(
             new ApiError('validation_error', 'request body is required', {
               details: [{ path: 'body', message: 'request body is required' }],

@@ -14,6 +14,8 @@ export function routeMatcher(api: OpenAPIBackend): RequestHandler {
     if (op) {
       ctxOf(res).route = op.path;
       res.locals.operationId = op.operationId;
+      // POST operations without a request body (cancel) accept an empty body
+      res.locals.bodyless = op.requestBody === undefined;
       const bad = malformedParams(op.path, req.path);
       if (bad.length > 0) return next(validationError(bad));
       return next();

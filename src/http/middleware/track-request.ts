@@ -58,6 +58,7 @@ export function requestContext(
         ...(ctx.principal ? { key: ctx.principal.name } : {}),
         ...(ctx.backend ? { backend: ctx.backend } : {}),
         ...(ctx.sessionId ? { session_id: ctx.sessionId } : {}),
+        ...(ctx.jobId ? { job_id: ctx.jobId } : {}),
         ...(ctx.exitCode !== undefined ? { exit_code: ctx.exitCode } : {}),
         ...(res.writableFinished ? {} : { aborted: true }),
       });

@@ -85,6 +85,7 @@ describe('defaults (§8.2)', () => {
       metrics_enabled: false,
       metrics_public: true,
       max_concurrent_executions: 8,
+      exclusive_workdirs: false,
       max_queued_executions: 64,
       max_prompt_bytes: 100000,
       max_output_bytes: 67108864,
@@ -129,6 +130,12 @@ describe('defaults (§8.2)', () => {
     });
     expect(config.output).toEqual({ format: 'json' });
     expect(config.parallel).toEqual({ max_workers: 3, fail_fast: false, aggregate_output: true });
+    expect(config.jobs).toEqual({
+      max_queued: 1000,
+      run_timeout_secs: 3600,
+      retention_secs: 86400,
+      max_event_bytes: 16777216,
+    });
     expect(config.api_keys).toEqual([]);
     expect(config.api_keys_gopass_path).toBeUndefined();
   });

@@ -48,6 +48,7 @@ test('snake_case sections like the file, header with home and file', () => {
     'parallel',
     'auth',
     'usage',
+    'jobs',
   ]);
   expect(doc.auth).toEqual({ keys: [] });
   expect(doc.usage).toEqual({ store: 'file', retention_days: 90 });

@@ -31,6 +31,14 @@ const ROUTES: Array<[string, string, string]> = [
   ['get', '/anthropic/v1/v1/models', 'anthropicListModelsV1'],
   ['get', '/anthropic/v1/models/claude', 'anthropicGetModel'],
   ['get', '/anthropic/v1/v1/models/claude', 'anthropicGetModelV1'],
+  ['post', '/api/v1/jobs', 'createJob'],
+  ['get', '/api/v1/jobs', 'listJobs'],
+  ['get', '/api/v1/jobs/3f2a9c0d4b1e4f6a8c7d2e1f0a9b8c7d', 'getJob'],
+  ['delete', '/api/v1/jobs/3f2a9c0d4b1e4f6a8c7d2e1f0a9b8c7d', 'deleteJob'],
+  ['get', '/api/v1/jobs/3f2a9c0d4b1e4f6a8c7d2e1f0a9b8c7d/events', 'streamJobEvents'],
+  ['post', '/api/v1/jobs/3f2a9c0d4b1e4f6a8c7d2e1f0a9b8c7d/cancel', 'cancelJob'],
+  ['get', '/api/v1/executions', 'listExecutions'],
+  ['post', '/api/v1/executions/3f2a9c0d4b1e4f6a8c7d2e1f0a9b8c7d/cancel', 'cancelExecution'],
 ];
 
 type Outcome = { kind: string; operationId?: string; errors?: unknown };
@@ -89,6 +97,7 @@ const VALID_BODIES: Record<string, unknown> = {
   openaiChatCompletions: { model: 'claude', messages: [{ role: 'user', content: 'hi' }] },
   anthropicCreateMessage: { model: 'claude', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] },
   anthropicCreateMessageV1: { model: 'claude', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] },
+  createJob: { operation: 'prompt', request: { backend: 'claude', prompt: 'hi' } },
 };
 
 describe('full strict init', () => {

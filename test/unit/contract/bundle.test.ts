@@ -34,6 +34,14 @@ const OPERATIONS: Array<[string, string, string]> = [
   ['getOpenApiYaml', 'get', '/openapi.yaml'],
   ['getDocs', 'get', '/docs'],
   ['getMetrics', 'get', '/metrics'],
+  ['createJob', 'post', '/api/v1/jobs'],
+  ['listJobs', 'get', '/api/v1/jobs'],
+  ['getJob', 'get', '/api/v1/jobs/{id}'],
+  ['deleteJob', 'delete', '/api/v1/jobs/{id}'],
+  ['streamJobEvents', 'get', '/api/v1/jobs/{id}/events'],
+  ['cancelJob', 'post', '/api/v1/jobs/{id}/cancel'],
+  ['listExecutions', 'get', '/api/v1/executions'],
+  ['cancelExecution', 'post', '/api/v1/executions/{id}/cancel'],
 ];
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
@@ -180,12 +188,13 @@ describe('bundled document', () => {
       'ChainRequest',
       'ChainStep',
       'CompareRequest',
+      'JobCreateRequest',
     ];
     for (const name of requests) {
       expect([name, doc.components.schemas[name].additionalProperties]).toEqual([name, false]);
     }
     for (const [id, method, path] of OPERATIONS) {
-      if (!path.startsWith('/api/v1/') || method !== 'post') continue;
+      if (!path.startsWith('/api/v1/') || method !== 'post' || !doc.paths[path][method].requestBody) continue;
       const ref = doc.paths[path][method].requestBody.content['application/json'].schema.$ref;
       expect([id, [...requests, 'StreamPromptRequest'].includes(ref.split('/').pop())]).toEqual([id, true]);
     }

@@ -16,7 +16,14 @@ import {
 const SID = '3f2a9c0d4b1e4f6a8c7d2e1f0a9b8c7d';
 const TS = '2026-11-26T19:21:46.308Z';
 const CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
-const NATIVE_ONLY: ErrorCode[] = ['ambiguous_session_id', 'session_not_found', 'session_busy'];
+const NATIVE_ONLY: ErrorCode[] = [
+  'ambiguous_session_id',
+  'session_not_found',
+  'session_busy',
+  'job_not_found',
+  'job_active',
+  'idempotency_conflict',
+];
 
 describe('native success responses (SPEC §3 examples)', () => {
   it('executePrompt: result, dry run', () => {
