@@ -197,7 +197,11 @@ test('the session store is checked when $CLINVK_HOME exists', async () => {
 });
 
 test('--probe runs one prompt per usable backend and reports latency and model', async () => {
-  const r = await doctor(['--json', '--probe'], { ...FAKES, ANTHROPIC_API_KEY: SECRET });
+  // The probe runs in the default workdir: never the home directory (an ancestor of the CLIs' state).
+  const work = path.join(tmp, 'work');
+  fs.mkdirSync(work, { recursive: true });
+  const workdir = `server:\n  default_workdir: ${JSON.stringify(work)}\n`;
+  const r = await doctor(['--json', '--probe'], { ...FAKES, ANTHROPIC_API_KEY: SECRET }, workdir);
   const report = JSON.parse(r.stdout) as DoctorReport;
   expect(r.code).toBe(0);
   for (const b of report.backends) {
@@ -205,7 +209,11 @@ test('--probe runs one prompt per usable backend and reports latency and model',
     expect(b.probe!.latency_ms).toBeGreaterThan(0);
   }
   expect(report.backends[0]!.probe!.model).toBe('claude-opus-4-8[1m]');
-  const failing = await doctor(['--probe'], FAKES, 'backends:\n  claude:\n    extra_flags: ["--no-such-flag"]\n');
+  const failing = await doctor(
+    ['--probe'],
+    FAKES,
+    `${workdir}backends:\n  claude:\n    extra_flags: ["--no-such-flag"]\n`,
+  );
   expect(failing.code).toBe(1);
   expect(failing.stdout).toMatch(/probe: failed after \d+ ms: backend_failed: claude failed: /);
 });
