@@ -88,12 +88,12 @@ function openStream(url: string, prompt: string, ac: AbortController): Promise<s
   );
 }
 
-/** PIDs of the CLIs and grandchildren the fakes logged, once `n` of each are there. */
+/** PIDs of the CLIs (not the availability check's --version probes) and grandchildren the fakes logged, once `n` of each are there. */
 async function runningFamilies(env: TestEnv, n: number): Promise<{ clis: number[]; grandchildren: number[] }> {
   return waitFor(
     () => {
       const log = env.log();
-      const clis = log.filter((e) => e.event === 'start').map((e) => e.pid);
+      const clis = log.filter((e) => e.event === 'start' && e.argv?.[0] !== '--version').map((e) => e.pid);
       const grandchildren = log.filter((e) => e.event === 'grandchild').map((e) => e.pid);
       return clis.length >= n && grandchildren.length >= n ? { clis, grandchildren } : undefined;
     },
@@ -233,7 +233,7 @@ test('SIGTERM to the server’s whole process group: the running stream complete
       output_format: 'stream-json',
       ephemeral: true,
     });
-    await waitFor(() => env.log().some((e) => e.event === 'start'), 30_000);
+    await waitFor(() => env.log().some((e) => e.event === 'start' && e.argv?.[0] !== '--version'), 30_000);
     const exit = new Promise<number | null>((resolve) => server.child.once('exit', resolve));
     process.kill(-server.child.pid!, 'SIGTERM');
     const r = await stream;
