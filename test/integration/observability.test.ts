@@ -12,7 +12,8 @@ import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import request from 'supertest';
 import { run } from '../../src/cli/main';
-import { createLogger, type Logger } from '../../src/observability/logger';
+import { createLogger } from '../../src/observability/logger';
+import { memoryLogger } from '../helpers/keys';
 import { rawExchange } from '../helpers/raw-http';
 import { makeTestApp, makeTestServer, waitFor, type TestApp } from '../helpers/server';
 import { lineArrivals, ndjson, readStream } from '../helpers/stream';
@@ -21,23 +22,6 @@ const KEYS = ['obs-Key-One-123', 'obs-Key-Two-456'];
 const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const TP = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const SESSION_ID = 'abcdef0123456789abcdef0123456789';
-
-/** A JSON winston logger writing into memory. */
-function memoryLogger(level: 'error' | 'warn' | 'info' | 'debug') {
-  const stream = new PassThrough();
-  let text = '';
-  stream.on('data', (c: Buffer) => (text += c.toString('utf8')));
-  const logger: Logger = createLogger({ level, stream, json: true });
-  return {
-    logger,
-    text: () => text,
-    lines: () =>
-      text
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, any>),
-  };
-}
 
 const accessLines = (lines: Record<string, any>[], requestId?: string) =>
   lines.filter((l) => l.message === 'request' && (requestId === undefined || l.request_id === requestId));
