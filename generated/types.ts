@@ -810,7 +810,7 @@ export interface components {
             output_tokens: number;
         };
         /**
-         * @description Unified approval mode (SPEC §5.2 mapping). `default` never adds a flag.
+         * @description Unified approval mode, mapped to each CLI's own flag (docs/modes.md). `default` never adds a flag.
          * @enum {string}
          */
         ApprovalMode: "default" | "auto" | "none" | "always";
@@ -947,7 +947,7 @@ export interface components {
             data: components["schemas"]["CompareResult"];
         };
         /**
-         * @description Machine error code (SPEC §2.3); the HTTP status is fixed per code.
+         * @description Machine error code; the HTTP status is fixed per code (causes and fixes in docs/troubleshooting.md).
          * @enum {string}
          */
         ErrorCode: "validation_error" | "invalid_json" | "unsupported_content" | "ambiguous_session_id" | "bad_request" | "unauthorized" | "forbidden_workdir" | "forbidden_host" | "forbidden_origin" | "option_not_allowed" | "not_found" | "session_not_found" | "job_not_found" | "model_not_found" | "method_not_allowed" | "request_timeout" | "session_busy" | "job_active" | "idempotency_conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "header_too_large" | "internal_error" | "backend_failed" | "output_too_large" | "backend_unavailable" | "session_store_unavailable" | "shutting_down" | "backend_timeout";
@@ -1008,7 +1008,7 @@ export interface components {
             success: true;
             data: components["schemas"]["ExecutionList"];
         };
-        /** @description Result of one CLI execution (SPEC §3.2). */
+        /** @description Result of one CLI execution. */
         ExecutionResult: {
             session_id?: components["schemas"]["SessionId"];
             backend: components["schemas"]["BackendName"];
@@ -1033,7 +1033,7 @@ export interface components {
             success: true;
             data: components["schemas"]["ExecutionResult"];
         };
-        /** @description Extra CLI flags, checked against the backend's allow-list (SPEC §5.8). Each token is at most 4096 bytes and contains no U+0000. */
+        /** @description Extra CLI flags, checked against the backend's allow-list (`backends.<b>.allowed_extra_flags`). Each token is at most 4096 bytes and contains no U+0000. */
         ExtraFlags: string[];
         HealthBackend: {
             name: components["schemas"]["BackendName"];
@@ -1205,7 +1205,7 @@ export interface components {
         };
         /** @description Lenient: unknown fields are accepted, ignored and listed in `X-Clinvk-Ignored-Params`. Fields listed here are type-checked. */
         OpenAIChatCompletionRequest: {
-            /** @description `claude`, `codex`, `gemini`, `<backend>/<model>`, `<backend>:<model>` or any model name (SPEC §3.15); the part after a backend prefix follows the model rules (1–200 characters, checked by the server). */
+            /** @description `claude`, `codex`, `gemini`, `<backend>/<model>`, `<backend>:<model>` or any model name (routing rules: docs/clients.md, "Which backend a model selects"); the part after a backend prefix follows the model rules (1–200 characters, checked by the server). */
             model: string;
             messages: components["schemas"]["OpenAIChatMessage"][];
             stream?: boolean | null;
@@ -1411,7 +1411,7 @@ export interface components {
             metadata?: components["schemas"]["Metadata"];
         };
         /**
-         * @description Unified sandbox mode (SPEC §5.2 mapping). `default` never adds a flag.
+         * @description Unified sandbox mode, mapped to each CLI's own flag (docs/modes.md). `default` never adds a flag.
          * @enum {string}
          */
         SandboxMode: "default" | "read-only" | "workspace" | "full";
@@ -1429,7 +1429,7 @@ export interface components {
         SessionId: string;
         /** @description Full clinvk session id or a unique prefix of one. */
         SessionIdInput: string;
-        /** @description A clinvk session (SPEC §3.8). Optional keys are omitted when absent or empty. */
+        /** @description A clinvk session. Optional keys are omitted when absent or empty. */
         SessionInfo: {
             id: components["schemas"]["SessionId"];
             backend: components["schemas"]["BackendName"];
