@@ -117,7 +117,7 @@ export interface paths {
         };
         /**
          * List backends
-         * @description All three backends, always in the order claude, codex, gemini.
+         * @description All three backends, always in the order claude, codex, gemini. The executable paths (`command`) are shown to admin keys only (every caller is an admin while no key is configured).
          */
         get: operations["listBackends"];
         put?: never;
@@ -324,7 +324,7 @@ export interface paths {
         };
         /**
          * Health check
-         * @description Never requires a key; not enveloped; subject to rate limiting. 200 for `ok`/`degraded`, 503 for `unhealthy` (session store not readable or not writable).
+         * @description Never requires a key; not enveloped; subject to rate limiting. 200 for `ok`/`degraded`, 503 for `unhealthy` (session store not readable or not writable). With API keys configured, a request without a valid key gets only `{"status"}` (`HealthStatusOnly`); the full report (backends, session count, executions) needs a key.
          */
         get: operations["healthCheck"];
         put?: never;
@@ -819,7 +819,7 @@ export interface components {
             /** @description Enabled and the executable was found. */
             available: boolean;
             enabled: boolean;
-            /** @description Resolved absolute path of the executable (when found). */
+            /** @description Resolved absolute path of the executable (when found); shown to admin keys only. */
             command?: string;
             /** @description Configured default model (when set). */
             model?: string;
@@ -1065,6 +1065,11 @@ export interface components {
             session_count: number;
             /** @description Why the store is not available. */
             error?: string;
+        };
+        /** @description `/health` for a caller without a valid key while API keys are configured: the status alone (HTTP 200 for `ok`/`degraded`, 503 for `unhealthy`). */
+        HealthStatusOnly: {
+            /** @enum {string} */
+            status: "ok" | "degraded" | "unhealthy";
         };
         /**
          * @description Why an execution (or an item of an aggregate) failed.
@@ -2254,7 +2259,7 @@ export interface components {
         RetryAfter: number;
         /** @description Always `Bearer realm="clinvk"`. */
         WWWAuthenticate: string;
-        /** @description Sorted, comma-separated names of request fields that were accepted and ignored. */
+        /** @description Sorted, comma-separated names of request fields that were accepted and ignored. Only names made of HTTP token characters are listed, up to 1024 characters; any other ignored fields are counted, never echoed, in a final `(<n> not shown)` entry. */
         XClinvkIgnoredParams: string;
         /** @description The clinvk session id when the response belongs to a session. */
         XClinvkSessionId: string;
@@ -2315,6 +2320,7 @@ export type SchemaHealthBackend = components['schemas']['HealthBackend'];
 export type SchemaHealthExecutions = components['schemas']['HealthExecutions'];
 export type SchemaHealthResponse = components['schemas']['HealthResponse'];
 export type SchemaHealthSessionStore = components['schemas']['HealthSessionStore'];
+export type SchemaHealthStatusOnly = components['schemas']['HealthStatusOnly'];
 export type SchemaItemErrorCode = components['schemas']['ItemErrorCode'];
 export type SchemaJob = components['schemas']['Job'];
 export type SchemaJobCreateRequest = components['schemas']['JobCreateRequest'];
@@ -3068,7 +3074,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HealthResponse"];
+                    "application/json": components["schemas"]["HealthResponse"] | components["schemas"]["HealthStatusOnly"];
                 };
             };
             429: components["responses"]["NativeTooManyRequests"];
@@ -3079,7 +3085,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HealthResponse"];
+                    "application/json": components["schemas"]["HealthResponse"] | components["schemas"]["HealthStatusOnly"];
                 };
             };
             default: components["responses"]["NativeDefaultError"];

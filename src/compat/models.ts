@@ -133,10 +133,31 @@ export function ignoredParams(body: Record<string, unknown>, api: CompatApi): st
     .sort();
 }
 
-/** The `X-Clinvk-Ignored-Params` header, or none when nothing was ignored. */
-export function ignoredParamsHeader(body: Record<string, unknown>, api: CompatApi): Record<string, string> {
-  const names = ignoredParams(body, api);
-  return names.length ? { 'X-Clinvk-Ignored-Params': names.join(',') } : {};
+/** HTTP token characters (tchar): anything else could break or forge a header line. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Longest header value built from the names (a client's header limit must never be reached). */
+const MAX_HEADER_CHARS = 1024;
+
+/**
+ * The `X-Clinvk-Ignored-Params` value for ignored field names, or undefined when there are none.
+ * Only names made of token characters are listed (sorted, comma-separated, at most
+ * MAX_HEADER_CHARS); the others — or those beyond the limit — are counted, never echoed, in a final
+ * `(<n> not shown)` entry, so that no request body can make the header invalid (see docs/security.md).
+ */
+export function ignoredParamsHeaderValue(names: readonly string[]): string | undefined {
+  if (names.length === 0) return undefined;
+  const listed: string[] = [];
+  let length = 0;
+  let hidden = 0;
+  for (const name of names) {
+    const extra = name.length + (listed.length > 0 ? 1 : 0);
+    if (TOKEN.test(name) && length + extra <= MAX_HEADER_CHARS) {
+      listed.push(name);
+      length += extra;
+    } else hidden++;
+  }
+  if (hidden > 0) listed.push(`(${hidden} not shown)`);
+  return listed.join(',');
 }
 
 // ------------------------------------------------------------------------------ ids

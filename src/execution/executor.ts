@@ -11,6 +11,7 @@ import type { Logger } from '../observability/logger';
 import { isValidBackendSessionId } from '../backends/session-id';
 import type { AgentIdentity } from '../security/agent-user';
 import { childEnv } from '../security/child-env';
+import { shortenMiddle } from '../security/text';
 import type { WorkdirPolicy } from '../security/workdir';
 import type { ExecutionLimiter, Slot } from './limiter';
 import type { RunPlan } from './plan';
@@ -19,6 +20,11 @@ import type { ExecContext, RunStatus } from './types';
 export const KILL_TIMEOUT = 'timeout';
 export const KILL_SHUTDOWN = 'shutdown';
 export const CANCEL_DISCONNECT = 'canceled: client disconnected';
+/**
+ * Bytes of a failed CLI's error text (usually its stderr) an answer may carry; the whole stderr
+ * tail goes to the debug log (see docs/security.md).
+ */
+export const MAX_ERROR_TEXT_BYTES = 2048;
 
 /** What happened to one run, before any session bookkeeping. */
 export interface RunReport {
@@ -268,12 +274,16 @@ export class Executor {
       return killed('line_too_long', `backend output line exceeded ${s.max_output_line_bytes} bytes`);
     if (out.outputTooLarge) return killed('output_too_large', `backend output exceeded ${s.max_output_bytes} bytes`);
     if (parsed.success) return { ...base, status: 'success', exitCode: 0 };
-    return {
-      ...base,
-      status: 'error',
-      exitCode: exitCodeOf(out.exit),
-      error: parsed.error ?? `${plan.backend} failed`,
-    };
+    const error = parsed.error ?? `${plan.backend} failed`;
+    const shortened = shortenMiddle(error, MAX_ERROR_TEXT_BYTES);
+    if (shortened !== error) {
+      this.logger.debug('CLI error text shortened in the answer; its stderr tail follows', {
+        backend: plan.backend,
+        request_id: ctx.requestId,
+        stderr: out.stderr,
+      });
+    }
+    return { ...base, status: 'error', exitCode: exitCodeOf(out.exit), error: shortened };
   }
 
   /** An allow-list, not the server's environment (see docs/security.md, "Child environment"). */

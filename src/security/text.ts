@@ -66,3 +66,19 @@ export function checkArgText(value: string, path: string, opts: ArgTextOptions =
   }
   return details;
 }
+
+/**
+ * `s` reduced to at most `maxBytes` UTF-8 bytes of its own text: the start and the end are kept
+ * (never cutting a character) around a `[… <n> bytes omitted …]` line. Unchanged when it fits.
+ */
+export function shortenMiddle(s: string, maxBytes: number): string {
+  const buf = Buffer.from(s, 'utf8');
+  if (buf.length <= maxBytes) return s;
+  const isContinuation = (i: number) => i < buf.length && (buf[i]! & 0xc0) === 0x80;
+  let headEnd = Math.floor(maxBytes / 2);
+  while (headEnd > 0 && isContinuation(headEnd)) headEnd--;
+  let tailStart = buf.length - (maxBytes - headEnd);
+  while (isContinuation(tailStart)) tailStart++;
+  const omitted = tailStart - headEnd;
+  return `${buf.toString('utf8', 0, headEnd)}\n[… ${omitted} bytes omitted …]\n${buf.toString('utf8', tailStart)}`;
+}

@@ -1,15 +1,28 @@
 /** GET /api/v1/backends (listBackends) and GET /health (healthCheck). */
+import { isAdmin } from '../../auth/principal';
 import type { StatusService } from '../../execution/status';
+import { ctxOf } from '../../http/request-context';
 import { sendData, sendJson } from '../../http/respond';
 import type { HandlerFn } from '../types';
 
+/** Executable paths are for admin keys only (every caller is an admin while auth is off). */
 export function listBackends(status: StatusService): HandlerFn {
-  return async (_c, _req, res) => sendData(res, { backends: await status.backends() });
+  return async (_c, _req, res) => {
+    const backends = await status.backends();
+    const admin = isAdmin(ctxOf(res).principal);
+    sendData(res, { backends: admin ? backends : backends.map(({ command: _command, ...rest }) => rest) });
+  };
 }
 
+/**
+ * `/health` never needs a key; with auth on, a caller without a valid key gets only the status (no
+ * backends, session count or execution figures). The auth middleware sets the principal on this
+ * exempt path when a valid key is given, and always when auth is off.
+ */
 export function healthCheck(status: StatusService): HandlerFn {
   return async (_c, _req, res) => {
     const report = await status.health();
-    sendJson(res, report.status === 'unhealthy' ? 503 : 200, report);
+    const code = report.status === 'unhealthy' ? 503 : 200;
+    sendJson(res, code, ctxOf(res).principal ? report : { status: report.status });
   };
 }

@@ -3,7 +3,7 @@
  * and running a compat request as JSON or as an SSE stream.
  */
 import type { Response } from 'express';
-import { ignoredParams, type CompatApi } from '../../compat/models';
+import { ignoredParams, ignoredParamsHeaderValue, type CompatApi } from '../../compat/models';
 import type { CompatRun } from '../../compat/request';
 import { SSE_CONTENT_TYPE, SSE_HEADERS, type SseEncoder } from '../../compat/sse';
 import type { ExecutionResult } from '../../execution/types';
@@ -16,8 +16,9 @@ import { frameSink, openStream } from '../../http/stream';
 /** Sets `X-Clinvk-Ignored-Params` (also kept on error responses) and logs the names at debug. */
 export function markIgnoredParams(s: Services, res: Response, body: Record<string, unknown>, api: CompatApi): void {
   const names = ignoredParams(body, api);
-  if (names.length === 0) return;
-  res.setHeader('X-Clinvk-Ignored-Params', names.join(','));
+  const value = ignoredParamsHeaderValue(names);
+  if (value === undefined) return;
+  res.setHeader('X-Clinvk-Ignored-Params', value);
   s.logger.debug('ignored request fields', { request_id: ctxOf(res).requestId, api, params: names });
 }
 

@@ -6,6 +6,7 @@ import {
   compatUsage,
   estimateTokens,
   ignoredParams,
+  ignoredParamsHeaderValue,
   randomBase62,
   resolveCompatModel,
 } from '../../../src/compat/models';
@@ -251,5 +252,13 @@ describe('AnthropicStreamEncoder', () => {
     e.encode(ev('message', { text: 'abc', role: 'assistant' }));
     const frames = e.encode(ev('done', { exit_code: 0 }))!;
     expect(frames).toContain('"usage":{"input_tokens":2,"output_tokens":1}');
+  });
+});
+
+describe('ignoredParamsHeaderValue', () => {
+  it('lists token names and counts the others', () => {
+    expect(ignoredParamsHeaderValue([])).toBeUndefined();
+    expect(ignoredParamsHeaderValue(['a', 'b\r\nX: y', 'ü', 'c'])).toBe('a,c,(2 not shown)');
+    expect(ignoredParamsHeaderValue(['x y'])).toBe('(1 not shown)');
   });
 });

@@ -1,4 +1,11 @@
-import { checkArgText, hasNul, isBlank, isWellFormedUnicode, utf8Bytes } from '../../../src/security/text';
+import {
+  checkArgText,
+  hasNul,
+  isBlank,
+  isWellFormedUnicode,
+  shortenMiddle,
+  utf8Bytes,
+} from '../../../src/security/text';
 
 describe('text helpers', () => {
   it('hasNul', () => {
@@ -80,5 +87,21 @@ describe('checkArgText', () => {
       { path: 'body.tasks[1].prompt', message: 'must be well-formed Unicode' },
       { path: 'body.tasks[1].prompt', message: 'exceeds 10 bytes' },
     ]);
+  });
+});
+
+describe('shortenMiddle', () => {
+  it('keeps a text that fits', () => {
+    expect(shortenMiddle('abc', 3)).toBe('abc');
+  });
+
+  it('keeps the start and the end, never cutting a character', () => {
+    const s = `${'ä'.repeat(10)}${'x'.repeat(100)}${'€'.repeat(10)}`;
+    const out = shortenMiddle(s, 21);
+    const [head, marker, tail] = out.split('\n');
+    expect(head).toBe('ä'.repeat(5));
+    expect(tail).toBe('€'.repeat(3));
+    expect(marker).toBe(`[… ${Buffer.byteLength(s) - 10 - 9} bytes omitted …]`);
+    expect(out).not.toContain('\uFFFD');
   });
 });
