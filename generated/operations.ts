@@ -98,6 +98,7 @@ export const OPERATIONS = {
     "queryParams": [
       "backend",
       "status",
+      "owner",
       "limit",
       "offset"
     ],

@@ -137,7 +137,7 @@ export interface paths {
         };
         /**
          * List sessions
-         * @description Sorted by `last_used` descending, ties by `id` ascending. `total` counts the sessions matching the filters before paging. A repeated parameter is rejected.
+         * @description Sorted by `last_used` descending, ties by `id` ascending. `total` counts the sessions matching the filters before paging. A repeated parameter is rejected. A `user` key sees only the sessions it created; an admin sees every session and may filter with `owner`.
          */
         get: operations["listSessions"];
         put?: never;
@@ -160,14 +160,14 @@ export interface paths {
         };
         /**
          * Get a session
-         * @description `{id}` is a full session id or a unique prefix; the response carries the full id.
+         * @description `{id}` is a full session id or a unique prefix; the response carries the full id. A `user` key resolves only its own sessions: another key's session answers 404 exactly like an absent one, and a prefix counts only its own matches.
          */
         get: operations["getSession"];
         put?: never;
         post?: never;
         /**
          * Delete a session
-         * @description Deletes the session record and its index entry. A session with a running turn gives 409; a second delete gives 404.
+         * @description Deletes the session record and its index entry. A session with a running turn gives 409; a second delete gives 404. A `user` key deletes only its own sessions (another key's answers 404).
          */
         delete: operations["deleteSession"];
         options?: never;
@@ -1452,6 +1452,8 @@ export interface components {
             metadata?: {
                 [key: string]: string;
             };
+            /** @description Name of the API key that created the session (`anonymous` when authentication was off). Absent for sessions created before ownership existed: only admins see those. */
+            owner?: string;
         };
         SessionInfoEnvelope: {
             /** @enum {boolean} */
@@ -2684,6 +2686,8 @@ export interface operations {
                 backend?: components["parameters"]["SessionBackendQuery"];
                 /** @description Only sessions with this status. */
                 status?: components["parameters"]["SessionStatusQuery"];
+                /** @description Only records of this key name (admins only). */
+                owner?: components["parameters"]["OwnerQuery"];
                 /** @description Page size. */
                 limit?: components["parameters"]["LimitQuery"];
                 /** @description Number of matching sessions to skip. */

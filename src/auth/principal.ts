@@ -77,3 +77,19 @@ export function allowsBackend(p: Principal | undefined, backend: BackendName): b
 export function allowedBackends<T extends BackendName>(p: Principal | undefined, names: readonly T[]): T[] {
   return names.filter((b) => allowsBackend(p, b));
 }
+
+/**
+ * The owner whose records a principal sees (sessions, jobs, usage): a `user` key only its own, an
+ * admin everyone's (undefined). Anything else answers as if it did not exist.
+ */
+export function visibleOwner(p: Pick<Principal, 'name' | 'role'> | undefined): string | undefined {
+  return p && p.role !== 'admin' ? p.name : undefined;
+}
+
+/** The owner filter of a list: a `user` key always lists only its own; an admin the `owner` it asked for, if any. */
+export function listOwner(
+  p: Pick<Principal, 'name' | 'role'> | undefined,
+  requested: string | undefined,
+): string | undefined {
+  return visibleOwner(p) ?? requested;
+}

@@ -5,6 +5,7 @@
 import type { SchemaPromptRequest } from '../../generated/types';
 import type { RunHandle } from '../backends/runner-types';
 import type { BackendName, TokenUsage, UnifiedEvent } from '../backends/types';
+import { visibleOwner, type Principal } from '../auth/principal';
 import type { Config } from '../config/types';
 import { validationError } from '../errors';
 import type { Logger } from '../observability/logger';
@@ -42,6 +43,8 @@ interface TurnState {
   sessionId?: string;
   /** Counted in the active-sessions gauge. */
   active?: boolean;
+  /** Owner of a session this run creates (the key's name). */
+  owner?: string;
 }
 
 export interface SessionObserver {
@@ -66,7 +69,7 @@ export class PromptService {
   }
 
   async execute(req: PromptRequest, ctx: ExecContext): Promise<ExecutionResult> {
-    const { opts, plan, turn, command } = await this.prepare(req, 'json');
+    const { opts, plan, turn, command } = await this.prepare(req, 'json', ctx);
     if (plan.dryRun) return dryRunResult(plan, command, await this.dryRunSession(opts, plan, turn));
     const slot = await this.admit(turn, ctx, plan);
     const report = await this.executor.run(plan, command, slot, ctx, this.spawnHooks(opts, plan, turn));
@@ -86,7 +89,7 @@ export class PromptService {
     sink: EventSink,
     opts: StreamOptions = {},
   ): Promise<ExecutionResult> {
-    const { opts: options, plan, turn, command } = await this.prepare(req, 'stream');
+    const { opts: options, plan, turn, command } = await this.prepare(req, 'stream', ctx);
     const events = new EventEnvelope(plan.backend, sink);
     if (plan.dryRun) {
       const result = dryRunResult(plan, command, await this.dryRunSession(options, plan, turn));
@@ -140,10 +143,14 @@ export class PromptService {
 
   /**
    * The checks of a request up to (not including) the session claim: validation, session
-   * resolution, backend availability. Nothing is claimed or created (jobs check at creation).
+   * resolution, backend availability. Nothing is claimed or created (jobs check at creation, as
+   * `who`: a session they continue must be one `who` sees).
    */
-  async check(req: PromptRequest): Promise<{ backend: BackendName; sessionId?: string }> {
-    const { plan, turn } = await this.prepare(req, 'stream', false);
+  async check(
+    req: PromptRequest,
+    who?: Pick<Principal, 'name' | 'role'>,
+  ): Promise<{ backend: BackendName; sessionId?: string }> {
+    const { plan, turn } = await this.prepare(req, 'stream', { principal: who }, false);
     return { backend: plan.backend, sessionId: turn.sessionId };
   }
 
@@ -153,15 +160,18 @@ export class PromptService {
   private async prepare(
     req: PromptRequest,
     mode: 'json' | 'stream',
+    ctx: { principal?: Pick<Principal, 'name' | 'role'>; meta?: ExecContext['meta'] },
     claim = true,
   ): Promise<{ opts: ExecutionOptions; plan: RunPlan; turn: TurnState; command: string }> {
-    const turn: TurnState = {};
+    // A job's run has no request principal: it acts for the job's owner (the key in its meta).
+    const turn: TurnState = { owner: ctx.principal?.name ?? ctx.meta?.key };
     let cwd: string;
     if (req.session_id !== undefined) {
       if (req.ephemeral === true) {
         throw validationError([{ path: 'body.ephemeral', message: 'must not be true together with session_id' }]);
       }
-      const session = await this.store.resolve(req.session_id);
+      // A user key continues only its own sessions (another key's is "not found").
+      const session = await this.store.resolve(req.session_id, visibleOwner(ctx.principal));
       if (req.backend !== undefined && req.backend !== session.backend) {
         throw validationError([
           { path: 'body.backend', message: `does not match the session's backend (${session.backend})` },
@@ -214,7 +224,7 @@ export class PromptService {
     return {
       beforeSpawn: async () => {
         if (turn.session || plan.ephemeral) return;
-        turn.sessionId = await this.createSession(opts, plan, 'active');
+        turn.sessionId = await this.createSession(opts, plan, 'active', turn.owner);
       },
       spawnFailed: async () => {
         if (turn.claim) await this.release(turn);
@@ -233,15 +243,21 @@ export class PromptService {
   private async dryRunSession(opts: ExecutionOptions, plan: RunPlan, turn: TurnState): Promise<string | undefined> {
     if (turn.session) return turn.session.id;
     if (plan.ephemeral) return undefined;
-    return this.createSession(opts, plan, 'completed');
+    return this.createSession(opts, plan, 'completed', turn.owner);
   }
 
   /**
    * A new session record: `active` with no turn yet (a real run, claimed by its creator), or
    * `completed` with one turn (a dry run). Returns its id.
    */
-  private async createSession(opts: ExecutionOptions, plan: RunPlan, status: 'active' | 'completed'): Promise<string> {
+  private async createSession(
+    opts: ExecutionOptions,
+    plan: RunPlan,
+    status: 'active' | 'completed',
+    owner: string | undefined,
+  ): Promise<string> {
     const created = await this.store.create({
+      ...(owner !== undefined ? { owner } : {}),
       backend: plan.backend,
       working_dir: plan.cwd,
       model: plan.requestedModel,

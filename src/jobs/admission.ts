@@ -3,6 +3,7 @@
  * synchronous operation (a prompt's session is resolved now, so the job continues exactly that
  * session), with validation detail paths reported under `body.request`.
  */
+import type { Principal } from '../auth/principal';
 import type { BackendName } from '../backends/types';
 import { ApiError, type ValidationDetail, validationError } from '../errors';
 import type { AggregateService, Prepared } from '../execution/aggregate';
@@ -31,6 +32,7 @@ export async function admitJobRequest(
   input: CreateJobInput,
   prompt: PromptService,
   aggregates: AggregateService,
+  who: Pick<Principal, 'name' | 'role'>,
 ): Promise<AdmittedRequest> {
   const request = input.request;
   try {
@@ -41,7 +43,8 @@ export async function admitJobRequest(
           { path: 'body.output_format', message: 'must be json (a job always records its events)' },
         ]);
       }
-      const checked = await prompt.check(req);
+      // as its creator: a session of another key is "not found"
+      const checked = await prompt.check(req, who);
       const stored = checked.sessionId ? { ...request, session_id: checked.sessionId } : request;
       return {
         request: stored,

@@ -120,7 +120,7 @@ export class JobService {
       const earlier = await replayed(this.store, who.name, idempotencyKey, hash);
       if (earlier) return { record: this.jobs.view(earlier), created: false };
     }
-    const admitted = await admitJobRequest(input, this.prompt, this.aggregates);
+    const admitted = await admitJobRequest(input, this.prompt, this.aggregates, who);
     if (this.scheduler.stopped) throw new ApiError('shutting_down', 'server shutting down');
     if (this.scheduler.counts.queued >= this.config.jobs.max_queued) {
       throw new ApiError('queue_full', 'job queue is full', { headers: { 'Retry-After': '1' } });

@@ -49,6 +49,7 @@ export interface SessionInfo {
   title?: string;
   error_message?: string;
   metadata?: Record<string, string>;
+  owner?: string;
 }
 
 /** RFC 3339 UTC with milliseconds (legacy records may hold other offsets or nanoseconds). */
@@ -86,5 +87,6 @@ export function toSessionInfo(record: SessionRecord): SessionInfo {
   if (record.title) info.title = record.title;
   if (record.error_message) info.error_message = record.error_message;
   if (record.metadata && Object.keys(record.metadata).length > 0) info.metadata = { ...record.metadata };
+  if (record.owner) info.owner = record.owner;
   return info;
 }

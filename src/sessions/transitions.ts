@@ -41,6 +41,7 @@ export function newRecord(id: string, input: NewSession, now: Date, holder?: Cla
     rec.initial_prompt = truncateChars(input.initial_prompt, INITIAL_PROMPT_MAX_CHARS);
   }
   if (input.metadata && Object.keys(input.metadata).length > 0) rec.metadata = { ...input.metadata };
+  if (input.owner !== undefined) rec.owner = input.owner;
   if (rec.status === 'active' && holder) rec.claimed_by = { ...holder };
   return rec;
 }

@@ -33,6 +33,11 @@ export interface SessionRecord {
   error_message?: string;
   metadata?: Record<string, string>;
   backend_cumulative_usage?: TokenUsage;
+  /**
+   * Name of the API key that created the session (`anonymous` when auth was off). Absent on
+   * records written before ownership existed: such a session belongs to no one (admins only).
+   */
+  owner?: string;
   /** Set while `status` is `active`: the process that claimed the running turn. */
   claimed_by?: ClaimHolder;
 }
@@ -44,6 +49,8 @@ export interface NewSession {
   initial_prompt?: string;
   tags: string[];
   metadata?: Record<string, string>;
+  /** The creating key's name; absent → a session of no one (admins only), like a legacy record. */
+  owner?: string;
   /** `active` for a real turn (claimed by the creator), `completed` with turn_count 1 for a dry run. */
   status: 'active' | 'completed';
   turn_count: number;
@@ -52,6 +59,8 @@ export interface NewSession {
 export interface ListFilter {
   backend?: BackendName;
   status?: SessionStatus;
+  /** Only sessions of this owner (a user key's own, or an admin's `owner` filter); undefined → every session. */
+  owner?: string;
   limit: number;
   offset: number;
 }
@@ -93,8 +102,13 @@ export interface StoreHealth {
 export interface SessionStore {
   /** Creates a record with a fresh 32-hex id. */
   create(input: NewSession): Promise<SessionRecord>;
-  /** Exact id or unique prefix (input already validated as `^[0-9a-f]{1,32}$`). */
-  resolve(idOrPrefix: string): Promise<SessionRecord>;
+  /**
+   * Exact id or unique prefix (input already validated as `^[0-9a-f]{1,32}$`). With `owner`, only
+   * that owner's sessions exist for this call: another owner's (or an unowned) session answers
+   * `session_not_found` exactly like an absent one, and an ambiguous prefix counts only the owner's
+   * matches. Without `owner`, every session (an admin).
+   */
+  resolve(idOrPrefix: string, owner?: string): Promise<SessionRecord>;
   list(filter: ListFilter): Promise<ListPage>;
   /**
    * Claims a turn on a session: fails with `session_busy` when a valid claim is held

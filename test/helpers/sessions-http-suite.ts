@@ -65,6 +65,7 @@ export function describeSessionsHttpContract(name: string, openStore: (home: str
         turn_count: 2,
         tags: ['api'],
         metadata: { team: 'x' },
+        owner: 'anonymous',
       });
       expect(Object.keys(info.body.data)).toEqual([
         'id',
@@ -78,6 +79,7 @@ export function describeSessionsHttpContract(name: string, openStore: (home: str
         'token_usage',
         'tags',
         'metadata',
+        'owner',
       ]);
       expect(info.body.data).not.toHaveProperty('backend_session_id');
     });

@@ -3,7 +3,8 @@
  *
  * - Journal `index.journal`: a header line `{"clinvk_index":1,"id":J,"prev_id":P,"prev_len":L}`
  *   (random ids), then one JSON array per operation:
- *   `["p",id,backend,status,last_used,mtimeMs,size]` (put), `["x",id,mtimeMs,size]` (the record is
+ *   `["p",id,backend,status,last_used,mtimeMs,size,owner?]` (put; `owner` absent for a session of
+ *   no one, e.g. one written before ownership existed), `["x",id,mtimeMs,size]` (the record is
  *   unreadable), `["d",id]` (delete).
  * - Snapshot `index.json`: `{"clinvk_index":1,"journal":J,"prev_journal":P,"entries":[op…]}`, the
  *   put/unreadable operations of every session; `journal` names the journal that continues it.
@@ -18,7 +19,7 @@ import { SESSION_STATUSES, isFiniteNumber, isInteger, isSessionId } from './reco
 
 export const INDEX_FORMAT = 1;
 
-export type PutOp = ['p', string, string, string, string, number, number];
+export type PutOp = ['p', string, string, string, string, number, number, string?];
 export type UnreadableOp = ['x', string, number, number];
 export type DeleteOp = ['d', string];
 export type JournalOp = PutOp | UnreadableOp | DeleteOp;
@@ -45,7 +46,7 @@ export function isJournalOp(v: unknown): v is JournalOp {
   switch (v[0]) {
     case 'p':
       return (
-        v.length === 7 &&
+        (v.length === 7 || (v.length === 8 && typeof v[7] === 'string')) &&
         isSessionId(v[1]) &&
         isBackendName(v[2]) &&
         SESSION_STATUSES.has(v[3]) &&
@@ -65,7 +66,9 @@ export function isJournalOp(v: unknown): v is JournalOp {
 
 /** The put operation of a record whose file has this mtime and size. */
 export function putOp(rec: SessionRecord, mtimeMs: number, size: number): PutOp {
-  return ['p', rec.id, rec.backend, rec.status, rec.last_used, mtimeMs, size];
+  const op: PutOp = ['p', rec.id, rec.backend, rec.status, rec.last_used, mtimeMs, size];
+  if (rec.owner !== undefined) op.push(rec.owner);
+  return op;
 }
 
 /** Journal lines (each ending with a newline) for `ops`. */

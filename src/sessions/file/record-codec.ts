@@ -28,6 +28,7 @@ const RECORD_KEYS = [
   'error_message',
   'metadata',
   'backend_cumulative_usage',
+  'owner',
   'claimed_by',
 ] as const;
 const KNOWN_KEYS: ReadonlySet<string> = new Set<string>(RECORD_KEYS);
@@ -38,6 +39,7 @@ const OPTIONAL_STRINGS = [
   'title',
   'parent_id',
   'error_message',
+  'owner',
 ] as const;
 
 /** A full session id: 32 lowercase hex, or a legacy 16-hex id. */

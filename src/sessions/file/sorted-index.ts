@@ -2,13 +2,15 @@
  * The in-memory index of the sessions: one entry per record file, and the readable ones kept sorted
  * in list order (last_used descending, then id ascending) so that a page costs no sort.
  */
-import type { JournalOp, UnreadableOp } from './journal';
+import type { JournalOp, PutOp, UnreadableOp } from './journal';
 
 export interface IndexEntry {
   readonly id: string;
   readonly backend: string;
   readonly status: string;
   readonly lastUsed: string;
+  /** The session's owner (key name); undefined for a session of no one. */
+  readonly owner?: string;
   /** `last_used` in epoch ms (the sort key). */
   readonly lastUsedMs: number;
   /** Record file mtime and size when the entry was written (to find records changed behind the index). */
@@ -26,8 +28,9 @@ export function compareEntries(a: IndexEntry, b: IndexEntry): number {
 
 function entryOf(op: Exclude<JournalOp, ['d', string]>): IndexEntry {
   if (op[0] === 'p') {
-    const [, id, backend, status, lastUsed, mtimeMs, size] = op;
-    return { id, backend, status, lastUsed, lastUsedMs: Date.parse(lastUsed), mtimeMs, size, unreadable: false };
+    const [, id, backend, status, lastUsed, mtimeMs, size, owner] = op;
+    const entry = { id, backend, status, lastUsed, lastUsedMs: Date.parse(lastUsed), mtimeMs, size, unreadable: false };
+    return owner === undefined ? entry : { ...entry, owner };
   }
   const [, id, mtimeMs, size] = op;
   return { id, backend: '', status: '', lastUsed: '', lastUsedMs: 0, mtimeMs, size, unreadable: true };
@@ -103,7 +106,7 @@ export class SortedIndex {
   }
 
   /** One page of the readable entries matching the filter (list order), and how many match in all. */
-  page(filter: { backend?: string; status?: string; offset: number; limit: number }): {
+  page(filter: { backend?: string; status?: string; owner?: string; offset: number; limit: number }): {
     page: IndexEntry[];
     total: number;
   } {
@@ -114,6 +117,7 @@ export class SortedIndex {
     for (const e of this.ordered()) {
       if (filter.backend !== undefined && e.backend !== filter.backend) continue;
       if (filter.status !== undefined && e.status !== filter.status) continue;
+      if (filter.owner !== undefined && e.owner !== filter.owner) continue;
       if (total >= start && total < end) page.push(e);
       total++;
     }
@@ -122,18 +126,26 @@ export class SortedIndex {
 
   /**
    * Prefix resolution over every entry (unreadable ones included, so that their id resolves to an
-   * error instead of "not found"): how many ids start with `prefix`, and the last one found.
+   * error instead of "not found"): how many ids start with `prefix`, and the last one found. With
+   * `owner`, only that owner's entries count (an unreadable record has no known owner: it counts
+   * for every session of no one's viewer, i.e. admins only).
    */
-  findByPrefix(prefix: string): { count: number; id: string } {
+  findByPrefix(prefix: string, owner?: string): { count: number; id: string } {
     let count = 0;
     let id = '';
-    for (const candidate of this.byId.keys()) {
-      if (candidate.startsWith(prefix)) {
+    for (const [candidate, e] of this.byId) {
+      if (candidate.startsWith(prefix) && (owner === undefined || e.owner === owner)) {
         count++;
         id = candidate;
       }
     }
     return { count, id };
+  }
+
+  /** Whether the entry of `id` is visible to a viewer limited to `owner` (undefined → everyone's). */
+  visibleTo(id: string, owner: string | undefined): boolean {
+    const e = this.byId.get(id);
+    return e !== undefined && (owner === undefined || e.owner === owner);
   }
 
   /** Whether the entry of the operation's id already says what `op` says. */
@@ -147,7 +159,8 @@ export class SortedIndex {
         e.status === op[3] &&
         e.lastUsed === op[4] &&
         e.mtimeMs === op[5] &&
-        e.size === op[6]
+        e.size === op[6] &&
+        e.owner === op[7]
       );
     }
     if (op[0] === 'x') return e.unreadable && e.mtimeMs === op[2] && e.size === op[3];
@@ -157,7 +170,11 @@ export class SortedIndex {
   /** Every entry as an operation: readable ones in list order (loading then sorts a sorted array), then unreadable ones. */
   toOps(): JournalOp[] {
     const ops: JournalOp[] = [];
-    for (const e of this.ordered()) ops.push(['p', e.id, e.backend, e.status, e.lastUsed, e.mtimeMs, e.size]);
+    for (const e of this.ordered()) {
+      const op: PutOp = ['p', e.id, e.backend, e.status, e.lastUsed, e.mtimeMs, e.size];
+      if (e.owner !== undefined) op.push(e.owner);
+      ops.push(op);
+    }
     for (const e of this.byId.values()) {
       if (e.unreadable) ops.push(['x', e.id, e.mtimeMs, e.size] satisfies UnreadableOp);
     }

@@ -122,15 +122,16 @@ export class FileSessionStore implements SessionStore {
     });
   }
 
-  async resolve(idOrPrefix: string): Promise<SessionRecord> {
+  async resolve(idOrPrefix: string, owner?: string): Promise<SessionRecord> {
     return this.guard('resolve', async () => {
       await this.state.ensureReady();
       if (!/^[0-9a-f]{1,32}$/.test(idOrPrefix)) throw sessionNotFound(idOrPrefix);
       await this.refresh();
       for (let attempt = 0; ; attempt++) {
-        const id = await this.matchId(idOrPrefix);
+        const id = await this.matchId(idOrPrefix, owner);
         const r = readRecordFile(this.dir, id);
-        if (r.kind === 'ok') return r.record;
+        // The record file is the truth: an index entry naming another owner is stale (repaired below).
+        if (r.kind === 'ok' && (owner === undefined || r.record.owner === owner)) return r.record;
         // Unreadable, or gone (deleted meanwhile, or a stale entry): bring the entry up to date.
         await this.withLock(async () => this.index.repairLocked([id]));
         if (r.kind === 'unreadable') {
@@ -153,7 +154,13 @@ export class FileSessionStore implements SessionStore {
         for (const e of page) {
           const r = readRecordFile(this.dir, e.id);
           const rec = r.kind === 'ok' ? r.record : undefined;
-          if (rec && rec.backend === e.backend && rec.status === e.status && rec.last_used === e.lastUsed) {
+          if (
+            rec &&
+            rec.backend === e.backend &&
+            rec.status === e.status &&
+            rec.last_used === e.lastUsed &&
+            rec.owner === e.owner
+          ) {
             sessions.push(rec);
           } else {
             if (r.kind === 'unreadable') this.warnUnreadable(e.id, r.reason);
@@ -415,15 +422,18 @@ export class FileSessionStore implements SessionStore {
 
   // ---------------------------------------------------------------------------- resolution
 
-  /** Exact id wins; otherwise the unique id starting with the input. */
-  private async matchId(input: string): Promise<string> {
-    if (this.sessions().has(input)) return input;
-    if (isSessionId(input) && fs.existsSync(recordPath(this.dir, input))) {
+  /**
+   * Exact id wins; otherwise the unique id starting with the input. With `owner`, other owners'
+   * sessions are not there at all (not found, and not counted as prefix matches).
+   */
+  private async matchId(input: string, owner: string | undefined): Promise<string> {
+    if (this.sessions().visibleTo(input, owner)) return input;
+    if (!this.sessions().has(input) && isSessionId(input) && fs.existsSync(recordPath(this.dir, input))) {
       // A record the index does not know yet (written by a crashed process): index it.
       await this.withLock(async () => this.index.repairLocked([input]));
-      if (this.sessions().has(input)) return input;
+      if (this.sessions().visibleTo(input, owner)) return input;
     }
-    const match = this.sessions().findByPrefix(input);
+    const match = this.sessions().findByPrefix(input, owner);
     if (match.count === 0) throw sessionNotFound(input);
     if (match.count > 1) throw ambiguousSessionId(input, match.count);
     return match.id;

@@ -257,6 +257,64 @@ export function describeSessionStoreContract(name: string, makeBacking: () => Pr
       expect(after.sessions[0].status).toBe('active');
     });
 
+    test('ownership: owner is stored; resolve and list limited to an owner see only its sessions', async () => {
+      const clock = new Clock();
+      const store = await open(clock);
+      const mine: SessionRecord[] = [];
+      const theirs: SessionRecord[] = [];
+      // 24 sessions of two owners and 4 of no one (legacy): first characters repeat across owners.
+      for (let i = 0; i < 24; i++) {
+        clock.advance(1000);
+        const rec = await store.create(newSession({ owner: i % 2 ? 'team-b' : 'team-a' }));
+        (i % 2 ? theirs : mine).push(rec);
+      }
+      const unowned: SessionRecord[] = [];
+      for (let i = 0; i < 4; i++) unowned.push(await store.create(newSession()));
+      expect(mine[0].owner).toBe('team-a');
+      expect(unowned[0]).not.toHaveProperty('owner');
+      expect(await store.resolve(mine[0].id, 'team-a')).toEqual(mine[0]);
+      expect((await store.resolve(theirs[0].id)).owner).toBe('team-b'); // no owner given: every session
+
+      // Another owner's session, or one of no one, is not there: the same error as an absent id.
+      for (const foreign of [theirs[0].id, unowned[0].id, theirs[1].id.slice(0, 31)]) {
+        await expectApiError(store.resolve(foreign, 'team-a'), 'session_not_found', `session not found: ${foreign}`);
+      }
+      // A prefix counts only the owner's matches; a prefix matching only foreign sessions is not found.
+      const hex = [...'0123456789abcdef'];
+      for (const c of hex) {
+        const own = mine.filter((r) => r.id.startsWith(c));
+        const all = [...mine, ...theirs, ...unowned].filter((r) => r.id.startsWith(c));
+        if (own.length === 1) expect((await store.resolve(c, 'team-a')).id).toBe(own[0].id);
+        if (own.length > 1) {
+          await expectApiError(
+            store.resolve(c, 'team-a'),
+            'ambiguous_session_id',
+            `ambiguous session id prefix "${c}": matches ${own.length} sessions`,
+          );
+        }
+        if (own.length === 0) await expectApiError(store.resolve(c, 'team-a'), 'session_not_found');
+        if (all.length > 1) await expectApiError(store.resolve(c), 'ambiguous_session_id');
+      }
+
+      const a = await store.list({ owner: 'team-a', limit: 5, offset: 2 });
+      const newestFirst = [...mine].reverse();
+      expect(a.total).toBe(12);
+      expect(a.sessions.map((r) => r.id)).toEqual(newestFirst.slice(2, 7).map((r) => r.id));
+      expect(a.sessions.every((r) => r.owner === 'team-a')).toBe(true);
+      expect((await store.list({ owner: 'team-b', limit: 100, offset: 0 })).total).toBe(12);
+      expect((await store.list({ owner: 'nobody', limit: 100, offset: 0 })).total).toBe(0);
+      expect((await store.list({ limit: 100, offset: 0 })).total).toBe(28);
+      const bCodex = await store.list({ owner: 'team-b', backend: 'codex', limit: 100, offset: 0 });
+      expect(bCodex).toEqual({ sessions: [], total: 0 });
+
+      // Turns keep the owner.
+      clock.advance(1000);
+      await store.claimTurn(mine[0].id, STALE);
+      const done = await store.completeTurn(mine[0].id, { success: true }, true);
+      expect(done.owner).toBe('team-a');
+      expect((await store.list({ owner: 'team-a', limit: 1, offset: 0 })).sessions[0]).toEqual(done);
+    });
+
     test('retention: deletes sessions older than the cutoff, never one holding a valid claim', async () => {
       const clock = new Clock();
       const store = await open(clock);

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { FileSessionStore } from '../../../../src/sessions/file';
+import { isJournalOp } from '../../../../src/sessions/file/journal';
 import type { SessionRecord } from '../../../../src/sessions/types';
 import {
   Clock,
@@ -458,5 +459,67 @@ describe('several stores on one directory (same process)', () => {
     // A fresh store loads snapshot + journal consistently.
     const c = await open(dir);
     expect((await c.list({ backend: 'gemini', limit: 1000, offset: 0 })).total).toBe(10);
+  });
+});
+
+describe('owners in the index', () => {
+  test('the owner is in the record file and in the index; it survives a reopen, a compaction and a rebuild', async () => {
+    const dir = sessionsDir();
+    const s1 = await open(dir, { compactMinLines: 4 });
+    const a = await s1.create(newSession({ owner: 'team-a' }));
+    const b = await s1.create(newSession({ owner: 'team-b' }));
+    for (let i = 0; i < 6; i++) await s1.completeTurn(a.id, { success: true }, true); // compactions
+    await s1.idle();
+    expect(readJson(dir, a.id).owner).toBe('team-a');
+    const journal = fs.readFileSync(path.join(dir, 'index.journal'), 'utf8');
+    const snapshot = fs.readFileSync(path.join(dir, 'index.json'), 'utf8');
+    expect(`${journal}${snapshot}`).toContain('"team-a"');
+    await s1.close();
+    const expectOwners = async (s: FileSessionStore) => {
+      expect((await s.list({ owner: 'team-a', limit: 10, offset: 0 })).sessions.map((r) => r.id)).toEqual([a.id]);
+      expect((await s.list({ owner: 'team-b', limit: 10, offset: 0 })).sessions.map((r) => r.id)).toEqual([b.id]);
+      await expectApiError(s.resolve(b.id, 'team-a'), 'session_not_found');
+    };
+    const s2 = await open(dir);
+    await expectOwners(s2);
+    await s2.close();
+    fs.unlinkSync(path.join(dir, 'index.json'));
+    fs.unlinkSync(path.join(dir, 'index.journal'));
+    await expectOwners(await open(dir));
+  });
+
+  test('a record and journal from before ownership: the session belongs to no one (admins only)', async () => {
+    const dir = sessionsDir();
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const id = 'ab'.repeat(16);
+    const rec = {
+      id,
+      backend: 'claude',
+      created_at: '2026-01-01T00:00:00.000Z',
+      last_used: '2026-01-01T00:00:00.000Z',
+      working_dir: '/tmp/project',
+      status: 'completed',
+      turn_count: 1,
+      token_usage: { input_tokens: 0, output_tokens: 0 },
+      tags: ['api'],
+    };
+    fs.writeFileSync(path.join(dir, `${id}.json`), JSON.stringify(rec, null, 2));
+    const st = fs.statSync(path.join(dir, `${id}.json`));
+    // A journal as written before owners existed: put operations of seven elements.
+    fs.writeFileSync(
+      path.join(dir, 'index.journal'),
+      '{"clinvk_index":1,"id":"0123abcd","prev_id":null,"prev_len":0}\n' +
+        `${JSON.stringify(['p', id, 'claude', 'completed', rec.last_used, st.mtimeMs, st.size])}\n`,
+    );
+    const put = ['p', id, 'claude', 'completed', rec.last_used, st.mtimeMs, st.size];
+    expect(isJournalOp(put)).toBe(true);
+    expect(isJournalOp([...put, 'team-a'])).toBe(true);
+    expect(isJournalOp([...put, 7])).toBe(false);
+    const s = await open(dir);
+    expect(await s.resolve(id)).not.toHaveProperty('owner');
+    expect((await s.list({ limit: 10, offset: 0 })).total).toBe(1);
+    expect((await s.list({ owner: 'team-a', limit: 10, offset: 0 })).total).toBe(0);
+    await expectApiError(s.resolve(id, 'team-a'), 'session_not_found', `session not found: ${id}`);
+    await expectApiError(s.resolve('ab', 'team-a'), 'session_not_found', 'session not found: ab');
   });
 });
