@@ -20,7 +20,7 @@ import { ApiError } from '../errors';
 import { packageVersion } from '../lib/package-version';
 import { createSilentLogger } from '../observability/logger';
 import { gopassPathFrom, keySourceOf, resolveApiKeys } from '../auth/sources';
-import type { EventSink } from '../execution/prompt-service';
+import type { EventSink } from '../execution/events/sink';
 import type { NativeEvent } from '../execution/types';
 import { createSessionStore } from '../sessions';
 import { findCredentials, hasCredential, type CredentialFinding } from './credentials';

@@ -13,22 +13,13 @@ import type { SessionRecord, SessionStore, TurnClaim } from '../sessions/types';
 import { CANCEL_DISCONNECT, Executor, RunReport } from './executor';
 import type { Planner, RunPlan, SessionContext } from './plan';
 import { dryRunResult, resultOf, runError, turnUsage } from './results';
-import type { ExecContext, ExecutionOptions, ExecutionResult, NativeEvent } from './types';
+import { EventEnvelope } from './events/envelope';
+import { Heartbeat } from './events/heartbeat';
+import type { EventSink } from './events/sink';
+import type { ExecContext, ExecutionOptions, ExecutionResult } from './types';
 
 /** The request body of executePrompt, as generated from the contract. */
 export type PromptRequest = SchemaPromptRequest;
-
-/** Where a stream run writes its events (the HTTP layer encodes them). */
-export interface EventSink {
-  /** Called once, right after spawn (or validation for a dry run): write the response head. */
-  open(sessionId: string | undefined): void;
-  /** Writes one event; false → the socket is full, wait for `drained`. */
-  write(event: NativeEvent): boolean;
-  drained(): Promise<void>;
-  /** Aborts the response (socket destroyed) after a write timeout. */
-  abort(): void;
-  close(): void;
-}
 
 export interface StreamOptions {
   /** false: no heartbeat events (jobs: their readers get heartbeats of their own). */
@@ -370,75 +361,4 @@ function writeTerminal(events: EventEnvelope, report: RunReport, result: Executi
   const code =
     report.status === 'line_too_long' ? 'stream_line_too_long' : report.status === 'canceled' ? 'canceled' : err.code;
   events.terminal('error', { message: err.message, code, exit_code: report.exitCode });
-}
-
-/** Adds the native envelope (backend, session, timestamp, gap-free sequence) to events. */
-export class EventEnvelope {
-  private sequence = 0;
-  private sessionId?: string;
-  private ended = false;
-
-  constructor(
-    private readonly backend: NativeEvent['backend'],
-    private readonly sink: EventSink,
-  ) {}
-
-  session(id: string | undefined): void {
-    this.sessionId = id;
-  }
-
-  emit(ev: UnifiedEvent): boolean {
-    return this.write(ev.type, ev.content as Record<string, unknown>);
-  }
-
-  terminal(type: 'done' | 'error', content: Record<string, unknown>): void {
-    this.write(type, content);
-    this.ended = true;
-  }
-
-  private write(type: NativeEvent['type'], content: Record<string, unknown>): boolean {
-    if (this.ended) return true;
-    const ev: NativeEvent = { type, backend: this.backend } as NativeEvent;
-    if (this.sessionId) ev.session_id = this.sessionId;
-    ev.timestamp = new Date().toISOString();
-    ev.sequence = ++this.sequence;
-    ev.content = content;
-    return this.sink.write(ev);
-  }
-}
-
-/** Calls `beat` when nothing was written for `intervalMs` (0 disables). */
-class Heartbeat {
-  private timer?: NodeJS.Timeout;
-  private last = 0;
-  constructor(
-    private readonly intervalMs: number,
-    private readonly beat: () => void,
-  ) {}
-  start(): void {
-    if (this.intervalMs <= 0) return;
-    this.last = Date.now();
-    this.schedule(this.intervalMs);
-  }
-  /** Per streamed event: only a timestamp (no timer churn on the hot path). */
-  touch(): void {
-    this.last = Date.now();
-  }
-  stop(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-  private schedule(ms: number): void {
-    this.timer = setTimeout(() => {
-      const idle = Date.now() - this.last;
-      if (idle >= this.intervalMs) {
-        this.beat();
-        this.last = Date.now();
-        this.schedule(this.intervalMs);
-      } else {
-        this.schedule(this.intervalMs - idle);
-      }
-    }, ms);
-    this.timer.unref();
-  }
 }

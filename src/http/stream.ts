@@ -3,7 +3,7 @@
  * TCP no-delay, backpressure through `drain`.
  */
 import type { Response } from 'express';
-import type { EventSink } from '../execution/prompt-service';
+import type { EventSink } from '../execution/events/sink';
 import type { NativeEvent } from '../execution/types';
 
 export function openStream(res: Response, contentType: string, extra: Record<string, string> = {}): void {
