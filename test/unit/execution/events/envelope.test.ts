@@ -39,7 +39,7 @@ test('nothing is written after the terminal event', () => {
   const sink = recordingSink();
   const env = new EventEnvelope('claude', sink);
   env.terminal('error', { message: 'boom', code: 'backend_failed', exit_code: 1 });
-  expect(env.emit({ type: 'message', content: { text: 'late' } })).toBe(true);
+  expect(env.emit({ type: 'message', content: { text: 'late', role: 'assistant' } })).toBe(true);
   env.terminal('done', { exit_code: 0, duration_ms: 0 });
   expect(sink.events.map((e) => e.type)).toEqual(['error']);
 });
@@ -47,6 +47,6 @@ test('nothing is written after the terminal event', () => {
 test("emit reports a full sink (the caller's backpressure signal)", () => {
   const sink = recordingSink(true);
   const env = new EventEnvelope('codex', sink);
-  expect(env.emit({ type: 'message', content: { text: 'x' } })).toBe(false);
+  expect(env.emit({ type: 'message', content: { text: 'x', role: 'assistant' } })).toBe(false);
   expect(sink.events).toHaveLength(1);
 });
