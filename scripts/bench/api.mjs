@@ -8,7 +8,13 @@
 // For each endpoint the two servers are driven alternately (bare, clinvk, bare, …) for `rounds`
 // rounds of `seconds` each with autocannon at `connections` connections; the table prints the
 // median req/s, the median p99 latency and the ratio clinvk / bare of the medians (target ≥ 0.50).
+//
+// --endpoints=/health,/api/v1/backends  measure only these.
+// --profile=DIR  CPU-profile the clinvk server (node --cpu-prof, written to DIR at shutdown) while
+//                only clinvk is driven (one round per endpoint); summarise it with
+//                `node scripts/bench/lib/cpuprofile-top.mjs DIR/*.cpuprofile`.
 import { fork } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   BENCH_DIR,
@@ -24,9 +30,10 @@ import {
   table,
 } from './lib/common.mjs';
 
-const opts = parseArgs(process.argv.slice(2), { rounds: 5, seconds: 3, connections: 16 });
+const opts = parseArgs(process.argv.slice(2), { rounds: 5, seconds: 3, connections: 16, endpoints: '', profile: '' });
 const KEY = 'bench-key-0123456789';
-const ENDPOINTS = ['/health', '/api/v1/backends', '/api/v1/sessions', '/openai/v1/models'];
+const ALL_ENDPOINTS = ['/health', '/api/v1/backends', '/api/v1/sessions', '/openai/v1/models'];
+const ENDPOINTS = opts.endpoints ? opts.endpoints.split(',') : ALL_ENDPOINTS;
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -41,11 +48,18 @@ async function startBare(bodies) {
   const ready = new Promise((resolve) => child.once('message', resolve));
   child.send({ bodies });
   const { url } = await ready;
-  return { url, stop: () => child.kill('SIGKILL') };
+  return { url, pid: child.pid, stop: () => child.kill('SIGKILL') };
 }
 
-async function drive(url, pathName, headers) {
+/** User + system CPU time of a process in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMsOf(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+async function drive(url, pathName, headers, pid) {
   const { default: autocannon } = await import('autocannon');
+  const cpu0 = cpuMsOf(pid);
   const r = await autocannon({
     url: url + pathName,
     connections: opts.connections,
@@ -53,13 +67,19 @@ async function drive(url, pathName, headers) {
     headers,
   });
   if (r.non2xx > 0) throw new Error(`${url}${pathName}: ${r.non2xx} non-2xx answers`);
-  return { rps: r.requests.average, p99: r.latency.p99 };
+  // CPU time the server spent per answered request: far less sensitive to other load on the
+  // machine than req/s (printed next to it as a cross-check of the ratio).
+  const cpuUs = ((cpuMsOf(pid) - cpu0) * 1000) / Math.max(1, r.requests.total);
+  return { rps: r.requests.average, p99: r.latency.p99, cpuUs };
 }
 
 async function main() {
   ensureBuilt();
   printFacts('clinvk non-executing endpoints vs bare Express 5');
   const scratch = makeScratch('clinvk-bench-api-');
+  // The working directory must not be an ancestor of the server's home (scratch/server-home).
+  const work = path.join(scratch, 'work');
+  fs.mkdirSync(work);
   const server = await startServerProcess(
     scratch,
     {
@@ -78,15 +98,18 @@ async function main() {
         gemini: { command: path.join(FAKE_BIN, 'gemini') },
       },
     },
-    { env: { CLINVK_API_KEYS: KEY } },
+    {
+      env: { CLINVK_API_KEYS: KEY },
+      nodeArgs: opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(opts.profile)}`] : [],
+    },
   );
   const auth = { 'x-api-key': KEY };
   // 100 sessions for the list endpoint.
-  await pool(100, 8, async () => {
+  await pool(ENDPOINTS.includes('/api/v1/sessions') ? 100 : 0, 8, async () => {
     const res = await fetch(`${server.url}/api/v1/prompt`, {
       method: 'POST',
       headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ backend: 'claude', prompt: 'hi', workdir: scratch }),
+      body: JSON.stringify({ backend: 'claude', prompt: 'hi', workdir: work }),
     });
     if (res.status !== 200) throw new Error(`session set-up: ${res.status} ${await res.text()}`);
   });
@@ -96,6 +119,15 @@ async function main() {
     if (res.status !== 200) throw new Error(`${p}: ${res.status}`);
     bodies[p] = await res.json();
   }
+  if (opts.profile) {
+    for (const p of ENDPOINTS) {
+      const r = await drive(server.url, p, auth, server.pid);
+      console.log(`${p}: ${fmt(r.rps, 0)} req/s, p99 ${fmt(r.p99, 1)} ms, ${fmt(r.cpuUs, 0)} µs CPU/req (profiled)`);
+    }
+    await server.stop();
+    console.log(`profile written to ${path.resolve(opts.profile)}`);
+    return;
+  }
   const bare = await startBare(bodies);
   const rows = [];
   try {
@@ -103,8 +135,8 @@ async function main() {
       const b = [];
       const c = [];
       for (let i = 0; i < opts.rounds; i++) {
-        b.push(await drive(bare.url, p, {}));
-        c.push(await drive(server.url, p, auth));
+        b.push(await drive(bare.url, p, {}, bare.pid));
+        c.push(await drive(server.url, p, auth, server.pid));
       }
       const bRps = median(b.map((x) => x.rps));
       const cRps = median(c.map((x) => x.rps));
@@ -116,6 +148,8 @@ async function main() {
         fmt(median(c.map((x) => x.p99)), 1),
         fmt(cRps / bRps, 2),
         c.map((x, i) => fmt(x.rps / b[i].rps, 2)).join(' '),
+        `${fmt(median(b.map((x) => x.cpuUs)), 0)} / ${fmt(median(c.map((x) => x.cpuUs)), 0)}`,
+        fmt(median(b.map((x) => x.cpuUs)) / median(c.map((x) => x.cpuUs)), 2),
       ]);
     }
   } finally {
@@ -123,7 +157,20 @@ async function main() {
   }
   const idle = server.procStatus();
   console.log(
-    table(['endpoint', 'bare req/s', 'bare p99 ms', 'clinvk req/s', 'clinvk p99 ms', 'ratio', 'per round'], rows),
+    table(
+      [
+        'endpoint',
+        'bare req/s',
+        'bare p99 ms',
+        'clinvk req/s',
+        'clinvk p99 ms',
+        'ratio',
+        'per round',
+        'CPU µs/req bare / clinvk',
+        'CPU ratio',
+      ],
+      rows,
+    ),
   );
   console.log(
     `server RSS after the run: ${(idle.VmRSS / 1048576).toFixed(1)} MiB (peak ${(idle.VmHWM / 1048576).toFixed(1)} MiB)`,

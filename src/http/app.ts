@@ -11,7 +11,8 @@ import type { HandlerFn } from '../handlers/types';
 import { bodyGuard } from './middleware/body';
 import { requestContext, type RequestObserver } from './middleware/track-request';
 import { errorHandler } from './middleware/errors';
-import { routeMatcher } from './middleware/route';
+import { routeMatcher, routeOf } from './middleware/route';
+import { OperationTable } from './routing';
 import { metaRoutes } from './meta';
 import { createOpenApi, detailsFromAjv, type Context } from './openapi';
 import type { Config } from '../config/types';
@@ -56,21 +57,34 @@ export async function createApp(opts: AppOptions): Promise<AppInstance> {
   app.use(requestContext(logger, config.server.request_timeout_secs * 1000, observers));
   for (const g of opts.guards ?? []) app.use(g);
   app.use(metaRoutes(metrics));
-  app.use(routeMatcher(api));
+  const table = new OperationTable(api);
+  app.use(routeMatcher(table));
   app.use(
     bodyGuard(config.server.max_request_body_bytes, (id) =>
-      id === undefined ? true : api.router.getOperation(id)?.requestBody !== undefined,
+      id === undefined ? true : table.operation(id)?.takesBody === true,
     ),
   );
   app.use(async (req: Request, res: Response, next: NextFunction) => {
     try {
+      const { op, params } = routeOf(res);
+      const query = req.query as Record<string, string | string[]>;
+      const body: unknown = req.body;
+      const method = req.method === 'HEAD' ? 'GET' : req.method;
+      const handler = opts.handlers[op.operationId];
+      if (handler && op.fast && (body === undefined || typeof body === 'object')) {
+        // One parse and one validation with openapi-backend's compiled validators (see routing.ts).
+        const { context, errors } = table.validate(op, params, query, req.headers, body, method, req.path);
+        if (errors) throw validationError(detailsFromAjv(errors));
+        await handler(context, req, res);
+        return;
+      }
       await api.handleRequest(
         {
-          method: req.method === 'HEAD' ? 'GET' : req.method,
+          method,
           path: req.path,
-          query: declaredQuery(api, res.locals.operationId as string, req.query as Record<string, string | string[]>),
+          query: declaredQuery(op.queryNames, query),
           headers: { ...(req.headers as Record<string, string>), 'content-type': 'application/json' },
-          body: req.body,
+          body,
         },
         req,
         res,
@@ -84,11 +98,7 @@ export async function createApp(opts: AppOptions): Promise<AppInstance> {
 }
 
 /** Only the operation's declared query parameters are validated; others are ignored. */
-function declaredQuery(api: OpenAPIBackend, operationId: string, query: Record<string, string | string[]>) {
-  const op = api.router.getOperation(operationId);
-  const names = new Set(
-    ((op?.parameters ?? []) as { in?: string; name?: string }[]).filter((p) => p.in === 'query').map((p) => p.name),
-  );
+function declaredQuery(names: ReadonlySet<string>, query: Record<string, string | string[]>) {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(query)) if (names.has(k)) out[k] = v;
   return out;

@@ -160,7 +160,7 @@ function yamlOf(obj, indent = '') {
 export async function startServerProcess(
   scratch,
   config,
-  { exposeGc = true, name = 'server', eventLoopDelay = false, env = {}, root = undefined } = {},
+  { exposeGc = true, name = 'server', eventLoopDelay = false, env = {}, root = undefined, nodeArgs = [] } = {},
 ) {
   const home = path.join(scratch, `${name}-home`);
   fs.mkdirSync(home, { recursive: true });
@@ -181,7 +181,7 @@ export async function startServerProcess(
       CLINVK_BENCH_ROOT: root ?? '',
       ...env,
     },
-    execArgv: exposeGc ? ['--expose-gc'] : [],
+    execArgv: [...(exposeGc ? ['--expose-gc'] : []), ...nodeArgs],
     stdio: ['ignore', 'ignore', logFd, 'ipc'],
   });
   fs.closeSync(logFd);

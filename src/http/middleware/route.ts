@@ -1,53 +1,33 @@
 /** Route matching before the body is read: 404 and 405 in the path's style. */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type OpenAPIBackend from 'openapi-backend';
-import { ApiError, validationError, type ValidationDetail } from '../../errors';
+import { ApiError, validationError } from '../../errors';
 import { ctxOf } from '../request-context';
+import type { OperationTable, RouteMatch } from '../routing';
 
-const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+/** The route of a request that reached the operation handlers (set by routeMatcher). */
+export function routeOf(res: Response): Extract<RouteMatch, { kind: 'operation' }> {
+  return res.locals.route as Extract<RouteMatch, { kind: 'operation' }>;
+}
 
-export function routeMatcher(api: OpenAPIBackend): RequestHandler {
+export function routeMatcher(table: OperationTable): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    const method = req.method === 'HEAD' ? 'GET' : req.method;
-    const match = (m: string) => api.router.matchOperation({ method: m, path: req.path, headers: {} });
-    const op = match(method);
-    if (op) {
-      ctxOf(res).route = op.path;
-      res.locals.operationId = op.operationId;
+    const match = table.match(req.method, req.path);
+    if (match.kind === 'operation') {
+      ctxOf(res).route = match.op.path;
+      res.locals.route = match;
+      res.locals.operationId = match.op.operationId;
       // POST operations without a request body (cancel) accept an empty body
-      res.locals.bodyless = op.requestBody === undefined;
-      const bad = malformedParams(op.path, req.path);
-      if (bad.length > 0) return next(validationError(bad));
+      res.locals.bodyless = !match.op.takesBody;
+      // path parameters whose raw segment is not valid percent-encoding: 400 on `path.<name>`
+      if (match.malformed.length > 0) return next(validationError(match.malformed));
       return next();
     }
-    const allowed = METHODS.filter((m) => match(m));
-    if (allowed.length === 0) return next(new ApiError('not_found', `no route for ${req.method} ${req.path}`));
-    if (allowed.includes('GET')) allowed.splice(allowed.indexOf('GET') + 1, 0, 'HEAD');
-    ctxOf(res).route = match(allowed[0]!)!.path;
+    if (match.kind === 'not_found') return next(new ApiError('not_found', `no route for ${req.method} ${req.path}`));
+    ctxOf(res).route = match.route;
     next(
       new ApiError('method_not_allowed', `method ${req.method} not allowed for ${req.path}`, {
-        headers: { Allow: allowed.join(', ') },
+        headers: { Allow: match.allowed.join(', ') },
       }),
     );
   };
-}
-
-/**
- * Path parameters whose raw segment is not valid percent-encoding (`%ff` is not UTF-8, `%`, `%zz`):
- * a 400 on `path.<name>` in the path's style, instead of an exception while decoding.
- */
-export function malformedParams(template: string, rawPath: string): ValidationDetail[] {
-  const names = template.split('/');
-  const values = rawPath.split('/');
-  const out: ValidationDetail[] = [];
-  names.forEach((segment, i) => {
-    const m = /^\{(.+)\}$/.exec(segment);
-    if (!m || values[i] === undefined) return;
-    try {
-      decodeURIComponent(values[i]!);
-    } catch {
-      out.push({ path: `path.${m[1]}`, message: 'must be valid percent-encoded UTF-8' });
-    }
-  });
-  return out;
 }
