@@ -42,7 +42,11 @@ describe('OperationTable', () => {
 
   it('answers 405 with the allowed methods and 404 for unknown paths', async () => {
     const t = await table();
-    expect(t.match('POST', '/health')).toEqual({ kind: 'method_not_allowed', allowed: ['GET', 'HEAD'], route: '/health' });
+    expect(t.match('POST', '/health')).toEqual({
+      kind: 'method_not_allowed',
+      allowed: ['GET', 'HEAD'],
+      route: '/health',
+    });
     expect(t.match('PUT', '/api/v1/sessions/x')).toEqual({
       kind: 'method_not_allowed',
       allowed: ['GET', 'HEAD', 'DELETE'],
