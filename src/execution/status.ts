@@ -72,7 +72,11 @@ export class StatusService {
     return this.versions.peek(name, command);
   }
 
-  async health(): Promise<HealthReport> {
+  /**
+   * `owner`: the caller sees only its own sessions (a user key), so `session_count` counts only
+   * those; undefined → every session.
+   */
+  async health(owner?: string): Promise<HealthReport> {
     const backends: HealthReport['backends'] = [];
     for (const name of ADAPTER_ORDER) {
       const st = await this.availability.check(name);
@@ -82,6 +86,12 @@ export class StatusService {
       backends.push(entry);
     }
     const store = await this.store.health();
+    if (store.available && owner !== undefined) {
+      store.session_count = await this.store
+        .list({ owner, limit: 1, offset: 0 })
+        .then((page) => page.total)
+        .catch(() => 0);
+    }
     const enabled = backends.filter((b) => b.enabled);
     let status: HealthReport['status'] = 'ok';
     if (enabled.length === 0 || enabled.some((b) => !b.available)) status = 'degraded';

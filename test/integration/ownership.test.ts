@@ -90,6 +90,16 @@ describe('session ownership', () => {
     expect((await list(KEY_ADMIN, '?owner=nobody')).total).toBe(0);
   });
 
+  it("/health counts only the caller's own sessions for a user key, all of them for an admin", async () => {
+    const counts: Record<string, number> = {};
+    for (const [name, key] of Object.entries(KEY_OF)) {
+      const res = await request(t.app).get('/health').set(as(key));
+      expectMatchesSpec('healthCheck', res.status, res.body);
+      counts[name] = res.body.session_store.session_count as number;
+    }
+    expect(counts).toEqual({ 'team-a': 3, 'team-b': 2, ops: 6 });
+  });
+
   it("another key's session id, prefix or continuation answers exactly like an absent session", async () => {
     const foreign = ids['team-b'][0];
     const prefix = foreign.slice(0, 31); // matches only that session

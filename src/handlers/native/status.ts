@@ -1,5 +1,5 @@
 /** GET /api/v1/backends (listBackends) and GET /health (healthCheck). */
-import { isAdmin } from '../../auth/principal';
+import { isAdmin, visibleOwner } from '../../auth/principal';
 import type { StatusService } from '../../execution/status';
 import { ctxOf } from '../../http/request-context';
 import { sendData, sendJson } from '../../http/respond';
@@ -21,7 +21,8 @@ export function listBackends(status: StatusService): HandlerFn {
  */
 export function healthCheck(status: StatusService): HandlerFn {
   return async (_c, _req, res) => {
-    const report = await status.health();
+    // a user key's session count counts only its own sessions
+    const report = await status.health(visibleOwner(ctxOf(res).principal));
     const code = report.status === 'unhealthy' ? 503 : 200;
     sendJson(res, code, ctxOf(res).principal ? report : { status: report.status });
   };
