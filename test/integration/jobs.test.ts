@@ -382,16 +382,32 @@ describe('jobs: sessions busy at start, executions list and cancel', () => {
     expect((await turn).status).toBe(200);
   });
 
-  test('executions: a running synchronous run and a running job are listed; cancel stops them', async () => {
+  test('executions: a running synchronous run and a running job are listed; cancel kills their process groups', async () => {
     const sync = fetch(`${t.url}/api/v1/prompt`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ backend: 'claude', prompt: '[SLEEP:20000] sync to cancel', ephemeral: true }),
+      body: JSON.stringify({
+        backend: 'claude',
+        prompt: '[GRANDCHILD] [IGNORE_TERM] [SLEEP:20000] sync to cancel',
+        ephemeral: true,
+      }),
     });
     const job = await createJob(t.url, {
       operation: 'prompt',
-      request: { backend: 'codex', prompt: '[SLEEP:20000] job to cancel', ephemeral: true },
+      request: { backend: 'codex', prompt: '[GRANDCHILD] [SLEEP:20000] job to cancel', ephemeral: true },
     });
+    // Both CLIs and the grandchild each spawned (same process group, not detached).
+    const family = (text: string) => {
+      const cli = t.log().find((e) => e.event === 'start' && e.argv?.join(' ').includes(text));
+      const grandchild = cli && t.log().find((e) => e.event === 'grandchild' && e.parent === cli.pid);
+      return cli && grandchild ? [cli.pid, grandchild.pid] : undefined;
+    };
+    const pids = await waitFor(() => {
+      const a = family('sync to cancel');
+      const b = family('job to cancel');
+      return a && b ? [...a, ...b] : undefined;
+    }, 15_000);
+    expect(pids.every(isAlive)).toBe(true);
     const listed = await waitFor(async () => {
       const l = await call(t.url, 'GET', '/api/v1/executions', 'listExecutions');
       const running = l.body.data.executions.filter((e: { state: string }) => e.state === 'running');
@@ -412,6 +428,8 @@ describe('jobs: sessions busy at start, executions list and cancel', () => {
     expect((await getJob(t.url, job.body.data.id)).body.data.status).toBe('canceled');
     const gone = await call(t.url, 'POST', `/api/v1/executions/${'0'.repeat(32)}/cancel`, 'cancelExecution');
     expect(gone.status).toBe(404);
+    // The whole process groups are gone (SIGTERM, then SIGKILL for the one ignoring SIGTERM).
+    await waitFor(() => pids.every((pid) => !isAlive(pid)), 10_000);
     await waitFor(async () => {
       const l = await call(t.url, 'GET', '/api/v1/executions', 'listExecutions');
       return l.body.data.executions.length === 0;
