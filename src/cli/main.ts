@@ -15,7 +15,7 @@ import { resolveApiKeys } from '../auth/sources';
 import { reloadKeySet } from '../auth/reload';
 import type { KeyRegistry } from '../auth/registry';
 import { keySourceOf, readKeyFile } from '../auth/sources';
-import { isLoopbackHost, securityStartupProblems } from '../security/startup';
+import { exposesApiWithoutKeys, isLoopbackHost, securityStartupProblems } from '../security/startup';
 import { renderBanner } from './banner';
 import { checkNewKeyOptions, keyFromInput, keyStanza, KEYS_USAGE, newApiKey, readAll, sha256Hex } from './keys';
 
@@ -319,7 +319,7 @@ export { isLoopbackHost };
 export function startupWarnings(config: Config): string[] {
   const out: string[] = [];
   // Without server.allow_unauthenticated this is a start-up error (securityStartupProblems).
-  if (!isLoopbackHost(config.server.host) && config.api_keys.length === 0 && config.auth.keys.length === 0) {
+  if (exposesApiWithoutKeys(config, config.api_keys.length > 0 || config.auth.keys.length > 0)) {
     out.push(
       `binding to non-loopback address ${config.server.host} without API keys (server.allow_unauthenticated): anyone who can reach the port can run the CLIs`,
     );

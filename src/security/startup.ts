@@ -43,9 +43,26 @@ export function enforcementFacts(
   };
 }
 
+/**
+ * What the process serves: `api` (the HTTP API; the default) or `worker` (runs CLIs, serves no
+ * API — exempt from the rule on unauthenticated non-loopback binds).
+ */
+export type ServerRole = 'api' | 'worker';
+
+/**
+ * The one place that decides whether a process exposes the API to anyone who can reach its port:
+ * an API bound to a non-loopback address with no API key. A start-up error unless
+ * `server.allow_unauthenticated` is set (then a warning); a worker serves no API and is exempt.
+ */
+export function exposesApiWithoutKeys(config: Config, hasKeys: boolean, role: ServerRole = 'api'): boolean {
+  return role !== 'worker' && !hasKeys && !isLoopbackHost(config.server.host);
+}
+
 export interface StartupCheckOptions {
   /** API keys are configured (from any source). */
   hasKeys: boolean;
+  /** Default `api`. */
+  role?: ServerRole;
   asRoot?: boolean;
   serverEnv?: NodeJS.ProcessEnv;
 }
@@ -55,7 +72,7 @@ export function securityStartupProblems(config: Config, o: StartupCheckOptions):
   const out: string[] = [];
   const asRoot = o.asRoot ?? runningAsRoot();
   const s = config.server;
-  if (!isLoopbackHost(s.host) && !o.hasKeys && !s.allow_unauthenticated) {
+  if (exposesApiWithoutKeys(config, o.hasKeys, o.role) && !s.allow_unauthenticated) {
     out.push(
       `config error: server.host: binding to non-loopback address ${s.host} without API keys (anyone who can reach the port could run the CLIs): configure API keys or set server.allow_unauthenticated: true`,
     );

@@ -401,6 +401,7 @@ describe('helpers', () => {
     const config = {
       server: { host: '127.0.0.1' },
       api_keys: [],
+      auth: { keys: [] },
       unified_flags: { dry_run: false },
     } as unknown as Config;
     expect(startupWarnings(config)).toEqual([]);

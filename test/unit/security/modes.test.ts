@@ -155,6 +155,8 @@ describe('start-up', () => {
       expect.stringMatching(/^config error: server\.host: binding to non-loopback address 0\.0\.0\.0 without API keys/),
     ]);
     expect(securityStartupProblems(c, { hasKeys: true, asRoot: false })).toEqual([]);
+    // a worker serves no API: exempt
+    expect(securityStartupProblems(c, { hasKeys: false, asRoot: false, role: 'worker' })).toEqual([]);
     c.server.allow_unauthenticated = true;
     expect(securityStartupProblems(c, { hasKeys: false, asRoot: false })).toEqual([]);
     c.server.agent_user = 'no-such-user-clinvk';
