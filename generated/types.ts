@@ -1042,6 +1042,14 @@ export interface components {
             /** @description Problems that do not make the backend unavailable (e.g. a version outside the verified range); omitted when there are none. They never change `status`. */
             warnings?: string[];
         };
+        /** @description Present in cluster mode only. While Redis is unreachable the node is `unhealthy` and new runs answer 503 `backend_unavailable`; the node reconnects by itself. */
+        HealthCluster: {
+            redis: {
+                available: boolean;
+                /** @description Why Redis is not reachable. */
+                error?: string;
+            };
+        };
         HealthExecutions: {
             running: number;
             queued: number;
@@ -1059,6 +1067,7 @@ export interface components {
             backends: components["schemas"]["HealthBackend"][];
             session_store: components["schemas"]["HealthSessionStore"];
             executions: components["schemas"]["HealthExecutions"];
+            cluster?: components["schemas"]["HealthCluster"];
         };
         HealthSessionStore: {
             available: boolean;
@@ -2319,6 +2328,7 @@ export type SchemaExecutionResult = components['schemas']['ExecutionResult'];
 export type SchemaExecutionResultEnvelope = components['schemas']['ExecutionResultEnvelope'];
 export type SchemaExtraFlags = components['schemas']['ExtraFlags'];
 export type SchemaHealthBackend = components['schemas']['HealthBackend'];
+export type SchemaHealthCluster = components['schemas']['HealthCluster'];
 export type SchemaHealthExecutions = components['schemas']['HealthExecutions'];
 export type SchemaHealthResponse = components['schemas']['HealthResponse'];
 export type SchemaHealthSessionStore = components['schemas']['HealthSessionStore'];

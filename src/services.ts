@@ -27,6 +27,7 @@ import { WorkdirPolicy } from './security/workdir';
 import { cliStateDirs } from './security/child-env';
 import os from 'node:os';
 import { createSessionStore } from './sessions';
+import { startCluster, type ClusterServices } from './cluster';
 import type { SessionStore } from './sessions/types';
 
 export interface Services {
@@ -48,6 +49,8 @@ export interface Services {
   metrics?: Metrics;
   /** Accepted API keys with their principals (replaced on reload). */
   keys: KeyRegistry;
+  /** Cluster mode only: the Redis connection and the cluster-wide admission. */
+  cluster?: ClusterServices;
 }
 
 export interface ServiceOptions {
@@ -73,11 +76,13 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   reapLeftovers(runDir, { ownInstance: instance, logger });
   const runner = new SupervisedRunner({ logger, runDir, instance });
   let metrics: Metrics | undefined;
+  const cluster = config.cluster.enabled ? await startCluster(config, logger) : undefined;
   const limiter = new ExecutionLimiter(
     s.max_concurrent_executions,
     s.max_queued_executions,
     undefined,
     s.exclusive_workdirs,
+    cluster?.admission,
   );
   if (s.metrics_enabled) metrics = new Metrics(() => limiter.queued);
   const store = opts.store ?? (await createSessionStore(config, logger));
@@ -117,7 +122,7 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   const versions = new VersionProbe({
     env: (backend) => ({ ...(opts.env ?? process.env), ...config.backends[backend].env }),
   });
-  const status = new StatusService(config, availability, store, limiter, version, Date.now(), versions);
+  const status = new StatusService(config, availability, store, limiter, version, Date.now(), versions, cluster?.redis);
   const keys = new KeyRegistry({
     entries: config.auth.keys,
     unnamed: config.api_keys,
@@ -140,5 +145,6 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
     versions,
     metrics,
     keys,
+    cluster,
   };
 }

@@ -450,6 +450,38 @@ export const CONFIG_KEYS = Type.Object(
           'Stored events per job; beyond it only the terminal event is stored (a truncated marker marks the gap).',
       }),
     }),
+    cluster: section('Cluster mode: several clinvk processes sharing their limits through Redis (docs/cluster.md).', {
+      enabled: bool({
+        default: false,
+        [X_ENV]: 'CLINVK_CLUSTER',
+        description:
+          'Share execution limits, rate-limit buckets and per-key counters with other nodes (needs redis_url).',
+      }),
+      redis_url: Type.Optional(
+        str({
+          minLength: 1,
+          [X_ENV]: 'CLINVK_REDIS_URL',
+          description:
+            'Redis of the cluster (redis://[:password@]host:port[/db]); give the password through the environment.',
+        }),
+      ),
+      key_prefix: str({
+        default: 'clinvk',
+        pattern: '^[A-Za-z0-9_.-]{1,64}$',
+        [X_MESSAGE]: 'must be 1-64 letters, digits, dots, dashes or underscores',
+        description: 'Prefix of every Redis key and channel of this cluster (several clusters may share one Redis).',
+      }),
+      lease_secs: secs({
+        default: 10,
+        description:
+          "How long a node's admissions outlive it: a node that dies frees its places in the cluster-wide limit after at most this.",
+      }),
+      rate_limit_fail: oneOf(['open', 'closed'] as const, {
+        default: 'open',
+        description:
+          'Rate limiting while Redis is unreachable: open lets requests through, closed refuses them (429 rate_limited).',
+      }),
+    }),
   },
   { additionalProperties: false, description: 'The clinvk configuration file.' },
 );

@@ -170,8 +170,12 @@ interface EnvBinding {
   path: string[];
   /** Integer keys take digits only (`CLINVK_PORT=abc` → "must be an integer"). */
   integer: boolean;
+  /** Boolean keys take true/false/1/0/yes/no (anything else is left for the schema to refuse). */
+  boolean: boolean;
   normalise?: (raw: string) => string;
 }
+
+const ENV_BOOLEANS: Record<string, boolean> = { true: true, '1': true, yes: true, false: false, '0': false, no: false };
 
 /** Environment values that are compared case-insensitively. */
 const ENV_NORMALISE: Record<string, (raw: string) => string> = {
@@ -181,7 +185,15 @@ const ENV_NORMALISE: Record<string, (raw: string) => string> = {
 const ENV_BINDINGS: EnvBinding[] = listKeys(CONFIG_KEYS).flatMap((k) => {
   const name = k.schema[X_ENV];
   if (typeof name !== 'string') return [];
-  return [{ name, path: k.path, integer: k.schema.type === 'integer', normalise: ENV_NORMALISE[name] }];
+  return [
+    {
+      name,
+      path: k.path,
+      integer: k.schema.type === 'integer',
+      boolean: k.schema.type === 'boolean',
+      normalise: ENV_NORMALISE[name],
+    },
+  ];
 });
 
 /** Parses a port given as text; numbers pass through (the schema checks the range). */
@@ -216,7 +228,11 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
   for (const binding of ENV_BINDINGS) {
     const raw = envValue(env, binding.name);
     if (raw === undefined) continue;
-    const value = binding.integer ? parsePort(raw, binding.name, problems) : (binding.normalise?.(raw) ?? raw);
+    const value = binding.integer
+      ? parsePort(raw, binding.name, problems)
+      : binding.boolean
+        ? (ENV_BOOLEANS[raw.trim().toLowerCase()] ?? raw)
+        : (binding.normalise?.(raw) ?? raw);
     override(binding.path, value, binding.name);
   }
 
@@ -247,6 +263,9 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
     problems.push(
       'config error: server.cors_allowed_origins: a lone "*" origin cannot be combined with server.cors_allow_credentials: true',
     );
+  }
+  if (config.cluster.enabled && !config.cluster.redis_url) {
+    problems.push('config error: cluster.enabled: cluster mode needs cluster.redis_url (or CLINVK_REDIS_URL)');
   }
   if (problems.length > 0) throw new ConfigError(problems);
 

@@ -56,6 +56,27 @@ export interface AcquireOptions {
   onGranted?: () => void;
 }
 
+/** One execution asking a cluster-wide admission gate for a place (see `cluster/admission.ts`). */
+export interface AdmissionRequest {
+  lane: Lane;
+  /** Part of an admitted aggregate request: waits without the queue-size check. */
+  admitted: boolean;
+  signal: AbortSignal;
+  deadline: number;
+  onReject?: (reason: 'queue_full' | 'queue_timeout') => void;
+  /** Called when the execution has to wait for a place. */
+  onQueued?: () => void;
+}
+
+/**
+ * A limit shared with other server processes (cluster mode). It is asked before the local limiter:
+ * resolves with the function that gives the place back once the execution may run, or rejects like
+ * the local queue does (`queue_full`, `backend_timeout`, canceled) or with 503 when it cannot decide.
+ */
+export interface AdmissionGate {
+  admit(req: AdmissionRequest): Promise<() => void>;
+}
+
 interface Waiter {
   workdir?: string;
   entry?: ExecutionEntry;
@@ -71,6 +92,9 @@ export class ExecutionLimiter {
   private readonly busyDirs = new Map<string, number>();
   private readonly runningEntries = new Set<ExecutionEntry>();
   private readonly idleListeners: (() => void)[] = [];
+  /** Executions waiting at the admission gate (cluster mode). */
+  private readonly gateWaiting = new Set<ExecutionEntry>();
+  private readonly closing = new AbortController();
   private closed = false;
 
   constructor(
@@ -78,6 +102,8 @@ export class ExecutionLimiter {
     readonly maxQueued: number,
     private readonly onChange: () => void = () => undefined,
     readonly exclusiveWorkdirs = false,
+    /** Cluster mode: the cluster-wide limit, asked before this process's own slots. */
+    private readonly gate?: AdmissionGate,
   ) {}
 
   /** Number of executions holding a slot. */
@@ -87,7 +113,7 @@ export class ExecutionLimiter {
 
   /** Waiters of both lanes. */
   get queued(): number {
-    return this.syncQueue.length + this.jobQueue.length;
+    return this.syncQueue.length + this.jobQueue.length + this.gateWaiting.size;
   }
 
   /** Synchronous waiters only. */
@@ -118,17 +144,60 @@ export class ExecutionLimiter {
   /** Running executions (oldest first), then queued ones (synchronous lane first, in order). */
   entries(): ExecutionEntry[] {
     const queued = [...this.syncQueue, ...this.jobQueue].map((w) => w.entry).filter((e) => e !== undefined);
-    return [...this.runningEntries, ...queued];
+    return [...this.runningEntries, ...this.gateWaiting, ...queued];
   }
 
   acquire(opts: AcquireOptions): Promise<Slot> {
     if (this.closed) return Promise.reject(new ApiError('shutting_down', 'server shutting down'));
     if (opts.signal.aborted) return Promise.reject(new ApiError('internal_error', 'canceled: client disconnected'));
-    const lane = opts.lane ?? 'sync';
-    const workdir = this.exclusiveWorkdirs ? opts.workdir : undefined;
     const entry: ExecutionEntry | undefined = opts.meta
       ? { ...opts.meta, id: randomBytes(16).toString('hex'), state: 'queued', queuedAt: Date.now() }
       : undefined;
+    return this.gate ? this.acquireThroughGate(this.gate, opts, entry) : this.acquireLocal(opts, entry);
+  }
+
+  /** Cluster mode: a place in the cluster first, then (at once, as the gate bounds it) a local slot. */
+  private async acquireThroughGate(
+    gate: AdmissionGate,
+    opts: AcquireOptions,
+    entry: ExecutionEntry | undefined,
+  ): Promise<Slot> {
+    if (entry) this.gateWaiting.add(entry);
+    this.onChange();
+    let giveBack: () => void;
+    try {
+      giveBack = await gate.admit({
+        lane: opts.lane ?? 'sync',
+        admitted: opts.admitted === true,
+        signal: AbortSignal.any([opts.signal, this.closing.signal]),
+        deadline: opts.deadline,
+        onReject: opts.onReject,
+      });
+    } catch (err) {
+      if (this.closed) throw new ApiError('shutting_down', 'server shutting down');
+      throw err;
+    } finally {
+      if (entry) this.gateWaiting.delete(entry);
+      this.onChange();
+    }
+    try {
+      const slot = await this.acquireLocal({ ...opts, admitted: true }, entry);
+      return {
+        release: () => {
+          slot.release();
+          giveBack();
+        },
+      };
+    } catch (err) {
+      giveBack();
+      throw err;
+    }
+  }
+
+  private acquireLocal(opts: AcquireOptions, entry: ExecutionEntry | undefined): Promise<Slot> {
+    if (this.closed) return Promise.reject(new ApiError('shutting_down', 'server shutting down'));
+    const lane = opts.lane ?? 'sync';
+    const workdir = this.exclusiveWorkdirs ? opts.workdir : undefined;
     const free =
       lane === 'sync'
         ? this.runningCount < this.maxConcurrent && !this.syncQueue.some((w) => this.dirFree(w.workdir))
@@ -184,6 +253,7 @@ export class ExecutionLimiter {
   /** Rejects every queued waiter with 503 and refuses new acquisitions. */
   close(): void {
     this.closed = true;
+    this.closing.abort();
     for (const w of [...this.syncQueue, ...this.jobQueue])
       w.fail(new ApiError('shutting_down', 'server shutting down'));
   }

@@ -25,6 +25,12 @@ export interface HealthReport {
   backends: { name: string; available: boolean; enabled: boolean; warnings?: string[] }[];
   session_store: { available: boolean; session_count: number; error?: string };
   executions: { running: number; queued: number; max_concurrent: number; max_queued: number };
+  cluster?: { redis: { available: boolean; error?: string } };
+}
+
+/** A shared engine the node depends on (cluster mode); unavailable → the node is unhealthy. */
+export interface DependencyHealth {
+  health(): { available: boolean; error?: string };
 }
 
 export function formatUptime(ms: number): string {
@@ -46,6 +52,8 @@ export class StatusService {
     private readonly version: string,
     readonly startedAt: number = Date.now(),
     private readonly versions?: VersionProbe,
+    /** Cluster mode: the Redis connection. */
+    private readonly redis?: DependencyHealth,
   ) {}
 
   async backends(): Promise<BackendInfo[]> {
@@ -95,7 +103,8 @@ export class StatusService {
     const enabled = backends.filter((b) => b.enabled);
     let status: HealthReport['status'] = 'ok';
     if (enabled.length === 0 || enabled.some((b) => !b.available)) status = 'degraded';
-    if (!store.available) status = 'unhealthy';
+    const redis = this.redis?.health();
+    if (!store.available || (redis && !redis.available)) status = 'unhealthy';
     const uptimeMs = Date.now() - this.startedAt;
     return {
       status,
@@ -112,6 +121,7 @@ export class StatusService {
         max_concurrent: this.limiter.maxConcurrent,
         max_queued: this.limiter.maxQueued,
       },
+      ...(redis ? { cluster: { redis } } : {}),
     };
   }
 }

@@ -68,6 +68,7 @@ export async function createServerApp(config: Config, logger: Logger, opts: Serv
       await services.jobs.close();
       await services.runner.close();
       await services.store.close();
+      await services.cluster?.close();
     },
   };
 }

@@ -3,44 +3,16 @@
  * SIGKILL while one job runs and 100 wait → after a restart the running one is `failed` with
  * `server_restarted` (one stored terminal event) and all 100 run, in their original order.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { createJob, events, getJob, readEvents, settle } from '../helpers/jobs';
+import { requireBuild, serveProcess as serve } from '../helpers/serve-process';
 import { isAlive, makeTestEnv, waitFor, type TestEnv } from '../helpers/server';
-
-const BIN = path.resolve(__dirname, '../../bin/clinvk.js');
-const MAIN = path.resolve(__dirname, '../../dist/src/cli/main.js');
-
-function serve(env: TestEnv): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [BIN, 'serve', '--config', path.join(env.root, 'config.yaml'), '--port', '0', '--log-level', 'error'],
-    {
-      env: { ...process.env, CLINVK_HOME: env.home, CLINVK_API_KEYS: '', CLINVK_CONFIG: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no banner: ${out}`)), 30_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]! });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-  });
-}
+import type { ChildProcess } from 'node:child_process';
 
 describe('jobs survive a SIGKILL of the server', () => {
   let env: TestEnv;
   let child: ChildProcess | undefined;
   beforeAll(() => {
-    if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
+    requireBuild();
     env = makeTestEnv({ server: { max_concurrent_executions: 1 } });
   });
   afterAll(() => {

@@ -14,6 +14,7 @@ import { extractCredential, startKeyRefresh } from '../../auth/sources';
 import type { Services } from '../../services';
 import { ctxOf } from '../request-context';
 import { TokenBucketStore } from './rate-limit-store';
+import { RedisTokenBucketStore } from '../../cluster/rate-limit-store';
 import { isLoopbackHost } from '../../security/startup';
 import { sendError } from '../respond';
 import { hostGuard, originGuard } from './browser-guards';
@@ -126,12 +127,22 @@ export async function buildGuards(config: Config, logger: Logger, services: Serv
   let store: TokenBucketStore | undefined;
   if (s.rate_limit_enabled && s.rate_limit_rps > 0) {
     const burst = effectiveBurst(s.rate_limit_rps, s.rate_limit_burst);
-    store = new TokenBucketStore(s.rate_limit_rps, burst, s.rate_limit_cleanup_secs * 1000);
+    const idleMs = s.rate_limit_cleanup_secs * 1000;
+    // cluster mode: one bucket per client for all nodes, in Redis
+    const bucketStore = services.cluster
+      ? new RedisTokenBucketStore(
+          services.cluster.redis,
+          s.rate_limit_rps,
+          burst,
+          idleMs,
+          config.cluster.rate_limit_fail,
+        )
+      : (store = new TokenBucketStore(s.rate_limit_rps, burst, idleMs));
     middleware.push(
       rateLimit({
         windowMs: Math.ceil(burst / s.rate_limit_rps) * 1000,
         limit: burst,
-        store,
+        store: bucketStore,
         standardHeaders: 'draft-8',
         legacyHeaders: false,
         identifier: 'clinvk',
