@@ -145,5 +145,24 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // the console is browser code bundled by scripts/build-console.mjs: it talks to the server only over
+    // the public HTTP API, so it imports its own files, its UI libraries and the generated contract types
+    files: ['console/**/*.ts', 'console/**/*.tsx'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex:
+                '^(?!\\./|\\.\\./(?!\\.\\./)|\\.\\./\\.\\./generated/types$|preact$|preact/hooks$|marked$|dompurify$)',
+              message: 'the console imports only its own files, preact, marked, dompurify and generated/types',
+            },
+          ],
+        },
+      ],
+    },
+  },
   layer('lib', 'lib helpers are leaves: they import nothing from the rest of src', [], ['../*', '!./*']),
 );

@@ -1,7 +1,8 @@
-/** Meta routes served by Express before openapi-backend: spec, docs, metrics. */
+/** Meta routes served by Express before openapi-backend: spec, docs, the console, metrics. */
 import path from 'node:path';
 import express, { type Router } from 'express';
 import { ApiError } from '../errors';
+import { consoleRoutes } from './console';
 import { ctxOf } from './request-context';
 import { openapiJsonText, openapiYamlText } from './openapi';
 import type { Metrics } from '../observability/metrics';
@@ -56,6 +57,7 @@ export function metaRoutes(metrics: Metrics | undefined): Router {
       },
     }),
   );
+  r.use(consoleRoutes());
   r.get('/metrics', async (_req, res, next) => {
     if (!metrics) return next(new ApiError('not_found', 'metrics are disabled'));
     res.setHeader('Content-Type', metrics.contentType);

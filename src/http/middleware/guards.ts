@@ -68,6 +68,8 @@ function isExempt(path: string, metricsPublic: boolean): boolean {
     path === '/openapi.yaml' ||
     path === '/docs' ||
     path.startsWith('/docs/') ||
+    path === '/console' ||
+    path.startsWith('/console/') ||
     (metricsPublic && path === '/metrics')
   );
 }
