@@ -1,0 +1,96 @@
+/**
+ * Browser harness: Debian Chromium driven by playwright-core (never a downloaded browser), a clinvk
+ * server with the fake CLIs and named keys, and a page that records console errors, page errors and
+ * every request — requests to another origin are aborted and reported.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { makeTestServer, type TestServer } from '../helpers/server';
+import { teamKeys } from '../helpers/keys';
+
+export const ARTIFACTS = path.resolve(__dirname, '../../.tmp/browser');
+
+/** The Chromium to drive: $CHROMIUM_PATH, else the Debian package's /usr/bin/chromium. */
+export function chromiumPath(): string {
+  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(
+    (p): p is string => !!p,
+  );
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) throw new Error('chromium not found: install the Debian package (apt-get install -y chromium)');
+  return found;
+}
+
+export async function launch(): Promise<Browser> {
+  return chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--disable-gpu'] });
+}
+
+export async function startServer(overrides: Record<string, unknown> = {}): Promise<TestServer> {
+  return makeTestServer({ auth: { keys: teamKeys() }, ...overrides });
+}
+
+export interface RecordedRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+}
+
+export interface Tab {
+  context: BrowserContext;
+  page: Page;
+  /** Console messages of type error and uncaught page errors. */
+  errors: string[];
+  requests: RecordedRequest[];
+  /** Status and URL of every response. */
+  responses: { status: number; url: string }[];
+  /** Requests to any other origin (aborted). */
+  foreign: string[];
+  close(): Promise<void>;
+}
+
+export async function openTab(browser: Browser, base: string, viewport = { width: 1280, height: 860 }): Promise<Tab> {
+  const context = await browser.newContext({ viewport, colorScheme: 'light' });
+  const origin = new URL(base).origin;
+  const tab: Tab = {
+    context,
+    page: undefined as unknown as Page,
+    errors: [],
+    requests: [],
+    responses: [],
+    foreign: [],
+    close: () => context.close(),
+  };
+  await context.route('**/*', async (route) => {
+    const url = route.request().url();
+    if (new URL(url).origin !== origin) {
+      tab.foreign.push(url);
+      await route.abort();
+    } else {
+      await route.continue();
+    }
+  });
+  const page = await context.newPage();
+  tab.page = page;
+  page.on('console', (m) => {
+    if (m.type() === 'error') tab.errors.push(m.text());
+  });
+  page.on('pageerror', (e) => tab.errors.push(`pageerror: ${e.message}`));
+  page.on('response', (r) => tab.responses.push({ status: r.status(), url: r.url() }));
+  page.on('request', (r) => {
+    const rec: RecordedRequest = { url: r.url(), method: r.method(), headers: {} };
+    tab.requests.push(rec);
+    r.allHeaders().then(
+      (h) => (rec.headers = h),
+      () => undefined,
+    );
+  });
+  return tab;
+}
+
+/** Saves a screenshot under .tmp/browser/ (a test artifact, never committed by the run). */
+export async function shot(page: Page, name: string): Promise<string> {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: false });
+  return file;
+}
