@@ -1,0 +1,433 @@
+#!/usr/bin/env node
+// Jobs benchmark (issue 12): runs that outlive their request, against the targets printed in the table.
+//
+// Usage:  node scripts/bench/jobs.mjs [--rounds=5] [--creates=100] [--replay-events=10000]
+//                                     [--replays=10] [--readers=16] [--live-lines=150]
+//                                     [--live-interval=20] [--queued=1000]
+//                                     [--no-create] [--no-replay] [--no-live] [--no-restart]
+//
+// Every figure is measured --rounds times (the live rows) or over many samples, and the table gives
+// the median of the per-round values next to the target, because the machine is shared.
+//
+// 1. create → running, free slot: POST /api/v1/jobs (prompt, claude = scripts/bench/fixtures/claude-sh,
+//    bash: a few ms to start) one at a time, each waited for to the end. Three times per job: the
+//    202 answer; the CLI's first instruction (the fake appends `$EPOCHREALTIME` to a file: the
+//    wall clock, compared with the client's wall clock before the POST); and `running` visible
+//    (GET /api/v1/jobs/{id} polled without pause after the 202, until status is no longer
+//    `queued`). Target: ≤ 5 ms p99.
+// 2. Replay of a stored 10 000-event job: one job whose fake writes --replay-events deltas at once;
+//    once it is terminal, GET …/events (NDJSON, the job is terminal so the stream ends) is read to
+//    the end --replays times: time from the request to the last event parsed. Target ≤ 150 ms.
+// 3. 16 readers on one live job vs a direct stream: scripts/bench/fixtures/claude-stream (Node)
+//    writes a delta every --live-interval ms carrying process.hrtime.bigint() taken right before
+//    the write; latency = receive − write for every `message` event. Per round: a job followed by
+//    --readers readers (NDJSON, each its own socket; events written before every reader was
+//    connected are left out) and, right after, the same fake through POST /api/v1/prompt
+//    (stream-json, one reader). Added latency = reader p99 − direct p99. Target ≤ 2 ms p99.
+// 4. Restart with --queued queued jobs: one running job holds the only job slot, --queued jobs are
+//    queued behind it, the server process is SIGKILLed, a new one starts on the same
+//    $CLINVK_HOME (more job slots), and every queued job must run: counts of jobs that survived,
+//    started (CLI start lines) and succeeded, the order kept, and the times to ready / to all done.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  BENCH_DIR,
+  ensureBuilt,
+  ensureExecutable,
+  fmt,
+  makeScratch,
+  nowMs,
+  parseArgs,
+  pool,
+  printFacts,
+  runMain,
+  startServerProcess,
+  summarize,
+  table,
+} from './lib/common.mjs';
+
+const opts = parseArgs(process.argv.slice(2), {
+  rounds: 5,
+  creates: 100,
+  replayEvents: 10000,
+  replays: 10,
+  readers: 16,
+  liveLines: 150,
+  liveInterval: 20,
+  queued: 1000,
+  create: true,
+  noCreate: false,
+  replay: true,
+  noReplay: false,
+  live: true,
+  noLive: false,
+  restart: true,
+  noRestart: false,
+});
+
+const SH = ensureExecutable(path.join(BENCH_DIR, 'fixtures/claude-sh'));
+const NODE_FAKE = ensureExecutable(path.join(BENCH_DIR, 'fixtures/claude-stream'));
+const wallMs = () => performance.timeOrigin + performance.now();
+const hr = () => process.hrtime.bigint();
+const median = (xs) => summarize(xs).p50;
+
+async function api(url, method, p, body) {
+  const res = await fetch(`${url}${p}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, body: json, text };
+}
+
+async function createJob(url, prompt) {
+  const r = await api(url, 'POST', '/api/v1/jobs', {
+    operation: 'prompt',
+    request: { backend: 'claude', prompt, ephemeral: true },
+  });
+  if (r.status !== 202) throw new Error(`create: HTTP ${r.status} ${r.text.slice(0, 300)}`);
+  return r.body.data;
+}
+
+async function settle(url, id, timeoutMs = 120_000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await api(url, 'GET', `/api/v1/jobs/${id}?wait=30`);
+    const job = r.body?.data;
+    if (job && ['succeeded', 'failed', 'canceled'].includes(job.status)) return job;
+    if (Date.now() > end) throw new Error(`job ${id} not terminal within ${timeoutMs} ms (${job?.status})`);
+  }
+}
+
+function serverConfig(scratch, extra = {}) {
+  const work = path.join(scratch, 'work');
+  fs.mkdirSync(work, { recursive: true });
+  return {
+    server: {
+      port: 0,
+      default_workdir: work,
+      max_concurrent_executions: 4,
+      max_queued_executions: 100,
+      log_level: 'warn',
+      stream_heartbeat_secs: 30,
+      ...(extra.server ?? {}),
+    },
+    jobs: { max_queued: 2000, max_running: 2, ...(extra.jobs ?? {}) },
+    session: { retention_days: 0 },
+    backends: {
+      claude: { command: extra.command ?? SH, env: extra.env ?? {} },
+      codex: { enabled: false },
+      gemini: { enabled: false },
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------ 1
+
+async function createToRunning(scratch, rows) {
+  const spawnLog = path.join(scratch, 'spawn.log');
+  const server = await startServerProcess(scratch, serverConfig(scratch, { env: { BENCH_SPAWN_LOG: spawnLog } }), {
+    exposeGc: false,
+    name: 'create-server',
+  });
+  const answer = [];
+  const spawned = [];
+  const visible = [];
+  try {
+    for (let i = 0; i < opts.creates + 10; i++) {
+      const tag = `c${i}`;
+      const w0 = wallMs();
+      const t0 = nowMs();
+      const job = await createJob(server.url, `tag=${tag} lines=0 interval=0`);
+      const t1 = nowMs();
+      let seen = job.status !== 'queued' ? t1 : undefined;
+      while (seen === undefined) {
+        const r = await api(server.url, 'GET', `/api/v1/jobs/${job.id}`);
+        if (r.body.data.status !== 'queued') seen = nowMs();
+      }
+      const done = await settle(server.url, job.id);
+      if (done.status !== 'succeeded')
+        throw new Error(`create job ${job.id}: ${done.status} ${JSON.stringify(done.error)}`);
+      const line = fs
+        .readFileSync(spawnLog, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith(`${tag} `));
+      if (i < 10) continue; // warm-up
+      answer.push(t1 - t0);
+      visible.push(seen - t0);
+      if (line) spawned.push(Number(line.split(' ')[1]) * 1000 - w0);
+    }
+  } finally {
+    await server.stop();
+  }
+  const a = summarize(answer);
+  const s = summarize(spawned);
+  const v = summarize(visible);
+  rows.push(['create → 202 answer (ms)', `${fmt(a.p50, 2)} / ${fmt(a.p99, 2)}`, '—', `n=${a.n}`]);
+  rows.push(['create → CLI started (ms)', `${fmt(s.p50, 2)} / ${fmt(s.p99, 2)}`, '—', `n=${s.n}, wall clocks`]);
+  rows.push([
+    'create → `running` visible (ms)',
+    `${fmt(v.p50, 2)} / ${fmt(v.p99, 2)}`,
+    '≤ 5 p99',
+    `n=${v.n}, ${v.p99 <= 5 ? 'met' : 'MISSED'}`,
+  ]);
+}
+
+// ------------------------------------------------------------------------------------------ 2
+
+async function readAll(url, id, query = '') {
+  const res = await fetch(`${url}/api/v1/jobs/${id}/events${query}`);
+  if (res.status !== 200) throw new Error(`events: HTTP ${res.status}`);
+  let buf = '';
+  let n = 0;
+  let last;
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body) {
+    buf += decoder.decode(chunk, { stream: true });
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line === '') continue;
+      last = JSON.parse(line);
+      n++;
+    }
+  }
+  return { n, last };
+}
+
+async function replay(scratch, rows) {
+  const server = await startServerProcess(scratch, serverConfig(scratch), { exposeGc: false, name: 'replay-server' });
+  const times = [];
+  let count;
+  try {
+    const job = await createJob(server.url, `lines=${opts.replayEvents} interval=0`);
+    const done = await settle(server.url, job.id);
+    if (done.status !== 'succeeded') throw new Error(`replay job: ${done.status}`);
+    count = done.events.count;
+    await readAll(server.url, job.id); // warm-up
+    for (let i = 0; i < opts.replays; i++) {
+      const t0 = nowMs();
+      const r = await readAll(server.url, job.id);
+      times.push(nowMs() - t0);
+      if (r.n !== count || r.last.type !== 'done') throw new Error(`replay read ${r.n} of ${count} events`);
+    }
+  } finally {
+    await server.stop();
+  }
+  const s = summarize(times);
+  rows.push([
+    `replay of a stored ${count}-event job (ms)`,
+    `${fmt(s.p50, 1)} / ${fmt(s.max, 1)} (max)`,
+    '≤ 150',
+    `n=${s.n}, ${s.p50 <= 150 ? 'met (median)' : 'MISSED'}`,
+  ]);
+}
+
+// ------------------------------------------------------------------------------------------ 3
+
+const stampOf = (text) => {
+  const m = /t=(\d+);/.exec(text ?? '');
+  return m ? BigInt(m[1]) : undefined;
+};
+
+/** Reads an NDJSON response, pushing receive − write (ms) of stamped `message` events after `from()`. */
+async function follow(res, lat, from) {
+  const decoder = new TextDecoder();
+  let buf = '';
+  let last;
+  for await (const chunk of res.body) {
+    const at = hr();
+    buf += decoder.decode(chunk, { stream: true });
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line === '') continue;
+      const ev = JSON.parse(line);
+      last = ev;
+      if (ev.type !== 'message') continue;
+      const t = stampOf(ev.content?.text);
+      const since = from();
+      if (t !== undefined && since !== undefined && t >= since) lat.push(Number(at - t) / 1e6);
+    }
+  }
+  if (last?.type !== 'done') throw new Error(`stream ended with ${JSON.stringify(last)?.slice(0, 200)}`);
+}
+
+async function live(scratch, rows) {
+  const server = await startServerProcess(
+    scratch,
+    serverConfig(scratch, { command: NODE_FAKE, jobs: { max_running: 2 } }),
+    { exposeGc: false, name: 'live-server' },
+  );
+  const prompt = `lines=${opts.liveLines} interval=${opts.liveInterval}`;
+  const perRound = { readers: [], direct: [], added: [], readersP50: [], directP50: [] };
+  try {
+    // warm-up of both paths
+    await settle(server.url, (await createJob(server.url, 'lines=10 interval=5')).id);
+    await follow(
+      await fetch(`${server.url}/api/v1/prompt`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          backend: 'claude',
+          prompt: 'lines=10 interval=5',
+          output_format: 'stream-json',
+          ephemeral: true,
+        }),
+      }),
+      [],
+      () => 0n,
+    );
+    for (let round = 0; round < opts.rounds; round++) {
+      const job = await createJob(server.url, prompt);
+      const lat = [];
+      const responses = await Promise.all(
+        Array.from({ length: opts.readers }, () => fetch(`${server.url}/api/v1/jobs/${job.id}/events`)),
+      );
+      const connectedAt = hr();
+      await Promise.all(responses.map((res) => follow(res, lat, () => connectedAt)));
+      const direct = [];
+      const res = await fetch(`${server.url}/api/v1/prompt`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ backend: 'claude', prompt, output_format: 'stream-json', ephemeral: true }),
+      });
+      await follow(res, direct, () => 0n);
+      const r = summarize(lat);
+      const d = summarize(direct);
+      perRound.readers.push(r.p99);
+      perRound.readersP50.push(r.p50);
+      perRound.direct.push(d.p99);
+      perRound.directP50.push(d.p50);
+      perRound.added.push(r.p99 - d.p99);
+      process.stderr.write(
+        `live round ${round + 1}: ${opts.readers} readers p50 ${fmt(r.p50, 2)} p99 ${fmt(r.p99, 2)} (n=${r.n}); direct p50 ${fmt(d.p50, 2)} p99 ${fmt(d.p99, 2)} (n=${d.n})\n`,
+      );
+    }
+  } finally {
+    await server.stop();
+  }
+  rows.push([
+    `${opts.readers} readers on one live job: event latency (ms)`,
+    `${fmt(median(perRound.readersP50), 2)} / ${fmt(median(perRound.readers), 2)}`,
+    '—',
+    `${opts.rounds} rounds × ${opts.liveLines} events × ${opts.readers} readers`,
+  ]);
+  rows.push([
+    'direct NDJSON stream: event latency (ms)',
+    `${fmt(median(perRound.directP50), 2)} / ${fmt(median(perRound.direct), 2)}`,
+    '—',
+    `${opts.rounds} rounds × ${opts.liveLines} events`,
+  ]);
+  const added = median(perRound.added);
+  rows.push([
+    'added latency, readers p99 − direct p99 (ms)',
+    `${fmt(added, 2)} (median of rounds; range ${fmt(Math.min(...perRound.added), 2)}…${fmt(Math.max(...perRound.added), 2)})`,
+    '≤ 2 p99',
+    added <= 2 ? 'met' : 'MISSED',
+  ]);
+}
+
+// ------------------------------------------------------------------------------------------ 4
+
+async function restart(scratch, rows) {
+  const spawnLog = path.join(scratch, 'restart-spawn.log');
+  const base = { env: { BENCH_SPAWN_LOG: spawnLog } };
+  const first = await startServerProcess(
+    scratch,
+    serverConfig(scratch, { ...base, server: { max_concurrent_executions: 1 }, jobs: { max_running: 1 } }),
+    { exposeGc: false, name: 'restart-server' },
+  );
+  const blocker = await createJob(first.url, 'tag=blocker lines=100000 interval=1000');
+  const ids = [];
+  const t0 = nowMs();
+  await pool(opts.queued, 8, async (i) => {
+    const job = await createJob(first.url, `tag=q${i} lines=1 interval=0`);
+    ids[i] = job.id;
+  });
+  const createSecs = (nowMs() - t0) / 1000;
+  const listed = await api(first.url, 'GET', '/api/v1/jobs?status=queued&limit=1');
+  const queuedBefore = listed.body.data.total;
+  process.kill(first.pid, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 500));
+  const r0 = nowMs();
+  const second = await startServerProcess(
+    scratch,
+    serverConfig(scratch, { ...base, server: { max_concurrent_executions: 4 }, jobs: { max_running: 4 } }),
+    { exposeGc: false, name: 'restart-server' },
+  );
+  const readyMs = nowMs() - r0;
+  let succeeded;
+  let failed;
+  try {
+    for (;;) {
+      const q = await api(second.url, 'GET', '/api/v1/jobs?status=succeeded&limit=1');
+      succeeded = q.body.data.total;
+      const open = (await api(second.url, 'GET', '/api/v1/jobs?status=queued&limit=1')).body.data.total;
+      const running = (await api(second.url, 'GET', '/api/v1/jobs?status=running&limit=1')).body.data.total;
+      if (open === 0 && running === 0) break;
+      if (nowMs() - r0 > 600_000) throw new Error('restart: jobs still pending after 10 min');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    failed = (await api(second.url, 'GET', '/api/v1/jobs?status=failed&limit=1')).body.data.total;
+    const b = (await api(second.url, 'GET', `/api/v1/jobs/${blocker.id}`)).body.data;
+    const allMs = nowMs() - r0;
+    const starts = fs
+      .readFileSync(spawnLog, 'utf8')
+      .split('\n')
+      .filter((l) => /^q\d+ /.test(l))
+      .map((l) => Number(l.slice(1, l.indexOf(' '))));
+    const distinct = new Set(starts);
+    // with several job slots, start order may interleave by at most the slot count
+    let outOfOrder = 0;
+    for (let i = 1; i < starts.length; i++) if (starts[i] < starts[i - 1] - 4) outOfOrder++;
+    rows.push([
+      `restart with ${opts.queued} queued (SIGKILL)`,
+      `${queuedBefore} queued before; ${distinct.size} started, ${succeeded} succeeded after`,
+      `all ${opts.queued} start`,
+      distinct.size === opts.queued && succeeded === opts.queued ? 'met' : 'MISSED',
+    ]);
+    rows.push([
+      '  restart: ready / all done (s)',
+      `${fmt(readyMs / 1000, 2)} / ${fmt(allMs / 1000, 1)}`,
+      '—',
+      `creating ${opts.queued} took ${fmt(createSecs, 1)} s; running one: ${b.status}/${b.error?.code}; failed: ${failed}; started out of order: ${outOfOrder}; CLI started twice: ${starts.length - distinct.size}`,
+    ]);
+  } finally {
+    await second.stop();
+  }
+}
+
+// ------------------------------------------------------------------------------------------ main
+
+async function main() {
+  ensureBuilt();
+  printFacts('Jobs benchmark (scripts/bench/jobs.mjs)');
+  const rows = [];
+  const scratch = makeScratch('clinvk-bench-jobs-');
+  if (opts.create && !opts.noCreate)
+    await createToRunning(path.join(scratch, 'create'), rows).catch(report(rows, 'create'));
+  if (opts.replay && !opts.noReplay) await replay(path.join(scratch, 'replay'), rows).catch(report(rows, 'replay'));
+  if (opts.live && !opts.noLive) await live(path.join(scratch, 'live'), rows).catch(report(rows, 'live'));
+  if (opts.restart && !opts.noRestart)
+    await restart(path.join(scratch, 'restart'), rows).catch(report(rows, 'restart'));
+  console.log(table(['measure', 'p50 / p99 (or value)', 'target', 'note'], rows));
+}
+
+function report(rows, name) {
+  return (err) => {
+    process.stderr.write(`${name}: ${err?.stack ?? err}\n`);
+    rows.push([name, 'FAILED', '', String(err?.message ?? err).slice(0, 120)]);
+  };
+}
+
+runMain(main, 30 * 60 * 1000);
