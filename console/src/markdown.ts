@@ -1,12 +1,21 @@
 /**
- * Agent output as Markdown: marked renders it, DOMPurify keeps only a small set of formatting tags.
- * No raw HTML survives, no image or frame can load anything (the page never leaves its origin), links
- * open without a referrer.
+ * Agent output as Markdown: marked renders it with any raw HTML in the text escaped (shown as the
+ * characters it is made of, so it never even reaches a parser), then DOMPurify keeps only a small set
+ * of formatting tags. No image or frame can load anything (the page never leaves its origin), unsafe
+ * link targets are dropped, links open without a referrer.
  */
 import DOMPurify from 'dompurify';
 import { Marked } from 'marked';
 
-const marked = new Marked({ gfm: true, breaks: false, async: false });
+const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+const marked = new Marked({
+  gfm: true,
+  breaks: false,
+  async: false,
+  renderer: { html: ({ text }) => escapeHtml(text) },
+});
 
 const ALLOWED_TAGS = [
   'a',

@@ -220,6 +220,58 @@ test('Sessions: list, detail, and continuing a session streams the answer', asyn
   await shot(page, 'session');
 });
 
+test('agent output and API strings are text; the Markdown view is sanitized (no raw HTML, no script runs)', async () => {
+  const evil =
+    'pwned **bold** <img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> [x](javascript:window.__pwned=3)';
+  await page.goto(`${srv.url}/console#/playground`);
+  await page.locator('#p-backend').waitFor();
+  await page.check('#p-mode-stream');
+  await page.check('#p-dryrun');
+  await page.fill('#p-prompt', evil);
+  await page.click('#p-run');
+  await page.locator('#p-status[data-state="done"]').waitFor({ timeout: 20000 });
+  // as text: the characters as they are
+  await expect(page.locator('#p-output').textContent()).resolves.toContain('<img src=x onerror="window.__pwned=1">');
+  // as Markdown: formatting survives, markup does not
+  await page.getByLabel('Render Markdown').check();
+  await page.locator('#p-output strong').getByText('bold').waitFor();
+  expect(await page.locator('#p-output img, #p-output script, #p-output [onerror]').count()).toBe(0);
+  // raw HTML in the Markdown shows as its characters
+  await expect(page.locator('#p-output').textContent()).resolves.toContain('<img src=x onerror=');
+  const hrefs = await page.locator('#p-output a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  expect(hrefs.filter((h) => h && /^javascript:/i.test(h))).toEqual([]);
+  await page.uncheck('#p-dryrun');
+
+  // the dry run's session shows the prompt as text in the list
+  await page.goto(`${srv.url}/console#/sessions`);
+  await page.fill('#s-text', 'pwned');
+  await expect(page.locator('#sessions tbody tr td.clip').first().textContent()).resolves.toBe(evil);
+  expect(await page.locator('img').count()).toBe(0);
+  expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+});
+
+test('phone-sized viewport: pages fit the width, navigation stays reachable', async () => {
+  const phone = await openTab(browser, srv.url, { width: 390, height: 844 });
+  try {
+    await phone.page.goto(`${srv.url}/console#/playground`);
+    await phone.page.fill('#api-key', KEY_ADMIN);
+    await phone.page.getByRole('button', { name: 'Use key' }).click();
+    await phone.page.locator('#p-backend').waitFor();
+    for (const p of ['playground', 'overview', 'jobs', 'sessions']) {
+      await phone.page.getByRole('link', { name: p[0]!.toUpperCase() + p.slice(1), exact: true }).click();
+      await phone.page.locator(`#page-${p}`).waitFor();
+      const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect([p, overflow]).toEqual([p, 0]);
+    }
+    await phone.page.locator('#backends, #jobs, #sessions').first().waitFor();
+    await shot(phone.page, 'phone-sessions');
+    expect(phone.foreign).toEqual([]);
+    expect(phone.errors.filter((m) => !/status of 401/.test(m) && !/status of 404/.test(m))).toEqual([]);
+  } finally {
+    await phone.close();
+  }
+});
+
 /** The sequence numbers of the events table, in order. */
 function seqs(p: Page): Promise<number[]> {
   return p.locator('#job-events tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-seq'))));

@@ -21,6 +21,7 @@ interface Form {
   approval_mode: string;
   sandbox_mode: string;
   ephemeral: boolean;
+  dry_run: boolean;
   mode: 'stream' | 'job';
   prompt: string;
 }
@@ -32,6 +33,7 @@ const DEFAULT_FORM: Form = {
   approval_mode: 'default',
   sandbox_mode: 'default',
   ephemeral: false,
+  dry_run: false,
   mode: 'stream',
   prompt: '',
 };
@@ -70,6 +72,7 @@ export function PlaygroundPage() {
     if (form.approval_mode !== 'default') r.approval_mode = form.approval_mode;
     if (form.sandbox_mode !== 'default') r.sandbox_mode = form.sandbox_mode;
     if (form.ephemeral) r.ephemeral = true;
+    if (form.dry_run) r.dry_run = true;
     return r;
   };
 
@@ -207,6 +210,15 @@ export function PlaygroundPage() {
               onChange={(e) => update('ephemeral', (e.target as HTMLInputElement).checked)}
             />{' '}
             ephemeral (no session)
+          </label>
+          <label class="inline">
+            <input
+              type="checkbox"
+              id="p-dryrun"
+              checked={form.dry_run}
+              onChange={(e) => update('dry_run', (e.target as HTMLInputElement).checked)}
+            />{' '}
+            dry run (run nothing, answer the command)
           </label>
         </fieldset>
         <label for="p-prompt">Prompt</label>
