@@ -2,26 +2,24 @@
  * The backend adapter contract. Everything here is pure data and pure functions:
  * no I/O, no Express, no process handling (that is the ProcessRunner's job).
  */
+import type { SchemaApprovalMode, SchemaBackendName, SchemaSandboxMode, SchemaTokenUsage } from '../../generated/types';
 import type { BackendOnboarding } from './onboarding';
 
 export const BACKEND_NAMES = ['claude', 'codex', 'gemini'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
+/** The runtime list is the contract's `BackendName` enum: this fails to compile when they differ. */
+const _SAME_BACKENDS: [BackendName, SchemaBackendName] extends [SchemaBackendName, BackendName] ? true : never = true;
 
 export function isBackendName(v: unknown): v is BackendName {
   return typeof v === 'string' && (BACKEND_NAMES as readonly string[]).includes(v);
 }
 
-export type ApprovalMode = 'default' | 'auto' | 'none' | 'always';
-export type SandboxMode = 'default' | 'read-only' | 'workspace' | 'full';
+export type ApprovalMode = SchemaApprovalMode;
+export type SandboxMode = SchemaSandboxMode;
 export type RunMode = 'json' | 'stream';
 
-/** Unified token usage. Optional fields are omitted when unknown. */
-export interface TokenUsage {
-  input_tokens: number;
-  output_tokens: number;
-  cached_tokens?: number;
-  reasoning_tokens?: number;
-}
+/** Unified token usage (the contract's TokenUsage). Optional fields are omitted when unknown. */
+export type TokenUsage = SchemaTokenUsage;
 
 /**
  * Fully resolved options for one CLI invocation. The execution layer resolves request values,

@@ -192,16 +192,8 @@ export function estimateTokens(text: string): number {
   return Math.ceil(utf8Bytes(text) / 4);
 }
 
-/** Usage figures of a compat response: the CLI's, or estimates when it reported none. */
-export interface CompatUsage {
-  input_tokens: number;
-  output_tokens: number;
-  cached_tokens?: number;
-  reasoning_tokens?: number;
-}
-
-/** `promptText` is the prompt as it reached the CLI; `output` the answer. */
-export function compatUsage(reported: TokenUsage | undefined, promptText: string, output: string): CompatUsage {
+/** Usage figures of a compat response: the CLI's, or estimates when it reported none. `promptText` is the prompt as it reached the CLI; `output` the answer. */
+export function compatUsage(reported: TokenUsage | undefined, promptText: string, output: string): TokenUsage {
   if (reported) return { ...reported };
   return { input_tokens: estimateTokens(promptText), output_tokens: estimateTokens(output) };
 }

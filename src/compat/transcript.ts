@@ -3,6 +3,12 @@
  * system prompt. Pure functions; problems are thrown
  * as `ApiError`s whose first detail names the offending request field.
  */
+import type {
+  SchemaAnthropicContentBlockParam,
+  SchemaAnthropicInputMessage,
+  SchemaAnthropicMessageRequest,
+  SchemaOpenAiChatMessage,
+} from '../../generated/types';
 import { ADAPTERS } from '../backends/adapters';
 import { assemblePrompt } from '../backends/model-and-prompt';
 import type { BackendName } from '../backends/types';
@@ -17,60 +23,9 @@ export interface Transcript {
   prompt: string;
 }
 
-// ------------------------------------------------------------------------------ request shapes
-
-export interface OpenAIContentPart {
-  type: string;
-  text?: string;
-  [k: string]: unknown;
-}
-
-export interface OpenAIToolCall {
-  id?: string;
-  type?: string;
-  function?: { name?: string; arguments?: string; [k: string]: unknown };
-  [k: string]: unknown;
-}
-
-export interface OpenAIChatMessage {
-  role: 'system' | 'developer' | 'user' | 'assistant' | 'tool' | 'function';
-  content?: string | OpenAIContentPart[] | null;
-  name?: string;
-  tool_call_id?: string;
-  tool_calls?: OpenAIToolCall[];
-  /** Legacy single function call of an assistant message. */
-  function_call?: { name?: string; arguments?: string } | null;
-  [k: string]: unknown;
-}
-
-export interface AnthropicBlock {
-  type: string;
-  text?: string;
-  id?: string;
-  name?: string;
-  input?: unknown;
-  tool_use_id?: string;
-  content?: string | Array<Record<string, unknown>>;
-  is_error?: boolean;
-  [k: string]: unknown;
-}
-
-export interface AnthropicInputMessage {
-  role: 'user' | 'assistant';
-  content: string | AnthropicBlock[];
-  [k: string]: unknown;
-}
-
-export interface AnthropicTextBlockParam {
-  type: 'text';
-  text: string;
-  [k: string]: unknown;
-}
-
-export interface AnthropicRequestLike {
-  messages: AnthropicInputMessage[];
-  system?: string | AnthropicTextBlockParam[];
-}
+/** The request shapes are the contract's (generated/types.ts). */
+type OpenAIChatMessage = SchemaOpenAiChatMessage;
+type AnthropicRequestParts = Pick<SchemaAnthropicMessageRequest, 'messages' | 'system'>;
 
 // ------------------------------------------------------------------------------ shared pieces
 
@@ -161,12 +116,10 @@ export function openaiTranscript(messages: OpenAIChatMessage[]): Transcript {
         for (const call of msg.tool_calls ?? []) {
           pieces.push({ kind: 'tool_call', name: call.function?.name ?? '', args: call.function?.arguments ?? '' });
         }
-        if (msg.function_call && typeof msg.function_call === 'object') {
-          pieces.push({
-            kind: 'tool_call',
-            name: msg.function_call.name ?? '',
-            args: msg.function_call.arguments ?? '',
-          });
+        // the legacy single `function_call` of an assistant message (accepted as an extra property)
+        const legacy = msg.function_call as { name?: string; arguments?: string } | null | undefined;
+        if (legacy && typeof legacy === 'object') {
+          pieces.push({ kind: 'tool_call', name: legacy.name ?? '', args: legacy.arguments ?? '' });
         }
         turns.push(pieces);
         return;
@@ -191,7 +144,7 @@ export function openaiTranscript(messages: OpenAIChatMessage[]): Transcript {
 const ANTHROPIC_DROPPED = new Set(['thinking', 'redacted_thinking']);
 
 /** Text of a `tool_result` block's content: a string or text blocks joined with `\n`. */
-function toolResultText(content: AnthropicBlock['content'], path: string): string {
+function toolResultText(content: SchemaAnthropicContentBlockParam['content'], path: string): string {
   if (content === undefined || content === null) return '';
   if (typeof content === 'string') return content;
   const texts: string[] = [];
@@ -204,7 +157,7 @@ function toolResultText(content: AnthropicBlock['content'], path: string): strin
 }
 
 /** One Anthropic message → its pieces: runs of text blocks (joined with `\n`) and tool blocks. */
-function anthropicPieces(msg: AnthropicInputMessage, i: number): Piece[] {
+function anthropicPieces(msg: SchemaAnthropicInputMessage, i: number): Piece[] {
   const role = msg.role;
   if (typeof msg.content === 'string') return [{ kind: 'text', role, text: msg.content }];
   const pieces: Piece[] = [];
@@ -247,7 +200,7 @@ function anthropicPieces(msg: AnthropicInputMessage, i: number): Piece[] {
 }
 
 /** Anthropic `system` → text: a string, or text blocks joined with `\n\n`. */
-function anthropicSystem(system: AnthropicRequestLike['system']): string {
+function anthropicSystem(system: AnthropicRequestParts['system']): string {
   if (system === undefined || system === null) return '';
   if (typeof system === 'string') return system;
   return system
@@ -257,7 +210,7 @@ function anthropicSystem(system: AnthropicRequestLike['system']): string {
 }
 
 /** Anthropic request → system prompt + prompt. */
-export function anthropicTranscript(req: AnthropicRequestLike): Transcript {
+export function anthropicTranscript(req: AnthropicRequestParts): Transcript {
   const turns = req.messages.map((msg, i) => {
     const role = (msg as { role: string }).role;
     if (role !== 'user' && role !== 'assistant') {

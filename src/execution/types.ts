@@ -1,7 +1,7 @@
 /** Types of the execution layer (requests after schema validation, results, stream events). */
 import type { Principal } from '../auth/principal';
-import type { SchemaExecutionResult, SchemaPromptRequest } from '../../generated/types';
-import type { BackendName, UnifiedEvent } from '../backends/types';
+import type { SchemaExecutionResult, SchemaNativeStreamEvent, SchemaPromptRequest } from '../../generated/types';
+import type { BackendName } from '../backends/types';
 import type { ExecutionMeta, Lane } from './limiter';
 
 /**
@@ -46,12 +46,8 @@ export interface ExecContext {
 export type RunStatus =
   'success' | 'error' | 'timeout' | 'canceled' | 'shutdown' | 'output_too_large' | 'line_too_long' | 'internal';
 
-/** Native stream event with its envelope. */
-export interface NativeEvent {
-  type: UnifiedEvent['type'] | 'done' | 'error';
-  backend: BackendName;
-  session_id?: string;
-  timestamp: string;
-  sequence: number;
-  content: Record<string, unknown>;
-}
+/**
+ * Native stream event with its envelope: the contract's NativeStreamEvent envelope fields, with the
+ * content left open (each event type's content is checked where it is made).
+ */
+export type NativeEvent = Omit<SchemaNativeStreamEvent, 'content' | 'item'> & { content: Record<string, unknown> };

@@ -4,11 +4,12 @@
  * own deadline. The record says `running` durably once the run spawned; every way the run ends
  * (success, failure, cancel, a failure before the spawn) leaves one terminal event.
  */
+import type { SchemaTaskResult } from '../../generated/types';
 import { randomBytes } from 'node:crypto';
 import type { BackendName, UnifiedEvent } from '../backends/types';
 import type { Config } from '../config/types';
 import { ApiError } from '../errors';
-import type { AggregateService, Prepared, TaskResult } from '../execution/aggregate';
+import type { AggregateService, Prepared } from '../execution/aggregate';
 import type { EventSink } from '../execution/events/sink';
 import type { PromptRequest, PromptService } from '../execution/prompt-service';
 import type { ExecContext, NativeEvent } from '../execution/types';
@@ -119,7 +120,7 @@ export class JobRunner {
       event: (item: number, backend: BackendName, ev: UnifiedEvent) => {
         this.jobs.emit(job, itemEvent(ev.type, backend, item, ev.content as Record<string, unknown>), false);
       },
-      finished: (item: number, result: TaskResult) => {
+      finished: (item: number, result: SchemaTaskResult) => {
         if (result.token_usage) {
           this.jobs.emit(job, itemEvent('token_usage', result.backend, item, { ...result.token_usage }), false);
         }

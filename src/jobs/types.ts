@@ -3,10 +3,11 @@
  * interface; `JobStore` knows nothing about files so that a networked implementation can replace
  * the embedded one.
  */
+import type { SchemaJobOperation, SchemaJobStatus } from '../../generated/types';
 import type { BackendName } from '../backends/types';
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
-export type JobOperation = 'prompt' | 'parallel' | 'chain' | 'compare';
+export type JobStatus = SchemaJobStatus;
+export type JobOperation = SchemaJobOperation;
 
 export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set<JobStatus>(['succeeded', 'failed', 'canceled']);
 

@@ -1,8 +1,9 @@
 /** Session store factory and API projection. */
 import * as path from 'path';
+import type { SchemaSessionInfo } from '../../generated/types';
 import type { TokenUsage } from '../backends/types';
 import { FileSessionStore, type StoreLogger } from './file';
-import type { SessionRecord, SessionStatus, SessionStore } from './types';
+import type { SessionRecord, SessionStore } from './types';
 
 export { FileSessionStore, parseRecord, serializeRecord } from './file';
 export type { FileSessionStoreOptions, StoreLogger } from './file';
@@ -33,24 +34,8 @@ export async function createSessionStore(config: SessionStoreConfig, logger?: St
   return FileSessionStore.open({ dir: path.join(config.home, 'sessions'), logger });
 }
 
-/** The API's SessionInfo. */
-export interface SessionInfo {
-  id: string;
-  backend: string;
-  created_at: string;
-  last_used: string;
-  working_dir?: string;
-  model?: string;
-  initial_prompt?: string;
-  status?: SessionStatus;
-  turn_count?: number;
-  token_usage?: TokenUsage;
-  tags?: string[];
-  title?: string;
-  error_message?: string;
-  metadata?: Record<string, string>;
-  owner?: string;
-}
+/** The API's SessionInfo, as generated from the contract. */
+export type SessionInfo = SchemaSessionInfo;
 
 /** RFC 3339 UTC with milliseconds (legacy records may hold other offsets or nanoseconds). */
 function timestamp(v: string): string {

@@ -3,6 +3,7 @@
  * Errors are `ApiError`s: `session_not_found`, `ambiguous_session_id`, `session_busy`,
  * `session_store_unavailable`, `internal_error` (unparsable record).
  */
+import type { SchemaSessionStatus } from '../../generated/types';
 import type { BackendName, TokenUsage } from '../backends/types';
 import type { ProcessIdentity } from '../lib/process-identity';
 
@@ -12,7 +13,7 @@ import type { ProcessIdentity } from '../lib/process-identity';
  */
 export type ClaimHolder = ProcessIdentity;
 
-export type SessionStatus = 'active' | 'completed' | 'error' | 'paused';
+export type SessionStatus = SchemaSessionStatus;
 
 /** The stored record (snake_case). */
 export interface SessionRecord {

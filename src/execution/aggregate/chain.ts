@@ -2,24 +2,30 @@
  * POST /api/v1/chain: the steps run sequentially and ephemerally; from step 2 on, `{{previous}}`
  * in a prompt becomes the previous step's output (even a failed one's).
  */
+import type {
+  SchemaChainRequest,
+  SchemaChainResult,
+  SchemaChainStepResult,
+  SchemaTaskResult,
+} from '../../../generated/types';
 import type { ExecContext, ExecutionOptions } from '../types';
 import { AggregateGate } from './gate';
 import { chainItem, failedItem } from './items';
 import type { ItemRunner } from './item-runner';
 import { ProblemCollector } from './problems';
-import type { AggregateItem, ChainRequest, ChainResult, ChainStepResult, ItemObserver, TaskResult } from './types';
+import type { AggregateItem, ItemObserver } from './types';
 
 /** A validated chain request, ready to run. */
 export interface PreparedChain {
   kind: 'chain';
-  body: ChainRequest;
+  body: SchemaChainRequest;
   items: AggregateItem[];
   dryRun: boolean;
 }
 
 const EPHEMERAL_ONLY = 'chains are always ephemeral';
 
-export async function prepareChain(runner: ItemRunner, body: ChainRequest): Promise<PreparedChain> {
+export async function prepareChain(runner: ItemRunner, body: SchemaChainRequest): Promise<PreparedChain> {
   const dryRun = runner.dryRun(body.dry_run);
   const problems = new ProblemCollector();
   const items: AggregateItem[] = [];
@@ -52,11 +58,11 @@ export async function runChain(
   p: PreparedChain,
   ctx: ExecContext,
   observer?: ItemObserver,
-): Promise<ChainResult> {
+): Promise<SchemaChainResult> {
   const { body, items, dryRun } = p;
   const commands = await runner.commands(items.map((j) => j.opts.backend));
   const gate = new AggregateGate(ctx, runner.executor, observer);
-  const results: ChainStepResult[] = [];
+  const results: SchemaChainStepResult[] = [];
   let previous = '';
   for (const [i, item] of items.entries()) {
     if (gate.stopped) break;
@@ -64,7 +70,7 @@ export async function runChain(
     const prompt = i > 0 ? item.opts.prompt.split('{{previous}}').join(previous) : item.opts.prompt;
     const invalid =
       prompt === item.opts.prompt ? undefined : await runner.substitutionProblem({ ...item.opts, prompt }, item.prefix);
-    let result: TaskResult;
+    let result: SchemaTaskResult;
     if (invalid !== undefined) {
       result = failedItem(item.opts.backend, 'validation_error', invalid);
       observer?.finished(i, result);
@@ -81,7 +87,7 @@ export async function runChain(
   const data = {
     total_steps: items.length,
     completed_steps: results.filter((r) => r.exit_code === 0).length,
-  } as ChainResult;
+  } as SchemaChainResult;
   if (failed.length > 0) data.failed_step = failed[failed.length - 1].step;
   data.total_duration_ms = gate.totalDurationMs;
   data.results = results;

@@ -2,21 +2,22 @@
  * POST /api/v1/compare: the same prompt, model and workdir on every listed backend (concurrently
  * unless `sequential`), ephemerally; unavailable backends are per-item failures.
  */
+import type { SchemaCompareRequest, SchemaCompareResult } from '../../../generated/types';
 import type { ExecContext } from '../types';
 import { AggregateGate } from './gate';
 import { inOrder, type ItemRunner } from './item-runner';
 import { ProblemCollector } from './problems';
-import type { AggregateItem, CompareRequest, CompareResult, ItemObserver } from './types';
+import type { AggregateItem, ItemObserver } from './types';
 
 /** A validated compare request, ready to run. */
 export interface PreparedCompare {
   kind: 'compare';
-  body: CompareRequest;
+  body: SchemaCompareRequest;
   items: AggregateItem[];
   dryRun: boolean;
 }
 
-export async function prepareCompare(runner: ItemRunner, body: CompareRequest): Promise<PreparedCompare> {
+export async function prepareCompare(runner: ItemRunner, body: SchemaCompareRequest): Promise<PreparedCompare> {
   const dryRun = runner.dryRun(body.dry_run);
   const problems = new ProblemCollector();
   const base = { prompt: body.prompt, model: body.model, workdir: body.workdir, ephemeral: true, dry_run: dryRun };
@@ -37,7 +38,7 @@ export async function runCompare(
   p: PreparedCompare,
   ctx: ExecContext,
   observer?: ItemObserver,
-): Promise<CompareResult> {
+): Promise<SchemaCompareResult> {
   const { body, items, dryRun } = p;
   const commands = await runner.commands(body.backends);
   const gate = new AggregateGate(ctx, runner.executor, observer);
@@ -45,7 +46,7 @@ export async function runCompare(
   const results = await inOrder(items, concurrency, (item, index) => runner.run(item, index, commands, gate, dryRun));
   gate.finish();
 
-  const data: CompareResult = {
+  const data: SchemaCompareResult = {
     prompt: body.prompt,
     backends: [...body.backends],
     total_duration_ms: gate.totalDurationMs,

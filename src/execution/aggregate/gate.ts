@@ -3,13 +3,14 @@
  * runs, why it stopped, and the admission rule of the server-wide limiter (only the first execution
  * of a request is subject to the queue-size check; later ones wait as admitted executions).
  */
+import type { SchemaTaskResult } from '../../../generated/types';
 import type { BackendName } from '../../backends/types';
 import { ApiError } from '../../errors';
 import { CANCEL_DISCONNECT, Executor } from '../executor';
 import type { Slot } from '../limiter';
 import type { ExecContext } from '../types';
 import { canceledItem } from './items';
-import type { ItemObserver, TaskResult } from './types';
+import type { ItemObserver } from './types';
 
 /** Error text of items that never started, per reason the aggregate stopped. */
 export const NOT_STARTED_ERROR = {
@@ -65,7 +66,7 @@ export class AggregateGate {
   }
 
   /** The item of a task that was never started because the aggregate stopped. */
-  notStarted(backend: BackendName): TaskResult {
+  notStarted(backend: BackendName): SchemaTaskResult {
     const reason = this.stopReason ?? 'disconnect';
     if (reason === 'timeout') this.timedOut = true;
     if (reason === 'shutdown') this.shutDown = true;

@@ -9,6 +9,14 @@
  *
  * Each operation is split into `prepare*` (validation, nothing runs) and `run*`.
  */
+import type {
+  SchemaChainRequest,
+  SchemaChainResult,
+  SchemaCompareRequest,
+  SchemaCompareResult,
+  SchemaParallelRequest,
+  SchemaParallelResult,
+} from '../../../generated/types';
 import type { Config } from '../../config/types';
 import type { Logger } from '../../observability/logger';
 import type { Executor } from '../executor';
@@ -18,17 +26,7 @@ import { type PreparedChain, prepareChain, runChain } from './chain';
 import { type PreparedCompare, prepareCompare, runCompare } from './compare';
 import { ItemRunner } from './item-runner';
 import { type PreparedParallel, prepareParallel, runParallel } from './parallel';
-import type {
-  AggregateKind,
-  AggregateResult,
-  ItemObserver,
-  ChainRequest,
-  ChainResult,
-  CompareRequest,
-  CompareResult,
-  ParallelRequest,
-  ParallelResult,
-} from './types';
+import type { AggregateKind, AggregateResult, ItemObserver } from './types';
 
 export * from './types';
 
@@ -43,23 +41,26 @@ export class AggregateService {
     this.runner = new ItemRunner(config, planner, executor, logger);
   }
 
-  async parallel(body: ParallelRequest, ctx: ExecContext): Promise<ParallelResult> {
+  async parallel(body: SchemaParallelRequest, ctx: ExecContext): Promise<SchemaParallelResult> {
     return runParallel(this.runner, await prepareParallel(this.runner, body), ctx);
   }
 
-  async chain(body: ChainRequest, ctx: ExecContext): Promise<ChainResult> {
+  async chain(body: SchemaChainRequest, ctx: ExecContext): Promise<SchemaChainResult> {
     return runChain(this.runner, await prepareChain(this.runner, body), ctx);
   }
 
-  async compare(body: CompareRequest, ctx: ExecContext): Promise<CompareResult> {
+  async compare(body: SchemaCompareRequest, ctx: ExecContext): Promise<SchemaCompareResult> {
     return runCompare(this.runner, await prepareCompare(this.runner, body), ctx);
   }
 
   /** Validation only (jobs check their request at creation): throws 400/403, runs nothing. */
-  prepare(kind: AggregateKind, body: ParallelRequest | ChainRequest | CompareRequest): Promise<Prepared> {
-    if (kind === 'parallel') return prepareParallel(this.runner, body as ParallelRequest);
-    if (kind === 'chain') return prepareChain(this.runner, body as ChainRequest);
-    return prepareCompare(this.runner, body as CompareRequest);
+  prepare(
+    kind: AggregateKind,
+    body: SchemaParallelRequest | SchemaChainRequest | SchemaCompareRequest,
+  ): Promise<Prepared> {
+    if (kind === 'parallel') return prepareParallel(this.runner, body as SchemaParallelRequest);
+    if (kind === 'chain') return prepareChain(this.runner, body as SchemaChainRequest);
+    return prepareCompare(this.runner, body as SchemaCompareRequest);
   }
 
   /** Runs a prepared request; an observer receives every item's events. */

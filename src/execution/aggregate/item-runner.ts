@@ -2,6 +2,7 @@
  * Validation and execution of single aggregate items, shared by parallel, chain and compare: every
  * run is ephemeral and takes a slot through the aggregate's gate; per-item failures become items.
  */
+import type { SchemaItemErrorCode, SchemaTaskResult } from '../../../generated/types';
 import type { BackendName } from '../../backends/types';
 import type { Config } from '../../config/types';
 import { ApiError } from '../../errors';
@@ -14,9 +15,9 @@ import type { ExecContext, ExecutionOptions } from '../types';
 import { type AggregateGate, NOT_STARTED_ERROR } from './gate';
 import { canceledItem, dryItem, failedItem, taskItem } from './items';
 import type { ProblemCollector } from './problems';
-import type { AggregateItem, AggregateKind, AggregateResult, Commands, ItemErrorCode, TaskResult } from './types';
+import type { AggregateItem, AggregateKind, AggregateResult, Commands } from './types';
 
-const ITEM_CODES: ReadonlySet<string> = new Set<ItemErrorCode>([
+const ITEM_CODES: ReadonlySet<string> = new Set<SchemaItemErrorCode>([
   'backend_failed',
   'backend_unavailable',
   'backend_timeout',
@@ -95,7 +96,7 @@ export class ItemRunner {
     commands: Commands,
     gate: AggregateGate,
     dryRun: boolean,
-  ): Promise<TaskResult> {
+  ): Promise<SchemaTaskResult> {
     const result = await this.runItem(item, index, commands, gate, dryRun);
     gate.observer?.finished(index, result);
     return result;
@@ -107,7 +108,7 @@ export class ItemRunner {
     commands: Commands,
     gate: AggregateGate,
     dryRun: boolean,
-  ): Promise<TaskResult> {
+  ): Promise<SchemaTaskResult> {
     const backend = item.opts.backend;
     const cmd = commands.get(backend)!;
     if (gate.stopped) return gate.notStarted(backend);
@@ -146,7 +147,7 @@ export class ItemRunner {
       if (observer) report = { ...report, output: text };
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
-      const code: ItemErrorCode = ITEM_CODES.has(err.code) ? (err.code as ItemErrorCode) : 'internal_error';
+      const code: SchemaItemErrorCode = ITEM_CODES.has(err.code) ? (err.code as SchemaItemErrorCode) : 'internal_error';
       return failedItem(backend, code, err.message, plan.model);
     }
     return this.itemOf(plan, report, gate);
@@ -174,7 +175,7 @@ export class ItemRunner {
     return data;
   }
 
-  private itemOf(plan: RunPlan, report: RunReport, gate: AggregateGate): TaskResult {
+  private itemOf(plan: RunPlan, report: RunReport, gate: AggregateGate): SchemaTaskResult {
     if (report.status === 'success') {
       return taskItem(plan.backend, {
         model: plan.model,

@@ -2,21 +2,22 @@
  * POST /api/v1/parallel: every task is validated first (all problems reported together), then the
  * tasks run ephemerally, at most `max_parallel` at a time; `fail_fast` stops the rest after a failure.
  */
+import type { SchemaParallelRequest, SchemaParallelResult } from '../../../generated/types';
 import type { ExecContext, ExecutionOptions } from '../types';
 import { AggregateGate } from './gate';
 import { inOrder, type ItemRunner } from './item-runner';
 import { ProblemCollector } from './problems';
-import type { AggregateItem, ItemObserver, ParallelRequest, ParallelResult } from './types';
+import type { AggregateItem, ItemObserver } from './types';
 
 /** A validated parallel request, ready to run. */
 export interface PreparedParallel {
   kind: 'parallel';
-  body: ParallelRequest;
+  body: SchemaParallelRequest;
   items: AggregateItem[];
   dryRun: boolean;
 }
 
-export async function prepareParallel(runner: ItemRunner, body: ParallelRequest): Promise<PreparedParallel> {
+export async function prepareParallel(runner: ItemRunner, body: SchemaParallelRequest): Promise<PreparedParallel> {
   const dryRun = runner.dryRun(body.dry_run);
   const problems = new ProblemCollector();
   const items: AggregateItem[] = [];
@@ -36,7 +37,7 @@ export async function runParallel(
   p: PreparedParallel,
   ctx: ExecContext,
   observer?: ItemObserver,
-): Promise<ParallelResult> {
+): Promise<SchemaParallelResult> {
   const { body, items, dryRun } = p;
   const { config } = runner;
   const failFast = body.fail_fast ?? config.parallel.fail_fast;
@@ -54,7 +55,7 @@ export async function runParallel(
   });
   gate.finish();
 
-  const data: ParallelResult = {
+  const data: SchemaParallelResult = {
     total_tasks: items.length,
     completed: results.filter((r) => r.exit_code === 0).length,
     failed: results.filter((r) => r.exit_code !== 0 && r.error_code !== 'canceled').length,

@@ -1,36 +1,18 @@
-/** Request and result shapes of the aggregate operations: they come from the contract (generated/types.ts). */
+/**
+ * Types of the aggregate operations beyond the contract's: their request and result shapes are
+ * the generated `Schema*` types (generated/types.ts), used directly.
+ */
 import type {
-  SchemaChainRequest,
   SchemaChainResult,
-  SchemaChainStep,
-  SchemaChainStepResult,
-  SchemaCompareRequest,
   SchemaCompareResult,
-  SchemaItemErrorCode,
-  SchemaParallelRequest,
   SchemaParallelResult,
-  SchemaParallelTask,
   SchemaTaskResult,
 } from '../../../generated/types';
 import type { BackendName, UnifiedEvent } from '../../backends/types';
 import type { ExecutionOptions } from '../types';
 
-export type ParallelTask = SchemaParallelTask;
-export type ParallelRequest = SchemaParallelRequest;
-export type ChainStep = SchemaChainStep;
-export type ChainRequest = SchemaChainRequest;
-export type CompareRequest = SchemaCompareRequest;
-/** Item `error_code` values (contract `ItemErrorCode`). */
-export type ItemErrorCode = SchemaItemErrorCode;
-/** An ExecutionResult without `session_id` (parallel and compare items). */
-export type TaskResult = SchemaTaskResult;
-export type ChainStepResult = SchemaChainStepResult;
-export type ParallelResult = SchemaParallelResult;
-export type ChainResult = SchemaChainResult;
-export type CompareResult = SchemaCompareResult;
-
 export type AggregateKind = 'parallel' | 'chain' | 'compare';
-export type AggregateResult = ParallelResult | ChainResult | CompareResult;
+export type AggregateResult = SchemaParallelResult | SchemaChainResult | SchemaCompareResult;
 
 /** One validated item, ready to plan. */
 export interface AggregateItem {
@@ -53,5 +35,5 @@ export interface ItemObserver {
   started(item: number): void;
   event(item: number, backend: BackendName, event: UnifiedEvent): void;
   /** An item ended (ran, failed before its run, or was never started). */
-  finished(item: number, result: TaskResult): void;
+  finished(item: number, result: SchemaTaskResult): void;
 }

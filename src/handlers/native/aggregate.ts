@@ -1,7 +1,8 @@
 /** POST /api/v1/parallel, /api/v1/chain, /api/v1/compare (executeParallel, executeChain, executeCompare). */
+import type { SchemaChainRequest, SchemaCompareRequest, SchemaParallelRequest } from '../../../generated/types';
 import type { Request, Response } from 'express';
 import type { Context } from 'openapi-backend';
-import { AggregateService, ChainRequest, CompareRequest, ParallelRequest } from '../../execution/aggregate';
+import { AggregateService } from '../../execution/aggregate';
 import { execContext } from '../../http/exec-context';
 import { sendData } from '../../http/respond';
 import type { Services } from '../../services';
@@ -9,19 +10,19 @@ import type { HandlerFn } from '../types';
 
 export function executeParallel(service: AggregateService): HandlerFn {
   return async (c: Context, _req: Request, res: Response) => {
-    sendData(res, await service.parallel(c.request.requestBody as ParallelRequest, execContext(res)));
+    sendData(res, await service.parallel(c.request.requestBody as SchemaParallelRequest, execContext(res)));
   };
 }
 
 export function executeChain(service: AggregateService): HandlerFn {
   return async (c: Context, _req: Request, res: Response) => {
-    sendData(res, await service.chain(c.request.requestBody as ChainRequest, execContext(res)));
+    sendData(res, await service.chain(c.request.requestBody as SchemaChainRequest, execContext(res)));
   };
 }
 
 export function executeCompare(service: AggregateService): HandlerFn {
   return async (c: Context, _req: Request, res: Response) => {
-    sendData(res, await service.compare(c.request.requestBody as CompareRequest, execContext(res)));
+    sendData(res, await service.compare(c.request.requestBody as SchemaCompareRequest, execContext(res)));
   };
 }
 

@@ -1,4 +1,5 @@
 /** Pure parts of the compatible APIs: model routing, transcripts, ids, usage, SSE encoders. */
+import type { SchemaOpenAiChatMessage as OpenAIChatMessage } from '../../../generated/types';
 import { AnthropicStreamEncoder } from '../../../src/compat/anthropic/stream-encoder';
 import {
   anthropicMessageId,
@@ -11,7 +12,7 @@ import {
   resolveCompatModel,
 } from '../../../src/compat/models';
 import { OpenAIStreamEncoder } from '../../../src/compat/openai/stream-encoder';
-import { anthropicTranscript, openaiTranscript, type OpenAIChatMessage } from '../../../src/compat/transcript';
+import { anthropicTranscript, openaiTranscript } from '../../../src/compat/transcript';
 import { ApiError } from '../../../src/errors';
 import type { NativeEvent } from '../../../src/execution/types';
 import { expectValidSchema } from '../../helpers/contract';
