@@ -47,7 +47,15 @@ function KeyDialog({
 }) {
   const [value, setValue] = useState('');
   return (
-    <div class="dialog-backdrop" role="dialog" aria-modal="true" aria-labelledby="key-title">
+    <div
+      class="dialog-backdrop"
+      role="dialog"
+      aria-modal="true"
+      aria-labelledby="key-title"
+      onKeyDown={(e) => {
+        if (e.key === 'Escape' && onClose) onClose();
+      }}
+    >
       <form
         class="dialog"
         onSubmit={(e) => {
