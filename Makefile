@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NPM ?= npm
 ARGS ?=
 
-.PHONY: run test test-browser e2e install build generate check-generated lint-spec lint typecheck unit bench clean
+.PHONY: run test test-browser e2e install build generate check-generated lint-spec lint typecheck unit bench clean services
 
 node_modules/.package-lock.json: package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -43,11 +43,15 @@ lint: install
 typecheck: install
 	$(NPM) run -s typecheck
 
-unit: install
+unit: install services
 	npx jest
 
+# PostgreSQL for the store suites (started, or installed when missing; see scripts/services.sh).
+services: install
+	@scripts/services.sh
+
 # Installs everything, checks the contract, lint, format and types, builds, and runs the whole test suite.
-test: install check-generated lint-spec lint typecheck build
+test: install check-generated lint-spec lint typecheck build services
 	@mkdir -p .tmp
 	npx jest --ci --json --outputFile=.tmp/jest-results.json
 	@node -e 'const r=require("./.tmp/jest-results.json"); console.log("jest: " + r.numPassedTests + " passed, " + r.numFailedTests + " failed, " + r.numPendingTests + " skipped")'

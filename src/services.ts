@@ -28,6 +28,7 @@ import { cliStateDirs } from './security/child-env';
 import os from 'node:os';
 import { createSessionStore } from './sessions';
 import { startCluster, type ClusterServices } from './cluster';
+import { databaseFromConfig, openDatabase } from './db/postgres';
 import type { SessionStore } from './sessions/types';
 
 export interface Services {
@@ -62,6 +63,11 @@ export interface ServiceOptions {
   jobStore?: JobStore;
 }
 
+/** Whether a store this process opens itself is configured as `postgres`. */
+function usesPostgres(config: Config, opts: ServiceOptions): boolean {
+  return !opts.store && config.session.store === 'postgres';
+}
+
 export async function buildServices(config: Config, logger: Logger, opts: ServiceOptions = {}): Promise<Services> {
   const s = config.server;
   const version = packageVersion();
@@ -85,7 +91,9 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
     cluster?.admission,
   );
   if (s.metrics_enabled) metrics = new Metrics(() => limiter.queued);
-  const store = opts.store ?? (await createSessionStore(config, logger));
+  // One pool shared by the postgres stores; migrations run now (a failed one stops start-up).
+  const db = usesPostgres(config, opts) ? await openDatabase(databaseFromConfig(config, logger), logger) : undefined;
+  const store = opts.store ?? (await createSessionStore(config, logger, db));
   const agent = agentIdentity(config);
   // The CLIs' state directories (for the server's HOME and each backend's child HOME) are protected
   // workdirs, as are the ancestors of the config file's directory.

@@ -388,6 +388,11 @@ async function serve(values: Values, io: CliIo): Promise<number> {
   } catch (err) {
     signals.removeListener('SIGHUP', onHup);
     dropEarly();
+    // A configuration that cannot work (e.g. a failed database migration) exits 2 with the reason.
+    if (err instanceof ConfigError) {
+      await flushLogger(logger);
+      return printProblems(io, err.problems);
+    }
     write(io.stderr, `clinvk: ${startFailureText(err as NodeJS.ErrnoException, config)}`);
     await flushLogger(logger);
     return EXIT_RUNTIME;

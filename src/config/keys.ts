@@ -32,6 +32,8 @@ export const TRUSTED_PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'] as c
 export const MAX_PROMPT_BYTES_LIMIT = 120_000;
 export const GOPASS_PATH_PATTERN = '^(?!-)[A-Za-z0-9/_.-]*$';
 export const DEFAULT_HOST = '127.0.0.1';
+/** Implementations of the session, job and usage stores. */
+export const STORE_KINDS = ['file', 'postgres'] as const;
 export const DEFAULT_PORT = 8080;
 
 /** Annotation keywords (ajv must know them; see `schema.ts`). */
@@ -377,7 +379,10 @@ export const CONFIG_KEYS = Type.Object(
       gemini: backend('gemini'),
     }),
     session: section('Conversation sessions.', {
-      store: oneOf(['file'] as const, { default: 'file', description: 'Session store implementation.' }),
+      store: oneOf(STORE_KINDS, {
+        default: 'file',
+        description: 'Session store: file ($CLINVK_HOME/sessions/) or postgres (cluster.postgres_url).',
+      }),
       retention_days: int({
         default: 30,
         minimum: 0,
@@ -450,38 +455,62 @@ export const CONFIG_KEYS = Type.Object(
           'Stored events per job; beyond it only the terminal event is stored (a truncated marker marks the gap).',
       }),
     }),
-    cluster: section('Cluster mode: several clinvk processes sharing their limits through Redis (docs/cluster.md).', {
-      enabled: bool({
-        default: false,
-        [X_ENV]: 'CLINVK_CLUSTER',
-        description:
-          'Share execution limits, rate-limit buckets and per-key counters with other nodes (needs redis_url).',
-      }),
-      redis_url: Type.Optional(
-        str({
-          minLength: 1,
-          [X_ENV]: 'CLINVK_REDIS_URL',
+    cluster: section(
+      'Cluster mode: several clinvk processes sharing limits through Redis (docs/cluster.md) and records through PostgreSQL (docs/postgres.md).',
+      {
+        enabled: bool({
+          default: false,
+          [X_ENV]: 'CLINVK_CLUSTER',
           description:
-            'Redis of the cluster (redis://[:password@]host:port[/db]); give the password through the environment.',
+            'Share execution limits, rate-limit buckets and per-key counters with other nodes (needs redis_url).',
         }),
-      ),
-      key_prefix: str({
-        default: 'clinvk',
-        pattern: '^[A-Za-z0-9_.-]{1,64}$',
-        [X_MESSAGE]: 'must be 1-64 letters, digits, dots, dashes or underscores',
-        description: 'Prefix of every Redis key and channel of this cluster (several clusters may share one Redis).',
-      }),
-      lease_secs: secs({
-        default: 10,
-        description:
-          "How long a node's admissions outlive it: a node that dies frees its places in the cluster-wide limit after at most this.",
-      }),
-      rate_limit_fail: oneOf(['open', 'closed'] as const, {
-        default: 'open',
-        description:
-          'Rate limiting while Redis is unreachable: open lets requests through, closed refuses them (429 rate_limited).',
-      }),
-    }),
+        redis_url: Type.Optional(
+          str({
+            minLength: 1,
+            [X_ENV]: 'CLINVK_REDIS_URL',
+            description:
+              'Redis of the cluster (redis://[:password@]host:port[/db]); give the password through the environment.',
+          }),
+        ),
+        key_prefix: str({
+          default: 'clinvk',
+          pattern: '^[A-Za-z0-9_.-]{1,64}$',
+          [X_MESSAGE]: 'must be 1-64 letters, digits, dots, dashes or underscores',
+          description: 'Prefix of every Redis key and channel of this cluster (several clusters may share one Redis).',
+        }),
+        lease_secs: secs({
+          default: 10,
+          description:
+            "How long a node's admissions outlive it: a node that dies frees its places in the cluster-wide limit after at most this.",
+        }),
+        rate_limit_fail: oneOf(['open', 'closed'] as const, {
+          default: 'open',
+          description:
+            'Rate limiting while Redis is unreachable: open lets requests through, closed refuses them (429 rate_limited).',
+        }),
+        postgres_url: Type.Optional(
+          text({
+            minLength: 1,
+            [X_ENV]: 'CLINVK_POSTGRES_URL',
+            description:
+              'PostgreSQL connection URL (postgres://user:password@host:5432/db) of the postgres stores; prefer the environment variable for a password.',
+          }),
+        ),
+        postgres_schema: str({
+          default: 'public',
+          pattern: '^[a-z_][a-z0-9_]{0,62}$',
+          [X_MESSAGE]: 'must be a lowercase SQL identifier (letters, digits, underscore)',
+          [X_ENV]: 'CLINVK_POSTGRES_SCHEMA',
+          description: 'Schema holding the tables (created when missing; migrations run at start-up).',
+        }),
+        postgres_pool_size: int({
+          default: 10,
+          minimum: 1,
+          maximum: 1000,
+          description: 'Connections in the pool shared by the postgres stores of this process.',
+        }),
+      },
+    ),
   },
   { additionalProperties: false, description: 'The clinvk configuration file.' },
 );

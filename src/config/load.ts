@@ -267,6 +267,13 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
   if (config.cluster.enabled && !config.cluster.redis_url) {
     problems.push('config error: cluster.enabled: cluster mode needs cluster.redis_url (or CLINVK_REDIS_URL)');
   }
+  for (const [section, store] of [['session', config.session.store]] as const) {
+    if (store === 'postgres' && config.cluster.postgres_url === undefined) {
+      problems.push(
+        `config error: ${section}.store: postgres needs cluster.postgres_url (or CLINVK_POSTGRES_URL) to be set`,
+      );
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return { config: deepFreeze(config), warnings };

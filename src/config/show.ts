@@ -13,6 +13,14 @@ import type { Config } from './types';
 /** Environment variable names whose values are treated as secrets in `config show`. */
 const SECRET_ENV_NAME = /KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH/i;
 
+function urlHasPassword(url: string): boolean {
+  try {
+    return new URL(url).password !== '';
+  } catch {
+    return true; // unparsable: do not risk showing it
+  }
+}
+
 export function redactedKeys(count: number): string {
   return `<redacted: ${count} keys>`;
 }
@@ -41,6 +49,12 @@ export function configToYaml(config: Config, apiKeyCount: number): string {
       else env[k] = v;
     }
     backend.env = env;
+  }
+  // A database URL with a password is left out like the other secrets.
+  const cluster = (doc as { cluster?: { postgres_url?: string } }).cluster;
+  if (cluster?.postgres_url !== undefined && urlHasPassword(cluster.postgres_url)) {
+    delete cluster.postgres_url;
+    omitted.push('cluster.postgres_url');
   }
   const header = [
     '# clinvk effective configuration (built-in defaults < file < environment < flags)',

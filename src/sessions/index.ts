@@ -2,6 +2,7 @@
 import * as path from 'path';
 import type { SchemaSessionInfo } from '../../generated/types';
 import type { TokenUsage } from '../backends/types';
+import { databaseFromConfig, type ClusterDbConfig, type PostgresDatabase } from '../db/postgres';
 import { FileSessionStore, type StoreLogger } from './file';
 import type { SessionRecord, SessionStore } from './types';
 
@@ -24,12 +25,34 @@ export type {
 export interface SessionStoreConfig {
   /** Resolved `$CLINVK_HOME`. */
   home: string;
-  session: { store: 'file' };
+  /** The database of the postgres store (`cluster.postgres_url` …). */
+  cluster?: ClusterDbConfig['cluster'];
+  session: { store: 'file' | 'postgres' };
 }
 
-/** Opens the configured store (`session.store`; `file` is the only built-in one). Never throws for an unusable directory. */
-export async function createSessionStore(config: SessionStoreConfig, logger?: StoreLogger): Promise<SessionStore> {
+/**
+ * Opens the configured store (`session.store`): `file` under `$CLINVK_HOME/sessions`, or `postgres`
+ * on `db` (the process's shared database; one is made from `cluster.*` when not given). Never
+ * throws for an unusable directory or an unreachable database (both show in `health()`).
+ */
+export async function createSessionStore(
+  config: SessionStoreConfig,
+  logger?: StoreLogger,
+  db?: PostgresDatabase,
+): Promise<SessionStore> {
   const kind: string = config.session.store;
+  if (kind === 'postgres') {
+    const { PostgresSessionStore } = await import('./postgres');
+    return PostgresSessionStore.open({
+      db:
+        db ??
+        databaseFromConfig(
+          { cluster: config.cluster ?? { postgres_schema: 'public', postgres_pool_size: 10 } },
+          logger,
+        ),
+      logger,
+    });
+  }
   if (kind !== 'file') throw new Error(`unknown session store: ${kind}`);
   return FileSessionStore.open({ dir: path.join(config.home, 'sessions'), logger });
 }

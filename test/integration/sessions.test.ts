@@ -1,6 +1,8 @@
 /**
- * Sessions over HTTP against the file store: the shared sessions HTTP contract suite, plus what is
- * specific to the file store (an unusable sessions directory).
+ * Sessions over HTTP: the shared sessions HTTP contract suite against the file store and the
+ * PostgreSQL store, plus what is specific to the file store (an unusable sessions directory).
+ * The PostgreSQL store's own cases (unreachable database, migrations, two processes) are in
+ * sessions-postgres.test.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,11 +10,22 @@ import request from 'supertest';
 import { createServerApp } from '../../src/http/server';
 import { createSilentLogger } from '../../src/observability/logger';
 import { FileSessionStore } from '../../src/sessions';
+import { PostgresSessionStore } from '../../src/sessions/postgres';
+import { SchemaPool } from '../helpers/postgres';
 import { expectMatchesSpec } from '../helpers/contract';
 import { makeTestEnv } from '../helpers/server';
 import { describeSessionsHttpContract } from '../helpers/sessions-http-suite';
 
+const schemas = new SchemaPool();
+/** One schema per server home: a restarted server (same home) sees the same sessions. */
+const schemaOf = new Map<string, string>();
+afterAll(() => schemas.dropAll());
+
 describeSessionsHttpContract('file', (home) => FileSessionStore.open({ dir: path.join(home, 'sessions') }));
+describeSessionsHttpContract('postgres', (home) => {
+  if (!schemaOf.has(home)) schemaOf.set(home, schemas.schema());
+  return PostgresSessionStore.open({ db: schemas.database(schemaOf.get(home)!) });
+});
 
 describe('file store specifics', () => {
   test('an unusable store: /health unhealthy (503), prompts that need a session → 503, ephemeral still works', async () => {

@@ -534,7 +534,7 @@ describe('validation errors name the key (§8.4)', () => {
       'backends:\n  codex:\n    command: ./bin/codex\n',
       'config error: backends.codex.command: must be an executable name (looked up on PATH) or an absolute path (got "./bin/codex")',
     ],
-    ['session:\n  store: redis\n', 'config error: session.store: must be one of file (got "redis")'],
+    ['session:\n  store: redis\n', 'config error: session.store: must be one of file, postgres (got "redis")'],
     ['session:\n  retention_days: -1\n', 'config error: session.retention_days: must be >= 0 (got -1)'],
     ['session:\n  cleanup_interval_secs: 0\n', 'config error: session.cleanup_interval_secs: must be >= 1 (got 0)'],
     [

@@ -49,6 +49,7 @@ test('snake_case sections like the file, header with home and file', () => {
     'auth',
     'usage',
     'jobs',
+    'cluster',
   ]);
   expect(doc.auth).toEqual({ keys: [] });
   expect(doc.usage).toEqual({ store: 'file', retention_days: 90 });
@@ -79,6 +80,15 @@ test('credential-looking child environment variables are left out and named in a
   expect(out).toContain(
     '# secret values left out: backends.claude.env.ANTHROPIC_API_KEY, backends.claude.env.MY_TOKEN',
   );
+});
+
+test('a PostgreSQL URL with a password is left out and named; one without a password is shown', () => {
+  const secret = configToYaml(load('cluster:\n  postgres_url: postgres://clinvk:pa55w0rd@db:5432/clinvk\n').config, 0);
+  expect(secret).not.toContain('pa55w0rd');
+  expect(YAML.parse(secret).cluster).toEqual({ postgres_schema: 'public', postgres_pool_size: 10 });
+  expect(secret).toContain('# secret values left out: cluster.postgres_url');
+  const plain = configToYaml(load('cluster:\n  postgres_url: postgres://clinvk@db/clinvk\n').config, 0);
+  expect(YAML.parse(plain).cluster.postgres_url).toBe('postgres://clinvk@db/clinvk');
 });
 
 test('the output loads back as a configuration file with the same values and no warning', () => {

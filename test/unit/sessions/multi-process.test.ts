@@ -1,24 +1,26 @@
 /**
- * Two server processes on one $CLINVK_HOME lose no update (SPEC §6.2).
+ * Two server processes on one store lose no update: on one $CLINVK_HOME (file store) and on one
+ * PostgreSQL schema (postgres store) — the same test, parametrized by the store.
  *
  * The child processes load the real TypeScript store: the test writes a small plain-JS child script
  * into a temp directory that installs a `require` hook for `.ts` files compiling them with the
- * already-installed `@swc/core` (`transformSync`, CommonJS), then requires `src/sessions/file/index.ts`.
+ * already-installed `@swc/core` (`transformSync`, CommonJS), then requires the store's module.
  * No build step and no extra package are needed. The jest process itself works on the same
- * directory at the same time, so three processes contend for the lock.
+ * store at the same time, so three processes contend.
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { FileSessionStore } from '../../../src/sessions/file';
+import { PostgresSessionStore } from '../../../src/sessions/postgres';
+import type { SessionStore } from '../../../src/sessions/types';
+import { SchemaPool, TEST_POSTGRES_URL } from '../../helpers/postgres';
 import { cleanupHomes, newSession, recordingLogger, tmpHome } from './helpers';
 
 const ROOT = path.resolve(__dirname, '../../..');
-
 const CHILD = `
 'use strict';
 const fs = require('fs');
-const Module = require('module');
 const swc = require(${JSON.stringify(require.resolve('@swc/core', { paths: [ROOT] }))});
 require.extensions['.ts'] = (mod, filename) => {
   const src = fs.readFileSync(filename, 'utf8');
@@ -29,10 +31,16 @@ require.extensions['.ts'] = (mod, filename) => {
   });
   mod._compile(out.code, filename);
 };
-const { FileSessionStore } = require(${JSON.stringify(path.join(ROOT, 'src/sessions/file/index.ts'))});
-const [dir, shared, claimed, turns, creates] = process.argv.slice(2);
+const load = (rel) => require(${JSON.stringify(ROOT)} + '/' + rel);
+async function openStore(spec) {
+  if (spec.kind === 'file') return load('src/sessions/file/index.ts').FileSessionStore.open({ dir: spec.dir, compactMinLines: 40 });
+  const { PostgresDatabase } = load('src/db/postgres/index.ts');
+  const { PostgresSessionStore } = load('src/sessions/postgres/index.ts');
+  return PostgresSessionStore.open({ db: new PostgresDatabase({ url: spec.url, schema: spec.schema, poolSize: 4 }) });
+}
+const [spec, shared, claimed, turns, creates] = process.argv.slice(2);
 (async () => {
-  const store = await FileSessionStore.open({ dir, compactMinLines: 40 });
+  const store = await openStore(JSON.parse(spec));
   const created = [];
   let busy = 0;
   for (let i = 0; i < Number(turns); i++) {
@@ -72,58 +80,97 @@ function runChild(script: string, args: string[]): Promise<ChildResult> {
   });
 }
 
-afterAll(() => cleanupHomes());
+const schemas = new SchemaPool();
+afterAll(async () => {
+  await schemas.dropAll();
+  cleanupHomes();
+});
 
-test('two child processes and this one mutate the same store concurrently without losing an update', async () => {
-  const home = tmpHome();
-  const dir = path.join(home, 'sessions');
-  const script = path.join(home, 'child.js');
-  fs.writeFileSync(script, CHILD);
+/** A store shared by this process and the children, and what is checked after the race. */
+interface RaceBacking {
+  spec: object;
+  open(): Promise<SessionStore>;
+  /** Store-specific checks once everything is done. */
+  after(): Promise<void>;
+}
 
-  const logger = recordingLogger();
-  const store = await FileSessionStore.open({ dir, compactMinLines: 40, logger });
-  const shared = await store.create(newSession());
-  const claimed = await store.create(newSession());
-  const TURNS = 60;
-  const CREATES = 30;
-  const args = [dir, shared.id, claimed.id, String(TURNS), String(CREATES)];
+const RACE_BACKINGS: [string, (home: string) => RaceBacking][] = [
+  [
+    'file',
+    (home) => {
+      const dir = path.join(home, 'sessions');
+      const logger = recordingLogger();
+      return {
+        spec: { kind: 'file', dir },
+        open: () => FileSessionStore.open({ dir, compactMinLines: 40, logger }),
+        after: async () => {
+          // The index followed the other processes' journal appends and compactions without ever
+          // having to be rebuilt from the records. (Waits for the lock longer than a second are
+          // logged at warn by design: three processes contending on a loaded machine may see some.)
+          const lockWaits = (c: { msg: string }) => c.msg === 'waiting for the session store lock';
+          expect(logger.calls.filter((c) => c.level === 'warn' && !lockWaits(c))).toEqual([]);
+          expect(logger.calls.filter((c) => c.msg.includes('rebuil'))).toEqual([]);
+          const leftovers = fs.readdirSync(dir).filter((f) => f.startsWith('.tmp-') || f.endsWith('.lock'));
+          expect(leftovers).toEqual([]);
+        },
+      };
+    },
+  ],
+  [
+    'postgres',
+    () => {
+      const schema = schemas.schema();
+      return {
+        spec: { kind: 'postgres', url: TEST_POSTGRES_URL, schema },
+        open: () => PostgresSessionStore.open({ db: schemas.database(schema) }),
+        after: async () => undefined,
+      };
+    },
+  ],
+];
 
-  const children = [runChild(script, args), runChild(script, args)];
-  // This process takes part too.
-  const mine: string[] = [];
-  for (let i = 0; i < TURNS; i++) {
-    await store.completeTurn(shared.id, { success: true, usage: { input_tokens: 1, output_tokens: 2 } }, true);
-    if (i < CREATES) mine.push((await store.create(newSession({ backend: 'gemini' }))).id);
-  }
-  const results = await Promise.all(children);
+describe.each(RACE_BACKINGS)('%s store', (_name, makeBacking) => {
+  test('two child processes and this one mutate the same store concurrently without losing an update', async () => {
+    const home = tmpHome();
+    const script = path.join(home, 'child.js');
+    fs.writeFileSync(script, CHILD);
+    const backing = makeBacking(home);
 
-  const final = await store.resolve(shared.id);
-  expect(final.turn_count).toBe(1 + 3 * TURNS);
-  expect(final.token_usage).toEqual({ input_tokens: 3 * TURNS, output_tokens: 6 * TURNS });
-  expect((await store.resolve(claimed.id)).turn_count).toBe(1 + 2 * TURNS);
+    const store = await backing.open();
+    const shared = await store.create(newSession());
+    const claimed = await store.create(newSession());
+    const TURNS = 60;
+    const CREATES = 30;
+    const args = [JSON.stringify(backing.spec), shared.id, claimed.id, String(TURNS), String(CREATES)];
 
-  const expectedIds = [shared.id, claimed.id, ...mine, ...results.flatMap((r) => r.created)];
-  const page = await store.list({ limit: 1000, offset: 0 });
-  expect(page.total).toBe(expectedIds.length);
-  expect(page.sessions.map((s) => s.id).sort()).toEqual([...expectedIds].sort());
-  expect((await store.list({ backend: 'codex', limit: 1, offset: 0 })).total).toBe(2 * CREATES);
+    const children = [runChild(script, args), runChild(script, args)];
+    // This process takes part too.
+    const mine: string[] = [];
+    for (let i = 0; i < TURNS; i++) {
+      await store.completeTurn(shared.id, { success: true, usage: { input_tokens: 1, output_tokens: 2 } }, true);
+      if (i < CREATES) mine.push((await store.create(newSession({ backend: 'gemini' }))).id);
+    }
+    const results = await Promise.all(children);
 
-  // The index followed the other processes' journal appends and compactions without ever having
-  // to be rebuilt from the records.
-  // (Waits for the lock longer than a second are logged at warn by design: three processes
-  // contending on a loaded machine may see some, so they are not counted here.)
-  const lockWaits = (c: { msg: string }) => c.msg === 'waiting for the session store lock';
-  expect(logger.calls.filter((c) => c.level === 'warn' && !lockWaits(c))).toEqual([]);
-  expect(logger.calls.filter((c) => c.msg.includes('rebuil'))).toEqual([]);
+    const final = await store.resolve(shared.id);
+    expect(final.turn_count).toBe(1 + 3 * TURNS);
+    expect(final.token_usage).toEqual({ input_tokens: 3 * TURNS, output_tokens: 6 * TURNS });
+    expect((await store.resolve(claimed.id)).turn_count).toBe(1 + 2 * TURNS);
 
-  // A fresh process-equivalent view (new store) agrees, and nothing is left behind.
-  const fresh = await FileSessionStore.open({ dir });
-  expect(await fresh.count()).toBe(expectedIds.length);
-  await fresh.close();
-  await store.close();
-  const leftovers = fs.readdirSync(dir).filter((f) => f.startsWith('.tmp-') || f.endsWith('.lock'));
-  expect(leftovers).toEqual([]);
-}, 120_000);
+    const expectedIds = [shared.id, claimed.id, ...mine, ...results.flatMap((r) => r.created)];
+    const page = await store.list({ limit: 1000, offset: 0 });
+    expect(page.total).toBe(expectedIds.length);
+    expect(page.sessions.map((s) => s.id).sort()).toEqual([...expectedIds].sort());
+    expect((await store.list({ backend: 'codex', limit: 1, offset: 0 })).total).toBe(2 * CREATES);
+
+    // A fresh process-equivalent view (new store) agrees.
+    const fresh = await backing.open();
+    expect(await fresh.count()).toBe(expectedIds.length);
+    await fresh.close();
+    await store.close();
+    await backing.after();
+  }, 120_000);
+});
 
 const LOOPER = `
 'use strict';

@@ -1,0 +1,66 @@
+/**
+ * The schema of the PostgreSQL stores as numbered migrations, applied in order at start-up under an
+ * advisory lock (several processes starting at once apply each migration exactly once). Applied
+ * versions are recorded in `schema_migrations`. A migration is never edited once released: a change
+ * is a new migration at the end. See docs/postgres.md.
+ */
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'sessions',
+    // Ids compare bytewise (COLLATE "C"): a prefix lookup is a primary-key range scan
+    // (id >= 'ab' AND id < 'ab' || 'g'). The columns are what lists filter, sort and claim on;
+    // everything else of the record is in `data`.
+    sql: `
+      CREATE TABLE sessions (
+        id          text COLLATE "C" PRIMARY KEY,
+        backend     text NOT NULL,
+        owner       text COLLATE "C",
+        status      text NOT NULL,
+        created_at  timestamptz NOT NULL,
+        last_used   timestamptz NOT NULL,
+        claimed_by  jsonb,
+        data        jsonb NOT NULL
+      );
+      CREATE INDEX sessions_order ON sessions (last_used DESC, id);
+      CREATE INDEX sessions_backend_order ON sessions (backend, last_used DESC, id);
+      CREATE INDEX sessions_status_order ON sessions (status, last_used DESC, id);
+      CREATE INDEX sessions_owner_order ON sessions (owner, last_used DESC, id);
+    `,
+  },
+  {
+    version: 2,
+    name: 'jobs',
+    sql: `
+      CREATE TABLE jobs (
+        id               text COLLATE "C" PRIMARY KEY,
+        queue_seq        bigint NOT NULL,
+        status           text NOT NULL,
+        operation        text NOT NULL,
+        backend          text,
+        owner            text COLLATE "C" NOT NULL,
+        finished_at      timestamptz,
+        idempotency_key  text COLLATE "C",
+        record           jsonb NOT NULL
+      );
+      CREATE INDEX jobs_order ON jobs (queue_seq DESC);
+      CREATE INDEX jobs_status_order ON jobs (status, queue_seq DESC);
+      CREATE INDEX jobs_owner_order ON jobs (owner, queue_seq DESC);
+      CREATE INDEX jobs_idempotency ON jobs (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
+      CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+      CREATE TABLE job_events (
+        job_id    text COLLATE "C" NOT NULL,
+        sequence  integer NOT NULL,
+        line      text NOT NULL,
+        PRIMARY KEY (job_id, sequence)
+      );
+    `,
+  },
+];

@@ -1,0 +1,1 @@
+export { PostgresSessionStore, type PostgresSessionStoreOptions } from './store';
