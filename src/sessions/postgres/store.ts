@@ -186,14 +186,18 @@ export class PostgresSessionStore implements SessionStore {
     });
   }
 
-  async resolve(idOrPrefix: string): Promise<SessionRecord> {
+  async resolve(idOrPrefix: string, owner?: string): Promise<SessionRecord> {
     return this.guard('resolve', async () => {
       if (!/^[0-9a-f]{1,32}$/.test(idOrPrefix)) throw sessionNotFound(idOrPrefix);
-      // The exact id sorts first; `matches` counts every id starting with the input.
+      // The exact id sorts first; `matches` counts every id starting with the input. With an owner,
+      // other owners' sessions are not there at all (not found, and not counted).
+      const params: unknown[] = [idOrPrefix, prefixEnd(idOrPrefix)];
+      if (owner !== undefined) params.push(owner);
       const rows = await this.db.query<Row & { matches: number }>(
         `SELECT ${COLUMNS}, count(*) OVER ()::int AS matches FROM sessions
-          WHERE id >= $1 AND id < $2 ORDER BY (id = $1) DESC, id LIMIT 1`,
-        [idOrPrefix, prefixEnd(idOrPrefix)],
+          WHERE id >= $1 AND id < $2${owner !== undefined ? ' AND owner = $3' : ''}
+          ORDER BY (id = $1) DESC, id LIMIT 1`,
+        params,
       );
       const row = rows[0];
       if (!row) throw sessionNotFound(idOrPrefix);
@@ -213,6 +217,10 @@ export class PostgresSessionStore implements SessionStore {
       if (filter.status !== undefined) {
         params.push(filter.status);
         where.push(`status = $${params.length}`);
+      }
+      if (filter.owner !== undefined) {
+        params.push(filter.owner);
+        where.push(`owner = $${params.length}`);
       }
       const cond = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
       // One statement (one snapshot): the total of the filtered set and the page.

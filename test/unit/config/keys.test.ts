@@ -69,6 +69,8 @@ test('environment variables named in the declaration', () => {
     ['CLINVK_CLAUDE_MODEL', 'backends.claude.model'],
     ['CLINVK_CODEX_MODEL', 'backends.codex.model'],
     ['CLINVK_GEMINI_MODEL', 'backends.gemini.model'],
+    ['CLINVK_CLUSTER', 'cluster.enabled'],
+    ['CLINVK_REDIS_URL', 'cluster.redis_url'],
     ['CLINVK_POSTGRES_URL', 'cluster.postgres_url'],
     ['CLINVK_POSTGRES_SCHEMA', 'cluster.postgres_schema'],
   ]);
