@@ -4,9 +4,10 @@
  * every request — requests to another origin are aborted and reported.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { makeTestServer, type TestServer } from '../helpers/server';
+import { FAKE_BIN, makeTestServer, type TestServer } from '../helpers/server';
 import { teamKeys } from '../helpers/keys';
 
 export const ARTIFACTS = path.resolve(__dirname, '../../.tmp/browser');
@@ -25,8 +26,25 @@ export async function launch(): Promise<Browser> {
   return chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--disable-gpu'] });
 }
 
+/**
+ * A server with named keys (team-a, team-b, ops) whose backends are the fake CLIs, reached through
+ * links in a temp directory (so screenshots show a neutral path, not this checkout's).
+ */
 export async function startServer(overrides: Record<string, unknown> = {}): Promise<TestServer> {
-  return makeTestServer({ auth: { keys: teamKeys() }, ...overrides });
+  const bin = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'clinvk-console-')), 'bin');
+  fs.mkdirSync(bin);
+  const backends: Record<string, { command: string }> = {};
+  for (const name of ['claude', 'codex', 'gemini']) {
+    fs.symlinkSync(path.join(FAKE_BIN, name), path.join(bin, name));
+    backends[name] = { command: path.join(bin, name) };
+  }
+  const srv = await makeTestServer({ auth: { keys: teamKeys() }, backends, ...overrides });
+  const close = srv.close;
+  srv.close = async () => {
+    await close();
+    fs.rmSync(path.dirname(bin), { recursive: true, force: true });
+  };
+  return srv;
 }
 
 export interface RecordedRequest {
@@ -49,7 +67,7 @@ export interface Tab {
 }
 
 export async function openTab(browser: Browser, base: string, viewport = { width: 1280, height: 860 }): Promise<Tab> {
-  const context = await browser.newContext({ viewport, colorScheme: 'light' });
+  const context = await browser.newContext({ viewport, colorScheme: 'light', locale: 'en-US', timezoneId: 'UTC' });
   const origin = new URL(base).origin;
   const tab: Tab = {
     context,
