@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NPM ?= npm
 ARGS ?=
 
-.PHONY: run test test-browser e2e install build generate check-generated lint-spec lint typecheck unit bench clean services
+.PHONY: run test test-browser chromium-check e2e install build generate check-generated lint-spec lint typecheck unit bench clean services
 
 node_modules/.package-lock.json: package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -59,9 +59,11 @@ test: install check-generated lint-spec lint typecheck build services
 # The operator console in a real browser: Debian Chromium (/usr/bin/chromium, or $CHROMIUM_PATH) driven by
 # playwright-core, against a server with the fake CLIs. Never downloads a browser. Screenshots: .tmp/browser/.
 CHROMIUM_PATH ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser))
-test-browser: build
-	@test -n "$(CHROMIUM_PATH)" && test -x "$(CHROMIUM_PATH)" || { echo "test-browser: chromium not found (apt-get install -y chromium, or set CHROMIUM_PATH)"; exit 1; }
+test-browser: chromium-check build
 	CHROMIUM_PATH="$(CHROMIUM_PATH)" npx jest -c test/browser/jest.config.js --ci
+
+chromium-check:
+	@test -n "$(CHROMIUM_PATH)" && test -x "$(CHROMIUM_PATH)" || { echo "test-browser: chromium not found (apt-get install -y chromium, or set CHROMIUM_PATH)"; exit 1; }
 
 # The real claude, codex and gemini CLIs against the fake model provider (docs/e2e.md). The CLIs are
 # installed into a cache outside the repository (CLINVK_E2E_CACHE, default ~/.cache/clinvk-e2e).
