@@ -10,9 +10,10 @@
 // median req/s, the median p99 latency and the ratio clinvk / bare of the medians (target ≥ 0.50).
 //
 // --endpoints=/health,/api/v1/backends  measure only these.
-// --profile=DIR  CPU-profile the clinvk server (node --cpu-prof, written to DIR at shutdown) while
-//                only clinvk is driven (one round per endpoint); summarise it with
-//                `node scripts/bench/lib/cpuprofile-top.mjs DIR/*.cpuprofile`.
+// --root=DIR     run the clinvk of another checkout's built dist/ (a baseline).
+// --profile=DIR  only clinvk is driven, one round per endpoint, each under a CPU profile of the server
+//                (node:inspector, 200 µs sampling) written to DIR/<endpoint>.cpuprofile; summarise with
+//                `node scripts/bench/lib/cpuprofile-top.mjs DIR/<endpoint>.cpuprofile`.
 import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -30,7 +31,14 @@ import {
   table,
 } from './lib/common.mjs';
 
-const opts = parseArgs(process.argv.slice(2), { rounds: 5, seconds: 3, connections: 16, endpoints: '', profile: '' });
+const opts = parseArgs(process.argv.slice(2), {
+  rounds: 5,
+  seconds: 3,
+  connections: 16,
+  endpoints: '',
+  profile: '',
+  root: '',
+});
 const KEY = 'bench-key-0123456789';
 const ALL_ENDPOINTS = ['/health', '/api/v1/backends', '/api/v1/sessions', '/openai/v1/models'];
 const ENDPOINTS = opts.endpoints ? opts.endpoints.split(',') : ALL_ENDPOINTS;
@@ -98,10 +106,7 @@ async function main() {
         gemini: { command: path.join(FAKE_BIN, 'gemini') },
       },
     },
-    {
-      env: { CLINVK_API_KEYS: KEY },
-      nodeArgs: opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(opts.profile)}`] : [],
-    },
+    { env: { CLINVK_API_KEYS: KEY }, root: opts.root ? path.resolve(opts.root) : undefined },
   );
   const auth = { 'x-api-key': KEY };
   // 100 sessions for the list endpoint.
@@ -120,12 +125,16 @@ async function main() {
     bodies[p] = await res.json();
   }
   if (opts.profile) {
+    fs.mkdirSync(opts.profile, { recursive: true });
     for (const p of ENDPOINTS) {
+      await drive(server.url, p, auth, server.pid); // warm-up (lazy validators, JIT)
+      await server.profile();
       const r = await drive(server.url, p, auth, server.pid);
+      await server.profile(path.resolve(opts.profile, `${p.slice(1).replace(/\//g, '_')}.cpuprofile`));
       console.log(`${p}: ${fmt(r.rps, 0)} req/s, p99 ${fmt(r.p99, 1)} ms, ${fmt(r.cpuUs, 0)} µs CPU/req (profiled)`);
     }
     await server.stop();
-    console.log(`profile written to ${path.resolve(opts.profile)}`);
+    console.log(`profiles written to ${path.resolve(opts.profile)}`);
     return;
   }
   const bare = await startBare(bodies);

@@ -225,6 +225,9 @@ export async function startServerProcess(
     } else if (m.type === 'trace') {
       pending.get(m.id)?.({ requests: m.requests, spawns: m.spawns });
       pending.delete(m.id);
+    } else if (m.type === 'profile') {
+      pending.get(m.id)?.();
+      pending.delete(m.id);
     } else if (m.type === 'eld') {
       pending.get(m.id)?.(m.eld);
       pending.delete(m.id);
@@ -255,6 +258,13 @@ export async function startServerProcess(
         const id = ++seq;
         pending.set(id, resolve);
         child.send({ type: 'eld', id });
+      }),
+    /** Starts a CPU profile of the server (node:inspector); with `file`, stops it and writes it there. */
+    profile: (file) =>
+      new Promise((resolve) => {
+        const id = ++seq;
+        pending.set(id, resolve);
+        child.send({ type: 'profile', id, file });
       }),
     /** VmRSS / VmHWM of the server process from /proc, in bytes (no IPC, no GC). */
     procStatus: () => procStatus(child.pid),

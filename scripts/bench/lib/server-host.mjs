@@ -10,6 +10,8 @@
 //   ← {type:'eld', id}           → {type:'eld', id, eld: {mean, p50, p99, max}}: event-loop delay (ms,
 //                                  perf_hooks.monitorEventLoopDelay, 2 ms resolution) since the last call;
 //                                  only with CLINVK_BENCH_ELD=1 (else zeros)
+//   ← {type:'profile', id, file} starts a CPU profile (node:inspector) → {type:'profile', id};
+//                                  with `file` set, stops the running one and writes it there
 //   ← {type:'stop'}              graceful shutdown, then exit
 import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -53,8 +55,32 @@ server.server.on('request', (_req, res) => {
 const eld = monitorEventLoopDelay({ resolution: 2 });
 if (process.env.CLINVK_BENCH_ELD === '1') eld.enable();
 
+let inspectorSession;
+async function profileCommand(file) {
+  const { Session } = await import('node:inspector');
+  const post = (method, params) =>
+    new Promise((resolve, reject) =>
+      inspectorSession.post(method, params, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+  if (!file) {
+    inspectorSession ??= new Session();
+    inspectorSession.connect();
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: 200 });
+    await post('Profiler.start');
+    return;
+  }
+  const { profile } = await post('Profiler.stop');
+  inspectorSession.disconnect();
+  const fs = await import('node:fs');
+  fs.writeFileSync(file, JSON.stringify(profile));
+}
+
 process.on('message', async (m) => {
-  if (m.type === 'mem') {
+  if (m.type === 'profile') {
+    await profileCommand(m.file);
+    process.send({ type: 'profile', id: m.id });
+  } else if (m.type === 'mem') {
     if (m.gc && typeof globalThis.gc === 'function') {
       globalThis.gc();
       await new Promise((r) => setImmediate(r));
