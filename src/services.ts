@@ -129,8 +129,21 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   const jobs = new JobService(config, jobStore, prompt, aggregates, limiter, logger, metrics);
   const versions = new VersionProbe({
     env: (backend) => ({ ...(opts.env ?? process.env), ...config.backends[backend].env }),
+    // status answers re-read a CLI's modification time at most once a second
+    peekStatTtlMs: 1000,
   });
-  const status = new StatusService(config, availability, store, limiter, version, Date.now(), versions, cluster?.redis);
+  // /health checks the session store (directory, index) at most once a second
+  const status = new StatusService(
+    config,
+    availability,
+    store,
+    limiter,
+    version,
+    Date.now(),
+    versions,
+    cluster?.redis,
+    1000,
+  );
   const keys = new KeyRegistry({
     entries: config.auth.keys,
     unnamed: config.api_keys,

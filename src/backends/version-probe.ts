@@ -27,10 +27,18 @@ export interface VersionProbeOptions {
   /** Environment of the `--version` run (default: `process.env`). */
   env?: (backend: BackendName) => NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /**
+   * How long `peek` trusts the last modification time it read for a command (ms; default 0: it
+   * stats the file on every call). `/health` and `/api/v1/backends` peek on every request.
+   */
+  peekStatTtlMs?: number;
+  now?: () => number;
 }
 
 interface Entry {
   key: string;
+  /** When `key` (the modification time) was last read from the file. */
+  statAt: number;
   done?: VersionInfo;
   promise: Promise<VersionInfo>;
 }
@@ -93,14 +101,20 @@ export class VersionProbe {
   private readonly running = new Set<() => void>();
   private readonly env: (backend: BackendName) => NodeJS.ProcessEnv;
   private readonly timeoutMs: number;
+  private readonly peekStatTtlMs: number;
+  private readonly now: () => number;
 
   constructor(opts: VersionProbeOptions = {}) {
     this.env = opts.env ?? (() => process.env);
     this.timeoutMs = opts.timeoutMs ?? VERSION_TIMEOUT_MS;
+    this.peekStatTtlMs = opts.peekStatTtlMs ?? 0;
+    this.now = opts.now ?? Date.now;
   }
 
   /** The cached answer, or undefined while unknown (a probe is then started in the background). */
   async peek(backend: BackendName, command: string): Promise<VersionInfo | undefined> {
+    const hit = this.cache.get(`${backend}\0${command}`);
+    if (hit && this.now() - hit.statAt < this.peekStatTtlMs) return hit.done;
     const entry = await this.entry(backend, command);
     return entry?.done;
   }
@@ -131,8 +145,11 @@ export class VersionProbe {
     const key = `${mtimeMs}`;
     const id = `${backend}\0${command}`;
     const hit = this.cache.get(id);
-    if (hit && hit.key === key) return hit;
-    const entry: Entry = { key, promise: Promise.resolve({}) };
+    if (hit && hit.key === key) {
+      hit.statAt = this.now();
+      return hit;
+    }
+    const entry: Entry = { key, statAt: this.now(), promise: Promise.resolve({}) };
     entry.promise = this.probe(backend, command).then((info) => {
       entry.done = info;
       return info;

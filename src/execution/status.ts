@@ -4,7 +4,7 @@ import type { BackendName } from '../backends/types';
 import { type VersionProbe, versionWarnings } from '../backends/version-probe';
 import type { BackendAvailability } from '../backends/availability';
 import type { Config } from '../config/types';
-import type { SessionStore } from '../sessions/types';
+import type { SessionStore, StoreHealth } from '../sessions/types';
 import type { ExecutionLimiter } from './limiter';
 
 export interface BackendInfo {
@@ -44,6 +44,8 @@ export function formatUptime(ms: number): string {
 }
 
 export class StatusService {
+  private storeCheck?: { at: number; health: Promise<StoreHealth> };
+
   constructor(
     private readonly config: Config,
     private readonly availability: BackendAvailability,
@@ -54,7 +56,18 @@ export class StatusService {
     private readonly versions?: VersionProbe,
     /** Cluster mode: the Redis connection. */
     private readonly redis?: DependencyHealth,
+    /** How long one session-store check answers `/health` (ms; 0: every request checks). */
+    private readonly storeCheckTtlMs = 0,
   ) {}
+
+  /** The store's health, checked at most once per `storeCheckTtlMs` (concurrent requests share a check). */
+  private storeHealth(): Promise<StoreHealth> {
+    const now = Date.now();
+    if (this.storeCheck && now - this.storeCheck.at < this.storeCheckTtlMs) return this.storeCheck.health;
+    const health = this.store.health();
+    this.storeCheck = { at: now, health };
+    return health;
+  }
 
   async backends(): Promise<BackendInfo[]> {
     const out: BackendInfo[] = [];
@@ -93,7 +106,8 @@ export class StatusService {
       if (warnings.length > 0) entry.warnings = warnings;
       backends.push(entry);
     }
-    const store = await this.store.health();
+    // a copy: the checked answer may be shared with other requests
+    const store = { ...(await this.storeHealth()) };
     if (store.available && owner !== undefined) {
       store.session_count = await this.store
         .list({ owner, limit: 1, offset: 0 })

@@ -73,6 +73,27 @@ describe('VersionProbe', () => {
     ]);
   });
 
+  test('peek re-reads the modification time at most once per peekStatTtlMs', async () => {
+    const p = script("echo '2.1.5 (Claude Code)'");
+    let t = 1000;
+    const probe = new VersionProbe({ peekStatTtlMs: 1000, now: () => t });
+    await probe.peek('claude', p);
+    await probe.settled();
+    expect(await probe.peek('claude', p)).toEqual({ version: '2.1.5', verified: true });
+    fs.writeFileSync(p, `#!/bin/sh\necho run >> "${path.join(dir, 'count')}"\necho '3.0.0 (Claude Code)'\n`);
+    fs.utimesSync(p, new Date(), new Date(Date.now() + 5000));
+    t += 999; // within the TTL: the answer of the last stat
+    expect(await probe.peek('claude', p)).toEqual({ version: '2.1.5', verified: true });
+    expect(runs()).toBe(1);
+    t += 1; // stale: the new binary is noticed (probed in the background)
+    expect(await probe.peek('claude', p)).toBeUndefined();
+    await probe.settled();
+    expect(await probe.peek('claude', p)).toEqual({ version: '3.0.0', verified: false });
+    expect(runs()).toBe(2);
+    // get() always reads the modification time
+    expect(await probe.get('claude', p)).toEqual({ version: '3.0.0', verified: false });
+  });
+
   test('a --version that hangs is killed after the limit; failures and odd output are reported', async () => {
     const slow = script('sleep 30');
     const t0 = Date.now();
