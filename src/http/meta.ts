@@ -1,6 +1,6 @@
 /** Meta routes served by Express before openapi-backend: spec, docs, the console, metrics. */
 import path from 'node:path';
-import express, { type Router } from 'express';
+import express, { type RequestHandler } from 'express';
 import { ApiError } from '../errors';
 import { consoleRoutes } from './console';
 import { ctxOf } from './request-context';
@@ -24,7 +24,9 @@ const DOCS_HTML = `<!DOCTYPE html>
 
 const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', validatorUrl: null, deepLinking: true });\n`;
 
-export function metaRoutes(metrics: Metrics | undefined): Router {
+const META_PATHS = new Set(['/openapi.json', '/openapi.yaml', '/docs', '/docs/', '/docs/init.js', '/metrics']);
+
+export function metaRoutes(metrics: Metrics | undefined): RequestHandler {
   const r = express.Router({ caseSensitive: true, strict: true });
   const uiDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
   // Metrics/access-log label of a meta route: its literal path.
@@ -63,5 +65,6 @@ export function metaRoutes(metrics: Metrics | undefined): Router {
     res.setHeader('Content-Type', metrics.contentType);
     res.send(await metrics.render());
   });
-  return r;
+  // Every other request (the API) skips this router's route matching.
+  return (req, res, next) => (META_PATHS.has(req.path) || req.path.startsWith('/docs/') ? r(req, res, next) : next());
 }

@@ -53,14 +53,24 @@ function messageText(m: unknown): string {
   return typeof m === 'string' ? m : safeStringify(m);
 }
 
+/**
+ * One JSON line: timestamp, level, message, then the fields in their order. Lines whose fields are
+ * all primitives (the access log) go straight to JSON.stringify; others through safeStringify.
+ */
 const jsonLine = winston.format((info) => {
   const line: Record<string, unknown> = {
     timestamp: info.timestamp,
     level: info.level,
     message: messageText(info.message),
-    ...fieldsOf(info),
   };
-  (info as Record<string | symbol, unknown>)[MESSAGE] = safeStringify(line);
+  let plain = true;
+  for (const k of Object.keys(info)) {
+    const v = info[k];
+    if (v === undefined || RESERVED.has(k)) continue;
+    line[k] = v;
+    if ((v !== null && typeof v === 'object') || typeof v === 'bigint') plain = false;
+  }
+  (info as Record<string | symbol, unknown>)[MESSAGE] = plain ? JSON.stringify(line) : safeStringify(line);
   return info;
 });
 

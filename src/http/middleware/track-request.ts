@@ -22,12 +22,13 @@ export function requestContext(
 ): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const trace = traceFrom(headerValue(req, 'traceparent'), headerValue(req, 'tracestate'));
+    const now = Date.now();
     const ctx: RequestContext = {
       requestId: requestIdFrom(headerValue(req, 'x-request-id')),
       trace,
       style: apiStyleOf(req.path),
-      startedAt: Date.now(),
-      deadline: Date.now() + requestTimeoutMs,
+      startedAt: now,
+      deadline: now + requestTimeoutMs,
       route: 'unmatched',
       abort: new AbortController(),
     };
@@ -44,7 +45,7 @@ export function requestContext(
       if (!res.writableFinished) ctx.abort.abort(CANCEL_DISCONNECT);
       const duration = Date.now() - ctx.startedAt;
       for (const o of observers) o.requestFinished(req.method, ctx.route, res.statusCode, duration);
-      logger.info('request', {
+      const line: Record<string, unknown> = {
         request_id: ctx.requestId,
         trace_id: trace.traceId,
         span_id: trace.spanId,
@@ -55,13 +56,14 @@ export function requestContext(
         bytes: socket.bytesWritten - bytesBefore,
         client_ip: req.ip,
         api_style: ctx.style,
-        ...(ctx.principal ? { key: ctx.principal.name } : {}),
-        ...(ctx.backend ? { backend: ctx.backend } : {}),
-        ...(ctx.sessionId ? { session_id: ctx.sessionId } : {}),
-        ...(ctx.jobId ? { job_id: ctx.jobId } : {}),
-        ...(ctx.exitCode !== undefined ? { exit_code: ctx.exitCode } : {}),
-        ...(res.writableFinished ? {} : { aborted: true }),
-      });
+      };
+      if (ctx.principal) line.key = ctx.principal.name;
+      if (ctx.backend) line.backend = ctx.backend;
+      if (ctx.sessionId) line.session_id = ctx.sessionId;
+      if (ctx.jobId) line.job_id = ctx.jobId;
+      if (ctx.exitCode !== undefined) line.exit_code = ctx.exitCode;
+      if (!res.writableFinished) line.aborted = true;
+      logger.info('request', line);
     });
     next();
   };
