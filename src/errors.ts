@@ -27,6 +27,8 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   rate_limited: 429,
   queue_full: 429,
+  quota_exceeded: 429,
+  key_concurrency_limit: 429,
   header_too_large: 431,
   internal_error: 500,
   backend_failed: 502,
@@ -102,6 +104,8 @@ const OPENAI_TYPE: Partial<Record<ErrorCode, string>> = {
   option_not_allowed: 'permission_error',
   rate_limited: 'rate_limit_error',
   queue_full: 'rate_limit_error',
+  quota_exceeded: 'rate_limit_error',
+  key_concurrency_limit: 'rate_limit_error',
 };
 
 const ANTHROPIC_TYPE: Partial<Record<ErrorCode, string>> = {
@@ -115,6 +119,8 @@ const ANTHROPIC_TYPE: Partial<Record<ErrorCode, string>> = {
   payload_too_large: 'request_too_large',
   rate_limited: 'rate_limit_error',
   queue_full: 'rate_limit_error',
+  quota_exceeded: 'rate_limit_error',
+  key_concurrency_limit: 'rate_limit_error',
   shutting_down: 'overloaded_error',
 };
 

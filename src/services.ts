@@ -30,6 +30,9 @@ import { createSessionStore } from './sessions';
 import { startCluster, type ClusterServices } from './cluster';
 import { databaseFromConfig, openDatabase } from './db/postgres';
 import type { SessionStore } from './sessions/types';
+import { createUsageStore } from './usage';
+import { UsageService } from './usage/service';
+import type { UsageStore } from './usage/types';
 
 export interface Services {
   config: Config;
@@ -52,6 +55,8 @@ export interface Services {
   keys: KeyRegistry;
   /** Cluster mode only: the Redis connection and the cluster-wide admission. */
   cluster?: ClusterServices;
+  /** Usage records, per-key quotas and concurrency. */
+  usage: UsageService;
 }
 
 export interface ServiceOptions {
@@ -61,6 +66,9 @@ export interface ServiceOptions {
   /** Where `auth.keys` entries with `env:` read their key (default: process.env). */
   keyEnv?: NodeJS.ProcessEnv;
   jobStore?: JobStore;
+  usageStore?: UsageStore;
+  /** Clock of usage days and quota resets (tests). */
+  clock?: () => number;
 }
 
 /** Whether a store this process opens itself is configured as `postgres`. */
@@ -122,7 +130,15 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   const modeProblems = modes.startupProblems();
   if (modeProblems.length > 0) throw new ConfigError(modeProblems);
   const planner = new Planner(config, workdirs, modes);
-  const executor = new Executor(config, availability, runner, limiter, logger, metrics, { workdirs, agent });
+  const usage = new UsageService(opts.usageStore ?? createUsageStore(config, logger), {
+    clock: opts.clock,
+    retentionDays: config.usage.retention_days,
+    logger,
+    observer: metrics,
+    limitsOf: (name) => keys.get(name)?.limits,
+  });
+  await usage.start();
+  const executor = new Executor(config, availability, runner, limiter, logger, metrics, { workdirs, agent }, usage);
   const prompt = new PromptService(config, planner, executor, store, logger, metrics);
   const aggregates = new AggregateService(config, planner, executor, logger);
   const jobStore = opts.jobStore ?? new FileJobStore(path.join(config.home, 'jobs'));
@@ -167,5 +183,6 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
     metrics,
     keys,
     cluster,
+    usage,
   };
 }

@@ -16,6 +16,9 @@ import type { WorkdirPolicy } from '../security/workdir';
 import type { ExecutionLimiter, Slot } from './limiter';
 import type { RunPlan } from './plan';
 import type { ExecContext, RunStatus } from './types';
+import type { Ticket } from '../usage/limits';
+import type { UsageService } from '../usage/service';
+import { usageRecord, type UsageFacts } from './usage-record';
 
 export const KILL_TIMEOUT = 'timeout';
 export const KILL_SHUTDOWN = 'shutdown';
@@ -60,6 +63,8 @@ export interface RunHooks {
   started?(handle: RunHandle): void;
   /** Stream mode: one unified event per parsed line. */
   onEvent?(event: UnifiedEvent): void;
+  /** The run's own usage and session (a resumed codex thread reports cumulative usage). */
+  usageFacts?(report: RunReport): UsageFacts;
 }
 
 /** Security collaborators of the executor (all optional: embedded uses and tests may omit them). */
@@ -81,7 +86,19 @@ export class Executor {
     private readonly logger: Logger,
     private readonly observer: ExecutionObserver = NO_OBSERVER,
     private readonly security: ExecutorSecurity = {},
+    private readonly usage?: UsageService,
   ) {}
+
+  /** Admission tickets of the per-key limits, by the slot they came with. */
+  private readonly tickets = new WeakMap<Slot, Ticket>();
+
+  /**
+   * How many more executions the request's key may have at once (Infinity without
+   * `max_concurrent`): an aggregate runs at most that many items in parallel.
+   */
+  keyRoom(ctx: ExecContext): number {
+    return this.usage ? this.usage.limits.room(this.usage.keyRef(ctx.principal, ctx.meta?.key)) : Infinity;
+  }
 
   /** The environment of a child of `backend` (allow-list, configured values, agent identity). */
   envFor(backend: BackendName, traceparent: string): NodeJS.ProcessEnv {
@@ -97,9 +114,29 @@ export class Executor {
     return st.command;
   }
 
-  /** Waits for an execution slot (429 queue_full, 504 in the queue, 503 shutting down). */
-  acquire(ctx: ExecContext, run: { backend?: string; workdir?: string; sessionId?: string } = {}): Promise<Slot> {
-    return this.limiter.acquire({
+  /**
+   * The key's limits (429 `quota_exceeded`, `key_concurrency_limit`; the first execution of a
+   * request only, `items` executions for an aggregate), then an execution slot (429 queue_full, 504
+   * in the queue, 503 shutting down).
+   */
+  acquire(
+    ctx: ExecContext,
+    run: { backend?: string; workdir?: string; sessionId?: string; items?: number } = {},
+  ): Promise<Slot> {
+    const lane = ctx.lane ?? 'sync';
+    let ticket: Ticket | undefined;
+    if (this.usage) {
+      try {
+        ticket = this.usage.limits.admit(this.usage.keyRef(ctx.principal, ctx.meta?.key), {
+          quotaItems: ctx.admitted ? 0 : (run.items ?? 1),
+          checkConcurrency: !ctx.admitted && lane === 'sync',
+          countQueued: lane === 'sync',
+        });
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    }
+    const acquired = this.limiter.acquire({
       signal: ctx.signal,
       deadline: ctx.deadline,
       admitted: ctx.admitted,
@@ -110,9 +147,30 @@ export class Executor {
         backend: run.backend ?? ctx.meta.backend,
         sessionId: run.sessionId ?? ctx.meta.sessionId,
       },
-      onGranted: ctx.onGranted,
+      onGranted: () => {
+        ticket?.granted();
+        ctx.onGranted?.();
+      },
       onReject: (r) => this.observer.rejected(r),
     });
+    if (!ticket) return acquired;
+    const t = ticket;
+    return acquired.then(
+      (inner) => {
+        const slot: Slot = {
+          release: () => {
+            inner.release();
+            t.release();
+          },
+        };
+        this.tickets.set(slot, t);
+        return slot;
+      },
+      (err: unknown) => {
+        t.release();
+        throw err;
+      },
+    );
   }
 
   /**
@@ -122,6 +180,16 @@ export class Executor {
   async run(plan: RunPlan, command: string, slot: Slot, ctx: ExecContext, hooks: RunHooks = {}): Promise<RunReport> {
     let parser: StreamParser | undefined;
     let handle: RunHandle;
+    // bytes of the streamed assistant text (a usage estimate when the CLI reports none)
+    let outputBytes = 0;
+    const userOnEvent = hooks.onEvent;
+    const countingHooks: RunHooks = {
+      ...hooks,
+      onEvent: (ev) => {
+        if (ev.type === 'message') outputBytes += Buffer.byteLength(ev.content.text ?? '');
+        userOnEvent?.(ev);
+      },
+    };
     try {
       // The slot is granted: the directory must still be the one validated (a directory replaced
       // by a symlink while the request waited is refused), and the CLI runs in that real path.
@@ -145,7 +213,7 @@ export class Executor {
         mode: plan.mode === 'stream' ? 'lines' : 'collect',
         maxOutputBytes: s.max_output_bytes,
         maxLineBytes: s.max_output_line_bytes,
-        onLine: parser ? (line) => this.feed(parser!, line, hooks) : undefined,
+        onLine: parser ? (line) => this.feed(parser!, line, countingHooks) : undefined,
       });
     } catch (err) {
       slot.release();
@@ -159,6 +227,8 @@ export class Executor {
       );
     }
     const started = Date.now();
+    const startedAt = this.usage ? this.usage.clock() : started;
+    this.tickets.get(slot)?.started();
     this.observer.runStarted(plan.backend);
     const stopTimer = this.watch(handle, ctx);
     hooks.started?.(handle);
@@ -171,6 +241,9 @@ export class Executor {
     }
     const report = this.report(plan, outcome, parser, Date.now() - started, ctx);
     this.observer.runFinished(plan.backend, report.status, report.durationMs, report.usage);
+    if (this.usage) {
+      this.usage.record(usageRecord(plan, report, ctx, startedAt, hooks.usageFacts?.(report), outputBytes));
+    }
     if (plan.ephemeral && report.backendSessionId && plan.adapter.cleanupArgsAfterEphemeral) {
       // gemini has no "don't persist" option: delete its session afterwards (no slot, not awaited).
       void this.cleanup(command, plan.adapter.cleanupArgsAfterEphemeral(report.backendSessionId), plan.cwd, ctx);

@@ -28,6 +28,9 @@ export interface RunPlan {
   requestedModel?: string;
   /** Byte length of the assembled prompt (for usage estimates). */
   promptBytes: number;
+  /** Effective approval and sandbox modes (usage records: an audit trail). */
+  approvalMode: string;
+  sandboxMode: string;
   ephemeral: boolean;
   dryRun: boolean;
   mode: RunMode;
@@ -146,6 +149,8 @@ export class Planner {
       model: build.model,
       requestedModel,
       promptBytes: utf8Bytes(build.prompt),
+      approvalMode: build.approvalMode,
+      sandboxMode: build.sandboxMode,
       ephemeral: build.ephemeral,
       dryRun: opts.dry_run === true || cfg.unified_flags.dry_run,
       mode,

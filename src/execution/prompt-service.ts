@@ -227,6 +227,13 @@ export class PromptService {
         turn.active = true;
         this.sessions.activeDelta(1);
       },
+      usageFacts: (report: RunReport) => {
+        const session = turn.session;
+        const resumed =
+          session?.backend_session_id !== undefined && report.backendSessionId === session.backend_session_id;
+        const { usage } = turnUsage(plan, report.usage, resumed, session?.backend_cumulative_usage);
+        return { usage, sessionId: turn.sessionId };
+      },
     };
   }
 

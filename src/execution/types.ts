@@ -40,6 +40,10 @@ export interface ExecContext {
   meta?: ExecutionMeta;
   /** Called when an execution of this context got its slot. */
   onGranted?: () => void;
+  /** API style of the request (usage records; default `native`). */
+  apiStyle?: 'native' | 'openai' | 'anthropic';
+  /** What the usage record calls the operation (`prompt`, `parallel`, …, `chat.completions`, `messages`). */
+  operation?: string;
 }
 
 /** How a run ended, from clinvk's point of view. */

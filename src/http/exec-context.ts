@@ -11,6 +11,9 @@ const KIND_OF: Record<string, string> = {
   executeCompare: 'compare',
 };
 
+/** The operation a usage record names, per API style of a compatible call. */
+const COMPAT_OPERATION = { openai: 'chat.completions', anthropic: 'messages' } as const;
+
 export function execContext(res: Response, kind?: string): ExecContext {
   const ctx = ctxOf(res);
   const operationId = String(res.locals.operationId ?? '');
@@ -20,6 +23,8 @@ export function execContext(res: Response, kind?: string): ExecContext {
     signal: ctx.abort.signal,
     deadline: ctx.deadline,
     principal: ctx.principal,
+    apiStyle: ctx.style,
+    operation: ctx.style === 'native' ? (KIND_OF[operationId] ?? kind ?? 'prompt') : COMPAT_OPERATION[ctx.style],
     meta: {
       kind: kind ?? KIND_OF[operationId] ?? (ctx.style === 'native' ? 'prompt' : ctx.style),
       key: ctx.principal?.name ?? 'anonymous',

@@ -66,6 +66,8 @@ export async function createServerApp(config: Config, logger: Logger, opts: Serv
       await services.runner.killAll(KILL_SHUTDOWN);
       await services.jobs.drained(2000);
       await services.jobs.close();
+      // after every run ended: their usage records are flushed, nothing is lost
+      await services.usage.close();
       await services.runner.close();
       await services.store.close();
       await services.cluster?.close();

@@ -6,6 +6,8 @@ import client from 'prom-client';
 import type { BackendName, TokenUsage } from '../backends/types';
 import type { ExecutionObserver } from '../execution/executor';
 import type { RunStatus } from '../execution/types';
+import type { UsageObserver } from '../usage/service';
+import type { UsageRecord } from '../usage/types';
 
 const RUN_STATUS: Record<RunStatus, string> = {
   success: 'success',
@@ -18,7 +20,7 @@ const RUN_STATUS: Record<RunStatus, string> = {
   shutdown: 'canceled',
 };
 
-export class Metrics implements ExecutionObserver {
+export class Metrics implements ExecutionObserver, UsageObserver {
   readonly registry = new client.Registry();
   private readonly requests: client.Counter<'method' | 'path' | 'status'>;
   private readonly requestDuration: client.Histogram<'method' | 'path'>;
@@ -31,6 +33,8 @@ export class Metrics implements ExecutionObserver {
   private readonly sessionsCreated: client.Counter;
   private readonly jobs: client.Gauge<'status'>;
   private readonly jobsFinished: client.Counter<'status'>;
+  private readonly keyExecutions: client.Counter<'key' | 'backend' | 'status'>;
+  private readonly keyTokens: client.Counter<'key' | 'backend' | 'direction'>;
 
   constructor(queued: () => number) {
     const registers = [this.registry];
@@ -110,6 +114,19 @@ export class Metrics implements ExecutionObserver {
       labelNames: ['status'],
       registers,
     });
+    // labelled by key NAME (bounded by the configured keys), never by a key or its hash
+    this.keyExecutions = new client.Counter({
+      name: 'clinvk_key_executions_total',
+      help: 'Finished executions per API key name',
+      labelNames: ['key', 'backend', 'status'],
+      registers,
+    });
+    this.keyTokens = new client.Counter({
+      name: 'clinvk_key_tokens_total',
+      help: 'Tokens per API key name (estimates when the CLI reported none)',
+      labelNames: ['key', 'backend', 'direction'],
+      registers,
+    });
     client.collectDefaultMetrics({ register: this.registry });
   }
 
@@ -149,6 +166,13 @@ export class Metrics implements ExecutionObserver {
 
   jobFinished(status: string): void {
     this.jobsFinished.inc({ status });
+  }
+
+  /** UsageObserver: one finished execution of a key. */
+  usageRecorded(r: UsageRecord): void {
+    this.keyExecutions.inc({ key: r.key, backend: r.backend, status: r.status });
+    this.keyTokens.inc({ key: r.key, backend: r.backend, direction: 'input' }, r.input_tokens);
+    this.keyTokens.inc({ key: r.key, backend: r.backend, direction: 'output' }, r.output_tokens);
   }
 
   rejected(reason: 'queue_full' | 'queue_timeout'): void {

@@ -61,7 +61,7 @@ export async function runChain(
 ): Promise<SchemaChainResult> {
   const { body, items, dryRun } = p;
   const commands = await runner.commands(items.map((j) => j.opts.backend));
-  const gate = new AggregateGate(ctx, runner.executor, observer);
+  const gate = new AggregateGate(ctx, runner.executor, observer, items.length);
   const results: SchemaChainStepResult[] = [];
   let previous = '';
   for (const [i, item] of items.entries()) {

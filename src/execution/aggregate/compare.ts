@@ -41,8 +41,15 @@ export async function runCompare(
 ): Promise<SchemaCompareResult> {
   const { body, items, dryRun } = p;
   const commands = await runner.commands(body.backends);
-  const gate = new AggregateGate(ctx, runner.executor, observer);
-  const concurrency = body.sequential === true ? 1 : runner.config.server.max_concurrent_executions;
+  const gate = new AggregateGate(ctx, runner.executor, observer, items.length);
+  // never more at once than the key may still run (its max_concurrent)
+  const concurrency = Math.max(
+    1,
+    Math.min(
+      body.sequential === true ? 1 : runner.config.server.max_concurrent_executions,
+      runner.executor.keyRoom(ctx),
+    ),
+  );
   const results = await inOrder(items, concurrency, (item, index) => runner.run(item, index, commands, gate, dryRun));
   gate.finish();
 

@@ -42,6 +42,8 @@ export class AggregateGate {
     private readonly ctx: ExecContext,
     private readonly executor: Executor,
     readonly observer?: ItemObserver,
+    /** Executions the request needs (the key's daily quota must cover them all). */
+    private readonly items = 1,
   ) {
     this.itemCtx = { ...ctx, signal: this.controller.signal };
     this.onAbort = () => this.stop('disconnect');
@@ -87,7 +89,7 @@ export class AggregateGate {
     }
     let open!: () => void;
     this.admission = new Promise<void>((resolve) => (open = resolve));
-    return this.executor.acquire(this.itemCtx, run).then(
+    return this.executor.acquire(this.itemCtx, { ...run, items: this.items }).then(
       (slot) => {
         open();
         return slot;
@@ -120,8 +122,9 @@ export class AggregateGate {
   private reject(err: ApiError): void {
     if (this.rejection) return;
     this.rejection = err;
-    if (err.code === 'queue_full') this.stop('rejected');
-    else if (err.code === 'backend_timeout') this.stop('timeout');
+    if (err.code === 'queue_full' || err.code === 'quota_exceeded' || err.code === 'key_concurrency_limit') {
+      this.stop('rejected');
+    } else if (err.code === 'backend_timeout') this.stop('timeout');
     else if (err.code === 'shutting_down') this.stop('shutdown');
   }
 }

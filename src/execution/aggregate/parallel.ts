@@ -42,11 +42,16 @@ export async function runParallel(
   const { config } = runner;
   const failFast = body.fail_fast ?? config.parallel.fail_fast;
   const commands = await runner.commands(items.map((j) => j.opts.backend));
+  // never more at once than the key may still run (its max_concurrent)
   const maxParallel = Math.max(
     1,
-    Math.min(body.max_parallel ?? config.parallel.max_workers, config.server.max_concurrent_executions),
+    Math.min(
+      body.max_parallel ?? config.parallel.max_workers,
+      config.server.max_concurrent_executions,
+      runner.executor.keyRoom(ctx),
+    ),
   );
-  const gate = new AggregateGate(ctx, runner.executor, observer);
+  const gate = new AggregateGate(ctx, runner.executor, observer, items.length);
   const results = await inOrder(items, maxParallel, async (item, index) => {
     const result = await runner.run(item, index, commands, gate, dryRun);
     // fail_fast: a failed task stops the rest (a canceled one is a consequence, not a cause)

@@ -1,0 +1,193 @@
+/**
+ * Per-key limits checked when an execution is admitted (before the server-wide queue): daily
+ * quotas (`requests_per_day`, `tokens_per_day`, per UTC day) and the key's concurrency
+ * (`max_concurrent`: its running and queued synchronous executions plus its running jobs).
+ *
+ * Counting rules (docs/teams.md):
+ * - a request counts when its execution starts (each aggregate item, each job run, each compat
+ *   call); admission already reserves it so that simultaneous requests cannot all pass the check;
+ * - tokens count when a run finishes, so one run may overshoot; the next request is refused;
+ * - a run in progress is never cut; dry runs never reach admission;
+ * - the counters of the current day are rebuilt from the usage records at start-up, and start again
+ *   from zero at UTC midnight (of the injected clock).
+ * Everything here is synchronous and in memory (the admission check is on every request's path).
+ */
+import type { KeyLimits } from '../auth/principal';
+import { ApiError } from '../errors';
+import { dayOf, nextMidnight, type DailyUsage } from './types';
+
+/** Whose limits apply: a key name and its current limits. */
+export interface KeyRef {
+  name: string;
+  limits: Readonly<KeyLimits>;
+}
+
+export interface AdmitOptions {
+  /**
+   * Quota check: the request needs this many executions (an aggregate: its items). 0 → no quota
+   * check (later executions of an admitted request).
+   */
+  quotaItems: number;
+  /** Concurrency check (synchronous requests, first execution only); jobs have their own queue. */
+  checkConcurrency: boolean;
+  /** Counted in the key's concurrency from admission (synchronous) or only once granted (jobs). */
+  countQueued: boolean;
+}
+
+/** One admitted execution of a key. Every method may be called more than once. */
+export interface Ticket {
+  /** The execution got its slot (a job run starts counting toward the key's concurrency). */
+  granted(): void;
+  /** The CLI was spawned: the reserved request counts for today. */
+  started(): void;
+  /** The execution is over (or never started): its concurrency unit and reservation are freed. */
+  release(): void;
+}
+
+interface KeyState {
+  /** Executions started today (from the records at start-up, then counted here). */
+  requests: number;
+  tokens: number;
+  /** Admitted, not started yet (reserved against `requests_per_day`). */
+  reserved: number;
+  /** Running and queued executions. */
+  active: number;
+}
+
+const NOOP_TICKET: Ticket = { granted: () => undefined, started: () => undefined, release: () => undefined };
+
+export class KeyLimiter {
+  private day: string;
+  private readonly keys = new Map<string, KeyState>();
+
+  constructor(private readonly clock: () => number = Date.now) {
+    this.day = dayOf(clock());
+  }
+
+  /** Replaces today's counters with what the records say (start-up); `day` must be today. */
+  rebuild(day: string, usage: Map<string, DailyUsage>): void {
+    this.rollover();
+    if (day !== this.day) return;
+    for (const [name, u] of usage) {
+      const s = this.state(name);
+      s.requests = u.requests;
+      s.tokens = u.tokens;
+    }
+  }
+
+  /**
+   * Step 13 of a request (before the server-wide queue): 429 `quota_exceeded` when today's requests
+   * or tokens are used up (`Retry-After` = seconds to the next UTC midnight), then 429
+   * `key_concurrency_limit` when the key's running + queued executions reached `max_concurrent`.
+   */
+  admit(key: KeyRef | undefined, opts: AdmitOptions): Ticket {
+    if (!key) return NOOP_TICKET;
+    const { requests_per_day: rpd, tokens_per_day: tpd, max_concurrent: max } = key.limits;
+    this.rollover();
+    const s = this.state(key.name);
+    if (opts.quotaItems > 0) {
+      const need = opts.quotaItems;
+      if (rpd !== null && s.requests + s.reserved + need > rpd) {
+        throw this.quotaError(
+          need > 1 && s.requests + s.reserved < rpd
+            ? `daily request quota of key ${key.name} does not cover ${need} executions (${rpd - s.requests - s.reserved} left today)`
+            : `daily request quota of key ${key.name} used up (${rpd} per day)`,
+        );
+      }
+      if (tpd !== null && s.tokens >= tpd) {
+        throw this.quotaError(`daily token quota of key ${key.name} used up (${tpd} per day)`);
+      }
+    }
+    if (opts.checkConcurrency && max !== null && s.active >= max) {
+      throw new ApiError(
+        'key_concurrency_limit',
+        `key ${key.name} already has ${s.active} executions running or queued (max_concurrent ${max})`,
+        { headers: { 'Retry-After': '1' } },
+      );
+    }
+    return this.ticket(key.name, opts.countQueued);
+  }
+
+  /** How many more executions the key may have at once (Infinity without `max_concurrent`). */
+  room(key: KeyRef | undefined): number {
+    const max = key?.limits.max_concurrent ?? null;
+    if (max === null || !key) return Infinity;
+    return Math.max(0, max - (this.keys.get(key.name)?.active ?? 0));
+  }
+
+  /** A finished run's tokens count for the day it finished in (today). */
+  addTokens(name: string, tokens: number): void {
+    if (tokens <= 0) return;
+    this.rollover();
+    this.state(name).tokens += tokens;
+  }
+
+  /** Today's counters of a key (GET /api/v1/me). */
+  today(name: string): { requests: number; tokens: number; running: number } {
+    this.rollover();
+    const s = this.keys.get(name);
+    return { requests: s?.requests ?? 0, tokens: s?.tokens ?? 0, running: s?.active ?? 0 };
+  }
+
+  private ticket(name: string, countQueued: boolean): Ticket {
+    const s = this.state(name);
+    s.reserved++;
+    let counted = false;
+    let reserved = true;
+    const count = (): void => {
+      if (counted) return;
+      counted = true;
+      this.state(name).active++;
+    };
+    if (countQueued) count();
+    const unreserve = (): void => {
+      if (!reserved) return;
+      reserved = false;
+      const st = this.state(name);
+      st.reserved = Math.max(0, st.reserved - 1);
+    };
+    return {
+      granted: count,
+      started: () => {
+        if (!reserved) return;
+        unreserve();
+        this.rollover();
+        this.state(name).requests++;
+      },
+      release: () => {
+        unreserve();
+        if (counted) {
+          counted = false;
+          const st = this.state(name);
+          st.active = Math.max(0, st.active - 1);
+        }
+      },
+    };
+  }
+
+  private quotaError(message: string): ApiError {
+    const now = this.clock();
+    const secs = Math.max(1, Math.ceil((nextMidnight(now) - now) / 1000));
+    return new ApiError('quota_exceeded', message, { headers: { 'Retry-After': String(secs) } });
+  }
+
+  private state(name: string): KeyState {
+    let s = this.keys.get(name);
+    if (!s) {
+      s = { requests: 0, tokens: 0, reserved: 0, active: 0 };
+      this.keys.set(name, s);
+    }
+    return s;
+  }
+
+  /** At UTC midnight the daily counters start again (running and reserved executions stay). */
+  private rollover(): void {
+    const day = dayOf(this.clock());
+    if (day === this.day) return;
+    this.day = day;
+    for (const s of this.keys.values()) {
+      s.requests = 0;
+      s.tokens = 0;
+    }
+  }
+}
