@@ -950,7 +950,7 @@ export interface components {
          * @description Machine error code; the HTTP status is fixed per code (causes and fixes in docs/troubleshooting.md).
          * @enum {string}
          */
-        ErrorCode: "validation_error" | "invalid_json" | "unsupported_content" | "ambiguous_session_id" | "bad_request" | "unauthorized" | "forbidden_workdir" | "forbidden_host" | "forbidden_origin" | "option_not_allowed" | "not_found" | "session_not_found" | "job_not_found" | "model_not_found" | "method_not_allowed" | "request_timeout" | "session_busy" | "job_active" | "idempotency_conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "header_too_large" | "internal_error" | "backend_failed" | "output_too_large" | "backend_unavailable" | "session_store_unavailable" | "shutting_down" | "backend_timeout";
+        ErrorCode: "validation_error" | "invalid_json" | "unsupported_content" | "ambiguous_session_id" | "bad_request" | "unauthorized" | "forbidden_workdir" | "forbidden_host" | "forbidden_origin" | "option_not_allowed" | "not_found" | "session_not_found" | "job_not_found" | "model_not_found" | "method_not_allowed" | "request_timeout" | "session_busy" | "job_active" | "idempotency_conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "quota_exceeded" | "key_concurrency_limit" | "header_too_large" | "internal_error" | "backend_failed" | "output_too_large" | "backend_unavailable" | "session_store_unavailable" | "shutting_down" | "backend_timeout";
         /** @description Native error envelope. `details` only for `validation_error` and `option_not_allowed` (it names the refused field). Errors that can carry the result of a run use the operation's own envelope (`ExecutionErrorResponse`, …). */
         ErrorResponse: {
             /** @enum {boolean} */
@@ -1511,10 +1511,10 @@ export interface components {
             };
         };
         /**
-         * @description Codes of a terminal stream error (never an HTTP status). Jobs add the codes of a run that ended before or instead of its CLI: `canceled`, `server_restarted`, `backend_unavailable`, `session_busy`, `session_not_found`, `output_too_large`, `forbidden_workdir`, `validation_error` (the working directory vanished before the job started).
+         * @description Codes of a terminal stream error (never an HTTP status). Jobs add the codes of a run that ended before or instead of its CLI: `canceled`, `server_restarted`, `backend_unavailable`, `session_busy`, `session_not_found`, `output_too_large`, `forbidden_workdir`, `validation_error` (the working directory vanished before the job started), `quota_exceeded` (the owner's daily quota was used up when the job was about to start).
          * @enum {string}
          */
-        StreamErrorCode: "stream_line_too_long" | "backend_failed" | "backend_timeout" | "shutting_down" | "internal_error" | "canceled" | "server_restarted" | "backend_unavailable" | "session_busy" | "session_not_found" | "output_too_large" | "forbidden_workdir" | "validation_error";
+        StreamErrorCode: "stream_line_too_long" | "backend_failed" | "backend_timeout" | "shutting_down" | "internal_error" | "canceled" | "server_restarted" | "backend_unavailable" | "session_busy" | "session_not_found" | "output_too_large" | "forbidden_workdir" | "validation_error" | "quota_exceeded";
         /** @description Terminal event of a failed, timed-out or stopped run. */
         StreamErrorEvent: {
             /**
@@ -1818,7 +1818,7 @@ export interface components {
                 "application/json": components["schemas"]["AnthropicErrorResponse"];
             };
         };
-        /** @description 429: Rate limit exceeded (rate_limited) or execution queue full (queue_full). Body: Anthropic error shape. */
+        /** @description 429: Rate limit exceeded (rate_limited), execution queue full (queue_full), the key's daily quota used up (quota_exceeded; Retry-After = seconds to the next UTC midnight) or its max_concurrent reached (key_concurrency_limit). Body: Anthropic error shape. */
         AnthropicTooManyRequests: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -1992,7 +1992,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description 429: Rate limit exceeded (rate_limited) or execution queue full (queue_full). Body: native error envelope. */
+        /** @description 429: Rate limit exceeded (rate_limited), execution queue full (queue_full), the key's daily quota used up (quota_exceeded; Retry-After = seconds to the next UTC midnight) or its max_concurrent reached (key_concurrency_limit). Body: native error envelope. */
         NativeTooManyRequests: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -2120,7 +2120,7 @@ export interface components {
                 "application/json": components["schemas"]["OpenAIErrorResponse"];
             };
         };
-        /** @description 429: Rate limit exceeded (rate_limited) or execution queue full (queue_full). Body: OpenAI error shape. */
+        /** @description 429: Rate limit exceeded (rate_limited), execution queue full (queue_full), the key's daily quota used up (quota_exceeded; Retry-After = seconds to the next UTC midnight) or its max_concurrent reached (key_concurrency_limit). Body: OpenAI error shape. */
         OpenAITooManyRequests: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
