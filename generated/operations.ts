@@ -232,6 +232,31 @@ export const OPERATIONS = {
     "queryParams": [],
     "envelope": true
   },
+  "getUsage": {
+    "method": "GET",
+    "path": "/api/v1/usage",
+    "kind": "json",
+    "success": 200,
+    "body": false,
+    "pathParams": [],
+    "queryParams": [
+      "from",
+      "to",
+      "group_by",
+      "key"
+    ],
+    "envelope": true
+  },
+  "getCurrentKey": {
+    "method": "GET",
+    "path": "/api/v1/me",
+    "kind": "json",
+    "success": 200,
+    "body": false,
+    "pathParams": [],
+    "queryParams": [],
+    "envelope": true
+  },
   "healthCheck": {
     "method": "GET",
     "path": "/health",

@@ -315,6 +315,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usage per day, key, backend, model, API style or status
+         * @description Sums of the usage records (one per finished execution of any kind: prompt, stream, each aggregate item, each OpenAI/Anthropic call, each job run) whose start time lies in [`from`, `to`), grouped by the fields of `group_by` and sorted by them in that order (a missing model, null, first). Days are UTC days. A `user` key always sees only its own records (`key` is ignored); an admin sees every key and may filter with `key`. Tokens are the CLI's reported usage, or `ceil(utf8 bytes / 4)` estimates of the prompt and the output when it reported none.
+         */
+        get: operations["getUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The calling key, its limits and today's usage
+         * @description Name, role, allowed backends and limits of the key the request was made with (null limits are unlimited), and its usage of the current UTC day: executions started, tokens of the finished ones, executions running or queued now. Without configured keys every request is `anonymous`, an admin without limits.
+         */
+        get: operations["getCurrentKey"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -945,6 +985,34 @@ export interface components {
             /** @enum {boolean} */
             success: true;
             data: components["schemas"]["CompareResult"];
+        };
+        CurrentKey: {
+            /** @description The key's name (`key-<8 hex>` for keys from the environment, `anonymous` without keys). */
+            name: string;
+            /** @enum {string} */
+            role: "user" | "admin";
+            /** @description Backends this key may use. */
+            backends: components["schemas"]["BackendName"][];
+            /** @description Null is unlimited. */
+            limits: {
+                requests_per_day: number | null;
+                tokens_per_day: number | null;
+                max_concurrent: number | null;
+            };
+            /** @description The current UTC day. */
+            today: {
+                /** @description Executions started today. */
+                requests: number;
+                /** @description Input + output tokens of today's finished executions. */
+                tokens: number;
+                /** @description Executions of this key running or queued now (running jobs included). */
+                running: number;
+            };
+        };
+        CurrentKeyEnvelope: {
+            /** @enum {boolean} */
+            success: true;
+            data: components["schemas"]["CurrentKey"];
         };
         /**
          * @description Machine error code; the HTTP status is fixed per code (causes and fixes in docs/troubleshooting.md).
@@ -1706,6 +1774,60 @@ export interface components {
             cached_tokens?: number;
             reasoning_tokens?: number;
         };
+        /** @enum {string} */
+        UsageGroupField: "day" | "key" | "backend" | "model" | "api_style" | "status";
+        /** @description RFC 3339 timestamp or a UTC day `YYYY-MM-DD`. */
+        UsageInstant: string;
+        UsageReport: {
+            /**
+             * Format: date-time
+             * @description Effective start of the range (inclusive, UTC).
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description Effective end of the range (exclusive, UTC).
+             */
+            to: string;
+            group_by: components["schemas"]["UsageGroupField"][];
+            rows: components["schemas"]["UsageRow"][];
+            totals: components["schemas"]["UsageTotals"];
+        };
+        UsageReportEnvelope: {
+            /** @enum {boolean} */
+            success: true;
+            data: components["schemas"]["UsageReport"];
+        };
+        /** @description One combination of the group fields (only those of `group_by` are present) and its sums. */
+        UsageRow: {
+            /** Format: date */
+            day?: string;
+            key?: string;
+            backend?: components["schemas"]["BackendName"];
+            /** @description Model passed to the CLI (after aliases) or the configured default; null when none. */
+            model?: string | null;
+            /** @enum {string} */
+            api_style?: "native" | "openai" | "anthropic";
+            /** @enum {string} */
+            status?: "succeeded" | "failed" | "timeout" | "canceled";
+            requests: number;
+            failed: number;
+            input_tokens: number;
+            output_tokens: number;
+            cached_tokens: number;
+            duration_ms: number;
+        };
+        UsageTotals: {
+            /** @description Finished executions. */
+            requests: number;
+            /** @description Executions that did not succeed (failed, timed out or canceled). */
+            failed: number;
+            input_tokens: number;
+            output_tokens: number;
+            cached_tokens: number;
+            /** @description Sum of the executions' run times. */
+            duration_ms: number;
+        };
         /** @description One validation problem. `path` is `<location>.<field path>` (`body.tasks[2].prompt`, `query.limit`, `path.id`, `header.content-type`, or `body` for the whole body). */
         ValidationDetail: {
             path: string;
@@ -2253,6 +2375,14 @@ export interface components {
         SessionIdPath: string;
         /** @description Only sessions with this status. */
         SessionStatusQuery: components["schemas"]["SessionStatus"];
+        /** @description Start of the range, inclusive: RFC 3339 or `YYYY-MM-DD` (00:00 UTC of that day). Default: 00:00 UTC six days before today (with the default `to`: the last 7 days, today included). */
+        UsageFromQuery: components["schemas"]["UsageInstant"];
+        /** @description Comma-separated group fields, each at most once, in the order rows are grouped and sorted: `day`, `key`, `backend`, `model`, `api_style`, `status`. Default `day`. */
+        UsageGroupByQuery: string;
+        /** @description Only records of this key name (admins; a `user` key always sees only its own records). */
+        UsageKeyQuery: string;
+        /** @description End of the range, exclusive: RFC 3339 or `YYYY-MM-DD` (00:00 UTC of that day, so that day is not included). Default: 00:00 UTC tomorrow. Must not be before `from`. */
+        UsageToQuery: components["schemas"]["UsageInstant"];
     };
     requestBodies: never;
     headers: {
@@ -2315,6 +2445,8 @@ export type SchemaCompareErrorResponse = components['schemas']['CompareErrorResp
 export type SchemaCompareRequest = components['schemas']['CompareRequest'];
 export type SchemaCompareResult = components['schemas']['CompareResult'];
 export type SchemaCompareResultEnvelope = components['schemas']['CompareResultEnvelope'];
+export type SchemaCurrentKey = components['schemas']['CurrentKey'];
+export type SchemaCurrentKeyEnvelope = components['schemas']['CurrentKeyEnvelope'];
 export type SchemaErrorCode = components['schemas']['ErrorCode'];
 export type SchemaErrorResponse = components['schemas']['ErrorResponse'];
 export type SchemaExecutionCanceled = components['schemas']['ExecutionCanceled'];
@@ -2401,6 +2533,12 @@ export type SchemaTaskOutputFormat = components['schemas']['TaskOutputFormat'];
 export type SchemaTaskResult = components['schemas']['TaskResult'];
 export type SchemaTimestamp = components['schemas']['Timestamp'];
 export type SchemaTokenUsage = components['schemas']['TokenUsage'];
+export type SchemaUsageGroupField = components['schemas']['UsageGroupField'];
+export type SchemaUsageInstant = components['schemas']['UsageInstant'];
+export type SchemaUsageReport = components['schemas']['UsageReport'];
+export type SchemaUsageReportEnvelope = components['schemas']['UsageReportEnvelope'];
+export type SchemaUsageRow = components['schemas']['UsageRow'];
+export type SchemaUsageTotals = components['schemas']['UsageTotals'];
 export type SchemaValidationDetail = components['schemas']['ValidationDetail'];
 export type SchemaWorkDir = components['schemas']['WorkDir'];
 export type ResponseAnthropicBadGateway = components['responses']['AnthropicBadGateway'];
@@ -2469,6 +2607,10 @@ export type ParameterOwnerQuery = components['parameters']['OwnerQuery'];
 export type ParameterSessionBackendQuery = components['parameters']['SessionBackendQuery'];
 export type ParameterSessionIdPath = components['parameters']['SessionIdPath'];
 export type ParameterSessionStatusQuery = components['parameters']['SessionStatusQuery'];
+export type ParameterUsageFromQuery = components['parameters']['UsageFromQuery'];
+export type ParameterUsageGroupByQuery = components['parameters']['UsageGroupByQuery'];
+export type ParameterUsageKeyQuery = components['parameters']['UsageKeyQuery'];
+export type ParameterUsageToQuery = components['parameters']['UsageToQuery'];
 export type HeaderAllow = components['headers']['Allow'];
 export type HeaderJobLocation = components['headers']['JobLocation'];
 export type HeaderRateLimit = components['headers']['RateLimit'];
@@ -3067,6 +3209,66 @@ export interface operations {
             404: components["responses"]["NativeNotFound"];
             413: components["responses"]["NativePayloadTooLarge"];
             415: components["responses"]["NativeUnsupportedMediaType"];
+            429: components["responses"]["NativeTooManyRequests"];
+            500: components["responses"]["NativeInternalError"];
+            default: components["responses"]["NativeDefaultError"];
+        };
+    };
+    getUsage: {
+        parameters: {
+            query?: {
+                /** @description Start of the range, inclusive: RFC 3339 or `YYYY-MM-DD` (00:00 UTC of that day). Default: 00:00 UTC six days before today (with the default `to`: the last 7 days, today included). */
+                from?: components["parameters"]["UsageFromQuery"];
+                /** @description End of the range, exclusive: RFC 3339 or `YYYY-MM-DD` (00:00 UTC of that day, so that day is not included). Default: 00:00 UTC tomorrow. Must not be before `from`. */
+                to?: components["parameters"]["UsageToQuery"];
+                /** @description Comma-separated group fields, each at most once, in the order rows are grouped and sorted: `day`, `key`, `backend`, `model`, `api_style`, `status`. Default `day`. */
+                group_by?: components["parameters"]["UsageGroupByQuery"];
+                /** @description Only records of this key name (admins; a `user` key always sees only its own records). */
+                key?: components["parameters"]["UsageKeyQuery"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The grouped usage. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageReportEnvelope"];
+                };
+            };
+            400: components["responses"]["NativeBadRequest"];
+            401: components["responses"]["NativeUnauthorized"];
+            429: components["responses"]["NativeTooManyRequests"];
+            500: components["responses"]["NativeInternalError"];
+            default: components["responses"]["NativeDefaultError"];
+        };
+    };
+    getCurrentKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The calling key. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CurrentKeyEnvelope"];
+                };
+            };
+            401: components["responses"]["NativeUnauthorized"];
             429: components["responses"]["NativeTooManyRequests"];
             500: components["responses"]["NativeInternalError"];
             default: components["responses"]["NativeDefaultError"];

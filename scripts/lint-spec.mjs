@@ -49,6 +49,8 @@ export const OPERATION_IDS = [
   'deleteJob',
   'listExecutions',
   'cancelExecution',
+  'getUsage',
+  'getCurrentKey',
 ];
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 

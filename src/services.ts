@@ -142,7 +142,7 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   const prompt = new PromptService(config, planner, executor, store, logger, metrics);
   const aggregates = new AggregateService(config, planner, executor, logger);
   const jobStore = opts.jobStore ?? new FileJobStore(path.join(config.home, 'jobs'));
-  const jobs = new JobService(config, jobStore, prompt, aggregates, limiter, logger, metrics);
+  const jobs = new JobService(config, jobStore, prompt, aggregates, limiter, logger, metrics, usage);
   const versions = new VersionProbe({
     env: (backend) => ({ ...(opts.env ?? process.env), ...config.backends[backend].env }),
     // status answers re-read a CLI's modification time at most once a second

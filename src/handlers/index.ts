@@ -8,6 +8,7 @@ import { cancelExecution, listExecutions } from './native/executions';
 import { jobHandlers } from './native/jobs';
 import { deleteSession, getSession, listSessions } from './native/sessions';
 import { healthCheck, listBackends } from './native/status';
+import { getCurrentKey, getUsage } from './native/usage';
 import type { HandlerFn } from './types';
 
 export function buildHandlers(s: Services): Record<string, HandlerFn> {
@@ -24,6 +25,8 @@ export function buildHandlers(s: Services): Record<string, HandlerFn> {
     ...jobHandlers(s.jobs, s.config),
     listExecutions: listExecutions(s.limiter),
     cancelExecution: cancelExecution(s.limiter, s.jobs),
+    getUsage: getUsage(s.usage),
+    getCurrentKey: getCurrentKey(s.usage),
     ...openaiHandlers(s),
     ...anthropicHandlers(s),
   };

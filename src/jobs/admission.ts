@@ -24,6 +24,8 @@ export interface AdmittedRequest {
   summary: string;
   backend?: BackendName;
   sessionId?: string;
+  /** Executions the job needs (a prompt 1, an aggregate one per item): its owner's quota must cover them. */
+  items: number;
 }
 
 const SUMMARY_CHARS = 200;
@@ -51,10 +53,11 @@ export async function admitJobRequest(
         summary: truncate(req.prompt, SUMMARY_CHARS),
         backend: checked.backend,
         sessionId: checked.sessionId,
+        items: 1,
       };
     }
     const prepared = await aggregates.prepare(input.operation, request as never);
-    return { request, summary: aggregateSummary(prepared) };
+    return { request, summary: aggregateSummary(prepared), items: prepared.dryRun ? 0 : prepared.items.length };
   } catch (err) {
     throw withRequestPrefix(err);
   }

@@ -22,6 +22,7 @@ const JOB_ERROR_CODES: ReadonlySet<string> = new Set([
   'validation_error',
   'stream_line_too_long',
   'internal_error',
+  'quota_exceeded',
 ]);
 
 /** The code a job reports for a failure with `code` (unknown codes become `internal_error`). */

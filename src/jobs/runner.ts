@@ -46,6 +46,8 @@ export class JobRunner {
       deadline: Date.now() + this.config.jobs.run_timeout_secs * 1000,
       timeoutSecs: this.config.jobs.run_timeout_secs,
       lane: 'job',
+      apiStyle: 'native',
+      operation: record.operation,
       meta: {
         kind: 'job',
         key: record.owner,

@@ -14,6 +14,7 @@ import { ApiError } from '../errors';
 import type { AggregateService } from '../execution/aggregate';
 import type { ExecutionLimiter } from '../execution/limiter';
 import type { PromptService } from '../execution/prompt-service';
+import type { UsageService } from '../usage/service';
 import type { Logger } from '../observability/logger';
 import { firstBackend, JOB_CANCELED } from './active-job';
 import { ActiveJobs } from './active-jobs';
@@ -52,6 +53,8 @@ export class JobService {
     limiter: ExecutionLimiter,
     logger: Logger,
     observer?: JobObserver,
+    /** The owner's daily quota is checked at creation (429) and again when the job starts. */
+    private readonly usage?: UsageService,
   ) {
     this.jobs = new ActiveJobs(config, store, logger, (status) => observer?.jobFinished(status));
     const runner = new JobRunner(config, this.jobs, prompt, aggregates, logger);
@@ -121,6 +124,9 @@ export class JobService {
       if (earlier) return { record: this.jobs.view(earlier), created: false };
     }
     const admitted = await admitJobRequest(input, this.prompt, this.aggregates, who);
+    if (this.usage && admitted.items > 0) {
+      this.usage.limits.checkQuota(this.usage.keyRef(undefined, who.name), admitted.items);
+    }
     if (this.scheduler.stopped) throw new ApiError('shutting_down', 'server shutting down');
     if (this.scheduler.counts.queued >= this.config.jobs.max_queued) {
       throw new ApiError('queue_full', 'job queue is full', { headers: { 'Retry-After': '1' } });

@@ -82,22 +82,10 @@ export class KeyLimiter {
    */
   admit(key: KeyRef | undefined, opts: AdmitOptions): Ticket {
     if (!key) return NOOP_TICKET;
-    const { requests_per_day: rpd, tokens_per_day: tpd, max_concurrent: max } = key.limits;
+    const max = key.limits.max_concurrent;
     this.rollover();
+    this.checkQuota(key, opts.quotaItems);
     const s = this.state(key.name);
-    if (opts.quotaItems > 0) {
-      const need = opts.quotaItems;
-      if (rpd !== null && s.requests + s.reserved + need > rpd) {
-        throw this.quotaError(
-          need > 1 && s.requests + s.reserved < rpd
-            ? `daily request quota of key ${key.name} does not cover ${need} executions (${rpd - s.requests - s.reserved} left today)`
-            : `daily request quota of key ${key.name} used up (${rpd} per day)`,
-        );
-      }
-      if (tpd !== null && s.tokens >= tpd) {
-        throw this.quotaError(`daily token quota of key ${key.name} used up (${tpd} per day)`);
-      }
-    }
     if (opts.checkConcurrency && max !== null && s.active >= max) {
       throw new ApiError(
         'key_concurrency_limit',
@@ -106,6 +94,30 @@ export class KeyLimiter {
       );
     }
     return this.ticket(key.name, opts.countQueued);
+  }
+
+  /**
+   * 429 `quota_exceeded` when `items` more executions do not fit in today's `requests_per_day`
+   * (reservations included) or today's tokens reached `tokens_per_day`. Reserves nothing (a job is
+   * checked at creation and again when it starts).
+   */
+  checkQuota(key: KeyRef | undefined, items: number): void {
+    if (!key || items <= 0) return;
+    const { requests_per_day: rpd, tokens_per_day: tpd } = key.limits;
+    if (rpd === null && tpd === null) return;
+    this.rollover();
+    const s = this.keys.get(key.name);
+    const used = s ? s.requests + s.reserved : 0;
+    if (rpd !== null && used + items > rpd) {
+      throw this.quotaError(
+        items > 1 && used < rpd
+          ? `daily request quota of key ${key.name} does not cover ${items} executions (${rpd - used} left today)`
+          : `daily request quota of key ${key.name} used up (${rpd} per day)`,
+      );
+    }
+    if (tpd !== null && (s?.tokens ?? 0) >= tpd) {
+      throw this.quotaError(`daily token quota of key ${key.name} used up (${tpd} per day)`);
+    }
   }
 
   /** How many more executions the key may have at once (Infinity without `max_concurrent`). */
