@@ -24,7 +24,8 @@ export function execContext(res: Response, kind?: string): ExecContext {
     deadline: ctx.deadline,
     principal: ctx.principal,
     apiStyle: ctx.style,
-    operation: ctx.style === 'native' ? (KIND_OF[operationId] ?? kind ?? 'prompt') : COMPAT_OPERATION[ctx.style],
+    // a stream is a prompt too
+    operation: ctx.style === 'native' ? (KIND_OF[operationId] ?? 'prompt') : COMPAT_OPERATION[ctx.style],
     meta: {
       kind: kind ?? KIND_OF[operationId] ?? (ctx.style === 'native' ? 'prompt' : ctx.style),
       key: ctx.principal?.name ?? 'anonymous',

@@ -156,6 +156,8 @@ const NATIVE_ONLY_CODES: ReadonlySet<string> = new Set([
   'job_active',
   'idempotency_conflict',
 ]);
+/** 429 codes: `rate_limit_error` in both compatible styles. */
+const RATE_LIMIT_CODES = new Set<ErrorCode>(['rate_limited', 'queue_full', 'quota_exceeded', 'key_concurrency_limit']);
 const OPENAI_TYPE: Partial<Record<ErrorCode, string>> = {};
 const ANTHROPIC_TYPE: Partial<Record<ErrorCode, string>> = {};
 for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) {
@@ -163,7 +165,7 @@ for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) {
   if (NATIVE_ONLY_CODES.has(code)) continue;
   const forbidden = ['forbidden_workdir', 'forbidden_host', 'forbidden_origin', 'option_not_allowed'];
   if (forbidden.includes(code)) OPENAI_TYPE[code] = 'permission_error';
-  else if (code === 'rate_limited' || code === 'queue_full') OPENAI_TYPE[code] = 'rate_limit_error';
+  else if (RATE_LIMIT_CODES.has(code)) OPENAI_TYPE[code] = 'rate_limit_error';
   else if (status >= 500) OPENAI_TYPE[code] = 'server_error';
   else OPENAI_TYPE[code] = 'invalid_request_error';
 
@@ -171,7 +173,7 @@ for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) {
   else if (forbidden.includes(code)) ANTHROPIC_TYPE[code] = 'permission_error';
   else if (code === 'not_found' || code === 'model_not_found') ANTHROPIC_TYPE[code] = 'not_found_error';
   else if (code === 'payload_too_large') ANTHROPIC_TYPE[code] = 'request_too_large';
-  else if (code === 'rate_limited' || code === 'queue_full') ANTHROPIC_TYPE[code] = 'rate_limit_error';
+  else if (RATE_LIMIT_CODES.has(code)) ANTHROPIC_TYPE[code] = 'rate_limit_error';
   else if (code === 'shutting_down') ANTHROPIC_TYPE[code] = 'overloaded_error';
   else if (status >= 500) ANTHROPIC_TYPE[code] = 'api_error';
   else ANTHROPIC_TYPE[code] = 'invalid_request_error';

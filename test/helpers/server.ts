@@ -128,6 +128,8 @@ export interface HarnessOptions {
   logger?: Logger;
   /** Opens the session store for a server whose `$CLINVK_HOME` is `home` (default: the configured store). */
   store?: (home: string) => Promise<SessionStore>;
+  /** Clock of usage days and quota resets. */
+  clock?: () => number;
 }
 
 function withHarness(env: TestEnv, opts: HarnessOptions): TestEnv {
@@ -138,7 +140,7 @@ function withHarness(env: TestEnv, opts: HarnessOptions): TestEnv {
 export async function makeTestApp(overrides: Overrides = {}, opts: HarnessOptions = {}): Promise<TestApp> {
   const env = withHarness(makeTestEnv(overrides), opts);
   const store = opts.store ? await opts.store(env.home) : undefined;
-  const bundle = await createServerApp(env.config, opts.logger ?? createSilentLogger(), { store });
+  const bundle = await createServerApp(env.config, opts.logger ?? createSilentLogger(), { store, clock: opts.clock });
   return {
     ...env,
     bundle,
@@ -159,7 +161,7 @@ export interface TestServer extends TestEnv {
 /** A real listening server on 127.0.0.1:<random port> (streaming and socket tests). */
 export async function makeTestServer(overrides: Overrides = {}, opts: HarnessOptions = {}): Promise<TestServer> {
   const env = withHarness(makeTestEnv(deepMerge({ server: { port: 0, host: '127.0.0.1' } }, overrides)), opts);
-  const server = await startServer(env.config, { logger: opts.logger ?? createSilentLogger() });
+  const server = await startServer(env.config, { logger: opts.logger ?? createSilentLogger(), clock: opts.clock });
   return {
     ...env,
     server,
