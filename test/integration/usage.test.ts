@@ -50,7 +50,7 @@ async function prompt(t: TestApp, key: string, body: Record<string, unknown>) {
 
 describe('usage records and GET /api/v1/usage', () => {
   let t: TestApp;
-  let now = T0;
+  const now = T0;
   beforeAll(async () => {
     t = await makeTestApp({ server: { metrics_enabled: true }, auth: { keys: teamKeys() } }, { clock: () => now });
   });
