@@ -39,6 +39,8 @@ const ROUTES: Array<[string, string, string]> = [
   ['post', '/api/v1/jobs/3f2a9c0d4b1e4f6a8c7d2e1f0a9b8c7d/cancel', 'cancelJob'],
   ['get', '/api/v1/executions', 'listExecutions'],
   ['post', '/api/v1/executions/3f2a9c0d4b1e4f6a8c7d2e1f0a9b8c7d/cancel', 'cancelExecution'],
+  ['get', '/api/v1/usage', 'getUsage'],
+  ['get', '/api/v1/me', 'getCurrentKey'],
 ];
 
 type Outcome = { kind: string; operationId?: string; errors?: unknown };

@@ -42,6 +42,8 @@ const OPERATIONS: Array<[string, string, string]> = [
   ['cancelJob', 'post', '/api/v1/jobs/{id}/cancel'],
   ['listExecutions', 'get', '/api/v1/executions'],
   ['cancelExecution', 'post', '/api/v1/executions/{id}/cancel'],
+  ['getUsage', 'get', '/api/v1/usage'],
+  ['getCurrentKey', 'get', '/api/v1/me'],
 ];
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
