@@ -66,5 +66,11 @@ export function metaRoutes(metrics: Metrics | undefined): RequestHandler {
     res.send(await metrics.render());
   });
   // Every other request (the API) skips this router's route matching.
-  return (req, res, next) => (META_PATHS.has(req.path) || req.path.startsWith('/docs/') ? r(req, res, next) : next());
+  return (req, res, next) =>
+    META_PATHS.has(req.path) ||
+    req.path.startsWith('/docs/') ||
+    req.path === '/console' ||
+    req.path.startsWith('/console/')
+      ? r(req, res, next)
+      : next();
 }
