@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Builds the operator console (console/) into dist/console/: one minified script (Preact, marked,
-// DOMPurify and the pages), one stylesheet, index.html and the icon. No source maps, no inline script.
+// Builds the operator console (console/) into dist/console/: the minified page script (Preact and the
+// pages), the Markdown chunk it loads on demand (marked, DOMPurify), one stylesheet, index.html and the
+// icon. No source maps, no inline script.
 // `--quiet` prints nothing; otherwise the sizes of what was written.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,7 +24,10 @@ await build({
   outdir: out,
   bundle: true,
   minify: true,
-  format: 'iife',
+  format: 'esm',
+  splitting: true,
+  entryNames: '[name]',
+  chunkNames: '[name]-[hash]',
   target: ['es2022'],
   platform: 'browser',
   jsx: 'automatic',

@@ -2,7 +2,15 @@
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiFailure, describe, isAbort } from './api';
-import { renderMarkdown } from './markdown';
+
+type Renderer = (text: string) => string;
+let markdown: Promise<Renderer> | undefined;
+
+/** marked and DOMPurify are most of the bundle: they load the first time someone asks for Markdown. */
+function loadMarkdown(): Promise<Renderer> {
+  markdown ??= import('./markdown').then((m) => m.renderMarkdown);
+  return markdown;
+}
 
 export interface Async<T> {
   data?: T;
@@ -69,18 +77,22 @@ export function Empty({ children }: { children: ComponentChildren }) {
 /** Agent output: plain text by default, or Markdown sanitized down to formatting tags. */
 export function Output({ text, id, live }: { text: string; id?: string; live?: boolean }) {
   const [md, setMd] = useState(false);
+  const [render, setRender] = useState<{ fn: Renderer } | undefined>(undefined);
+  useEffect(() => {
+    if (md && !render) void loadMarkdown().then((fn) => setRender({ fn }));
+  }, [md]);
   return (
     <div class="output">
       <label class="inline">
         <input type="checkbox" checked={md} onChange={(e) => setMd((e.target as HTMLInputElement).checked)} /> Render
         Markdown
       </label>
-      {md ? (
+      {md && render ? (
         <div
           class="md"
           id={id}
           aria-live={live ? 'polite' : undefined}
-          dangerouslySetInnerHTML={{ __html: renderMarkdown(text) }}
+          dangerouslySetInnerHTML={{ __html: render.fn(text) }}
         />
       ) : (
         <pre class="text" id={id} aria-live={live ? 'polite' : undefined}>

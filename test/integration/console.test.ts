@@ -28,8 +28,15 @@ function expectConsoleHeaders(res: request.Response): void {
   expect(res.headers['x-content-type-options']).toBe('nosniff');
 }
 
-test('the console is built: index.html, one script, one stylesheet, the icon', () => {
-  expect(fs.readdirSync(DIST).sort()).toEqual(['app.css', 'app.js', 'favicon.svg', 'index.html']);
+test('the console is built: index.html, the page script, its Markdown chunk, one stylesheet, the icon', () => {
+  const files = fs.readdirSync(DIST).sort();
+  expect(files.filter((f) => !/^markdown-[A-Z0-9]+\.js$/.test(f))).toEqual([
+    'app.css',
+    'app.js',
+    'favicon.svg',
+    'index.html',
+  ]);
+  expect(files.filter((f) => /^markdown-[A-Z0-9]+\.js$/.test(f))).toHaveLength(1);
 });
 
 test('GET /console and /console/ answer the page without a key; it loads only same-origin files, no inline script', async () => {
@@ -38,11 +45,11 @@ test('GET /console and /console/ answer the page without a key; it loads only sa
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
     expectConsoleHeaders(res);
-    expect(res.text).toContain('<script src="/console/app.js" defer></script>');
+    expect(res.text).toContain('<script type="module" src="/console/app.js"></script>');
     expect(res.text).toContain('<link rel="stylesheet" href="/console/app.css" />');
     // every script element has a src on this origin and no body
     const scripts = [...res.text.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
-    expect(scripts.map((m) => [m[1]!.trim(), m[2]])).toEqual([['src="/console/app.js" defer', '']]);
+    expect(scripts.map((m) => [m[1]!.trim(), m[2]])).toEqual([['type="module" src="/console/app.js"', '']]);
     expect(res.text).not.toMatch(/\son[a-z]+=/i);
     expect(res.text).not.toMatch(/https?:\/\//);
   }
@@ -61,6 +68,11 @@ test('assets are served under /console/ with their types and the same headers', 
   expect(Buffer.byteLength(js.text)).toBe(fs.statSync(path.join(DIST, 'app.js')).size);
   // the bundle loads nothing from elsewhere and evaluates no strings
   expect(js.text).not.toMatch(/https?:\/\/(?!www\.w3\.org\/)[a-z0-9.-]+\.[a-z]{2,}\/[^\s"'`]*\.(js|css|woff2?)/i);
+  const chunk = fs.readdirSync(DIST).find((f) => f.startsWith('markdown-'))!;
+  const md = await request(t.app).get(`/console/${chunk}`);
+  expect(md.status).toBe(200);
+  expect(md.headers['content-type']).toBe('text/javascript; charset=utf-8');
+  expect(js.text).toContain(`./${chunk}`);
   const css = await request(t.app).get('/console/app.css');
   expect(css.status).toBe(200);
   expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
