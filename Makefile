@@ -79,6 +79,7 @@ bench: build
 	node scripts/bench/parallel.mjs
 	node scripts/bench/sessions.mjs
 	node scripts/bench/api.mjs
+	node scripts/bench/rss.mjs
 
 clean:
 	rm -rf dist coverage

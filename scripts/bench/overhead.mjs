@@ -28,7 +28,7 @@
 // printing the result object: a near-zero-cost CLI), which exposes the absolute per-request cost
 // of the server that the ~100+ ms start-up of the Node-based fake hides in the ratio, plus a
 // `dry_run:true` row (the whole HTTP/validation/planning path without any process).
-// --autocannon adds an autocannon 9 cross-check of the ephemeral row. --lite-only skips the Node fake;
+// --root=DIR runs the server of another checkout's built dist/ (a baseline). --autocannon adds an autocannon 9 cross-check of the ephemeral row. --lite-only skips the Node fake;
 // --concurrency=16 measures only c=16.
 // Each section ends with the session turn throughput: req/s of session-creating prompts divided by
 // req/s of ephemeral ones at c=16, per round and as the median (target ≥ 0.70).
@@ -68,6 +68,7 @@ const opts = parseArgs(process.argv.slice(2), {
   autocannon: false,
   liteOnly: false,
   concurrency: '1,16',
+  root: '',
 });
 const CONCURRENCIES = String(opts.concurrency)
   .split(',')
@@ -384,7 +385,7 @@ async function main() {
         },
         session: { retention_days: 0 },
       },
-      { exposeGc: false, name },
+      { exposeGc: false, name, root: opts.root ? path.resolve(opts.root) : undefined },
     );
 
   printFacts('clinvk overhead benchmark: POST /api/v1/prompt vs. direct spawn');
