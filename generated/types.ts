@@ -1018,7 +1018,7 @@ export interface components {
          * @description Machine error code; the HTTP status is fixed per code (causes and fixes in docs/troubleshooting.md).
          * @enum {string}
          */
-        ErrorCode: "validation_error" | "invalid_json" | "unsupported_content" | "ambiguous_session_id" | "bad_request" | "unauthorized" | "forbidden_workdir" | "forbidden_host" | "forbidden_origin" | "option_not_allowed" | "not_found" | "session_not_found" | "job_not_found" | "model_not_found" | "method_not_allowed" | "request_timeout" | "session_busy" | "job_active" | "idempotency_conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "quota_exceeded" | "key_concurrency_limit" | "header_too_large" | "internal_error" | "backend_failed" | "output_too_large" | "backend_unavailable" | "session_store_unavailable" | "shutting_down" | "backend_timeout";
+        ErrorCode: "validation_error" | "invalid_json" | "unsupported_content" | "ambiguous_session_id" | "bad_request" | "unauthorized" | "forbidden_workdir" | "forbidden_host" | "forbidden_origin" | "option_not_allowed" | "backend_not_allowed" | "not_found" | "session_not_found" | "job_not_found" | "model_not_found" | "method_not_allowed" | "request_timeout" | "session_busy" | "job_active" | "idempotency_conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "queue_full" | "quota_exceeded" | "key_concurrency_limit" | "header_too_large" | "internal_error" | "backend_failed" | "output_too_large" | "backend_unavailable" | "session_store_unavailable" | "shutting_down" | "backend_timeout";
         /** @description Native error envelope. `details` only for `validation_error` and `option_not_allowed` (it names the refused field). Errors that can carry the result of a run use the operation's own envelope (`ExecutionErrorResponse`, …). */
         ErrorResponse: {
             /** @enum {boolean} */
@@ -1872,7 +1872,7 @@ export interface components {
                 "application/json": components["schemas"]["AnthropicErrorResponse"];
             };
         };
-        /** @description 403: The working directory is blocked or outside the allowed prefixes (forbidden_workdir), an approval/sandbox mode above the backend's ceiling or one its CLI cannot enforce (option_not_allowed), a foreign Origin on POST/DELETE (forbidden_origin) or a Host header that does not name the server (forbidden_host). Body: Anthropic error shape. */
+        /** @description 403: The working directory is blocked or outside the allowed prefixes (of the server or of the API key) (forbidden_workdir), an approval/sandbox mode above the backend's ceiling or one its CLI cannot enforce, a mode not in the API key's list or `extra` for a key without extra flags (option_not_allowed), a backend the API key may not use (backend_not_allowed), a foreign Origin on POST/DELETE (forbidden_origin) or a Host header that does not name the server (forbidden_host). Body: Anthropic error shape. */
         AnthropicForbidden: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -2052,7 +2052,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description 403: The working directory is blocked or outside the allowed prefixes (forbidden_workdir), an approval/sandbox mode above the backend's ceiling or one its CLI cannot enforce (option_not_allowed), a foreign Origin on POST/DELETE (forbidden_origin) or a Host header that does not name the server (forbidden_host). Body: native error envelope. */
+        /** @description 403: The working directory is blocked or outside the allowed prefixes (of the server or of the API key) (forbidden_workdir), an approval/sandbox mode above the backend's ceiling or one its CLI cannot enforce, a mode not in the API key's list or `extra` for a key without extra flags (option_not_allowed), a backend the API key may not use (backend_not_allowed), a foreign Origin on POST/DELETE (forbidden_origin) or a Host header that does not name the server (forbidden_host). Body: native error envelope. */
         NativeForbidden: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
@@ -2180,7 +2180,7 @@ export interface components {
                 "application/json": components["schemas"]["OpenAIErrorResponse"];
             };
         };
-        /** @description 403: The working directory is blocked or outside the allowed prefixes (forbidden_workdir), an approval/sandbox mode above the backend's ceiling or one its CLI cannot enforce (option_not_allowed), a foreign Origin on POST/DELETE (forbidden_origin) or a Host header that does not name the server (forbidden_host). Body: OpenAI error shape. */
+        /** @description 403: The working directory is blocked or outside the allowed prefixes (of the server or of the API key) (forbidden_workdir), an approval/sandbox mode above the backend's ceiling or one its CLI cannot enforce, a mode not in the API key's list or `extra` for a key without extra flags (option_not_allowed), a backend the API key may not use (backend_not_allowed), a foreign Origin on POST/DELETE (forbidden_origin) or a Host header that does not name the server (forbidden_host). Body: OpenAI error shape. */
         OpenAIForbidden: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];

@@ -9,6 +9,7 @@ import type {
   SchemaOpenAiModelList,
 } from '../../generated/types';
 import { randomBytes } from 'node:crypto';
+import type { PolicyHolder } from '../auth/policy';
 import { ADAPTER_ORDER } from '../backends/adapters';
 import { isValidModel } from '../backends/model-and-prompt';
 import { BACKEND_NAMES, isBackendName, type BackendName, type TokenUsage } from '../backends/types';
@@ -66,9 +67,12 @@ const DISPLAY_NAME: Record<BackendName, string> = {
   gemini: 'Gemini CLI (gemini)',
 };
 
-/** Enabled backends in the fixed order claude, codex, gemini. */
-export function enabledBackends(config: Pick<Config, 'backends'>): BackendName[] {
-  return ADAPTER_ORDER.filter((b) => config.backends[b].enabled);
+/**
+ * Enabled backends in the fixed order claude, codex, gemini; with `who`, only those its API key may
+ * use (a model list never offers a backend the caller would be refused).
+ */
+export function enabledBackends(config: Pick<Config, 'backends'>, who?: PolicyHolder): BackendName[] {
+  return ADAPTER_ORDER.filter((b) => config.backends[b].enabled && (!who?.backends || who.backends.includes(b)));
 }
 
 export type OpenAIModel = SchemaOpenAiModel;
@@ -76,25 +80,38 @@ export type OpenAIModel = SchemaOpenAiModel;
 export type OpenAIModelList = SchemaOpenAiModelList;
 
 /** `startedAt` in epoch ms; `created` is unix seconds. */
-export function openaiModelList(config: Pick<Config, 'backends'>, startedAt: number): OpenAIModelList {
+export function openaiModelList(
+  config: Pick<Config, 'backends'>,
+  startedAt: number,
+  who?: PolicyHolder,
+): OpenAIModelList {
   const created = Math.floor(startedAt / 1000);
   return {
     object: 'list',
-    data: enabledBackends(config).map((id) => ({ id, object: 'model', created, owned_by: OWNED_BY[id] })),
+    data: enabledBackends(config, who).map((id) => ({ id, object: 'model', created, owned_by: OWNED_BY[id] })),
   };
 }
 
-export function openaiModel(config: Pick<Config, 'backends'>, startedAt: number, id: string): OpenAIModel | undefined {
-  return openaiModelList(config, startedAt).data.find((m) => m.id === id);
+export function openaiModel(
+  config: Pick<Config, 'backends'>,
+  startedAt: number,
+  id: string,
+  who?: PolicyHolder,
+): OpenAIModel | undefined {
+  return openaiModelList(config, startedAt, who).data.find((m) => m.id === id);
 }
 
 export type AnthropicModel = SchemaAnthropicModel;
 
 export type AnthropicModelList = SchemaAnthropicModelList;
 
-export function anthropicModelList(config: Pick<Config, 'backends'>, startedAt: number): AnthropicModelList {
+export function anthropicModelList(
+  config: Pick<Config, 'backends'>,
+  startedAt: number,
+  who?: PolicyHolder,
+): AnthropicModelList {
   const createdAt = new Date(startedAt).toISOString();
-  const data = enabledBackends(config).map((id): AnthropicModel => ({
+  const data = enabledBackends(config, who).map((id): AnthropicModel => ({
     type: 'model',
     id,
     display_name: DISPLAY_NAME[id],
@@ -112,8 +129,9 @@ export function anthropicModel(
   config: Pick<Config, 'backends'>,
   startedAt: number,
   id: string,
+  who?: PolicyHolder,
 ): AnthropicModel | undefined {
-  return anthropicModelList(config, startedAt).data.find((m) => m.id === id);
+  return anthropicModelList(config, startedAt, who).data.find((m) => m.id === id);
 }
 
 // ------------------------------------------------------------------------------ ignored params

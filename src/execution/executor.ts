@@ -193,7 +193,7 @@ export class Executor {
     try {
       // The slot is granted: the directory must still be the one validated (a directory replaced
       // by a symlink while the request waited is refused), and the CLI runs in that real path.
-      await this.security.workdirs?.recheck(plan.cwd);
+      await this.security.workdirs?.recheck(plan.cwd, ctx.principal?.workdirPrefixes);
     } catch (err) {
       slot.release();
       await hooks.spawnFailed?.();

@@ -5,7 +5,22 @@
 import { ADAPTERS } from '../backends/adapters';
 import { checkExtraFlags, extraFlagNames, optionNamesOf, parseAllowList } from '../backends/extra-flags';
 import { assemblePrompt, resolveModel } from '../backends/model-and-prompt';
-import type { BackendAdapter, BackendName, BuildArgsOptions, FlagSpec, RunMode } from '../backends/types';
+import type {
+  ApprovalMode,
+  BackendAdapter,
+  BackendName,
+  BuildArgsOptions,
+  FlagSpec,
+  RunMode,
+  SandboxMode,
+} from '../backends/types';
+import {
+  checkBackendAllowed,
+  checkExtraAllowed,
+  checkModesAllowed,
+  refusesExtra,
+  type PolicyHolder,
+} from '../auth/policy';
 import type { Config } from '../config/types';
 import { ApiError, ValidationDetail, validationError } from '../errors';
 import { checkArgText, utf8Bytes } from '../security/text';
@@ -59,12 +74,20 @@ export class Planner {
 
   /**
    * Semantic checks that the schema cannot express (blank strings, NUL, byte limits, metadata keys,
-   * extra flags and their repeats), then the workdir (400 before 403), then the approval and sandbox
-   * ceilings (403 `option_not_allowed`). `prefix` is the detail path of the options
-   * object (`body`, `body.tasks[3]`). Returns the resolved working directory, unless `skipWorkdir`
-   * (a continued session runs in its own, checked separately).
+   * extra flags and their repeats), then the API key's backends (403 `backend_not_allowed`), then
+   * the workdir (400 before 403; the key's prefixes narrow the server's), then the approval and
+   * sandbox modes against the key's lists and the backend's ceilings, then the key's `extra_flags`
+   * (403 `option_not_allowed`). `prefix` is the detail path of the options object (`body`,
+   * `body.tasks[3]`); `who` is the request's key (undefined: no key policy, e.g. start-up checks).
+   * Returns the resolved working directory, unless `skipWorkdir` (a continued session runs in its
+   * own, checked separately by `checkSessionWorkdir`).
    */
-  async validate(opts: ExecutionOptions, prefix: string, skipWorkdir = false): Promise<string | undefined> {
+  async validate(
+    opts: ExecutionOptions,
+    prefix: string,
+    skipWorkdir = false,
+    who?: PolicyHolder,
+  ): Promise<string | undefined> {
     const problems: ValidationDetail[] = [];
     problems.push(...checkArgText(opts.prompt, `${prefix}.prompt`, { maxBytes: this.config.server.max_prompt_bytes }));
     if (opts.system_prompt !== undefined) {
@@ -73,7 +96,8 @@ export class Planner {
     for (const key of Object.keys(opts.metadata ?? {})) {
       if (!METADATA_KEY.test(key)) problems.push({ path: `${prefix}.metadata`, message: `invalid key: ${key}` });
     }
-    if (opts.extra !== undefined) {
+    // A key without extra flags refuses `extra` as a whole (403 below), whatever it holds.
+    if (opts.extra !== undefined && !refusesExtra(who, opts.extra)) {
       const allow = this.allowLists.get(opts.backend)!;
       const extraProblems = checkExtraFlags(opts.backend, opts.extra, allow, `${prefix}.extra`);
       problems.push(...extraProblems);
@@ -87,11 +111,15 @@ export class Planner {
       }
     }
     if (problems.length > 0) throw validationError(problems);
+    checkBackendAllowed(who, opts.backend);
     let cwd: string | undefined;
     if (!skipWorkdir) {
-      cwd = await this.workdirs.resolve(opts.workdir ?? this.config.server.default_workdir, `${prefix}.workdir`);
+      const dir = opts.workdir ?? this.config.server.default_workdir;
+      cwd = await this.workdirs.resolve(dir, `${prefix}.workdir`, who?.workdirPrefixes);
     }
+    checkModesAllowed(who, this.modes.effective(opts.backend, opts.approval_mode, opts.sandbox_mode), prefix);
     this.modes.check(opts.backend, opts.approval_mode, opts.sandbox_mode, prefix);
+    checkExtraAllowed(who, opts.extra, prefix);
     return cwd;
   }
 
@@ -129,9 +157,17 @@ export class Planner {
     return problems;
   }
 
-  /** Re-checks a stored session working directory against the current policy. */
-  checkSessionWorkdir(dir: string, prefix: string): Promise<string> {
-    return this.workdirs.resolve(dir, `${prefix}.workdir`);
+  /**
+   * Checks a working directory that is not the request's own field (a stored session's, an
+   * aggregate's shared one, the default) against the current policy and the key's prefixes.
+   */
+  checkSessionWorkdir(dir: string, prefix: string, who?: PolicyHolder): Promise<string> {
+    return this.workdirs.resolve(dir, `${prefix}.workdir`, who?.workdirPrefixes);
+  }
+
+  /** The modes a request without mode fields runs with on `backend` (backend config → unified flags). */
+  defaultModes(backend: BackendName): { approval: ApprovalMode; sandbox: SandboxMode } {
+    return this.modes.defaults(backend);
   }
 
   /** Builds the plan; `cwd` is the already-resolved working directory. */

@@ -5,7 +5,8 @@
 import type { SchemaPromptRequest } from '../../generated/types';
 import type { RunHandle } from '../backends/runner-types';
 import type { BackendName, TokenUsage, UnifiedEvent } from '../backends/types';
-import { visibleOwner, type Principal } from '../auth/principal';
+import type { PolicyHolder } from '../auth/policy';
+import { visibleOwner } from '../auth/principal';
 import type { Config } from '../config/types';
 import { validationError } from '../errors';
 import type { Logger } from '../observability/logger';
@@ -137,10 +138,7 @@ export class PromptService {
    * resolution, backend availability. Nothing is claimed or created (jobs check at creation, as
    * `who`: a session they continue must be one `who` sees).
    */
-  async check(
-    req: PromptRequest,
-    who?: Pick<Principal, 'name' | 'role'>,
-  ): Promise<{ backend: BackendName; sessionId?: string }> {
+  async check(req: PromptRequest, who?: PolicyHolder): Promise<{ backend: BackendName; sessionId?: string }> {
     const { plan, turn } = await this.prepare(req, 'stream', { principal: who }, false);
     return { backend: plan.backend, sessionId: turn.sessionId };
   }
@@ -151,7 +149,7 @@ export class PromptService {
   private async prepare(
     req: PromptRequest,
     mode: 'json' | 'stream',
-    ctx: { principal?: Pick<Principal, 'name' | 'role'>; meta?: ExecContext['meta'] },
+    ctx: { principal?: PolicyHolder; meta?: ExecContext['meta'] },
     claim = true,
   ): Promise<{ opts: ExecutionOptions; plan: RunPlan; turn: TurnState; command: string }> {
     // A job's run has no request principal: it acts for the job's owner (the key in its meta).
@@ -169,8 +167,9 @@ export class PromptService {
         ]);
       }
       const opts = { ...req, backend: session.backend } as ExecutionOptions;
-      const requested = await this.planner.validate(opts, 'body', req.workdir === undefined);
-      const stored = await this.planner.checkSessionWorkdir(session.working_dir, 'body');
+      // The owner's key is re-checked with its current policy (backends, modes, workdir prefixes).
+      const requested = await this.planner.validate(opts, 'body', req.workdir === undefined, ctx.principal);
+      const stored = await this.planner.checkSessionWorkdir(session.working_dir, 'body', ctx.principal);
       if (requested !== undefined && requested !== stored) {
         throw validationError([
           { path: 'body.workdir', message: `does not match the session's working directory (${session.working_dir})` },
@@ -196,7 +195,7 @@ export class PromptService {
     }
     if (req.backend === undefined) throw validationError([{ path: 'body.backend', message: 'is required' }]);
     const opts = req as ExecutionOptions;
-    cwd = (await this.planner.validate(opts, 'body'))!;
+    cwd = (await this.planner.validate(opts, 'body', false, ctx.principal))!;
     const plan = this.planner.plan(opts, cwd, mode);
     return { opts, plan, turn, command: await this.executor.command(opts.backend) };
   }

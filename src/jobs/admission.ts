@@ -3,7 +3,7 @@
  * synchronous operation (a prompt's session is resolved now, so the job continues exactly that
  * session), with validation detail paths reported under `body.request`.
  */
-import type { Principal } from '../auth/principal';
+import type { PolicyHolder } from '../auth/policy';
 import type { BackendName } from '../backends/types';
 import { ApiError, type ValidationDetail, validationError } from '../errors';
 import type { AggregateService, Prepared } from '../execution/aggregate';
@@ -34,7 +34,7 @@ export async function admitJobRequest(
   input: CreateJobInput,
   prompt: PromptService,
   aggregates: AggregateService,
-  who: Pick<Principal, 'name' | 'role'>,
+  who: PolicyHolder,
 ): Promise<AdmittedRequest> {
   const request = input.request;
   try {
@@ -56,7 +56,7 @@ export async function admitJobRequest(
         items: 1,
       };
     }
-    const prepared = await aggregates.prepare(input.operation, request as never);
+    const prepared = await aggregates.prepare(input.operation, request as never, who);
     return { request, summary: aggregateSummary(prepared), items: prepared.dryRun ? 0 : prepared.items.length };
   } catch (err) {
     throw withRequestPrefix(err);
@@ -77,6 +77,10 @@ function aggregateSummary(p: Prepared): string {
 
 /** Detail paths of the inner request are reported under `body.request`. */
 function withRequestPrefix(err: unknown): unknown {
-  if (!(err instanceof ApiError) || err.code !== 'validation_error' || !err.details) return err;
-  return validationError(err.details.map((d) => ({ ...d, path: d.path.replace(/^body/, 'body.request') })));
+  if (!(err instanceof ApiError) || !err.details) return err;
+  const details = err.details.map((d) => ({ ...d, path: d.path.replace(/^body/, 'body.request') }));
+  if (err.code === 'validation_error') return validationError(details);
+  // option_not_allowed names the refused field too
+  if (err.code === 'option_not_allowed') return new ApiError(err.code, err.message, { details });
+  return err;
 }

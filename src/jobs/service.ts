@@ -7,6 +7,7 @@
  * (`retention.ts`).
  */
 import { randomBytes } from 'node:crypto';
+import type { PolicyHolder } from '../auth/policy';
 import type { Principal as AuthPrincipal } from '../auth/principal';
 import type { BackendName } from '../backends/types';
 import type { Config } from '../config/types';
@@ -114,7 +115,7 @@ export class JobService {
    */
   async create(
     input: CreateJobInput,
-    who: Principal,
+    who: PolicyHolder,
     requestId: string,
     idempotencyKey?: string,
   ): Promise<{ record: JobRecord; created: boolean }> {

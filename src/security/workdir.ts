@@ -9,7 +9,8 @@
  *      forbidden (and a caller cannot probe blocked trees for existence);
  *   4. realpath (400 `validation_error`): missing → `work directory does not exist: <p>`;
  *   5. policy on the *real* path (403): blocked prefixes / root / `$CLINVK_HOME` ("blocked path"),
- *      then the allowed prefixes ("not in allowed paths");
+ *      then the allowed prefixes ("not in allowed paths"), then the API key's own prefixes, which
+ *      narrow the server's (never widen them: both must allow the path);
  *   6. type (400): not a directory → `work directory is not a directory: <p>`. It runs after the
  *      policy so that a refused path reveals nothing about what it is (a symlink to `/etc/passwd`
  *      is 403, not "not a directory").
@@ -103,6 +104,15 @@ function bothForms(prefixes: readonly string[]): string[] {
   return [...out];
 }
 
+/**
+ * An API key's `workdir_prefixes` (undefined → no narrowing): the real path must lie under one of
+ * them, compared in their real-path form like the server's allowed prefixes.
+ */
+function keyAllows(realPath: string, keyPrefixes: readonly string[] | undefined): boolean {
+  if (keyPrefixes === undefined) return true;
+  return keyPrefixes.some((raw) => isUnder(realPath, realForm(path.resolve(raw))));
+}
+
 function isWellFormed(s: string): boolean {
   const fn = (s as unknown as { isWellFormed?: () => boolean }).isWellFormed;
   if (typeof fn === 'function') return fn.call(s);
@@ -151,14 +161,14 @@ export class WorkdirPolicy {
    * Right before a spawn (after the slot was granted): the validated real path must still be what
    * the path resolves to, so a directory replaced by a symlink meanwhile is refused.
    */
-  async recheck(realPath: string): Promise<string> {
+  async recheck(realPath: string, keyPrefixes?: readonly string[]): Promise<string> {
     let now: string | undefined;
     try {
       now = await fs.promises.realpath(realPath);
     } catch {
       now = undefined;
     }
-    if (now !== realPath || this.isBlocked(now) || !this.isAllowed(now)) {
+    if (now !== realPath || this.isBlocked(now) || !this.isAllowed(now) || !keyAllows(now, keyPrefixes)) {
       throw new ApiError('forbidden_workdir', 'work directory changed after validation');
     }
     return now;
@@ -176,9 +186,9 @@ export class WorkdirPolicy {
    * @param detailPath the validation detail path, e.g. `body.workdir` or `body.tasks[3].workdir`
    * @throws ApiError `validation_error` (400) or `forbidden_workdir` (403)
    */
-  async resolve(input: string, detailPath: string): Promise<string> {
+  async resolve(input: string, detailPath: string, keyPrefixes?: readonly string[]): Promise<string> {
     const invalid = (message: string): ApiError => validationError([{ path: detailPath, message }]);
-    const forbidden = (reason: 'blocked path' | 'not in allowed paths'): ApiError =>
+    const forbidden = (reason: 'blocked path' | 'not in allowed paths' | 'not in the allowed paths of this API key') =>
       new ApiError('forbidden_workdir', `work directory not allowed: ${input} (${reason})`);
 
     // 1. Format.
@@ -204,6 +214,7 @@ export class WorkdirPolicy {
       const guess = realForm(normalised);
       if (this.isBlocked(guess)) throw forbidden('blocked path');
       if (!this.isAllowed(guess)) throw forbidden('not in allowed paths');
+      if (!keyAllows(guess, keyPrefixes)) throw forbidden('not in the allowed paths of this API key');
       if (code === 'EACCES' || code === 'EPERM') throw invalid(`work directory is not accessible: ${input}`);
       // ENOENT, ENOTDIR (a component is a file), ELOOP, ENAMETOOLONG, …
       throw invalid(`work directory does not exist: ${input}`);
@@ -212,6 +223,7 @@ export class WorkdirPolicy {
     // 5. Policy on the real path, before the type check (nothing is disclosed about refused trees).
     if (this.isBlocked(real)) throw forbidden('blocked path');
     if (!this.isAllowed(real)) throw forbidden('not in allowed paths');
+    if (!keyAllows(real, keyPrefixes)) throw forbidden('not in the allowed paths of this API key');
 
     let stat: fs.Stats;
     try {

@@ -8,6 +8,7 @@ import type {
   SchemaChainStepResult,
   SchemaTaskResult,
 } from '../../../generated/types';
+import type { PolicyHolder } from '../../auth/policy';
 import type { ExecContext, ExecutionOptions } from '../types';
 import { AggregateGate } from './gate';
 import { chainItem, failedItem } from './items';
@@ -25,7 +26,11 @@ export interface PreparedChain {
 
 const EPHEMERAL_ONLY = 'chains are always ephemeral';
 
-export async function prepareChain(runner: ItemRunner, body: SchemaChainRequest): Promise<PreparedChain> {
+export async function prepareChain(
+  runner: ItemRunner,
+  body: SchemaChainRequest,
+  who?: PolicyHolder,
+): Promise<PreparedChain> {
   const dryRun = runner.dryRun(body.dry_run);
   const problems = new ProblemCollector();
   const items: AggregateItem[] = [];
@@ -39,10 +44,10 @@ export async function prepareChain(runner: ItemRunner, body: SchemaChainRequest)
     const opts: ExecutionOptions = { ...rest, ephemeral: true, dry_run: dryRun };
     let cwd: string | undefined;
     if (step.workdir === undefined && body.pass_working_dir === true && i > 0) {
-      await runner.check(opts, prefix, undefined, problems, true);
+      await runner.check(opts, prefix, undefined, problems, who, true);
       cwd = previousCwd;
     } else {
-      cwd = await runner.check(opts, prefix, step.workdir, problems);
+      cwd = await runner.check(opts, prefix, step.workdir, problems, who);
     }
     previousCwd = cwd;
     items.push({ opts, cwd: cwd ?? '', prefix });

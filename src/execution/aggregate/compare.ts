@@ -3,6 +3,7 @@
  * unless `sequential`), ephemerally; unavailable backends are per-item failures.
  */
 import type { SchemaCompareRequest, SchemaCompareResult } from '../../../generated/types';
+import type { PolicyHolder } from '../../auth/policy';
 import type { ExecContext } from '../types';
 import { AggregateGate } from './gate';
 import { inOrder, type ItemRunner } from './item-runner';
@@ -17,16 +18,20 @@ export interface PreparedCompare {
   dryRun: boolean;
 }
 
-export async function prepareCompare(runner: ItemRunner, body: SchemaCompareRequest): Promise<PreparedCompare> {
+export async function prepareCompare(
+  runner: ItemRunner,
+  body: SchemaCompareRequest,
+  who?: PolicyHolder,
+): Promise<PreparedCompare> {
   const dryRun = runner.dryRun(body.dry_run);
   const problems = new ProblemCollector();
   const base = { prompt: body.prompt, model: body.model, workdir: body.workdir, ephemeral: true, dry_run: dryRun };
   // The prompt may assemble differently per backend (configured system prompts): check each once.
   for (const backend of new Set(body.backends)) {
-    await problems.check(() => runner.planner.validate({ ...base, backend }, 'body', true));
+    await problems.check(() => runner.planner.validate({ ...base, backend }, 'body', true, who));
   }
   const cwd = await problems.check(() =>
-    runner.planner.checkSessionWorkdir(body.workdir ?? runner.config.server.default_workdir, 'body'),
+    runner.planner.checkSessionWorkdir(body.workdir ?? runner.config.server.default_workdir, 'body', who),
   );
   problems.throwIfAny();
   const items = body.backends.map((backend) => ({ opts: { ...base, backend }, cwd: cwd!, prefix: 'body' }));

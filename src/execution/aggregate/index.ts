@@ -17,6 +17,7 @@ import type {
   SchemaParallelRequest,
   SchemaParallelResult,
 } from '../../../generated/types';
+import type { PolicyHolder } from '../../auth/policy';
 import type { Config } from '../../config/types';
 import type { Logger } from '../../observability/logger';
 import type { Executor } from '../executor';
@@ -42,25 +43,29 @@ export class AggregateService {
   }
 
   async parallel(body: SchemaParallelRequest, ctx: ExecContext): Promise<SchemaParallelResult> {
-    return runParallel(this.runner, await prepareParallel(this.runner, body), ctx);
+    return runParallel(this.runner, await prepareParallel(this.runner, body, ctx.principal), ctx);
   }
 
   async chain(body: SchemaChainRequest, ctx: ExecContext): Promise<SchemaChainResult> {
-    return runChain(this.runner, await prepareChain(this.runner, body), ctx);
+    return runChain(this.runner, await prepareChain(this.runner, body, ctx.principal), ctx);
   }
 
   async compare(body: SchemaCompareRequest, ctx: ExecContext): Promise<SchemaCompareResult> {
-    return runCompare(this.runner, await prepareCompare(this.runner, body), ctx);
+    return runCompare(this.runner, await prepareCompare(this.runner, body, ctx.principal), ctx);
   }
 
-  /** Validation only (jobs check their request at creation): throws 400/403, runs nothing. */
+  /**
+   * Validation only (jobs check their request at creation, as their creator `who`): throws
+   * 400/403, runs nothing.
+   */
   prepare(
     kind: AggregateKind,
     body: SchemaParallelRequest | SchemaChainRequest | SchemaCompareRequest,
+    who?: PolicyHolder,
   ): Promise<Prepared> {
-    if (kind === 'parallel') return prepareParallel(this.runner, body as SchemaParallelRequest);
-    if (kind === 'chain') return prepareChain(this.runner, body as SchemaChainRequest);
-    return prepareCompare(this.runner, body as SchemaCompareRequest);
+    if (kind === 'parallel') return prepareParallel(this.runner, body as SchemaParallelRequest, who);
+    if (kind === 'chain') return prepareChain(this.runner, body as SchemaChainRequest, who);
+    return prepareCompare(this.runner, body as SchemaCompareRequest, who);
   }
 
   /** Runs a prepared request; an observer receives every item's events. */

@@ -3,6 +3,7 @@
  * run is ephemeral and takes a slot through the aggregate's gate; per-item failures become items.
  */
 import type { SchemaItemErrorCode, SchemaTaskResult } from '../../../generated/types';
+import type { PolicyHolder } from '../../auth/policy';
 import type { BackendName } from '../../backends/types';
 import type { Config } from '../../config/types';
 import { ApiError } from '../../errors';
@@ -51,12 +52,13 @@ export class ItemRunner {
     prefix: string,
     workdir: string | undefined,
     problems: ProblemCollector,
+    who: PolicyHolder | undefined,
     skipWorkdir = false,
   ): Promise<string | undefined> {
-    await problems.check(() => this.planner.validate(opts, prefix, true));
+    await problems.check(() => this.planner.validate(opts, prefix, true, who));
     if (skipWorkdir) return undefined;
     return problems.check(() =>
-      this.planner.checkSessionWorkdir(workdir ?? this.config.server.default_workdir, prefix),
+      this.planner.checkSessionWorkdir(workdir ?? this.config.server.default_workdir, prefix, who),
     );
   }
 

@@ -3,6 +3,7 @@
  * tasks run ephemerally, at most `max_parallel` at a time; `fail_fast` stops the rest after a failure.
  */
 import type { SchemaParallelRequest, SchemaParallelResult } from '../../../generated/types';
+import type { PolicyHolder } from '../../auth/policy';
 import type { ExecContext, ExecutionOptions } from '../types';
 import { AggregateGate } from './gate';
 import { inOrder, type ItemRunner } from './item-runner';
@@ -17,7 +18,11 @@ export interface PreparedParallel {
   dryRun: boolean;
 }
 
-export async function prepareParallel(runner: ItemRunner, body: SchemaParallelRequest): Promise<PreparedParallel> {
+export async function prepareParallel(
+  runner: ItemRunner,
+  body: SchemaParallelRequest,
+  who?: PolicyHolder,
+): Promise<PreparedParallel> {
   const dryRun = runner.dryRun(body.dry_run);
   const problems = new ProblemCollector();
   const items: AggregateItem[] = [];
@@ -25,7 +30,7 @@ export async function prepareParallel(runner: ItemRunner, body: SchemaParallelRe
     const { ephemeral: _e, metadata: _m, output_format: _f, ...rest } = task;
     const prefix = `body.tasks[${i}]`;
     const opts: ExecutionOptions = { ...rest, ephemeral: true, dry_run: dryRun };
-    const cwd = await runner.check({ ...opts, metadata: task.metadata }, prefix, task.workdir, problems);
+    const cwd = await runner.check({ ...opts, metadata: task.metadata }, prefix, task.workdir, problems, who);
     items.push({ opts, cwd: cwd ?? '', prefix });
   }
   problems.throwIfAny();

@@ -1,9 +1,13 @@
 /**
  * Collects the validation problems of every item of an aggregate request, so that all of them are
  * reported together: 400 `validation_error` with every detail, else the first 403 (semantic
- * validation comes before the workdir policy). Other errors are not problems and propagate.
+ * validation comes before the policies: workdir, the API key's backends and options). Other
+ * errors are not problems and propagate.
  */
 import { ApiError, ValidationDetail, validationError } from '../../errors';
+
+/** Policy refusals (403): the first one is reported when no item has a validation problem. */
+const FORBIDDEN: ReadonlySet<string> = new Set(['forbidden_workdir', 'backend_not_allowed', 'option_not_allowed']);
 
 export class ProblemCollector {
   private readonly details: ValidationDetail[] = [];
@@ -28,7 +32,7 @@ export class ProblemCollector {
     if (!(err instanceof ApiError)) throw err;
     if (err.code === 'validation_error')
       this.details.push(...(err.details ?? [{ path: 'body', message: err.message }]));
-    else if (err.code === 'forbidden_workdir') this.forbidden.push(err);
+    else if (FORBIDDEN.has(err.code)) this.forbidden.push(err);
     else throw err;
   }
 

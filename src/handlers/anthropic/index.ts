@@ -9,18 +9,20 @@ import { anthropicTranscript } from '../../compat/transcript';
 import { ApiError } from '../../errors';
 import { sendJson } from '../../http/respond';
 import type { Services } from '../../services';
-import { executeCompat, markIgnoredParams } from '../openai/compat-run';
+import { principalOf } from '../../http/request-context';
+import { compatKey, executeCompat, markIgnoredParams } from '../openai/compat-run';
 import type { HandlerFn } from '../types';
 
 /** The request body as generated from the contract (lenient: unknown fields allowed). */
 type MessageRequest = SchemaAnthropicMessageRequest & { [k: string]: unknown };
 
 export function anthropicHandlers(s: Services): Record<string, HandlerFn> {
-  const listModels: HandlerFn = (_c, _req, res) => sendJson(res, 200, anthropicModelList(s.config, s.status.startedAt));
+  const listModels: HandlerFn = (_c, _req, res) =>
+    sendJson(res, 200, anthropicModelList(s.config, s.status.startedAt, principalOf(res)));
 
   const getModel: HandlerFn = (c: Context, _req, res) => {
     const id = String(c.request.params.model_id);
-    const model = anthropicModel(s.config, s.status.startedAt, id);
+    const model = anthropicModel(s.config, s.status.startedAt, id, principalOf(res));
     if (!model) throw new ApiError('model_not_found', `model: ${id}`);
     sendJson(res, 200, model);
   };
@@ -29,7 +31,7 @@ export function anthropicHandlers(s: Services): Record<string, HandlerFn> {
     const body = c.request.requestBody as MessageRequest;
     markIgnoredParams(s, res, body, 'anthropic');
     const stream = body.stream === true;
-    const run = planCompatRun(s.config, body.model, () => anthropicTranscript(body), stream);
+    const run = planCompatRun(s.config, body.model, () => anthropicTranscript(body), stream, compatKey(s, res));
     const id = anthropicMessageId();
     if (stream) {
       const encoder = new AnthropicStreamEncoder({ id, model: body.model, promptText: run.promptText });

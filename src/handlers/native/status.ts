@@ -1,5 +1,6 @@
 /** GET /api/v1/backends (listBackends) and GET /health (healthCheck). */
-import { isAdmin, visibleOwner } from '../../auth/principal';
+import { allowsBackend, isAdmin, visibleOwner } from '../../auth/principal';
+import type { BackendName } from '../../backends/types';
 import type { StatusService } from '../../execution/status';
 import { ctxOf } from '../../http/request-context';
 import { sendData, sendJson } from '../../http/respond';
@@ -8,8 +9,10 @@ import type { HandlerFn } from '../types';
 /** Executable paths are for admin keys only (every caller is an admin while auth is off). */
 export function listBackends(status: StatusService): HandlerFn {
   return async (_c, _req, res) => {
-    const backends = await status.backends();
-    const admin = isAdmin(ctxOf(res).principal);
+    // only the backends the caller's key may use
+    const who = ctxOf(res).principal;
+    const backends = (await status.backends()).filter((b) => allowsBackend(who, b.name as BackendName));
+    const admin = isAdmin(who);
     sendData(res, { backends: admin ? backends : backends.map(({ command: _command, ...rest }) => rest) });
   };
 }

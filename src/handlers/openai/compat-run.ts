@@ -4,11 +4,11 @@
  */
 import type { Response } from 'express';
 import { ignoredParams, ignoredParamsHeaderValue, type CompatApi } from '../../compat/models';
-import type { CompatRun } from '../../compat/request';
+import type { CompatKey, CompatRun } from '../../compat/request';
 import { SSE_CONTENT_TYPE, SSE_HEADERS, type SseEncoder } from '../../compat/sse';
 import type { ExecutionResult } from '../../execution/types';
 import type { Services } from '../../services';
-import { ctxOf } from '../../http/request-context';
+import { ctxOf, principalOf } from '../../http/request-context';
 import { execContext } from '../../http/exec-context';
 import { sendJson } from '../../http/respond';
 import { frameSink, openStream } from '../../http/stream';
@@ -20,6 +20,11 @@ export function markIgnoredParams(s: Services, res: Response, body: Record<strin
   if (value === undefined) return;
   res.setHeader('X-Clinvk-Ignored-Params', value);
   s.logger.debug('ignored request fields', { request_id: ctxOf(res).requestId, api, params: names });
+}
+
+/** The request's API key and the configured default modes, for a compat run's routing and modes. */
+export function compatKey(s: Services, res: Response): CompatKey {
+  return { who: principalOf(res), defaultModes: (backend) => s.planner.defaultModes(backend) };
 }
 
 /** Runs `run` and answers JSON (`toBody` builds the 200 body) or, with an encoder, an SSE stream. */

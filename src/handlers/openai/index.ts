@@ -10,18 +10,20 @@ import { ApiError } from '../../errors';
 import { sendJson } from '../../http/respond';
 import type { Services } from '../../services';
 import type { HandlerFn } from '../types';
-import { executeCompat, markIgnoredParams } from './compat-run';
+import { principalOf } from '../../http/request-context';
+import { compatKey, executeCompat, markIgnoredParams } from './compat-run';
 
 /** The request body as generated from the contract (lenient: unknown fields allowed). */
 type ChatCompletionRequest = SchemaOpenAiChatCompletionRequest & { [k: string]: unknown };
 
 export function openaiHandlers(s: Services): Record<string, HandlerFn> {
   return {
-    openaiListModels: (_c, _req, res) => sendJson(res, 200, openaiModelList(s.config, s.status.startedAt)),
+    openaiListModels: (_c, _req, res) =>
+      sendJson(res, 200, openaiModelList(s.config, s.status.startedAt, principalOf(res))),
 
     openaiGetModel: (c: Context, _req, res) => {
       const id = String(c.request.params.model);
-      const model = openaiModel(s.config, s.status.startedAt, id);
+      const model = openaiModel(s.config, s.status.startedAt, id, principalOf(res));
       if (!model) throw new ApiError('model_not_found', `The model '${id}' does not exist`);
       sendJson(res, 200, model);
     },
@@ -31,7 +33,7 @@ export function openaiHandlers(s: Services): Record<string, HandlerFn> {
       const created = Math.floor(Date.now() / 1000);
       markIgnoredParams(s, res, body, 'openai');
       const stream = body.stream === true;
-      const run = planCompatRun(s.config, body.model, () => openaiTranscript(body.messages), stream);
+      const run = planCompatRun(s.config, body.model, () => openaiTranscript(body.messages), stream, compatKey(s, res));
       const id = chatCompletionId();
       if (stream) {
         const encoder = new OpenAIStreamEncoder({
