@@ -265,3 +265,48 @@ describe('WorkdirPolicy.resolve — success', () => {
     );
   });
 });
+
+describe("an API key's workdir prefixes", () => {
+  const keyMsg = (p: string) => `work directory not allowed: ${p} (not in the allowed paths of this API key)`;
+
+  test('narrow the server policy: inside passes, outside (existing or not) is 403 naming the key', async () => {
+    const p = policy();
+    const key = [path.join(tmp, 'allowed')];
+    expect(await p.resolve(path.join(tmp, 'allowed', 'proj'), 'body.workdir', key)).toBe(
+      path.join(tmp, 'allowed', 'proj'),
+    );
+    for (const outside of [path.join(tmp, 'outside'), path.join(tmp, 'outside', 'missing'), path.join(tmp, 'work')]) {
+      const err = await failure(p.resolve(outside, 'body.workdir', key));
+      expect([err.code, err.message]).toEqual(['forbidden_workdir', keyMsg(outside)]);
+    }
+  });
+
+  test('compare real paths: a symlink inside the prefix to a directory outside is refused, a symlinked prefix works', async () => {
+    const p = policy();
+    const escape = path.join(tmp, 'allowed', 'escape');
+    const err = await failure(p.resolve(escape, 'body.workdir', [path.join(tmp, 'allowed')]));
+    expect([err.code, err.message]).toEqual(['forbidden_workdir', keyMsg(escape)]);
+    // a prefix given through a symlink covers the real directory
+    expect(await p.resolve(path.join(tmp, 'allowed', 'proj'), 'body.workdir', [path.join(tmp, 'allowedlink')])).toBe(
+      path.join(tmp, 'allowed', 'proj'),
+    );
+    // and the recheck before spawn applies the key's prefixes too
+    await expect(p.recheck(path.join(tmp, 'outside'), [path.join(tmp, 'allowed')])).rejects.toMatchObject({
+      code: 'forbidden_workdir',
+    });
+    expect(await p.recheck(path.join(tmp, 'allowed', 'proj'), [path.join(tmp, 'allowedlink')])).toBe(
+      path.join(tmp, 'allowed', 'proj'),
+    );
+  });
+
+  test('never widen it: a key prefix outside the server allowed prefixes allows nothing there', async () => {
+    const p = policy({ allowedPrefixes: [path.join(tmp, 'work')] });
+    const err = await failure(
+      p.resolve(path.join(tmp, 'allowed', 'proj'), 'body.workdir', [path.join(tmp, 'allowed')]),
+    );
+    expect(err.message).toBe(`work directory not allowed: ${path.join(tmp, 'allowed', 'proj')} (not in allowed paths)`);
+    // blocked paths stay blocked whatever the key says
+    const blocked = await failure(p.resolve('/etc', 'body.workdir', ['/etc']));
+    expect(blocked.message).toBe('work directory not allowed: /etc (blocked path)');
+  });
+});
