@@ -266,6 +266,15 @@ export const OPERATIONS = {
     "pathParams": [],
     "queryParams": []
   },
+  "getIndex": {
+    "method": "GET",
+    "path": "/",
+    "kind": "json",
+    "success": 200,
+    "body": false,
+    "pathParams": [],
+    "queryParams": []
+  },
   "getOpenApiJson": {
     "method": "GET",
     "path": "/openapi.json",

@@ -375,6 +375,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Index of the server's entry points
+         * @description A small JSON document pointing at the documentation UI, the OpenAPI document, the health check and, when it is served, the operator console. Auth-exempt; served before routing.
+         */
+        get: operations["getIndex"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -1497,6 +1517,35 @@ export interface components {
          * @enum {string}
          */
         SandboxMode: "default" | "read-only" | "workspace" | "full";
+        /** @description What `GET /` answers. Paths are relative to the server. */
+        ServerIndex: {
+            /** @enum {string} */
+            name: "clinvk";
+            /** @description The clinvk version. */
+            version: string;
+            links: {
+                /**
+                 * @description The documentation UI (try every operation from the browser).
+                 * @enum {string}
+                 */
+                docs: "/docs";
+                /**
+                 * @description The OpenAPI document (also `/openapi.yaml`).
+                 * @enum {string}
+                 */
+                openapi: "/openapi.json";
+                /**
+                 * @description The health check.
+                 * @enum {string}
+                 */
+                health: "/health";
+                /**
+                 * @description The operator console, present only when it is served.
+                 * @enum {string}
+                 */
+                console?: "/console";
+            };
+        };
         SessionDeleted: {
             /** @enum {boolean} */
             deleted: true;
@@ -2508,6 +2557,7 @@ export type SchemaParallelTask = components['schemas']['ParallelTask'];
 export type SchemaPrompt = components['schemas']['Prompt'];
 export type SchemaPromptRequest = components['schemas']['PromptRequest'];
 export type SchemaSandboxMode = components['schemas']['SandboxMode'];
+export type SchemaServerIndex = components['schemas']['ServerIndex'];
 export type SchemaSessionDeleted = components['schemas']['SessionDeleted'];
 export type SchemaSessionDeletedEnvelope = components['schemas']['SessionDeletedEnvelope'];
 export type SchemaSessionId = components['schemas']['SessionId'];
@@ -2633,6 +2683,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "backend": "claude",
+                 *       "prompt": "What is 2+2?"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PromptRequest"];
             };
         };
@@ -2645,6 +2701,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "session_id": "ab3d0ef88f4a0dd73118809a455a9777",
+                     *         "backend": "claude",
+                     *         "exit_code": 0,
+                     *         "duration_ms": 276,
+                     *         "output": "4",
+                     *         "token_usage": {
+                     *           "input_tokens": 1650,
+                     *           "output_tokens": 6,
+                     *           "cached_tokens": 0
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ExecutionResultEnvelope"];
                 };
             };
@@ -2672,6 +2745,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "backend": "gemini",
+                 *       "prompt": "What is 2+2?"
+                 *     }
+                 */
                 "application/json": components["schemas"]["StreamPromptRequest"];
             };
         };
@@ -2710,6 +2789,20 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "tasks": [
+                 *         {
+                 *           "backend": "claude",
+                 *           "prompt": "What is 2+2?"
+                 *         },
+                 *         {
+                 *           "backend": "codex",
+                 *           "prompt": "What is 2+2?"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["ParallelRequest"];
             };
         };
@@ -2721,6 +2814,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "total_tasks": 2,
+                     *         "completed": 2,
+                     *         "failed": 0,
+                     *         "canceled": 0,
+                     *         "total_duration_ms": 330,
+                     *         "results": [
+                     *           {
+                     *             "backend": "claude",
+                     *             "exit_code": 0,
+                     *             "duration_ms": 288,
+                     *             "output": "4",
+                     *             "token_usage": {
+                     *               "input_tokens": 1650,
+                     *               "output_tokens": 6,
+                     *               "cached_tokens": 0
+                     *             }
+                     *           },
+                     *           {
+                     *             "backend": "codex",
+                     *             "exit_code": 0,
+                     *             "duration_ms": 290,
+                     *             "output": "4",
+                     *             "token_usage": {
+                     *               "input_tokens": 14962,
+                     *               "output_tokens": 6,
+                     *               "cached_tokens": 0,
+                     *               "reasoning_tokens": 0
+                     *             }
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ParallelResultEnvelope"];
                 };
             };
@@ -2745,6 +2875,20 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "steps": [
+                 *         {
+                 *           "backend": "claude",
+                 *           "prompt": "Write a haiku about rain"
+                 *         },
+                 *         {
+                 *           "backend": "gemini",
+                 *           "prompt": "Critique this haiku: {{previous}}"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["ChainRequest"];
             };
         };
@@ -2756,6 +2900,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "total_steps": 2,
+                     *         "completed_steps": 2,
+                     *         "total_duration_ms": 342,
+                     *         "results": [
+                     *           {
+                     *             "step": 1,
+                     *             "backend": "claude",
+                     *             "exit_code": 0,
+                     *             "duration_ms": 198,
+                     *             "output": "Soft rain on the roof",
+                     *             "token_usage": {
+                     *               "input_tokens": 1650,
+                     *               "output_tokens": 6,
+                     *               "cached_tokens": 0
+                     *             }
+                     *           },
+                     *           {
+                     *             "step": 2,
+                     *             "backend": "gemini",
+                     *             "exit_code": 0,
+                     *             "duration_ms": 128,
+                     *             "output": "Calm and concise.",
+                     *             "token_usage": {
+                     *               "input_tokens": 254,
+                     *               "output_tokens": 19,
+                     *               "cached_tokens": 0,
+                     *               "reasoning_tokens": 0
+                     *             }
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ChainResultEnvelope"];
                 };
             };
@@ -2780,6 +2961,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "prompt": "What is 2+2?",
+                 *       "backends": [
+                 *         "claude",
+                 *         "gemini"
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["CompareRequest"];
             };
         };
@@ -2791,6 +2981,44 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "prompt": "What is 2+2?",
+                     *         "backends": [
+                     *           "claude",
+                     *           "gemini"
+                     *         ],
+                     *         "total_duration_ms": 276,
+                     *         "results": [
+                     *           {
+                     *             "backend": "claude",
+                     *             "exit_code": 0,
+                     *             "duration_ms": 202,
+                     *             "output": "4",
+                     *             "token_usage": {
+                     *               "input_tokens": 1650,
+                     *               "output_tokens": 6,
+                     *               "cached_tokens": 0
+                     *             }
+                     *           },
+                     *           {
+                     *             "backend": "gemini",
+                     *             "exit_code": 0,
+                     *             "duration_ms": 62,
+                     *             "output": "4",
+                     *             "token_usage": {
+                     *               "input_tokens": 254,
+                     *               "output_tokens": 19,
+                     *               "cached_tokens": 0,
+                     *               "reasoning_tokens": 0
+                     *             }
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["CompareResultEnvelope"];
                 };
             };
@@ -2822,6 +3050,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "backends": [
+                     *           {
+                     *             "name": "claude",
+                     *             "available": true,
+                     *             "enabled": true,
+                     *             "command": "/usr/local/bin/claude",
+                     *             "version": "2.1.197",
+                     *             "verified": true
+                     *           },
+                     *           {
+                     *             "name": "codex",
+                     *             "available": true,
+                     *             "enabled": true,
+                     *             "command": "/usr/local/bin/codex",
+                     *             "version": "0.171.0",
+                     *             "verified": true
+                     *           },
+                     *           {
+                     *             "name": "gemini",
+                     *             "available": false,
+                     *             "enabled": false
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["BackendListEnvelope"];
                 };
             };
@@ -2858,6 +3116,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "sessions": [
+                     *           {
+                     *             "id": "231db5b45265092b3871746b7d44f96c",
+                     *             "backend": "claude",
+                     *             "created_at": "2026-11-27T18:03:16.646Z",
+                     *             "last_used": "2026-11-27T18:03:16.863Z",
+                     *             "working_dir": "/srv/agents/scratch",
+                     *             "initial_prompt": "Remember the number 7",
+                     *             "status": "completed",
+                     *             "turn_count": 2,
+                     *             "token_usage": {
+                     *               "input_tokens": 3337,
+                     *               "output_tokens": 12,
+                     *               "cached_tokens": 0
+                     *             },
+                     *             "tags": [
+                     *               "api"
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "total": 1,
+                     *         "limit": 20,
+                     *         "offset": 0
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["SessionListEnvelope"];
                 };
             };
@@ -2888,6 +3176,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "id": "231db5b45265092b3871746b7d44f96c",
+                     *         "backend": "claude",
+                     *         "created_at": "2026-11-27T18:03:16.646Z",
+                     *         "last_used": "2026-11-27T18:03:16.863Z",
+                     *         "working_dir": "/srv/agents/scratch",
+                     *         "initial_prompt": "Remember the number 7",
+                     *         "status": "completed",
+                     *         "turn_count": 2,
+                     *         "token_usage": {
+                     *           "input_tokens": 3337,
+                     *           "output_tokens": 12,
+                     *           "cached_tokens": 0
+                     *         },
+                     *         "tags": [
+                     *           "api"
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["SessionInfoEnvelope"];
                 };
             };
@@ -2919,6 +3230,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "deleted": true,
+                     *         "id": "231db5b45265092b3871746b7d44f96c"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["SessionDeletedEnvelope"];
                 };
             };
@@ -2961,6 +3281,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "jobs": [
+                     *           {
+                     *             "id": "afc494a00fb49aa3889a7fbacf34f459",
+                     *             "operation": "prompt",
+                     *             "status": "succeeded",
+                     *             "created_at": "2026-11-27T18:03:17.281Z",
+                     *             "started_at": "2026-11-27T18:03:17.305Z",
+                     *             "finished_at": "2026-11-27T18:03:17.447Z",
+                     *             "owner": "anonymous",
+                     *             "backend": "codex",
+                     *             "session_id": "759a9d20b9b0f3e2f0b19a622ff248b9",
+                     *             "summary": "Summarise README.md",
+                     *             "events": {
+                     *               "count": 5,
+                     *               "last_sequence": 5
+                     *             },
+                     *             "result": {
+                     *               "session_id": "759a9d20b9b0f3e2f0b19a622ff248b9",
+                     *               "backend": "codex",
+                     *               "exit_code": 0,
+                     *               "duration_ms": 138,
+                     *               "output": "README.md explains how to run and test clinvk.",
+                     *               "token_usage": {
+                     *                 "input_tokens": 14962,
+                     *                 "output_tokens": 6,
+                     *                 "cached_tokens": 0,
+                     *                 "reasoning_tokens": 0
+                     *               }
+                     *             }
+                     *           }
+                     *         ],
+                     *         "total": 1,
+                     *         "limit": 20,
+                     *         "offset": 0
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["JobListEnvelope"];
                 };
             };
@@ -2983,6 +3344,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "operation": "prompt",
+                 *       "request": {
+                 *         "backend": "codex",
+                 *         "prompt": "Summarise README.md"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["JobCreateRequest"];
             };
         };
@@ -3006,6 +3376,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "id": "afc494a00fb49aa3889a7fbacf34f459",
+                     *         "operation": "prompt",
+                     *         "status": "queued",
+                     *         "created_at": "2026-11-27T18:03:17.281Z",
+                     *         "owner": "anonymous",
+                     *         "backend": "codex",
+                     *         "summary": "Summarise README.md",
+                     *         "events": {
+                     *           "count": 0,
+                     *           "last_sequence": 0
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["JobEnvelope"];
                 };
             };
@@ -3044,6 +3432,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "id": "afc494a00fb49aa3889a7fbacf34f459",
+                     *         "operation": "prompt",
+                     *         "status": "succeeded",
+                     *         "created_at": "2026-11-27T18:03:17.281Z",
+                     *         "started_at": "2026-11-27T18:03:17.305Z",
+                     *         "finished_at": "2026-11-27T18:03:17.447Z",
+                     *         "owner": "anonymous",
+                     *         "backend": "codex",
+                     *         "session_id": "759a9d20b9b0f3e2f0b19a622ff248b9",
+                     *         "summary": "Summarise README.md",
+                     *         "events": {
+                     *           "count": 5,
+                     *           "last_sequence": 5
+                     *         },
+                     *         "result": {
+                     *           "session_id": "759a9d20b9b0f3e2f0b19a622ff248b9",
+                     *           "backend": "codex",
+                     *           "exit_code": 0,
+                     *           "duration_ms": 138,
+                     *           "output": "README.md explains how to run and test clinvk.",
+                     *           "token_usage": {
+                     *             "input_tokens": 14962,
+                     *             "output_tokens": 6,
+                     *             "cached_tokens": 0,
+                     *             "reasoning_tokens": 0
+                     *           }
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["JobEnvelope"];
                 };
             };
@@ -3074,6 +3496,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "id": "afc494a00fb49aa3889a7fbacf34f459",
+                     *         "deleted": true
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["JobDeletedEnvelope"];
                 };
             };
@@ -3144,6 +3575,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "id": "95aaf900338792bf18cfe7ee7fe3cf9f",
+                     *         "operation": "prompt",
+                     *         "status": "canceled",
+                     *         "created_at": "2026-11-27T18:03:19.527Z",
+                     *         "started_at": "2026-11-27T18:03:19.549Z",
+                     *         "finished_at": "2026-11-27T18:03:20.102Z",
+                     *         "owner": "anonymous",
+                     *         "backend": "claude",
+                     *         "session_id": "0fd96f89ee3de48b331e712f888acad6",
+                     *         "summary": "Refactor the parser",
+                     *         "events": {
+                     *           "count": 1,
+                     *           "last_sequence": 1
+                     *         },
+                     *         "result": {
+                     *           "session_id": "0fd96f89ee3de48b331e712f888acad6",
+                     *           "backend": "claude",
+                     *           "exit_code": -1,
+                     *           "duration_ms": 548,
+                     *           "output": "",
+                     *           "error": "canceled: job canceled"
+                     *         },
+                     *         "error": {
+                     *           "code": "canceled",
+                     *           "message": "canceled: job canceled"
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["JobEnvelope"];
                 };
             };
@@ -3173,6 +3637,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "executions": [
+                     *           {
+                     *             "id": "31cbdfd60942e311eebfa57fba5fbd62",
+                     *             "kind": "prompt",
+                     *             "key": "anonymous",
+                     *             "state": "running",
+                     *             "backend": "claude",
+                     *             "started_at": "2026-11-27T18:42:04.722Z",
+                     *             "request_id": "5361d4bb-10e6-48b0-b053-acd47508d63d"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ExecutionListEnvelope"];
                 };
             };
@@ -3201,6 +3683,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "id": "31cbdfd60942e311eebfa57fba5fbd62",
+                     *         "canceled": true
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ExecutionCanceledEnvelope"];
                 };
             };
@@ -3290,6 +3781,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok",
+                     *       "version": "0.1.0",
+                     *       "uptime": "4s",
+                     *       "uptime_ms": 4512,
+                     *       "backends": [
+                     *         {
+                     *           "name": "claude",
+                     *           "available": true,
+                     *           "enabled": true
+                     *         },
+                     *         {
+                     *           "name": "codex",
+                     *           "available": true,
+                     *           "enabled": true
+                     *         },
+                     *         {
+                     *           "name": "gemini",
+                     *           "available": true,
+                     *           "enabled": true
+                     *         }
+                     *       ],
+                     *       "session_store": {
+                     *         "available": true,
+                     *         "session_count": 0
+                     *       },
+                     *       "executions": {
+                     *         "running": 0,
+                     *         "queued": 0,
+                     *         "max_concurrent": 8,
+                     *         "max_queued": 64
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["HealthResponse"] | components["schemas"]["HealthStatusOnly"];
                 };
             };
@@ -3304,6 +3830,40 @@ export interface operations {
                     "application/json": components["schemas"]["HealthResponse"] | components["schemas"]["HealthStatusOnly"];
                 };
             };
+            default: components["responses"]["NativeDefaultError"];
+        };
+    };
+    getIndex: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The index. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "clinvk",
+                     *       "version": "0.1.0",
+                     *       "links": {
+                     *         "docs": "/docs",
+                     *         "openapi": "/openapi.json",
+                     *         "health": "/health"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServerIndex"];
+                };
+            };
+            429: components["responses"]["NativeTooManyRequests"];
             default: components["responses"]["NativeDefaultError"];
         };
     };
@@ -3417,6 +3977,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "object": "list",
+                     *       "data": [
+                     *         {
+                     *           "id": "claude",
+                     *           "object": "model",
+                     *           "created": 1795802582,
+                     *           "owned_by": "anthropic"
+                     *         },
+                     *         {
+                     *           "id": "codex",
+                     *           "object": "model",
+                     *           "created": 1795802582,
+                     *           "owned_by": "openai"
+                     *         },
+                     *         {
+                     *           "id": "gemini",
+                     *           "object": "model",
+                     *           "created": 1795802582,
+                     *           "owned_by": "google"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["OpenAIModelList"];
                 };
             };
@@ -3445,6 +4030,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "claude",
+                     *       "object": "model",
+                     *       "created": 1795802582,
+                     *       "owned_by": "anthropic"
+                     *     }
+                     */
                     "application/json": components["schemas"]["OpenAIModel"];
                 };
             };
@@ -3464,6 +4057,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "model": "claude",
+                 *       "messages": [
+                 *         {
+                 *           "role": "user",
+                 *           "content": "What is 2+2?"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["OpenAIChatCompletionRequest"];
             };
         };
@@ -3476,6 +4080,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "chatcmpl-BfkkuaeXjEgxJxYRw0GHvSum",
+                     *       "object": "chat.completion",
+                     *       "created": 1795802603,
+                     *       "model": "claude",
+                     *       "choices": [
+                     *         {
+                     *           "index": 0,
+                     *           "message": {
+                     *             "role": "assistant",
+                     *             "content": "4",
+                     *             "refusal": null
+                     *           },
+                     *           "logprobs": null,
+                     *           "finish_reason": "stop"
+                     *         }
+                     *       ],
+                     *       "usage": {
+                     *         "prompt_tokens": 1650,
+                     *         "completion_tokens": 6,
+                     *         "total_tokens": 1656,
+                     *         "prompt_tokens_details": {
+                     *           "cached_tokens": 0
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["OpenAIChatCompletion"];
                     "text/event-stream": string;
                 };
@@ -3507,6 +4139,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "model": "claude",
+                 *       "max_tokens": 1024,
+                 *       "messages": [
+                 *         {
+                 *           "role": "user",
+                 *           "content": "What is 2+2?"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["AnthropicMessageRequest"];
             };
         };
@@ -3520,6 +4164,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "msg_7vqvxjs2jssAqRoz2ThyPLPw",
+                     *       "type": "message",
+                     *       "role": "assistant",
+                     *       "model": "claude",
+                     *       "content": [
+                     *         {
+                     *           "type": "text",
+                     *           "text": "4"
+                     *         }
+                     *       ],
+                     *       "stop_reason": "end_turn",
+                     *       "stop_sequence": null,
+                     *       "usage": {
+                     *         "input_tokens": 1650,
+                     *         "output_tokens": 6
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["AnthropicMessage"];
                     "text/event-stream": string;
                 };
@@ -3551,6 +4215,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "model": "claude",
+                 *       "max_tokens": 1024,
+                 *       "messages": [
+                 *         {
+                 *           "role": "user",
+                 *           "content": "What is 2+2?"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["AnthropicMessageRequest"];
             };
         };
@@ -3564,6 +4240,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "msg_7vqvxjs2jssAqRoz2ThyPLPw",
+                     *       "type": "message",
+                     *       "role": "assistant",
+                     *       "model": "claude",
+                     *       "content": [
+                     *         {
+                     *           "type": "text",
+                     *           "text": "4"
+                     *         }
+                     *       ],
+                     *       "stop_reason": "end_turn",
+                     *       "stop_sequence": null,
+                     *       "usage": {
+                     *         "input_tokens": 1650,
+                     *         "output_tokens": 6
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["AnthropicMessage"];
                     "text/event-stream": string;
                 };
@@ -3598,6 +4294,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "type": "model",
+                     *           "id": "claude",
+                     *           "display_name": "Claude Code (claude CLI)",
+                     *           "created_at": "2026-11-27T18:03:02.175Z"
+                     *         },
+                     *         {
+                     *           "type": "model",
+                     *           "id": "codex",
+                     *           "display_name": "Codex CLI (codex)",
+                     *           "created_at": "2026-11-27T18:03:02.175Z"
+                     *         },
+                     *         {
+                     *           "type": "model",
+                     *           "id": "gemini",
+                     *           "display_name": "Gemini CLI (gemini)",
+                     *           "created_at": "2026-11-27T18:03:02.175Z"
+                     *         }
+                     *       ],
+                     *       "has_more": false,
+                     *       "first_id": "claude",
+                     *       "last_id": "gemini"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AnthropicModelList"];
                 };
             };
@@ -3624,6 +4347,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "type": "model",
+                     *           "id": "claude",
+                     *           "display_name": "Claude Code (claude CLI)",
+                     *           "created_at": "2026-11-27T18:03:02.175Z"
+                     *         },
+                     *         {
+                     *           "type": "model",
+                     *           "id": "codex",
+                     *           "display_name": "Codex CLI (codex)",
+                     *           "created_at": "2026-11-27T18:03:02.175Z"
+                     *         },
+                     *         {
+                     *           "type": "model",
+                     *           "id": "gemini",
+                     *           "display_name": "Gemini CLI (gemini)",
+                     *           "created_at": "2026-11-27T18:03:02.175Z"
+                     *         }
+                     *       ],
+                     *       "has_more": false,
+                     *       "first_id": "claude",
+                     *       "last_id": "gemini"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AnthropicModelList"];
                 };
             };
@@ -3653,6 +4403,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "model",
+                     *       "id": "claude",
+                     *       "display_name": "Claude Code (claude CLI)",
+                     *       "created_at": "2026-11-27T18:03:02.175Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AnthropicModel"];
                 };
             };
@@ -3683,6 +4441,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "model",
+                     *       "id": "claude",
+                     *       "display_name": "Claude Code (claude CLI)",
+                     *       "created_at": "2026-11-27T18:03:02.175Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AnthropicModel"];
                 };
             };

@@ -16,7 +16,8 @@ import { reloadKeySet } from '../auth/reload';
 import type { KeyRegistry } from '../auth/registry';
 import { keySourceOf, readKeyFile } from '../auth/sources';
 import { exposesApiWithoutKeys, isLoopbackHost, securityStartupProblems } from '../security/startup';
-import { renderBanner } from './banner';
+import type { BackendName } from '../backends/types';
+import { renderBanner, type BannerBackend } from './banner';
 import { checkNewKeyOptions, keyFromInput, keyStanza, KEYS_USAGE, newApiKey, readAll, sha256Hex } from './keys';
 
 export const EXIT_OK = 0;
@@ -397,9 +398,20 @@ async function serve(values: Values, io: CliIo): Promise<number> {
     await flushLogger(logger);
     return EXIT_RUNTIME;
   }
-  io.stdout.write(renderBanner(server.url, config.server.metrics_enabled));
+  io.stdout.write(
+    renderBanner({
+      url: server.url,
+      metricsEnabled: config.server.metrics_enabled,
+      apiKeys: r.keyCount + config.auth.keys.length,
+      backends: await bannerBackends(server),
+      configFile: config.config_file,
+      defaultWorkdir: config.server.default_workdir,
+      drainSecs: config.server.shutdown_timeout_secs,
+      extraEndpoints: (await consoleServed()) ? [['Console', 'GET  /console']] : [],
+    }),
+  );
   dropEarly();
-  const code = await untilSignal(server, signals, logger, early);
+  const code = await untilSignal(server, signals, logger, early, config.server.shutdown_timeout_secs);
   signals.removeListener('SIGHUP', onHup);
   await flushLogger(logger);
   return code;
@@ -407,8 +419,30 @@ async function serve(values: Values, io: CliIo): Promise<number> {
 
 interface StartedServer {
   url: string;
-  services: { keys: KeyRegistry };
+  services: {
+    keys: KeyRegistry;
+    availability?: { check(name: BackendName): Promise<BannerBackend> };
+  };
   shutdown(opts?: { force?: boolean }): Promise<void>;
+}
+
+/** Whether the operator console is built and served at /console. */
+async function consoleServed(): Promise<boolean> {
+  const { consoleDir } = await import('../http/console');
+  return consoleDir() !== undefined;
+}
+
+/** Which CLIs the server found, for the banner (the availability check is cached, not re-run). */
+async function bannerBackends(server: StartedServer): Promise<BannerBackend[]> {
+  const availability = server.services.availability;
+  if (!availability) return [];
+  const { ADAPTER_ORDER } = await import('../backends/adapters');
+  const out: BannerBackend[] = [];
+  for (const name of ADAPTER_ORDER) {
+    const st = await availability.check(name);
+    out.push({ name, enabled: st.enabled, available: st.available, command: st.command });
+  }
+  return out;
 }
 
 function startFailureText(err: NodeJS.ErrnoException, config: Config): string {
@@ -430,6 +464,7 @@ function untilSignal(
   signals: SignalSource,
   logger: Logger,
   alreadyReceived: readonly NodeJS.Signals[] = [],
+  drainSecs?: number,
 ): Promise<number> {
   return new Promise<number>((resolve) => {
     let count = 0;
@@ -453,7 +488,10 @@ function untilSignal(
     function onSignal(signal: NodeJS.Signals): void {
       count += 1;
       if (count === 1) {
-        logger.info('shutting down', { signal });
+        logger.info(
+          `shutting down: running requests get up to ${drainSecs ?? '?'} s to finish; send the signal again (Ctrl+C) to stop at once`,
+          { signal, drain_secs: drainSecs },
+        );
         shut(false);
       } else if (count === 2) {
         logger.warn('second signal: skipping the drain', { signal });

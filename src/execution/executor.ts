@@ -15,6 +15,7 @@ import { shortenMiddle } from '../security/text';
 import type { WorkdirPolicy } from '../security/workdir';
 import type { ExecutionLimiter, Slot } from './limiter';
 import type { RunPlan } from './plan';
+import { STATUS_CODE } from './results';
 import type { ExecContext, RunStatus } from './types';
 import type { Ticket } from '../usage/limits';
 import type { UsageService } from '../usage/service';
@@ -28,6 +29,9 @@ export const CANCEL_DISCONNECT = 'canceled: client disconnected';
  * tail goes to the debug log (see docs/security.md).
  */
 export const MAX_ERROR_TEXT_BYTES = 2048;
+
+/** Longest CLI error text copied into a `run failed` log line. */
+export const MAX_LOGGED_ERROR_CHARS = 500;
 
 /** What happened to one run, before any session bookkeeping. */
 export interface RunReport {
@@ -248,13 +252,32 @@ export class Executor {
       // gemini has no "don't persist" option: delete its session afterwards (no slot, not awaited).
       void this.cleanup(command, plan.adapter.cleanupArgsAfterEphemeral(report.backendSessionId), plan.cwd, ctx);
     }
-    this.logger.debug('run finished', {
-      backend: plan.backend,
-      status: report.status,
-      exit_code: report.exitCode,
-      request_id: ctx.requestId,
-    });
+    this.logRun(plan, report, ctx);
     return report;
+  }
+
+  /**
+   * One line per finished run: a failure says why at `warn` (error code, exit code, the CLI's own
+   * error text, truncated) so an operator reading only the log knows the cause (docs/operations.md).
+   */
+  private logRun(plan: RunPlan, report: RunReport, ctx: ExecContext): void {
+    const fields = {
+      request_id: ctx.requestId,
+      backend: plan.backend,
+      exit_code: report.exitCode,
+      duration_ms: report.durationMs,
+    };
+    if (report.status === 'success') {
+      this.logger.debug('run finished', { ...fields, status: report.status });
+      return;
+    }
+    const failure = {
+      ...fields,
+      error_code: report.status === 'line_too_long' ? 'stream_line_too_long' : STATUS_CODE[report.status],
+      error: truncate(report.error ?? '', MAX_LOGGED_ERROR_CHARS),
+    };
+    if (report.status === 'canceled') this.logger.info('run canceled', failure);
+    else this.logger.warn('run failed', failure);
   }
 
   /** Best-effort follow-up process without a slot (gemini ephemeral session clean-up). */
@@ -389,4 +412,9 @@ function exitCodeOf(exit: ProcessExit): number {
 function abortReason(signal: AbortSignal): string {
   const r: unknown = signal.reason;
   return typeof r === 'string' && r.startsWith('canceled') ? r : CANCEL_DISCONNECT;
+}
+
+function truncate(text: string, max: number): string {
+  const flat = text.trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
 }

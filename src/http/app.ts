@@ -54,10 +54,15 @@ export async function createApp(opts: AppOptions): Promise<AppInstance> {
   });
 
   const observers: RequestObserver[] = metrics ? [metrics] : [];
-  app.use(requestContext(logger, config.server.request_timeout_secs * 1000, observers));
+  const table = new OperationTable(api);
+  // The route label of answers given before routing (401, 403, 429) on a known path.
+  const templateOf = (method: string, path: string): string | undefined => {
+    const m = table.match(method, path);
+    return m.kind === 'operation' ? m.op.path : m.kind === 'method_not_allowed' ? m.route : undefined;
+  };
+  app.use(requestContext(logger, config.server.request_timeout_secs * 1000, observers, templateOf));
   for (const g of opts.guards ?? []) app.use(g);
   app.use(metaRoutes(metrics));
-  const table = new OperationTable(api);
   app.use(routeMatcher(table));
   app.use(
     bodyGuard(config.server.max_request_body_bytes, (id) =>

@@ -2,7 +2,8 @@
 import path from 'node:path';
 import express, { type RequestHandler } from 'express';
 import { ApiError } from '../errors';
-import { consoleRoutes } from './console';
+import { consoleDir, consoleRoutes } from './console';
+import { packageVersion } from '../lib/package-version';
 import { ctxOf } from './request-context';
 import { openapiJsonText, openapiYamlText } from './openapi';
 import type { Metrics } from '../observability/metrics';
@@ -34,6 +35,15 @@ export function metaRoutes(metrics: Metrics | undefined): RequestHandler {
     ctxOf(res).route = req.path;
     next();
   });
+  const consoleDirectory = consoleDir();
+  const consoleServed = consoleDirectory !== undefined;
+  // A newcomer opening the server's address in a browser finds where to go next.
+  r.get('/', (_req, res) => {
+    ctxOf(res).route = '/';
+    const links: Record<string, string> = { docs: '/docs', openapi: '/openapi.json', health: '/health' };
+    if (consoleServed) links.console = '/console';
+    res.json({ name: 'clinvk', version: packageVersion(), links });
+  });
   r.get('/openapi.json', (_req, res) => {
     res.type('application/json; charset=utf-8').send(openapiJsonText());
   });
@@ -59,9 +69,9 @@ export function metaRoutes(metrics: Metrics | undefined): RequestHandler {
       },
     }),
   );
-  r.use(consoleRoutes());
+  r.use(consoleRoutes(consoleDirectory ?? null));
   r.get('/metrics', async (_req, res, next) => {
-    if (!metrics) return next(new ApiError('not_found', 'metrics are disabled'));
+    if (!metrics) return next(new ApiError('not_found', 'metrics are disabled (server.metrics_enabled: false)'));
     res.setHeader('Content-Type', metrics.contentType);
     res.send(await metrics.render());
   });

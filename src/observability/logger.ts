@@ -90,14 +90,16 @@ const humanLine = winston.format.printf((info) => {
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const stream = opts.stream ?? process.stderr;
-  const json = opts.json ?? !(stream as NodeJS.WritableStream & { isTTY?: boolean }).isTTY;
+  const tty = (stream as NodeJS.WritableStream & { isTTY?: boolean }).isTTY === true;
+  const json = opts.json ?? !tty;
   const timestamp = winston.format.timestamp({ format: () => new Date().toISOString() });
   const format = json
     ? winston.format.combine(winston.format.errors({ stack: true }), timestamp, jsonLine())
     : winston.format.combine(
         winston.format.errors({ stack: true }),
         timestamp,
-        winston.format.colorize({ level: true }),
+        // Colours only on a terminal: `--log-format text` into a file or journald stays plain.
+        ...(tty ? [winston.format.colorize({ level: true })] : []),
         humanLine,
       );
   return winston.createLogger({

@@ -22,6 +22,20 @@ describe('clinvk command', () => {
 
   const childEnv = () => ({ ...process.env, CLINVK_HOME: env.home, CLINVK_API_KEYS: '', CLINVK_CONFIG: '' });
 
+  test('before a build, bin/clinvk.js prints one line saying to run `make build` (exit 1, no stack)', () => {
+    // A copy of the launcher in a checkout without dist/.
+    const root = fs.mkdtempSync(path.join(env.root, 'unbuilt-'));
+    fs.mkdirSync(path.join(root, 'bin'));
+    fs.copyFileSync(BIN, path.join(root, 'bin', 'clinvk.js'));
+    const r = spawnSync(process.execPath, [path.join(root, 'bin', 'clinvk.js'), 'serve'], {
+      env: childEnv(),
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`clinvk: not built yet: run \`make build\` (or \`npm run build\`) in ${root}\n`);
+  });
+
   test('version', () => {
     const r = spawnSync(process.execPath, [BIN, 'version'], { env: childEnv(), encoding: 'utf8' });
     expect(r.status).toBe(0);
@@ -63,7 +77,8 @@ describe('clinvk command', () => {
       child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
     });
     expect(out).toContain('Available endpoints:');
-    expect(out).toMatch(/Metrics\s+GET\s+\/metrics\s+\(disabled\)/);
+    expect(out).toMatch(/Metrics\s+GET\s+\/metrics\s+\(disabled: server\.metrics_enabled\)/);
+    expect(out).toMatch(/Backends\s+claude \(\S+\/claude\)  codex \(\S+\/codex\)  gemini \(\S+\/gemini\)\n/);
     const health = await fetch(`${url}/health`);
     expect(health.status).toBe(200);
     const prompt = await fetch(`${url}/api/v1/prompt`, {

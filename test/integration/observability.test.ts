@@ -385,6 +385,40 @@ describe('--log-level / CLINVK_LOG_LEVEL end to end (clinvk serve)', () => {
     expect(await flagQuiet.stop()).toBe(0);
     expect(accessOf(flagQuiet.stderr.text)).toEqual([]);
   });
+
+  test('--log-format text / CLINVK_LOG_FORMAT pick the line format; the flag wins', async () => {
+    const textLine =
+      /^\d{4}-\d\d-\d\dT[\d:.]+Z info request request_id=cli-4 trace_id=[0-9a-f]{32} .*route=\/health status=200 /m;
+    const text = await serve(['--log-format', 'text'], {});
+    await fetch(`${text.url}/health`, { headers: { 'X-Request-Id': 'cli-4' } });
+    await waitFor(() => textLine.test(text.stderr.text));
+    expect(await text.stop()).toBe(0);
+    expect(text.stderr.text).not.toContain('{"timestamp"');
+    // Not a terminal: no colour codes in text lines.
+    expect(text.stderr.text).not.toContain('\u001b[');
+
+    const env = await serve([], { CLINVK_LOG_FORMAT: 'text' });
+    await fetch(`${env.url}/health`, { headers: { 'X-Request-Id': 'cli-4' } });
+    await waitFor(() => textLine.test(env.stderr.text));
+    expect(await env.stop()).toBe(0);
+
+    const flag = await serve(['--log-format', 'json'], { CLINVK_LOG_FORMAT: 'text' });
+    await fetch(`${flag.url}/health`, { headers: { 'X-Request-Id': 'cli-5' } });
+    await waitFor(() => accessOf(flag.stderr.text).some((l) => l.request_id === 'cli-5'));
+    expect(await flag.stop()).toBe(0);
+    // The shutdown line states the drain time and that a second signal forces.
+    const shutdown = flag.stderr.text
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => String(l.message).startsWith('shutting down'));
+    expect(shutdown).toMatchObject({
+      message:
+        'shutting down: running requests get up to 30 s to finish; send the signal again (Ctrl+C) to stop at once',
+      drain_secs: 30,
+      signal: 'SIGTERM',
+    });
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -459,7 +493,8 @@ describe('/metrics (§7.10)', () => {
     await request(t.app).delete(`/api/v1/sessions/${SESSION_ID}`).set('X-Api-Key', KEYS[0]!);
     await request(t.app).get(unknown).set('X-Api-Key', KEYS[0]!);
     await request(t.app).get('/anthropic/v1/models/some-model-id').set('X-Api-Key', KEYS[0]!);
-    await request(t.app).get('/api/v1/backends');
+    await request(t.app).get('/api/v1/sessions');
+    await request(t.app).get(`${unknown}-no-key`);
     await request(t.app).get('/openapi.json');
     const text = await metrics();
     expect(sample(text, 'clinvk_requests_total', { method: 'GET', path: '/api/v1/sessions/{id}', status: '404' })).toBe(
@@ -474,6 +509,8 @@ describe('/metrics (§7.10)', () => {
     expect(
       sample(text, 'clinvk_requests_total', { method: 'GET', path: '/anthropic/v1/models/{model_id}', status: '404' }),
     ).toBe(1);
+    // A 401 on a known path carries its route template; on an unknown path it stays `unmatched`.
+    expect(sample(text, 'clinvk_requests_total', { method: 'GET', path: '/api/v1/sessions', status: '401' })).toBe(1);
     expect(
       sample(text, 'clinvk_requests_total', { method: 'GET', path: 'unmatched', status: '401' }),
     ).toBeGreaterThanOrEqual(1);
@@ -595,6 +632,106 @@ describe('streaming with metrics on (§4.1, §7.10)', () => {
       expect(line.duration_ms).toBeGreaterThanOrEqual(600);
     } finally {
       await s.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+describe('logs that say why', () => {
+  test('401, 403 and 429 answered before routing name the route template of a known path', async () => {
+    const log = memoryLogger('info');
+    const open = await makeTestApp({}, { apiKeys: KEYS, logger: log.logger });
+    const limited = await makeTestApp(
+      { server: { rate_limit_enabled: true, rate_limit_rps: 0.01, rate_limit_burst: 1 } },
+      { apiKeys: KEYS, logger: log.logger },
+    );
+    try {
+      const send = (app: TestApp['app'], url: string, rid: string, headers: Record<string, string> = {}) => {
+        const req = request(app).get(url).set('X-Request-Id', rid);
+        for (const [k, v] of Object.entries(headers)) req.set(k, v);
+        return req;
+      };
+      expect((await request(open.app).post('/api/v1/prompt').set('X-Request-Id', 'why-401')).status).toBe(401);
+      expect((await send(open.app, '/api/v1/sessions/abc123', 'why-403', { Host: 'evil.example' })).status).toBe(403);
+      expect((await send(open.app, '/api/v1/no-such-route', 'why-unknown-401')).status).toBe(401);
+      await send(limited.app, '/health', 'why-first');
+      expect((await send(limited.app, '/api/v1/sessions/abc123', 'why-429')).status).toBe(429);
+      expect((await send(limited.app, '/api/v1/no-such-route', 'why-unknown-429')).status).toBe(429);
+      await waitFor(() => accessLines(log.lines()).length >= 6);
+      const routeOf = (rid: string) => accessLines(log.lines(), rid).map((l) => [l.status, l.route]);
+      expect(routeOf('why-401')).toEqual([[401, '/api/v1/prompt']]);
+      expect(routeOf('why-403')).toEqual([[403, '/api/v1/sessions/{id}']]);
+      expect(routeOf('why-429')).toEqual([[429, '/api/v1/sessions/{id}']]);
+      expect(routeOf('why-unknown-401')).toEqual([[401, 'unmatched']]);
+      expect(routeOf('why-unknown-429')).toEqual([[429, 'unmatched']]);
+    } finally {
+      await open.close();
+      await limited.close();
+    }
+  });
+
+  test('a failed run logs at warn: error code, exit code, the CLI error text and the request id', async () => {
+    const log = memoryLogger('info');
+    const p = await makeTestApp({}, { logger: log.logger });
+    try {
+      const res = await request(p.app)
+        .post('/api/v1/prompt')
+        .set('Content-Type', 'application/json')
+        .set('X-Request-Id', 'why-run-1')
+        .send(JSON.stringify({ backend: 'claude', prompt: 'hi [E401]', ephemeral: true }));
+      expect(res.status).toBe(502);
+      const failed = await waitFor(() => log.lines().find((l) => l.message === 'run failed'));
+      expect(failed).toEqual({
+        timestamp: expect.any(String),
+        level: 'warn',
+        message: 'run failed',
+        request_id: 'why-run-1',
+        backend: 'claude',
+        exit_code: 1,
+        duration_ms: expect.any(Number),
+        error_code: 'backend_failed',
+        error: res.body.data.error,
+      });
+      expect(failed.error).toContain('Failed to authenticate');
+
+      // gemini prints stack traces: the logged text is cut at 500 characters.
+      await request(p.app)
+        .post('/openai/v1/chat/completions')
+        .set('Content-Type', 'application/json')
+        .set('X-Request-Id', 'why-run-2')
+        .send(JSON.stringify({ model: 'gemini', messages: [{ role: 'user', content: 'hi [E500]' }] }));
+      const second = await waitFor(() =>
+        log.lines().find((l) => l.message === 'run failed' && l.request_id === 'why-run-2'),
+      );
+      expect(second).toMatchObject({ level: 'warn', backend: 'gemini', error_code: 'backend_failed', exit_code: 244 });
+      expect(second.error.length).toBeGreaterThan(0);
+      expect(second.error.length).toBeLessThanOrEqual(500);
+    } finally {
+      await p.close();
+    }
+  });
+
+  test('a timed-out run logs backend_timeout at warn', async () => {
+    const log = memoryLogger('info');
+    const p = await makeTestApp({ server: { request_timeout_secs: 1 } }, { logger: log.logger });
+    try {
+      const res = await request(p.app)
+        .post('/api/v1/prompt')
+        .set('Content-Type', 'application/json')
+        .set('X-Request-Id', 'why-run-3')
+        .send(JSON.stringify({ backend: 'codex', prompt: 'slow [SLEEP:5000]', ephemeral: true }));
+      expect(res.status).toBe(504);
+      const line = await waitFor(() => log.lines().find((l) => l.message === 'run failed'));
+      expect(line).toMatchObject({
+        level: 'warn',
+        request_id: 'why-run-3',
+        backend: 'codex',
+        error_code: 'backend_timeout',
+        exit_code: -1,
+        error: 'timed out after 1 s',
+      });
+    } finally {
+      await p.close();
     }
   });
 });

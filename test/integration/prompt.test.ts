@@ -261,7 +261,11 @@ describe('POST /api/v1/prompt (JSON mode)', () => {
     expect(asset.status).toBe(200);
     const metrics = await request(t.app).get('/metrics');
     expect(metrics.status).toBe(404);
-    expect(metrics.body).toEqual({ success: false, error: 'metrics are disabled', code: 'not_found' });
+    expect(metrics.body).toEqual({
+      success: false,
+      error: 'metrics are disabled (server.metrics_enabled: false)',
+      code: 'not_found',
+    });
   });
 });
 

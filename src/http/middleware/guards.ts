@@ -63,6 +63,7 @@ export interface Guards {
 
 function isExempt(path: string, metricsPublic: boolean): boolean {
   return (
+    path === '/' ||
     path === '/health' ||
     path === '/openapi.json' ||
     path === '/openapi.yaml' ||

@@ -15,10 +15,17 @@ export interface RequestObserver {
   requestFinished(method: string, route: string, status: number, durationMs: number): void;
 }
 
+/**
+ * The route template of a known path (for answers given before routing: 401, 403, 429), or
+ * undefined for an unknown one.
+ */
+export type RouteOf = (method: string, path: string) => string | undefined;
+
 export function requestContext(
   logger: Logger,
   requestTimeoutMs: number,
   observers: RequestObserver[] = [],
+  routeOf?: RouteOf,
 ): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const trace = traceFrom(headerValue(req, 'traceparent'), headerValue(req, 'tracestate'));
@@ -43,6 +50,11 @@ export function requestContext(
     const bytesBefore = socket.bytesWritten;
     res.on('close', () => {
       if (!res.writableFinished) ctx.abort.abort(CANCEL_DISCONNECT);
+      // Guards (rate limit, auth, host/origin checks) answer before routing: name the route anyway
+      // when the path is a known one, so logs and metrics say what was refused.
+      if (ctx.route === 'unmatched' && routeOf && res.statusCode !== 404) {
+        ctx.route = routeOf(req.method, req.path) ?? 'unmatched';
+      }
       const duration = Date.now() - ctx.startedAt;
       for (const o of observers) o.requestFinished(req.method, ctx.route, res.statusCode, duration);
       const line: Record<string, unknown> = {

@@ -169,6 +169,41 @@ describe('config show', () => {
     expect(r.stdout).toContain(`# config file: ${file}`);
   });
 
+  test('the output is itself a valid config file: fed back, no warning and the same configuration', async () => {
+    const file = writeConfig(
+      [
+        'server:',
+        '  port: 9000',
+        '  allowed_workdir_prefixes: [/srv/agents]',
+        'backends:',
+        '  claude:',
+        '    model: sonnet',
+        '    env: { ANTHROPIC_API_KEY: sk-ant-secret-value, HTTPS_PROXY: "http://proxy:3128" }',
+        '  gemini:',
+        '    enabled: false',
+        '',
+      ].join('\n'),
+      path.join(tmp, 'in.yaml'),
+    );
+    const first = await exec(['config', 'show', '--config', file], { CLINVK_API_KEYS: 'k-one-1234567,k-two-1234567' });
+    expect(first.code).toBe(0);
+    expect(first.stderr).toBe('');
+    // Secrets are left out (not renamed): no key material, no placeholder keys.
+    expect(first.stdout).not.toContain('sk-ant-secret-value');
+    expect(first.stdout).not.toContain('k-one-1234567');
+    expect(first.stdout).toContain('# secret values left out: backends.claude.env.ANTHROPIC_API_KEY');
+    const doc = YAML.parse(first.stdout);
+    expect(doc.backends.claude.env).toEqual({ HTTPS_PROXY: 'http://proxy:3128' });
+    expect(doc.server.api_keys).toBeUndefined();
+
+    const again = writeConfig(first.stdout, path.join(tmp, 'again.yaml'));
+    const second = await exec(['config', 'show', '--config', again]);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toBe(''); // no unknown-key warning, no validation error
+    const body = (text: string) => text.split('\n').filter((l) => !l.startsWith('#'));
+    expect(body(second.stdout)).toEqual(body(first.stdout));
+  });
+
   test('unknown keys are warned about on stderr', async () => {
     const file = writeConfig('server:\n  tls: true\n');
     const r = await exec(['config', 'show']);
@@ -202,6 +237,14 @@ describe('serve', () => {
       port: Number(url.split(':').pop()),
       host: '127.0.0.1',
       shutdown: jest.fn<Promise<void>, [{ force?: boolean }?]>().mockResolvedValue(undefined),
+      services: {
+        availability: {
+          check: async (name: string) =>
+            name === 'claude'
+              ? { name, enabled: true, available: true, command: '/opt/bin/claude' }
+              : { name, enabled: name === 'codex', available: false },
+        },
+      },
     };
     startServerMock.mockResolvedValue(server);
     return server;
@@ -257,6 +300,20 @@ describe('serve', () => {
 
     expect(t.stdout.text.split('\n')[0]).toBe('clinvk API server listening on http://127.0.0.1:41234');
     expect(t.stdout.text).toContain('GET  /metrics   (enabled)');
+    // What a newcomer needs first: auth, which CLIs were found, config file, where agents run.
+    const file = path.join(home, 'config.yaml');
+    expect(t.stdout.text).toContain(
+      [
+        '  Auth            on (2 API keys; send Authorization: Bearer <key> or x-api-key)',
+        '  Backends        claude (/opt/bin/claude)  codex (not found)  gemini (disabled)',
+        '                  not found: install them (clinvk doctor) or set backends.<name>.enabled: false',
+        `  Config file     ${file}`,
+        `  Default workdir ${tmp} (agents run here when a request names no workdir)`,
+      ].join('\n'),
+    );
+    expect(t.stdout.text).toContain(
+      'Press Ctrl+C to stop (running requests get up to 30 s to finish; press it again to stop at once)',
+    );
     expect(server.shutdown).not.toHaveBeenCalled();
 
     t.signals.emit('SIGTERM', 'SIGTERM');
@@ -266,8 +323,14 @@ describe('serve', () => {
     expect(t.signals.listenerCount('SIGTERM')).toBe(0);
     expect(t.signals.listenerCount('SIGINT')).toBe(0);
     expect(t.stderr.text).not.toContain('k1');
-    const shutdownLine = jsonLines(t.stderr.text).find((l) => l.message === 'shutting down');
-    expect(shutdownLine).toMatchObject({ level: 'info', signal: 'SIGTERM' });
+    const shutdownLine = jsonLines(t.stderr.text).find((l) => String(l.message).startsWith('shutting down'));
+    expect(shutdownLine).toMatchObject({
+      level: 'info',
+      message:
+        'shutting down: running requests get up to 30 s to finish; send the signal again (Ctrl+C) to stop at once',
+      signal: 'SIGTERM',
+      drain_secs: 30,
+    });
   });
 
   test('a second signal forces the shutdown', async () => {
@@ -314,7 +377,9 @@ describe('serve', () => {
     const t = makeIo();
     const done = run(['serve'], t.io);
     await waitFor(() => t.stdout.text.includes('Press Ctrl+C'));
-    expect(t.stdout.text).toContain('GET  /metrics   (disabled)');
+    expect(t.stdout.text).toContain('GET  /metrics   (disabled: server.metrics_enabled)');
+    expect(t.stdout.text).toContain('  Auth            off (no API keys configured');
+    expect(t.stdout.text).toContain('  Config file     none (built-in defaults)');
     t.signals.emit('SIGTERM', 'SIGTERM');
     await done;
   });

@@ -78,6 +78,8 @@ test('json option overrides TTY detection', async () => {
   await tick();
   expect(JSON.parse(out.lines()[0]).message).toBe('x');
   expect(stripAnsi(plain.lines()[0])).toMatch(/ info y$/);
+  // Text lines into a file or a pipe carry no colour codes.
+  expect(plain.lines()[0]).not.toContain('\u001b[');
 });
 
 test('silent logger accepts every level and writes nothing', () => {
