@@ -22,6 +22,7 @@ const ROUTES: Array<[string, string, string]> = [
   ['get', '/openapi.yaml', 'getOpenApiYaml'],
   ['get', '/docs', 'getDocs'],
   ['get', '/metrics', 'getMetrics'],
+  ['get', '/', 'getIndex'],
   ['get', '/openai/v1/models', 'openaiListModels'],
   ['get', '/openai/v1/models/claude', 'openaiGetModel'],
   ['post', '/openai/v1/chat/completions', 'openaiChatCompletions'],

@@ -34,6 +34,7 @@ const OPERATIONS: Array<[string, string, string]> = [
   ['getOpenApiYaml', 'get', '/openapi.yaml'],
   ['getDocs', 'get', '/docs'],
   ['getMetrics', 'get', '/metrics'],
+  ['getIndex', 'get', '/'],
   ['createJob', 'post', '/api/v1/jobs'],
   ['listJobs', 'get', '/api/v1/jobs'],
   ['getJob', 'get', '/api/v1/jobs/{id}'],
@@ -239,7 +240,7 @@ describe('bundled document', () => {
         false,
         true,
       ]);
-      const exempt = ['healthCheck', 'getOpenApiJson', 'getOpenApiYaml', 'getDocs'].includes(id);
+      const exempt = ['healthCheck', 'getOpenApiJson', 'getOpenApiYaml', 'getDocs', 'getIndex'].includes(id);
       expect([id, statuses.includes('401')]).toEqual([id, !exempt]);
       if (method === 'post') {
         for (const s of ['400', '413', '415', '500']) expect([id, s, statuses.includes(s)]).toEqual([id, s, true]);
