@@ -3730,6 +3730,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "from": "2026-11-27T00:00:00.000Z",
+                     *         "to": "2026-11-28T00:00:00.000Z",
+                     *         "group_by": [
+                     *           "backend"
+                     *         ],
+                     *         "rows": [
+                     *           {
+                     *             "backend": "claude",
+                     *             "requests": 12,
+                     *             "failed": 1,
+                     *             "input_tokens": 19800,
+                     *             "output_tokens": 2210,
+                     *             "cached_tokens": 15000,
+                     *             "duration_ms": 48210
+                     *           },
+                     *           {
+                     *             "backend": "codex",
+                     *             "requests": 3,
+                     *             "failed": 0,
+                     *             "input_tokens": 44886,
+                     *             "output_tokens": 380,
+                     *             "cached_tokens": 0,
+                     *             "duration_ms": 9120
+                     *           }
+                     *         ],
+                     *         "totals": {
+                     *           "requests": 15,
+                     *           "failed": 1,
+                     *           "input_tokens": 64686,
+                     *           "output_tokens": 2590,
+                     *           "cached_tokens": 15000,
+                     *           "duration_ms": 57330
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["UsageReportEnvelope"];
                 };
             };
@@ -3756,6 +3796,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "name": "ci-bot",
+                     *         "role": "user",
+                     *         "backends": [
+                     *           "claude",
+                     *           "codex"
+                     *         ],
+                     *         "limits": {
+                     *           "requests_per_day": 500,
+                     *           "tokens_per_day": 2000000,
+                     *           "max_concurrent": 2
+                     *         },
+                     *         "today": {
+                     *           "requests": 12,
+                     *           "tokens": 22010,
+                     *           "running": 1
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["CurrentKeyEnvelope"];
                 };
             };
