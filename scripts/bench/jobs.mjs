@@ -438,6 +438,8 @@ async function restart(scratch, rows) {
       if (nowMs() - r0 > 600_000) throw new Error('restart: jobs still pending after 10 min');
       await new Promise((r) => setTimeout(r, 200));
     }
+    // counted again now that nothing is queued or running (the loop's count may be older)
+    succeeded = (await api(second.url, 'GET', '/api/v1/jobs?status=succeeded&limit=1')).body.data.total;
     failed = (await api(second.url, 'GET', '/api/v1/jobs?status=failed&limit=1')).body.data.total;
     const b = (await api(second.url, 'GET', `/api/v1/jobs/${blocker.id}`)).body.data;
     const allMs = nowMs() - r0;
