@@ -38,7 +38,9 @@ export async function startServer(overrides: Record<string, unknown> = {}): Prom
     fs.symlinkSync(path.join(FAKE_BIN, name), path.join(bin, name));
     backends[name] = { command: path.join(bin, name) };
   }
-  const srv = await makeTestServer({ auth: { keys: teamKeys() }, backends, ...overrides });
+  // team-b may start one execution per day (the quota flow)
+  const keys = teamKeys({ 'team-b': { requests_per_day: 1 } });
+  const srv = await makeTestServer({ auth: { keys }, backends, ...overrides });
   const close = srv.close;
   srv.close = async () => {
     await close();
@@ -59,22 +61,30 @@ export interface Tab {
   /** Console messages of type error and uncaught page errors. */
   errors: string[];
   requests: RecordedRequest[];
-  /** Status and URL of every response. */
-  responses: { status: number; url: string }[];
   /** Requests to any other origin (aborted). */
   foreign: string[];
   close(): Promise<void>;
 }
 
-export async function openTab(browser: Browser, base: string, viewport = { width: 1280, height: 860 }): Promise<Tab> {
-  const context = await browser.newContext({ viewport, colorScheme: 'light', locale: 'en-US', timezoneId: 'UTC' });
+/** A fresh browser context on the console; `key` is put into its sessionStorage as if typed earlier. */
+export async function openTab(
+  browser: Browser,
+  base: string,
+  opts: { viewport?: { width: number; height: number }; key?: string } = {},
+): Promise<Tab> {
+  const context = await browser.newContext({
+    viewport: opts.viewport ?? { width: 1280, height: 860 },
+    colorScheme: 'light',
+    locale: 'en-US',
+    timezoneId: 'UTC',
+  });
+  if (opts.key) await context.addInitScript((k) => sessionStorage.setItem('clinvk.console.key', k), opts.key);
   const origin = new URL(base).origin;
   const tab: Tab = {
     context,
     page: undefined as unknown as Page,
     errors: [],
     requests: [],
-    responses: [],
     foreign: [],
     close: () => context.close(),
   };
@@ -93,7 +103,6 @@ export async function openTab(browser: Browser, base: string, viewport = { width
     if (m.type() === 'error') tab.errors.push(m.text());
   });
   page.on('pageerror', (e) => tab.errors.push(`pageerror: ${e.message}`));
-  page.on('response', (r) => tab.responses.push({ status: r.status(), url: r.url() }));
   page.on('request', (r) => {
     const rec: RecordedRequest = { url: r.url(), method: r.method(), headers: {} };
     tab.requests.push(rec);

@@ -14,6 +14,6 @@ module.exports = {
       { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } },
     ],
   },
-  testTimeout: 60000,
+  testTimeout: 90000,
   maxWorkers: 1,
 };
