@@ -4,12 +4,15 @@
  * quotas with an injected clock (reset at UTC midnight), key concurrency, and the 429 shapes of
  * every API style. Every response is checked against the contract.
  */
+import Anthropic from '@anthropic-ai/sdk';
 import fs from 'node:fs';
 import path from 'node:path';
+import OpenAI from 'openai';
 import request from 'supertest';
 import { expectMatchesSpec } from '../helpers/contract';
+import { call } from '../helpers/jobs';
 import { as, KEY_A, KEY_ADMIN, KEY_B, teamKeys } from '../helpers/keys';
-import { makeTestApp, makeTestEnv, type TestApp } from '../helpers/server';
+import { makeTestApp, makeTestEnv, makeTestServer, type TestApp, type TestServer } from '../helpers/server';
 import { createServerApp } from '../../src/http/server';
 import { createSilentLogger } from '../../src/observability/logger';
 import type { UsageRecord } from '../../src/usage/types';
@@ -475,3 +478,157 @@ async function waitUntil(fn: () => boolean, ms = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe('the SDKs see 429 as RateLimitError; jobs and their quota', () => {
+  let srv: TestServer;
+  let now = Date.parse(`${DAY}T23:00:00.000Z`);
+  beforeAll(async () => {
+    srv = await makeTestServer(
+      {
+        server: { max_concurrent_executions: 1 },
+        auth: {
+          keys: teamKeys({
+            'team-a': { requests_per_day: 1 },
+            'team-b': { max_concurrent: 1 },
+          }),
+        },
+      },
+      { clock: () => now },
+    );
+  });
+  afterAll(() => srv.close());
+
+  const openai = (key: string) => new OpenAI({ baseURL: `${srv.url}/openai/v1`, apiKey: key, maxRetries: 0 });
+  const anthropic = (key: string) => new Anthropic({ baseURL: `${srv.url}/anthropic`, apiKey: key, maxRetries: 0 });
+
+  it('quota_exceeded: OpenAI and Anthropic SDKs raise RateLimitError with Retry-After', async () => {
+    const ok = await openai(KEY_A).chat.completions.create({
+      model: 'claude',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(ok.usage).toMatchObject({ prompt_tokens: 1650, completion_tokens: 6 });
+    const err = await openai(KEY_A)
+      .chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'again' }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    const e = err as InstanceType<typeof OpenAI.RateLimitError>;
+    expect(e.status).toBe(429);
+    expect(e.code).toBe('quota_exceeded');
+    expect(e.type).toBe('rate_limit_error');
+    expect(e.headers?.get('retry-after')).toBe('3600');
+    const aerr = await anthropic(KEY_A)
+      .messages.create({ model: 'claude', max_tokens: 10, messages: [{ role: 'user', content: 'again' }] })
+      .catch((x: unknown) => x);
+    expect(aerr).toBeInstanceOf(Anthropic.RateLimitError);
+    expect((aerr as InstanceType<typeof Anthropic.RateLimitError>).headers?.get('retry-after')).toBe('3600');
+    // a job is refused at creation
+    const job = await call(
+      srv.url,
+      'POST',
+      '/api/v1/jobs',
+      'createJob',
+      {
+        operation: 'prompt',
+        request: { backend: 'claude', prompt: 'later', ephemeral: true },
+      },
+      as(KEY_A),
+    );
+    expect(job.status).toBe(429);
+    expect(job.body.code).toBe('quota_exceeded');
+  });
+
+  it('key_concurrency_limit: both SDKs raise RateLimitError while the key runs', async () => {
+    const slow = openai(KEY_B).chat.completions.create({
+      model: 'claude',
+      messages: [{ role: 'user', content: 'slow [SLEEP:1500]' }],
+    });
+    await waitUntil(() => srv.server.services.usage.today('team-b').running === 1);
+    const err = await openai(KEY_B)
+      .chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'b' }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((err as InstanceType<typeof OpenAI.RateLimitError>).code).toBe('key_concurrency_limit');
+    expect((err as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after')).toBe('1');
+    const aerr = await anthropic(KEY_B)
+      .messages.create({ model: 'claude', max_tokens: 10, messages: [{ role: 'user', content: 'b' }] })
+      .catch((x: unknown) => x);
+    expect(aerr).toBeInstanceOf(Anthropic.RateLimitError);
+    expect((await slow).choices[0]!.finish_reason).toBe('stop');
+  });
+
+  it('a job whose owner used up the quota before it started fails with quota_exceeded; job runs are recorded', async () => {
+    now = Date.parse('2026-11-28T08:00:00.000Z'); // team-a has 1 request again
+    // the admin holds the only execution slot; team-a's job waits behind it, and so does a synchronous prompt
+    const hold = fetch(`${srv.url}/api/v1/prompt`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...as(KEY_ADMIN) },
+      body: JSON.stringify({ backend: 'claude', prompt: 'hold [SLEEP:1500]', ephemeral: true }),
+    });
+    await waitUntil(() => srv.server.services.limiter.running === 1);
+    const job = await call(
+      srv.url,
+      'POST',
+      '/api/v1/jobs',
+      'createJob',
+      {
+        operation: 'prompt',
+        request: { backend: 'claude', prompt: 'the job', ephemeral: true },
+      },
+      as(KEY_A),
+    );
+    expect(job.status).toBe(202);
+    // the synchronous request goes first when the slot frees: it takes team-a's last request
+    const sync = await fetch(`${srv.url}/api/v1/prompt`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...as(KEY_A) },
+      body: JSON.stringify({ backend: 'claude', prompt: 'sync', ephemeral: true }),
+    });
+    expect(sync.status).toBe(200);
+    expect((await hold).status).toBe(200);
+    const end = Date.now() + 20_000;
+    let done: Record<string, any> | undefined;
+    while (Date.now() < end) {
+      const r = await call(srv.url, 'GET', `/api/v1/jobs/${job.body.data.id}?wait=5`, 'getJob', undefined, as(KEY_A));
+      if (['succeeded', 'failed', 'canceled'].includes(r.body.data.status)) {
+        done = r.body.data;
+        break;
+      }
+    }
+    expect(done).toMatchObject({ status: 'failed', error: { code: 'quota_exceeded' } });
+
+    // a job that runs is recorded with its id and operation
+    const ok = await call(
+      srv.url,
+      'POST',
+      '/api/v1/jobs',
+      'createJob',
+      {
+        operation: 'prompt',
+        request: { backend: 'gemini', prompt: 'job run', ephemeral: true },
+      },
+      as(KEY_ADMIN),
+    );
+    expect(ok.status).toBe(202);
+    for (;;) {
+      const r = await call(
+        srv.url,
+        'GET',
+        `/api/v1/jobs/${ok.body.data.id}?wait=5`,
+        'getJob',
+        undefined,
+        as(KEY_ADMIN),
+      );
+      if (r.body.data.status === 'succeeded') break;
+      expect(['queued', 'running']).toContain(r.body.data.status);
+    }
+    await srv.server.services.usage.flush();
+    const rec = records(srv.home, '2026-11-28').find((r) => r.job_id === ok.body.data.id);
+    expect(rec).toMatchObject({
+      key: 'ops',
+      api_style: 'native',
+      operation: 'prompt',
+      backend: 'gemini',
+      status: 'succeeded',
+    });
+  });
+});

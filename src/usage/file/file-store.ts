@@ -67,7 +67,11 @@ export interface FileUsageStoreOptions {
 }
 
 export class FileUsageStore implements UsageStore {
+  /** Loaded days. */
   private readonly days = new Map<string, DayState>();
+  /** Every day with a records file (loaded or not). */
+  private readonly known = new Set<string>();
+  private readonly loading = new Map<string, Promise<DayState>>();
   private readonly mutex = new Mutex();
   private timer?: NodeJS.Timeout;
   private closed = false;
@@ -82,7 +86,7 @@ export class FileUsageStore implements UsageStore {
     const names = (await fsp.readdir(this.dir)).sort();
     for (const name of names) {
       const m = RECORDS.exec(name);
-      if (m) await this.load(m[1]);
+      if (m) await this.adopt(m[1]);
       else if (name.endsWith(ROLLUP_SUFFIX) && !names.includes(name.replace(ROLLUP_SUFFIX, '.ndjson'))) {
         await fsp.rm(path.join(this.dir, name), { force: true });
       }
@@ -108,7 +112,7 @@ export class FileUsageStore implements UsageStore {
       for (const [day, list] of byDay) {
         const text = list.map((r) => JSON.stringify(r)).join('\n') + '\n';
         const file = this.recordsFile(day);
-        const state = this.days.get(day) ?? { bytes: 0, groups: new Map(), dirty: true };
+        const state = (await this.stateOf(day)) ?? { bytes: 0, groups: new Map(), dirty: true };
         const before = state.bytes;
         try {
           await fsp.appendFile(file, text, { mode: 0o600 });
@@ -118,6 +122,7 @@ export class FileUsageStore implements UsageStore {
           throw err;
         }
         this.days.set(day, state);
+        this.known.add(day);
         for (const r of list) addRecord(state.groups, r);
         state.bytes = before + Buffer.byteLength(text);
         state.dirty = true;
@@ -131,7 +136,7 @@ export class FileUsageStore implements UsageStore {
     const totals = emptyTotals();
     const withDay = q.groupBy.includes('day');
     for (const day of daysBetween(q.from, q.to)) {
-      const state = this.days.get(day);
+      const state = await this.stateOf(day);
       if (!state) continue;
       const start = dayStart(day);
       if (q.from <= start && start + DAY_MS <= q.to) {
@@ -149,24 +154,27 @@ export class FileUsageStore implements UsageStore {
     return { rows: [...rows.values()].sort(compareRows(q.groupBy)), totals };
   }
 
-  dailyUsage(day: string): Promise<Map<string, DailyUsage>> {
+  async dailyUsage(day: string): Promise<Map<string, DailyUsage>> {
     this.assertOpen();
     const out = new Map<string, DailyUsage>();
-    for (const g of this.days.get(day)?.groups.values() ?? []) {
+    for (const g of (await this.stateOf(day))?.groups.values() ?? []) {
       const u = out.get(g.key) ?? { requests: 0, tokens: 0 };
       u.requests += g.totals.requests;
       u.tokens += g.totals.input_tokens + g.totals.output_tokens;
       out.set(g.key, u);
     }
-    return Promise.resolve(out);
+    return out;
   }
 
   prune(beforeDay: string): Promise<void> {
     return this.mutex.run(async () => {
       this.assertOpen();
-      for (const day of [...this.days.keys()]) {
+      for (const day of [...this.known]) {
         if (day >= beforeDay) continue;
+        await this.loading.get(day)?.catch(() => undefined);
         this.days.delete(day);
+        this.known.delete(day);
+        this.loading.delete(day);
         await fsp.rm(this.rollupFile(day), { force: true });
         await fsp.rm(this.recordsFile(day), { force: true });
       }
@@ -196,8 +204,33 @@ export class FileUsageStore implements UsageStore {
     return path.join(this.dir, `${day}${ROLLUP_SUFFIX}`);
   }
 
+  /**
+   * Start-up: a day whose rollup covers its whole records file is taken as it is (a small read);
+   * any other day is loaded when first needed, so that a start after a crash does not parse every
+   * record of every retained day before it can serve.
+   */
+  private async adopt(day: string): Promise<void> {
+    this.known.add(day);
+    const size = (await fsp.stat(this.recordsFile(day))).size;
+    const rollup = await this.readRollup(day, false);
+    if (rollup && rollup.bytes === size) this.days.set(day, { ...rollup, dirty: false });
+  }
+
+  /** The state of a day (loading it once when needed); undefined for a day without records. */
+  private stateOf(day: string): Promise<DayState | undefined> {
+    const loaded = this.days.get(day);
+    if (loaded) return Promise.resolve(loaded);
+    if (!this.known.has(day)) return Promise.resolve(undefined);
+    let p = this.loading.get(day);
+    if (!p) {
+      p = this.load(day).finally(() => this.loading.delete(day));
+      this.loading.set(day, p);
+    }
+    return p;
+  }
+
   /** The day's groups: its rollup when valid, completed with the records appended after it. */
-  private async load(day: string): Promise<void> {
+  private async load(day: string): Promise<DayState> {
     const file = this.recordsFile(day);
     let size = (await fsp.stat(file)).size;
     size = await this.repairTail(file, size);
@@ -213,6 +246,7 @@ export class FileUsageStore implements UsageStore {
       state.bytes = size;
     }
     this.days.set(day, state);
+    return state;
   }
 
   /** A records file must end with a newline; a torn last line (a crash mid-append) is cut off. */
@@ -243,7 +277,10 @@ export class FileUsageStore implements UsageStore {
     }
   }
 
-  private async readRollup(day: string): Promise<{ bytes: number; groups: Map<string, Group> } | undefined> {
+  private async readRollup(
+    day: string,
+    report = true,
+  ): Promise<{ bytes: number; groups: Map<string, Group> } | undefined> {
     let text: string;
     try {
       text = await fsp.readFile(this.rollupFile(day), 'utf8');
@@ -257,7 +294,7 @@ export class FileUsageStore implements UsageStore {
       for (const g of doc.groups) groups.set(dimsKey(g), g);
       return { bytes: doc.bytes, groups };
     } catch {
-      this.opts.onRepair?.(`usage rollup of ${day} is unreadable; rebuilding it from the records`);
+      if (report) this.opts.onRepair?.(`usage rollup of ${day} is unreadable; rebuilding it from the records`);
       return undefined;
     }
   }

@@ -204,10 +204,14 @@ describe('FileUsageStore', () => {
     fs.writeFileSync(path.join(dir, '2026-11-21.rollup.json'), '{garbled');
     store = new FileUsageStore(dir, { rollupIntervalMs: 0, onRepair: (m) => repairs.push(m) });
     await store.open();
-    expect(repairs).toHaveLength(2);
+    // days whose rollup does not cover their records are loaded (and repaired) when first needed
+    expect(repairs).toEqual([]);
+    expect((await store.dailyUsage('2026-11-20')).get('team-a')).toEqual({ requests: 1, tokens: 15 });
+    expect(repairs).toHaveLength(1);
     expect(fs.readFileSync(path.join(dir, '2026-11-20.ndjson'), 'utf8').endsWith('}\n')).toBe(true);
     await store.append([rec({ key: 'team-z' })]);
     const res = await store.query({ from: dayStart('2026-11-20'), to: dayStart('2026-11-22'), groupBy: ['key'] });
+    expect(repairs).toHaveLength(2);
     expect(res.totals.requests).toBe(5);
     const lines = fs.readFileSync(path.join(dir, '2026-11-20.ndjson'), 'utf8').trim().split('\n');
     expect(lines.map((l) => JSON.parse(l).key)).toEqual(['team-a', 'team-b', 'team-z']);
