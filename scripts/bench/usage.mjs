@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Usage accounting benchmark (docs/teams.md, "Usage accounting"): the three targets
+// Usage accounting benchmark (docs/usage.md): the three targets
 //   1. admission check + record per request  ≤ 0.3 ms p99   (in-process: KeyLimiter.admit, the
 //      ticket's granted/started/release, the record built from a run report and handed to
 //      UsageService.record; the batched appends are timed separately, amortized per record)

@@ -1,4 +1,4 @@
-/** The usage record of one finished run (docs/teams.md, "Usage accounting"). */
+/** The usage record of one finished run (docs/usage.md). */
 import type { TokenUsage } from '../backends/types';
 import type { UsageRecord, UsageStatus } from '../usage/types';
 import type { RunReport } from './executor';

@@ -3,7 +3,7 @@
  * quotas (`requests_per_day`, `tokens_per_day`, per UTC day) and the key's concurrency
  * (`max_concurrent`: its running and queued synchronous executions plus its running jobs).
  *
- * Counting rules (docs/teams.md):
+ * Counting rules (docs/usage.md):
  * - a request counts when its execution starts (each aggregate item, each job run, each compat
  *   call); admission already reserves it so that simultaneous requests cannot all pass the check;
  * - tokens count when a run finishes, so one run may overshoot; the next request is refused;

@@ -1,6 +1,6 @@
 /**
  * The embedded `UsageStore`: one append-only NDJSON file of records per UTC day plus a daily rollup,
- * under `$CLINVK_HOME/usage/` (docs/architecture.md, "Usage records on disk").
+ * under `$CLINVK_HOME/usage/` (docs/usage.md, "On disk").
  *
  * - `<day>.ndjson` (mode 0600): one record per line, appended in batches; the source of truth.
  * - `<day>.rollup.json`: the day's records summed per (key, backend, model, api_style, status), with
