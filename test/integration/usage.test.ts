@@ -471,7 +471,7 @@ describe('quotas and key concurrency', () => {
   });
 });
 
-async function waitUntil(fn: () => boolean, ms = 5000): Promise<void> {
+async function waitUntil(fn: () => boolean, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
   while (!fn()) {
     if (Date.now() > end) throw new Error('condition not met');
