@@ -9,7 +9,7 @@
  * the cached answer, so they are always those of that exact path), and a routed request is parsed
  * and validated once with the very validators openapi-backend compiles. The matching rules are
  * openapi-backend's: an exact path with the method first, then path templates ordered by the
- * length of their literal part, longest first. See docs/architecture.md (request pipeline).
+ * length of their literal part, longest first. See docs/architecture.md ("Request flow").
  */
 import type OpenAPIBackend from 'openapi-backend';
 import type { Context, Operation } from 'openapi-backend';
