@@ -25,7 +25,7 @@ const DOCS_HTML = `<!DOCTYPE html>
 
 const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', validatorUrl: null, deepLinking: true });\n`;
 
-const META_PATHS = new Set(['/openapi.json', '/openapi.yaml', '/docs', '/docs/', '/docs/init.js', '/metrics']);
+const META_PATHS = new Set(['/', '/openapi.json', '/openapi.yaml', '/docs', '/docs/', '/docs/init.js', '/metrics']);
 
 export function metaRoutes(metrics: Metrics | undefined): RequestHandler {
   const r = express.Router({ caseSensitive: true, strict: true });
