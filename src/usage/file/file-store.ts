@@ -145,10 +145,26 @@ export class FileUsageStore implements UsageStore {
           accumulate(rows, q.groupBy, withDay ? day : '', g, g.totals, totals);
         }
       } else {
-        await this.scan(day, state.bytes, q, (r) => {
-          const t = recordTotals(r);
-          accumulate(rows, q.groupBy, withDay ? day : '', dimsOf(r), t, totals);
-        });
+        const lo = Math.max(q.from, start);
+        const hi = Math.min(q.to, start + DAY_MS);
+        if (hi - lo > DAY_MS / 2) {
+          // most of the day: its rollup minus the records outside the range (fewer to parse)
+          const groups = new Map<string, Group>();
+          for (const [k, g] of state.groups) groups.set(k, { ...g, totals: { ...g.totals } });
+          await this.scan(day, state.bytes, lo, hi, false, (r) => {
+            const g = groups.get(dimsKey(dimsOf(r)));
+            if (g) subtractTotals(g.totals, recordTotals(r));
+          });
+          for (const g of groups.values()) {
+            if (g.totals.requests <= 0 || (q.key !== undefined && g.key !== q.key)) continue;
+            accumulate(rows, q.groupBy, withDay ? day : '', g, g.totals, totals);
+          }
+        } else {
+          await this.scan(day, state.bytes, lo, hi, true, (r) => {
+            if (q.key !== undefined && r.key !== q.key) return;
+            accumulate(rows, q.groupBy, withDay ? day : '', dimsOf(r), recordTotals(r), totals);
+          });
+        }
       }
     }
     return { rows: [...rows.values()].sort(compareRows(q.groupBy)), totals };
@@ -314,18 +330,30 @@ export class FileUsageStore implements UsageStore {
   }
 
   /** The records of `day` within the query's range (and key), from its records file. */
-  private async scan(day: string, bytes: number, q: UsageQuery, fn: (r: UsageRecord) => void): Promise<void> {
-    const from = new Date(q.from).toISOString();
-    const to = new Date(q.to).toISOString();
+  /**
+   * The records of `day` with `lo <= time < hi` (`inside`), or the others, from its records file.
+   * Lines are filtered on their leading time before they are parsed.
+   */
+  private async scan(
+    day: string,
+    bytes: number,
+    lo: number,
+    hi: number,
+    inside: boolean,
+    fn: (r: UsageRecord) => void,
+  ): Promise<void> {
+    const from = new Date(lo).toISOString();
+    const to = new Date(hi).toISOString();
     await readLines(this.recordsFile(day), 0, bytes, (line) => {
-      // every line starts with {"time":"<ISO>" (records are written by this store): filter before parsing
-      const t = line.startsWith('{"time":"') ? line.slice(9, 33) : undefined;
-      if (t !== undefined && t.endsWith('Z') && (t < from || t >= to)) return;
+      // every line starts with {"time":"<ISO with ms>Z" (records are written by this store)
+      if (line.startsWith('{"time":"') && line[32] === 'Z' && line[33] === '"') {
+        const t = line.slice(9, 33);
+        if ((t >= from && t < to) !== inside) return;
+      }
       const r = parseRecord(line);
       if (!r) return;
       const ms = Date.parse(r.time);
-      if (ms < q.from || ms >= q.to) return;
-      if (q.key !== undefined && r.key !== q.key) return;
+      if ((ms >= lo && ms < hi) !== inside) return;
       fn(r);
     });
   }
@@ -359,6 +387,15 @@ function addTotals(into: UsageTotals, t: UsageTotals): void {
   into.output_tokens += t.output_tokens;
   into.cached_tokens += t.cached_tokens;
   into.duration_ms += t.duration_ms;
+}
+
+function subtractTotals(from: UsageTotals, t: UsageTotals): void {
+  from.requests -= t.requests;
+  from.failed -= t.failed;
+  from.input_tokens -= t.input_tokens;
+  from.output_tokens -= t.output_tokens;
+  from.cached_tokens -= t.cached_tokens;
+  from.duration_ms -= t.duration_ms;
 }
 
 function addRecord(groups: Map<string, Group>, r: UsageRecord): void {

@@ -159,6 +159,23 @@ describe('FileUsageStore', () => {
       groupBy: ['day'],
     });
     expect(across.rows.map((r) => [r.day, r.requests])).toEqual([['2026-11-21', 2]]);
+    // most of a day (its rollup minus the records outside) and a small part of it (the records inside)
+    const most = await store.query({
+      from: Date.parse('2026-11-20T09:00:00.000Z'),
+      to: Date.parse('2026-11-21T23:00:00.000Z'),
+      groupBy: ['day', 'key', 'status'],
+      key: 'team-b',
+    });
+    expect(most.rows.map((r) => [r.day, r.key, r.status, r.requests, r.input_tokens])).toEqual([
+      ['2026-11-20', 'team-b', 'succeeded', 1, 7],
+      ['2026-11-21', 'team-b', 'timeout', 1, 10],
+    ]);
+    const little = await store.query({
+      from: Date.parse('2026-11-21T23:00:00.000Z'),
+      to: Date.parse('2026-11-22T00:00:00.000Z'),
+      groupBy: ['status'],
+    });
+    expect(little.rows.map((r) => [r.status, r.requests, r.duration_ms])).toEqual([['failed', 1, 50]]);
   });
 
   it('daily usage per key: requests and input+output tokens of that day', async () => {
