@@ -153,9 +153,12 @@ function App() {
               {me.name} ({me.role})
             </span>
           )}
-          <button type="button" id="key-button" onClick={() => setAskKey({})}>
-            {getKey() ? 'Change key' : 'Enter key'}
-          </button>
+          {/* with auth off every caller is `anonymous`: there is no key to enter */}
+          {(getKey() || me?.name !== 'anonymous') && (
+            <button type="button" id="key-button" onClick={() => setAskKey({})}>
+              {getKey() ? 'Change key' : 'Enter key'}
+            </button>
+          )}
           {getKey() && (
             <button
               type="button"

@@ -6,7 +6,7 @@
  * must log no console error and send no request to another origin.
  */
 import type { Browser, Page } from 'playwright-core';
-import { waitFor, type TestServer } from '../helpers/server';
+import { makeTestServer, waitFor, type TestServer } from '../helpers/server';
 import { KEY_A, KEY_ADMIN, KEY_B } from '../helpers/keys';
 import { launch, openTab, shot, startServer, type Tab } from './harness';
 
@@ -362,6 +362,24 @@ test('phone-sized viewport: pages fit the width, navigation stays reachable', as
     expect(phone.errors.filter((m) => !/status of 401/.test(m) && !/status of 404/.test(m))).toEqual([]);
   } finally {
     await phone.close();
+  }
+});
+
+test('with auth off (no keys configured) the console needs no key', async () => {
+  const open = await makeTestServer();
+  const t = await openTab(browser, open.url);
+  try {
+    await t.page.goto(`${open.url}/console#/overview`);
+    await t.page.locator('#backends tr[data-backend="codex"]').waitFor();
+    await t.page.locator('#whoami').getByText('anonymous (admin)').waitFor();
+    expect(await t.page.getByRole('dialog').count()).toBe(0);
+    expect(await t.page.locator('#key-button').count()).toBe(0);
+    expect(t.requests.filter((r) => r.headers.authorization !== undefined)).toEqual([]);
+    expect(t.foreign).toEqual([]);
+    expect(t.errors).toEqual([]);
+  } finally {
+    await t.close();
+    await open.close();
   }
 });
 

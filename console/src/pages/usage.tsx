@@ -70,7 +70,7 @@ export function UsagePage() {
           {me.today && (
             <>
               {' '}
-              Today: {fmtNum(me.today.requests)} requests
+              Today: {fmtNum(me.today.requests)} {me.today.requests === 1 ? 'request' : 'requests'}
               {me.limits?.requests_per_day != null ? ` of ${fmtNum(me.limits.requests_per_day)}` : ''},{' '}
               {fmtNum(me.today.tokens)} tokens
               {me.limits?.tokens_per_day != null ? ` of ${fmtNum(me.limits.tokens_per_day)}` : ''}, {me.today.running}{' '}
