@@ -6,11 +6,12 @@ import tseslint from 'typescript-eslint';
 const NODE_IO = ['fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'proper-lockfile'];
 const NODE_PROCESS = ['child_process', 'node:child_process', 'cross-spawn'];
 const NODE_NET = ['net', 'node:net', 'http', 'node:http', 'https', 'node:https'];
+const HTTP_NO_CLI = ['**/backends/claude/**', '**/backends/codex/**', '**/backends/gemini/**', '**/backends/runner*'];
 
-/** One layer rule: files under `dir` must not import `paths` (package names) or `patterns` (path globs). */
+/** One layer rule: files under `dir` (a folder below src/, or one file) must not import `paths` (package names) or `patterns` (path globs). */
 function layer(dir, why, paths = [], patterns = []) {
   return {
-    files: [`src/${dir}/**/*.ts`],
+    files: [dir.endsWith('.ts') ? `src/${dir}` : `src/${dir}/**/*.ts`],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -84,7 +85,18 @@ export default tseslint.config(
       '**/backends/runner*',
       '**/sessions/file*',
       '**/sessions/file/**',
+      // jobs only through the service, the event reader and the record types
+      '**/jobs/**',
+      '!**/jobs/service',
+      '!**/jobs/reader',
+      '!**/jobs/types',
     ],
+  ),
+  layer(
+    'jobs',
+    'jobs know nothing about HTTP (handlers call the service)',
+    ['express'],
+    ['**/http/**', '**/handlers/**'],
   ),
   layer(
     'compat',
@@ -112,9 +124,20 @@ export default tseslint.config(
   ),
   layer(
     'observability',
-    'observability takes plain values, never the HTTP layer',
+    'observability sits below the layers it observes: it takes plain values and declares the observer interfaces they call',
     ['express'],
-    ['**/http/**', '**/handlers/**'],
+    [
+      '**/http/**',
+      '**/handlers/**',
+      '**/execution/**',
+      '**/jobs/**',
+      '**/sessions/**',
+      '**/backends/**',
+      '**/auth/**',
+      '**/usage/**',
+      '!**/usage/types', // usage records are plain data
+      '**/cluster/**',
+    ],
   ),
   layer(
     'config',
@@ -122,12 +145,14 @@ export default tseslint.config(
     ['express'],
     ['**/http/**', '**/handlers/**', '**/execution/**'],
   ),
-  layer('http', 'the HTTP layer does not know about CLIs', NODE_PROCESS, [
-    '**/backends/claude/**',
-    '**/backends/codex/**',
-    '**/backends/gemini/**',
-    '**/backends/runner*',
-  ]),
+  layer(
+    'http',
+    'the HTTP layer does not know about CLIs or the handlers it calls (HandlerFn is declared in http/)',
+    NODE_PROCESS,
+    [...HTTP_NO_CLI, '**/handlers/**'],
+  ),
+  // the composition root: server.ts wires services and handlers into the app
+  layer('http/server.ts', 'the HTTP layer does not know about CLIs', NODE_PROCESS, HTTP_NO_CLI),
   {
     // the client ships alone as clinvk/client: Node 20 fetch and the generated contract, nothing of the server
     files: ['src/client/**/*.ts'],

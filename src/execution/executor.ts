@@ -2,6 +2,7 @@
  * Runs one plan: availability, execution slot, spawn, deadline/cancel/shutdown kills, parsing.
  * Shared by every kind of execution (prompt, stream, aggregates, compat APIs).
  */
+import { type ExecutionObserver, NO_OBSERVER } from '../observability/execution-observer';
 import type { BackendAvailability } from '../backends/availability';
 import type { ProcessRunner, RunHandle, RunOutcome } from '../backends/runner-types';
 import type { BackendName, ProcessExit, StreamParser, TokenUsage, UnifiedEvent } from '../backends/types';
@@ -15,7 +16,7 @@ import { shortenMiddle } from '../security/text';
 import type { WorkdirPolicy } from '../security/workdir';
 import type { ExecutionLimiter, Slot } from './limiter';
 import type { RunPlan } from './plan';
-import { STATUS_CODE } from './results';
+import { RUN_LABEL, STATUS_CODE } from './results';
 import type { ExecContext, RunStatus } from './types';
 import type { Ticket } from '../usage/limits';
 import type { UsageService } from '../usage/service';
@@ -44,19 +45,6 @@ export interface RunReport {
   usage?: TokenUsage;
   backendSessionId?: string;
 }
-
-/** Observer hooks for metrics (no-op by default). */
-export interface ExecutionObserver {
-  runStarted(backend: BackendName): void;
-  runFinished(backend: BackendName, status: RunStatus, durationMs: number, usage?: TokenUsage): void;
-  rejected(reason: 'queue_full' | 'queue_timeout'): void;
-}
-
-export const NO_OBSERVER: ExecutionObserver = {
-  runStarted: () => undefined,
-  runFinished: () => undefined,
-  rejected: () => undefined,
-};
 
 export interface RunHooks {
   /** After a slot was granted, right before spawning (session creation). May throw. */
@@ -244,7 +232,7 @@ export class Executor {
       slot.release();
     }
     const report = this.report(plan, outcome, parser, Date.now() - started, ctx);
-    this.observer.runFinished(plan.backend, report.status, report.durationMs, report.usage);
+    this.observer.runFinished(plan.backend, RUN_LABEL[report.status], report.durationMs, report.usage);
     if (this.usage) {
       this.usage.record(usageRecord(plan, report, ctx, startedAt, hooks.usageFacts?.(report), outputBytes));
     }

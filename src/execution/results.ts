@@ -5,6 +5,7 @@ import { ApiError, ErrorCode } from '../errors';
 import type { RunReport } from './executor';
 import type { RunPlan } from './plan';
 import type { SchemaItemErrorCode } from '../../generated/types';
+import type { RunLabel } from '../observability/execution-observer';
 import type { ExecutionResult, RunStatus } from './types';
 
 /** The `error_code` of an aggregate item / the HTTP code of a single run, per run status. */
@@ -57,6 +58,18 @@ export function dryRunResult(plan: RunPlan, command: string, sessionId?: string)
 }
 
 /** The error a failed single run answers with (502/503/504), `data` = the result. */
+/** How metrics label a run's status. */
+export const RUN_LABEL: Record<RunStatus, RunLabel> = {
+  success: 'success',
+  error: 'error',
+  output_too_large: 'error',
+  line_too_long: 'error',
+  internal: 'error',
+  timeout: 'timeout',
+  canceled: 'canceled',
+  shutdown: 'canceled',
+};
+
 export function runError(report: RunReport, result: ExecutionResult): ApiError {
   const code = STATUS_CODE[report.status as Exclude<RunStatus, 'success'>];
   const message =

@@ -9,7 +9,7 @@ import { jobHandlers } from './native/jobs';
 import { deleteSession, getSession, listSessions } from './native/sessions';
 import { healthCheck, listBackends } from './native/status';
 import { getCurrentKey, getUsage } from './native/usage';
-import type { HandlerFn } from './types';
+import type { HandlerFn } from '../http/handler';
 
 export function buildHandlers(s: Services): Record<string, HandlerFn> {
   const staleClaimMs = (s.config.server.request_timeout_secs + 60) * 1000;

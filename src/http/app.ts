@@ -7,7 +7,7 @@ import type OpenAPIBackend from 'openapi-backend';
 import { ApiError, validationError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
-import type { HandlerFn } from '../handlers/types';
+import type { HandlerFn } from './handler';
 import { bodyGuard } from './middleware/body';
 import { requestContext, type RequestObserver } from './middleware/track-request';
 import { errorHandler } from './middleware/errors';

@@ -3,24 +3,12 @@
  * request completion and executions; never wraps a response.
  */
 import client from 'prom-client';
-import type { BackendName, TokenUsage } from '../backends/types';
-import type { ExecutionObserver } from '../execution/executor';
-import type { RunStatus } from '../execution/types';
-import type { UsageObserver } from '../usage/service';
+import type { SchemaBackendName as BackendName, SchemaTokenUsage as TokenUsage } from '../../generated/types';
 import type { UsageRecord } from '../usage/types';
+import type { ExecutionObserver, RunLabel } from './execution-observer';
 
-const RUN_STATUS: Record<RunStatus, string> = {
-  success: 'success',
-  error: 'error',
-  output_too_large: 'error',
-  line_too_long: 'error',
-  internal: 'error',
-  timeout: 'timeout',
-  canceled: 'canceled',
-  shutdown: 'canceled',
-};
-
-export class Metrics implements ExecutionObserver, UsageObserver {
+/** Also the usage service's observer (`usageRecorded`, checked where the services are wired). */
+export class Metrics implements ExecutionObserver {
   readonly registry = new client.Registry();
   private readonly requests: client.Counter<'method' | 'path' | 'status'>;
   private readonly requestDuration: client.Histogram<'method' | 'path'>;
@@ -148,9 +136,9 @@ export class Metrics implements ExecutionObserver, UsageObserver {
     this.running.inc({ backend });
   }
 
-  runFinished(backend: BackendName, status: RunStatus, durationMs: number, usage?: TokenUsage): void {
+  runFinished(backend: BackendName, label: RunLabel, durationMs: number, usage?: TokenUsage): void {
     this.running.dec({ backend });
-    this.executions.inc({ backend, status: RUN_STATUS[status] });
+    this.executions.inc({ backend, status: label });
     this.executionDuration.observe({ backend }, durationMs / 1000);
     if (usage) {
       this.tokens.inc({ backend, direction: 'input' }, usage.input_tokens);
@@ -168,7 +156,7 @@ export class Metrics implements ExecutionObserver, UsageObserver {
     this.jobsFinished.inc({ status });
   }
 
-  /** UsageObserver: one finished execution of a key. */
+  /** One finished execution of a key (the usage service's `UsageObserver`). */
   usageRecorded(r: UsageRecord): void {
     this.keyExecutions.inc({ key: r.key, backend: r.backend, status: r.status });
     this.keyTokens.inc({ key: r.key, backend: r.backend, direction: 'input' }, r.input_tokens);

@@ -11,7 +11,7 @@ import { sendJson } from '../../http/respond';
 import type { Services } from '../../services';
 import { principalOf } from '../../http/request-context';
 import { compatKey, executeCompat, markIgnoredParams } from '../openai/compat-run';
-import type { HandlerFn } from '../types';
+import type { HandlerFn } from '../../http/handler';
 
 /** The request body as generated from the contract (lenient: unknown fields allowed). */
 type MessageRequest = SchemaAnthropicMessageRequest & { [k: string]: unknown };

@@ -6,7 +6,7 @@ import { AggregateService } from '../../execution/aggregate';
 import { execContext } from '../../http/exec-context';
 import { sendData } from '../../http/respond';
 import type { Services } from '../../services';
-import type { HandlerFn } from '../types';
+import type { HandlerFn } from '../../http/handler';
 
 export function executeParallel(service: AggregateService): HandlerFn {
   return async (c: Context, _req: Request, res: Response) => {

@@ -10,7 +10,7 @@ import { ctxOf } from '../../http/request-context';
 import { execContext } from '../../http/exec-context';
 import { sendData } from '../../http/respond';
 import { ndjsonSink } from '../../http/stream';
-import type { HandlerFn } from '../types';
+import type { HandlerFn } from '../../http/handler';
 
 function promptHandler(service: PromptService, stream: (body: PromptRequest) => boolean): HandlerFn {
   return async (c: Context, req: Request, res: Response) => {

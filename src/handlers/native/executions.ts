@@ -4,7 +4,7 @@ import type { ExecutionEntry, ExecutionLimiter } from '../../execution/limiter';
 import type { JobService } from '../../jobs/service';
 import { principalOf } from '../../http/request-context';
 import { sendData } from '../../http/respond';
-import type { HandlerFn } from '../types';
+import type { HandlerFn } from '../../http/handler';
 
 /** Reason given to a synchronous execution canceled through the API (its run ends as `canceled`). */
 export const CANCELED_BY_API = 'canceled: execution canceled through the API';

@@ -11,7 +11,7 @@ import { ctxOf, headerValue, principalOf } from '../../http/request-context';
 import { sendData, sendJson } from '../../http/respond';
 import { openStream } from '../../http/stream';
 import type { Config } from '../../config/types';
-import type { HandlerFn } from '../types';
+import type { HandlerFn } from '../../http/handler';
 
 /** The synchronous operation whose body a job's `request` is. */
 const SYNC_OPERATION: Record<JobOperation, { id: string; path: string }> = {

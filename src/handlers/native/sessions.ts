@@ -8,7 +8,7 @@ import type { BackendName } from '../../backends/types';
 import { listOwner, visibleOwner } from '../../auth/principal';
 import { principalOf } from '../../http/request-context';
 import { sendData } from '../../http/respond';
-import type { HandlerFn } from '../types';
+import type { HandlerFn } from '../../http/handler';
 
 interface ListQuery {
   backend?: BackendName;

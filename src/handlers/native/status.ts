@@ -4,7 +4,7 @@ import type { BackendName } from '../../backends/types';
 import type { StatusService } from '../../execution/status';
 import { ctxOf } from '../../http/request-context';
 import { sendData, sendJson } from '../../http/respond';
-import type { HandlerFn } from '../types';
+import type { HandlerFn } from '../../http/handler';
 
 /** Executable paths are for admin keys only (every caller is an admin while auth is off). */
 export function listBackends(status: StatusService): HandlerFn {

@@ -3,7 +3,7 @@ import { principalOf } from '../../http/request-context';
 import { sendData } from '../../http/respond';
 import { currentKey, usageReport, type UsageParams } from '../../usage/report';
 import type { UsageService } from '../../usage/service';
-import type { HandlerFn } from '../types';
+import type { HandlerFn } from '../../http/handler';
 
 export function getUsage(usage: UsageService): HandlerFn {
   return async (c, _req, res) => {

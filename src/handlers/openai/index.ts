@@ -9,7 +9,7 @@ import { openaiTranscript } from '../../compat/transcript';
 import { ApiError } from '../../errors';
 import { sendJson } from '../../http/respond';
 import type { Services } from '../../services';
-import type { HandlerFn } from '../types';
+import type { HandlerFn } from '../../http/handler';
 import { principalOf } from '../../http/request-context';
 import { compatKey, executeCompat, markIgnoredParams } from './compat-run';
 
