@@ -63,4 +63,10 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'sessions list by backend and status',
+    // A page filtered by backend and status (and its total) reads one index range, index-only.
+    sql: `CREATE INDEX sessions_backend_status_order ON sessions (backend, status, last_used DESC, id);`,
+  },
 ];

@@ -223,11 +223,18 @@ export class PostgresSessionStore implements SessionStore {
         where.push(`owner = $${params.length}`);
       }
       const cond = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-      // One statement (one snapshot): the total of the filtered set and the page.
+      // One statement (one snapshot): the total of the filtered set and the page. The page's keys
+      // are found on the index alone (skipping `offset` entries costs no row reads); only the
+      // page's rows are then read.
       const rows = await this.db.query<Row & { total: number }>(
         `SELECT t.total, p.* FROM (SELECT count(*)::int AS total FROM sessions ${cond}) t
          LEFT JOIN LATERAL (
-           SELECT ${COLUMNS} FROM sessions ${cond} ORDER BY last_used DESC, id LIMIT $1 OFFSET $2
+           SELECT ${COLUMNS.split(', ')
+             .map((c) => `s.${c}`)
+             .join(', ')}
+             FROM (SELECT id, last_used FROM sessions ${cond} ORDER BY last_used DESC, id LIMIT $1 OFFSET $2) k
+             JOIN sessions s ON s.id = k.id
+            ORDER BY k.last_used DESC, k.id
          ) p ON true`,
         params,
       );
