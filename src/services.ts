@@ -73,7 +73,11 @@ export interface ServiceOptions {
 
 /** Whether a store this process opens itself is configured as `postgres`. */
 function usesPostgres(config: Config, opts: ServiceOptions): boolean {
-  return !opts.store && config.session.store === 'postgres';
+  return (
+    (!opts.store && config.session.store === 'postgres') ||
+    (!opts.jobStore && config.jobs.store === 'postgres') ||
+    (!opts.usageStore && config.usage.store === 'postgres')
+  );
 }
 
 export async function buildServices(config: Config, logger: Logger, opts: ServiceOptions = {}): Promise<Services> {
@@ -130,7 +134,7 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   const modeProblems = modes.startupProblems();
   if (modeProblems.length > 0) throw new ConfigError(modeProblems);
   const planner = new Planner(config, workdirs, modes);
-  const usage = new UsageService(opts.usageStore ?? createUsageStore(config, logger), {
+  const usage = new UsageService(opts.usageStore ?? createUsageStore(config, logger, db), {
     clock: opts.clock,
     retentionDays: config.usage.retention_days,
     logger,
@@ -141,7 +145,11 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   const executor = new Executor(config, availability, runner, limiter, logger, metrics, { workdirs, agent }, usage);
   const prompt = new PromptService(config, planner, executor, store, logger, metrics);
   const aggregates = new AggregateService(config, planner, executor, logger);
-  const jobStore = opts.jobStore ?? new FileJobStore(path.join(config.home, 'jobs'));
+  const jobStore =
+    opts.jobStore ??
+    (config.jobs.store === 'postgres' && db
+      ? new (await import('./jobs/postgres')).PostgresJobStore({ db })
+      : new FileJobStore(path.join(config.home, 'jobs')));
   const jobs = new JobService(config, jobStore, prompt, aggregates, limiter, logger, metrics, usage);
   const versions = new VersionProbe({
     env: (backend) => ({ ...(opts.env ?? process.env), ...config.backends[backend].env }),

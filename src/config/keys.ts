@@ -425,9 +425,9 @@ export const CONFIG_KEYS = Type.Object(
       }),
     }),
     usage: section('Usage accounting: one record per finished execution, per-key daily quotas.', {
-      store: oneOf(['file'] as const, {
+      store: oneOf(STORE_KINDS, {
         default: 'file',
-        description: 'UsageStore implementation (file: $CLINVK_HOME/usage/).',
+        description: 'UsageStore implementation: file ($CLINVK_HOME/usage/) or postgres (cluster.postgres_url).',
       }),
       retention_days: int({
         default: 90,
@@ -436,6 +436,10 @@ export const CONFIG_KEYS = Type.Object(
       }),
     }),
     jobs: section('Jobs: runs detached from any connection (POST /api/v1/jobs).', {
+      store: oneOf(STORE_KINDS, {
+        default: 'file',
+        description: 'Job store: file ($CLINVK_HOME/jobs/) or postgres (cluster.postgres_url).',
+      }),
       max_queued: int({ default: 1000, minimum: 0, description: 'Jobs waiting to start; beyond that 429 queue_full.' }),
       max_running: Type.Optional(
         int({

@@ -267,7 +267,11 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
   if (config.cluster.enabled && !config.cluster.redis_url) {
     problems.push('config error: cluster.enabled: cluster mode needs cluster.redis_url (or CLINVK_REDIS_URL)');
   }
-  for (const [section, store] of [['session', config.session.store]] as const) {
+  for (const [section, store] of [
+    ['session', config.session.store],
+    ['jobs', config.jobs.store],
+    ['usage', config.usage.store],
+  ] as const) {
     if (store === 'postgres' && config.cluster.postgres_url === undefined) {
       problems.push(
         `config error: ${section}.store: postgres needs cluster.postgres_url (or CLINVK_POSTGRES_URL) to be set`,

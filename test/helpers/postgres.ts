@@ -66,7 +66,10 @@ export class SchemaPool {
 }
 
 /** Config overrides that select the postgres stores on `schema`. */
-export function postgresConfig(schema: string, stores: 'session'[] = ['session']) {
+export function postgresConfig(
+  schema: string,
+  stores: ('session' | 'jobs' | 'usage')[] = ['session', 'jobs', 'usage'],
+) {
   const out: Record<string, unknown> = { cluster: { postgres_url: TEST_POSTGRES_URL, postgres_schema: schema } };
   for (const s of stores) out[s] = { store: 'postgres' };
   return out;

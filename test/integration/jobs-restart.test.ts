@@ -1,19 +1,30 @@
 /**
- * Jobs across a server crash, with the built `clinvk` command (`make test` builds dist/ first):
+ * Jobs across a server crash, with the built `clinvk` command (`make test` builds dist/ first), on
+ * the file job store and on the PostgreSQL job store:
  * SIGKILL while one job runs and 100 wait → after a restart the running one is `failed` with
  * `server_restarted` (one stored terminal event) and all 100 run, in their original order.
  */
 import { createJob, events, getJob, readEvents, settle } from '../helpers/jobs';
 import { requireBuild, serveProcess as serve } from '../helpers/serve-process';
+import { postgresConfig, SchemaPool } from '../helpers/postgres';
 import { isAlive, makeTestEnv, waitFor, type TestEnv } from '../helpers/server';
 import type { ChildProcess } from 'node:child_process';
 
-describe('jobs survive a SIGKILL of the server', () => {
+const schemas = new SchemaPool();
+afterAll(() => schemas.dropAll());
+
+/** The same test on the file job store and on the PostgreSQL job store (a fresh schema). */
+const STORES: [string, () => Record<string, unknown>][] = [
+  ['file', () => ({})],
+  ['postgres', () => postgresConfig(schemas.schema(), ['jobs'])],
+];
+
+describe.each(STORES)('jobs survive a SIGKILL of the server (%s job store)', (_name, storeConfig) => {
   let env: TestEnv;
   let child: ChildProcess | undefined;
   beforeAll(() => {
     requireBuild();
-    env = makeTestEnv({ server: { max_concurrent_executions: 1 } });
+    env = makeTestEnv({ server: { max_concurrent_executions: 1 }, ...storeConfig() });
   });
   afterAll(() => {
     child?.kill('SIGKILL');

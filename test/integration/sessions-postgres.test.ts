@@ -199,18 +199,24 @@ describe('migrations', () => {
     const applied = await sql<{ version: number; name: string }>(
       `SELECT version, name FROM "${schema}".schema_migrations ORDER BY version`,
     );
-    expect(applied.map((r) => r.version)).toEqual([1, 2, 3]);
-    expect(applied.map((r) => r.name)).toEqual(['sessions', 'jobs', 'sessions list by backend and status']);
+    expect(applied.map((r) => r.version)).toEqual([1, 2, 3, 4]);
+    expect(applied.map((r) => r.name)).toEqual(['sessions', 'jobs', 'sessions list by backend and status', 'usage']);
     await Promise.all(dbs.map((db) => db.end()));
     const again = schemas.database(schema);
     await again.ready();
     await again.end();
-    expect(await sql(`SELECT version FROM "${schema}".schema_migrations`)).toHaveLength(3);
+    expect(await sql(`SELECT version FROM "${schema}".schema_migrations`)).toHaveLength(4);
     const tables = await sql<{ table_name: string }>(
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
       [schema],
     );
-    expect(tables.map((r) => r.table_name)).toEqual(['job_events', 'jobs', 'schema_migrations', 'sessions']);
+    expect(tables.map((r) => r.table_name)).toEqual([
+      'job_events',
+      'jobs',
+      'schema_migrations',
+      'sessions',
+      'usage_records',
+    ]);
   });
 
   test('a migration that fails stops the app from starting, with the reason', async () => {

@@ -69,4 +69,36 @@ export const MIGRATIONS: readonly Migration[] = [
     // A page filtered by backend and status (and its total) reads one index range, index-only.
     sql: `CREATE INDEX sessions_backend_status_order ON sessions (backend, status, last_used DESC, id);`,
   },
+  {
+    version: 4,
+    name: 'usage',
+    // One row per finished execution; `day` is the UTC day of `time` (quota counters, retention).
+    // Group fields compare bytewise (COLLATE "C"), as the file store sorts them.
+    sql: `
+      CREATE TABLE usage_records (
+        time           timestamptz NOT NULL,
+        day            text COLLATE "C" NOT NULL,
+        key            text COLLATE "C" NOT NULL,
+        api_style      text COLLATE "C" NOT NULL,
+        operation      text NOT NULL,
+        backend        text COLLATE "C" NOT NULL,
+        model          text COLLATE "C",
+        working_dir    text NOT NULL,
+        approval_mode  text NOT NULL,
+        sandbox_mode   text NOT NULL,
+        status         text COLLATE "C" NOT NULL,
+        duration_ms    bigint NOT NULL,
+        input_tokens   bigint NOT NULL,
+        output_tokens  bigint NOT NULL,
+        cached_tokens  bigint NOT NULL,
+        estimated      boolean NOT NULL,
+        session_id     text,
+        job_id         text,
+        request_id     text NOT NULL
+      );
+      CREATE INDEX usage_records_time ON usage_records (time);
+      CREATE INDEX usage_records_key_time ON usage_records (key, time);
+      CREATE INDEX usage_records_day ON usage_records (day);
+    `,
+  },
 ];

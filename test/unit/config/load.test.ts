@@ -131,6 +131,7 @@ describe('defaults (§8.2)', () => {
     expect(config.output).toEqual({ format: 'json' });
     expect(config.parallel).toEqual({ max_workers: 3, fail_fast: false, aggregate_output: true });
     expect(config.jobs).toEqual({
+      store: 'file',
       max_queued: 1000,
       run_timeout_secs: 3600,
       retention_secs: 86400,

@@ -57,136 +57,12 @@ describe('FileUsageStore', () => {
     rec({ time: '2026-11-21T00:00:00.000Z', key: 'team-b', status: 'timeout', output_tokens: 0 }),
   ];
 
-  it('appends records into one file per UTC day (0600) and groups them by day, key and backend', async () => {
+  it('appends records into one file per UTC day (0600)', async () => {
     await store.append(batch);
     expect(fs.readdirSync(dir).sort()).toEqual(['2026-11-20.ndjson', '2026-11-21.ndjson']);
     expect(fs.statSync(path.join(dir, '2026-11-20.ndjson')).mode & 0o777).toBe(0o600);
     const lines = fs.readFileSync(path.join(dir, '2026-11-21.ndjson'), 'utf8').trim().split('\n');
     expect(lines.map((l) => JSON.parse(l))).toEqual([batch[2], batch[3]]);
-
-    const res = await store.query({
-      from: dayStart('2026-11-20'),
-      to: dayStart('2026-11-22'),
-      groupBy: ['day', 'key', 'backend'],
-    });
-    expect(res.rows).toEqual([
-      {
-        day: '2026-11-20',
-        key: 'team-a',
-        backend: 'claude',
-        requests: 1,
-        failed: 0,
-        input_tokens: 10,
-        output_tokens: 5,
-        cached_tokens: 1,
-        duration_ms: 100,
-      },
-      {
-        day: '2026-11-20',
-        key: 'team-b',
-        backend: 'codex',
-        requests: 1,
-        failed: 0,
-        input_tokens: 7,
-        output_tokens: 3,
-        cached_tokens: 0,
-        duration_ms: 100,
-      },
-      {
-        day: '2026-11-21',
-        key: 'team-a',
-        backend: 'claude',
-        requests: 1,
-        failed: 1,
-        input_tokens: 10,
-        output_tokens: 5,
-        cached_tokens: 1,
-        duration_ms: 50,
-      },
-      {
-        day: '2026-11-21',
-        key: 'team-b',
-        backend: 'claude',
-        requests: 1,
-        failed: 1,
-        input_tokens: 10,
-        output_tokens: 0,
-        cached_tokens: 1,
-        duration_ms: 100,
-      },
-    ]);
-    expect(res.totals).toEqual({
-      requests: 4,
-      failed: 2,
-      input_tokens: 37,
-      output_tokens: 13,
-      cached_tokens: 3,
-      duration_ms: 350,
-    });
-  });
-
-  it('sorts by the group fields in order, a missing model (null) first, and filters by key', async () => {
-    await store.append(batch);
-    const all = { from: dayStart('2026-11-01'), to: dayStart('2026-12-01') };
-    const byModel = await store.query({ ...all, groupBy: ['model', 'status'] });
-    expect(byModel.rows.map((r) => [r.model, r.status, r.requests])).toEqual([
-      [null, 'succeeded', 1],
-      ['sonnet', 'failed', 1],
-      ['sonnet', 'succeeded', 1],
-      ['sonnet', 'timeout', 1],
-    ]);
-    const onlyB = await store.query({ ...all, groupBy: ['key'], key: 'team-b' });
-    expect(onlyB.rows.map((r) => [r.key, r.requests])).toEqual([['team-b', 2]]);
-    expect(onlyB.totals.requests).toBe(2);
-    const none = await store.query({ ...all, groupBy: ['day'], key: 'nobody' });
-    expect(none).toEqual({
-      rows: [],
-      totals: { requests: 0, failed: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, duration_ms: 0 },
-    });
-  });
-
-  it('ranges inside a day read the records: from inclusive, to exclusive', async () => {
-    await store.append(batch);
-    const res = await store.query({
-      from: Date.parse('2026-11-21T00:00:00.000Z'),
-      to: Date.parse('2026-11-21T23:59:59.999Z'),
-      groupBy: ['status'],
-    });
-    expect(res.rows.map((r) => [r.status, r.requests])).toEqual([['timeout', 1]]);
-    const across = await store.query({
-      from: Date.parse('2026-11-20T10:00:00.001Z'),
-      to: Date.parse('2026-11-22T00:00:00.000Z'),
-      groupBy: ['day'],
-    });
-    expect(across.rows.map((r) => [r.day, r.requests])).toEqual([['2026-11-21', 2]]);
-    // most of a day (its rollup minus the records outside) and a small part of it (the records inside)
-    const most = await store.query({
-      from: Date.parse('2026-11-20T09:00:00.000Z'),
-      to: Date.parse('2026-11-21T23:00:00.000Z'),
-      groupBy: ['day', 'key', 'status'],
-      key: 'team-b',
-    });
-    expect(most.rows.map((r) => [r.day, r.key, r.status, r.requests, r.input_tokens])).toEqual([
-      ['2026-11-20', 'team-b', 'succeeded', 1, 7],
-      ['2026-11-21', 'team-b', 'timeout', 1, 10],
-    ]);
-    const little = await store.query({
-      from: Date.parse('2026-11-21T23:00:00.000Z'),
-      to: Date.parse('2026-11-22T00:00:00.000Z'),
-      groupBy: ['status'],
-    });
-    expect(little.rows.map((r) => [r.status, r.requests, r.duration_ms])).toEqual([['failed', 1, 50]]);
-  });
-
-  it('daily usage per key: requests and input+output tokens of that day', async () => {
-    await store.append(batch);
-    expect(await store.dailyUsage('2026-11-21')).toEqual(
-      new Map([
-        ['team-a', { requests: 1, tokens: 15 }],
-        ['team-b', { requests: 1, tokens: 10 }],
-      ]),
-    );
-    expect(await store.dailyUsage('2026-11-19')).toEqual(new Map());
   });
 
   it('survives a restart from rollups, and from records alone when the rollups are gone', async () => {
@@ -234,14 +110,10 @@ describe('FileUsageStore', () => {
     expect(lines.map((l) => JSON.parse(l).key)).toEqual(['team-a', 'team-b', 'team-z']);
   });
 
-  it('prune deletes the days before the given one', async () => {
+  it('prune removes the files of the days before the given one', async () => {
     await store.append(batch);
     await store.prune('2026-11-21');
     expect(fs.readdirSync(dir)).toEqual(['2026-11-21.ndjson']);
-    const res = await store.query({ from: dayStart('2026-11-01'), to: dayStart('2026-12-01'), groupBy: ['day'] });
-    expect(res.rows.map((r) => r.day)).toEqual(['2026-11-21']);
-    await reopen();
-    expect((await store.dailyUsage('2026-11-20')).size).toBe(0);
   });
 
   it('a closed store refuses calls', async () => {

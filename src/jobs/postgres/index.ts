@@ -1,0 +1,1 @@
+export { PostgresJobStore, type PostgresJobStoreOptions } from './store';

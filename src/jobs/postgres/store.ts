@@ -1,0 +1,204 @@
+/**
+ * The JobStore on PostgreSQL (tables `jobs` and `job_events`, docs/postgres.md): records, results,
+ * terminal events and stored events survive the process and are visible to every process on the
+ * same database and schema.
+ *
+ * A record is one row (the columns lists filter and sort on, plus the whole record as jsonb),
+ * written by an upsert; writes of one job are serialized so that the last `put` is the one that
+ * stays (as with the file store). Each batch of events is one multi-row INSERT, committed when it
+ * returns (`syncEvents` has nothing left to do).
+ */
+import { DatabaseUnavailable, MigrationError, describeDbError, isConnectionError } from '../../db/postgres';
+import type { PostgresDatabase } from '../../db/postgres';
+import { ApiError } from '../../errors';
+import type { JobFilter, JobRecord, JobStatus, JobStore, StoredEvent } from '../types';
+
+export interface PostgresJobStoreOptions {
+  db: PostgresDatabase;
+}
+
+/** Events per INSERT statement (keeps the parameter count far below PostgreSQL's 65535). */
+const EVENTS_PER_INSERT = 1000;
+
+export class PostgresJobStore implements JobStore {
+  private readonly db: PostgresDatabase;
+  /** The pending record write per job. */
+  private readonly writes = new Map<string, Promise<void>>();
+  private opened = false;
+  private closed = false;
+
+  constructor(opts: PostgresJobStoreOptions) {
+    this.db = opts.db;
+  }
+
+  async open(): Promise<void> {
+    if (!this.opened) {
+      this.opened = true;
+      this.db.acquire();
+    }
+    await this.run(() => this.db.ready());
+  }
+
+  async put(record: JobRecord): Promise<void> {
+    const copy = structuredClone(record);
+    const previous = this.writes.get(record.id) ?? Promise.resolve();
+    const next = previous.then(() => this.write(copy));
+    const tail = next.catch(() => undefined);
+    this.writes.set(record.id, tail);
+    void tail.then(() => {
+      if (this.writes.get(record.id) === tail) this.writes.delete(record.id);
+    });
+    return next;
+  }
+
+  private async write(r: JobRecord): Promise<void> {
+    await this.run(() =>
+      this.db.query(
+        `INSERT INTO jobs (id, queue_seq, status, operation, backend, owner, finished_at, idempotency_key, record)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (id) DO UPDATE SET queue_seq = EXCLUDED.queue_seq, status = EXCLUDED.status,
+           operation = EXCLUDED.operation, backend = EXCLUDED.backend, owner = EXCLUDED.owner,
+           finished_at = EXCLUDED.finished_at, idempotency_key = EXCLUDED.idempotency_key, record = EXCLUDED.record`,
+        [
+          r.id,
+          r.queue_seq,
+          r.status,
+          r.operation,
+          r.backend ?? null,
+          r.owner,
+          r.finished_at ?? null,
+          r.idempotency?.key ?? null,
+          JSON.stringify(r),
+        ],
+      ),
+    );
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    const rows = await this.run(() =>
+      this.db.query<{ record: JobRecord }>('SELECT record FROM jobs WHERE id = $1', [id]),
+    );
+    return rows[0]?.record;
+  }
+
+  async list(filter: JobFilter, limit: number, offset: number): Promise<{ jobs: JobRecord[]; total: number }> {
+    const where: string[] = [];
+    const params: unknown[] = [Math.max(0, limit), Math.max(0, offset)];
+    for (const key of ['status', 'operation', 'backend', 'owner'] as const) {
+      if (filter[key] === undefined) continue;
+      params.push(filter[key]);
+      where.push(`${key} = $${params.length}`);
+    }
+    const cond = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const rows = await this.run(() =>
+      this.db.query<{ total: number; record: JobRecord | null }>(
+        `SELECT t.total, p.record FROM (SELECT count(*)::int AS total FROM jobs ${cond}) t
+         LEFT JOIN LATERAL (SELECT record FROM jobs ${cond} ORDER BY queue_seq DESC LIMIT $1 OFFSET $2) p ON true`,
+        params,
+      ),
+    );
+    const jobs: JobRecord[] = [];
+    for (const row of rows) if (row.record) jobs.push(row.record);
+    return { jobs, total: rows[0]?.total ?? 0 };
+  }
+
+  async countByStatus(status: JobStatus): Promise<number> {
+    const rows = await this.run(() =>
+      this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs WHERE status = $1', [status]),
+    );
+    return rows[0].n;
+  }
+
+  async findIdempotent(owner: string, key: string): Promise<JobRecord | undefined> {
+    const rows = await this.run(() =>
+      this.db.query<{ record: JobRecord }>(
+        'SELECT record FROM jobs WHERE owner = $1 AND idempotency_key = $2 ORDER BY queue_seq DESC LIMIT 1',
+        [owner, key],
+      ),
+    );
+    return rows[0]?.record;
+  }
+
+  async unfinished(): Promise<JobRecord[]> {
+    const rows = await this.run(() =>
+      this.db.query<{ record: JobRecord }>(
+        `SELECT record FROM jobs WHERE status IN ('queued', 'running') ORDER BY queue_seq`,
+      ),
+    );
+    return rows.map((r) => r.record);
+  }
+
+  async finishedBefore(beforeMs: number): Promise<string[]> {
+    const rows = await this.run(() =>
+      this.db.query<{ id: string }>(
+        `SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'canceled') AND finished_at < $1`,
+        [new Date(beforeMs).toISOString()],
+      ),
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.run(() =>
+      this.db.transaction(async (c) => {
+        await c.query('DELETE FROM job_events WHERE job_id = $1', [id]);
+        const r = await c.query('DELETE FROM jobs WHERE id = $1', [id]);
+        return (r.rowCount ?? 0) > 0;
+      }),
+    );
+  }
+
+  async appendEvents(id: string, events: StoredEvent[]): Promise<void> {
+    for (let i = 0; i < events.length; i += EVENTS_PER_INSERT) {
+      const batch = events.slice(i, i + EVENTS_PER_INSERT);
+      const params: unknown[] = [id];
+      const values: string[] = [];
+      for (const e of batch) {
+        params.push(e.sequence, e.line);
+        values.push(`($1, $${params.length - 1}, $${params.length})`);
+      }
+      // A sequence stored already (a retried batch) is kept as it was.
+      await this.run(() =>
+        this.db.query(
+          `INSERT INTO job_events (job_id, sequence, line) VALUES ${values.join(', ')} ON CONFLICT DO NOTHING`,
+          params,
+        ),
+      );
+    }
+  }
+
+  async syncEvents(): Promise<void> {
+    // Every append is committed when it returns.
+  }
+
+  async readEvents(id: string, after: number): Promise<StoredEvent[]> {
+    const rows = await this.run(() =>
+      this.db.query<StoredEvent>(
+        'SELECT sequence, line FROM job_events WHERE job_id = $1 AND sequence > $2 ORDER BY sequence',
+        [id, after],
+      ),
+    );
+    return rows;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.writes.values()]);
+    if (this.opened) await this.db.release();
+  }
+
+  /** Database unreachable → 503 `session_store_unavailable` (the durable store is down). */
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new ApiError('session_store_unavailable', 'job store unavailable: closed');
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof ApiError) throw e;
+      if (e instanceof DatabaseUnavailable || e instanceof MigrationError || isConnectionError(e)) {
+        throw new ApiError('session_store_unavailable', `job store unavailable: ${describeDbError(e)}`);
+      }
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,1 @@
+export { PostgresUsageStore } from './store';
