@@ -94,7 +94,7 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   reapLeftovers(runDir, { ownInstance: instance, logger });
   const runner = new SupervisedRunner({ logger, runDir, instance });
   let metrics: Metrics | undefined;
-  const cluster = config.cluster.enabled ? await startCluster(config, logger) : undefined;
+  const cluster = config.cluster.enabled ? await startCluster(config, logger, opts.clock) : undefined;
   const limiter = new ExecutionLimiter(
     s.max_concurrent_executions,
     s.max_queued_executions,
@@ -136,6 +136,7 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   const planner = new Planner(config, workdirs, modes);
   const usage = new UsageService(opts.usageStore ?? createUsageStore(config, logger, db), {
     clock: opts.clock,
+    counters: cluster?.keyCounters,
     retentionDays: config.usage.retention_days,
     logger,
     observer: metrics,

@@ -6,19 +6,30 @@
 import type { Config } from '../config/types';
 import type { Logger } from '../observability/logger';
 import { ADMISSION_SCRIPTS, ClusterAdmission } from './admission';
+import { KEY_COUNTER_SCRIPTS, RedisKeyCounters } from './key-counters';
 import { TOKEN_BUCKET_SCRIPT } from './rate-limit-store';
 import { RedisConnection, redactUrl } from './redis';
 
 export interface ClusterServices {
   redis: RedisConnection;
   admission: ClusterAdmission;
+  /** Per-key daily quotas and concurrency, shared by the nodes. */
+  keyCounters: RedisKeyCounters;
   close(): Promise<void>;
 }
 
-export async function startCluster(config: Config, logger: Logger): Promise<ClusterServices> {
+export async function startCluster(
+  config: Config,
+  logger: Logger,
+  clock: () => number = Date.now,
+): Promise<ClusterServices> {
   const c = config.cluster;
   if (!c.redis_url) throw new Error('cluster.enabled needs cluster.redis_url (or CLINVK_REDIS_URL)');
-  const redis = new RedisConnection(c.redis_url, c.key_prefix, [...ADMISSION_SCRIPTS, TOKEN_BUCKET_SCRIPT]);
+  const redis = new RedisConnection(c.redis_url, c.key_prefix, [
+    ...ADMISSION_SCRIPTS,
+    ...KEY_COUNTER_SCRIPTS,
+    TOKEN_BUCKET_SCRIPT,
+  ]);
   try {
     await redis.ready(3000);
   } catch (err) {
@@ -31,11 +42,14 @@ export async function startCluster(config: Config, logger: Logger): Promise<Clus
     maxQueued: config.server.max_queued_executions,
     leaseMs: c.lease_secs * 1000,
   });
+  const keyCounters = new RedisKeyCounters(redis, c.lease_secs * 1000, clock);
   return {
     redis,
     admission,
+    keyCounters,
     close: async () => {
       admission.close();
+      keyCounters.close();
       await redis.close();
     },
   };

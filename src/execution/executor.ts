@@ -88,7 +88,7 @@ export class Executor {
    * How many more executions the request's key may have at once (Infinity without
    * `max_concurrent`): an aggregate runs at most that many items in parallel.
    */
-  keyRoom(ctx: ExecContext): number {
+  async keyRoom(ctx: ExecContext): Promise<number> {
     return this.usage ? this.usage.limits.room(this.usage.keyRef(ctx.principal, ctx.meta?.key)) : Infinity;
   }
 
@@ -115,19 +115,22 @@ export class Executor {
     ctx: ExecContext,
     run: { backend?: string; workdir?: string; sessionId?: string; items?: number } = {},
   ): Promise<Slot> {
+    if (!this.usage) return this.acquireSlot(ctx, run, undefined);
     const lane = ctx.lane ?? 'sync';
-    let ticket: Ticket | undefined;
-    if (this.usage) {
-      try {
-        ticket = this.usage.limits.admit(this.usage.keyRef(ctx.principal, ctx.meta?.key), {
-          quotaItems: ctx.admitted ? 0 : (run.items ?? 1),
-          checkConcurrency: !ctx.admitted && lane === 'sync',
-          countQueued: lane === 'sync',
-        });
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-    }
+    return this.usage.limits
+      .admit(this.usage.keyRef(ctx.principal, ctx.meta?.key), {
+        quotaItems: ctx.admitted ? 0 : (run.items ?? 1),
+        checkConcurrency: !ctx.admitted && lane === 'sync',
+        countQueued: lane === 'sync',
+      })
+      .then((ticket) => this.acquireSlot(ctx, run, ticket));
+  }
+
+  private acquireSlot(
+    ctx: ExecContext,
+    run: { backend?: string; workdir?: string; sessionId?: string },
+    ticket: Ticket | undefined,
+  ): Promise<Slot> {
     const acquired = this.limiter.acquire({
       signal: ctx.signal,
       deadline: ctx.deadline,

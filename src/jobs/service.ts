@@ -126,7 +126,7 @@ export class JobService {
     }
     const admitted = await admitJobRequest(input, this.prompt, this.aggregates, who);
     if (this.usage && admitted.items > 0) {
-      this.usage.limits.checkQuota(this.usage.keyRef(undefined, who.name), admitted.items);
+      await this.usage.limits.checkQuota(this.usage.keyRef(undefined, who.name), admitted.items);
     }
     if (this.scheduler.stopped) throw new ApiError('shutting_down', 'server shutting down');
     if (this.scheduler.counts.queued >= this.config.jobs.max_queued) {

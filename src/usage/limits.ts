@@ -10,7 +10,9 @@
  * - a run in progress is never cut; dry runs never reach admission;
  * - the counters of the current day are rebuilt from the usage records at start-up, and start again
  *   from zero at UTC midnight (of the injected clock).
- * Everything here is synchronous and in memory (the admission check is on every request's path).
+ * `KeyLimiter` keeps the counters in this process's memory (its admission decides synchronously, so
+ * two requests of one process can never both take the last unit). In cluster mode the same interface
+ * is implemented on Redis (`cluster/key-counters.ts`) so that all nodes share one set of counters.
  */
 import type { KeyLimits } from '../auth/principal';
 import { ApiError } from '../errors';
@@ -54,9 +56,61 @@ interface KeyState {
   active: number;
 }
 
-const NOOP_TICKET: Ticket = { granted: () => undefined, started: () => undefined, release: () => undefined };
+export const NOOP_TICKET: Ticket = { granted: () => undefined, started: () => undefined, release: () => undefined };
 
-export class KeyLimiter {
+/** Today's counters of one key as `/api/v1/me` shows them. */
+export interface KeyToday {
+  requests: number;
+  tokens: number;
+  running: number;
+}
+
+/** The per-key counters of admission (in memory, or shared by a cluster). */
+export interface KeyCounters {
+  /** Sets today's counters of the keys in `usage` from the records (start-up); `day` must be today. */
+  rebuild(day: string, usage: Map<string, DailyUsage>): Promise<void>;
+  /** 429 `quota_exceeded` / `key_concurrency_limit`, else a ticket for one execution. */
+  admit(key: KeyRef | undefined, opts: AdmitOptions): Promise<Ticket>;
+  /** 429 `quota_exceeded` when `items` more executions do not fit today (reserves nothing). */
+  checkQuota(key: KeyRef | undefined, items: number): Promise<void>;
+  /** How many more executions the key may have at once (Infinity without `max_concurrent`). */
+  room(key: KeyRef | undefined): Promise<number>;
+  /** A finished run's tokens count for today. */
+  addTokens(name: string, tokens: number): void;
+  today(name: string): Promise<KeyToday>;
+  close?(): void;
+}
+
+/** The errors of the per-key limits, the same whatever keeps the counters. */
+export const limitErrors = {
+  requests(key: KeyRef, items: number, used: number, perDay: number, now: number): ApiError {
+    return quotaError(
+      items > 1 && used < perDay
+        ? `daily request quota of key ${key.name} does not cover ${items} executions (${perDay - used} left today)`
+        : `daily request quota of key ${key.name} used up (${perDay} per day)`,
+      now,
+    );
+  },
+  tokens(key: KeyRef, perDay: number, now: number): ApiError {
+    return quotaError(`daily token quota of key ${key.name} used up (${perDay} per day)`, now);
+  },
+  concurrency(key: KeyRef, active: number, max: number): ApiError {
+    return new ApiError(
+      'key_concurrency_limit',
+      `key ${key.name} already has ${active} executions running or queued (max_concurrent ${max})`,
+      { headers: { 'Retry-After': '1' } },
+    );
+  },
+};
+
+/** 429 `quota_exceeded` with `Retry-After` = whole seconds to the next UTC midnight (≥ 1). */
+function quotaError(message: string, now: number): ApiError {
+  const secs = Math.max(1, Math.ceil((nextMidnight(now) - now) / 1000));
+  return new ApiError('quota_exceeded', message, { headers: { 'Retry-After': String(secs) } });
+}
+
+/** In this process's memory: the single-node implementation. */
+export class KeyLimiter implements KeyCounters {
   private day: string;
   private readonly keys = new Map<string, KeyState>();
 
@@ -65,7 +119,7 @@ export class KeyLimiter {
   }
 
   /** Replaces today's counters with what the records say (start-up); `day` must be today. */
-  rebuild(day: string, usage: Map<string, DailyUsage>): void {
+  async rebuild(day: string, usage: Map<string, DailyUsage>): Promise<void> {
     this.rollover();
     if (day !== this.day) return;
     for (const [name, u] of usage) {
@@ -80,19 +134,15 @@ export class KeyLimiter {
    * or tokens are used up (`Retry-After` = seconds to the next UTC midnight), then 429
    * `key_concurrency_limit` when the key's running + queued executions reached `max_concurrent`.
    */
-  admit(key: KeyRef | undefined, opts: AdmitOptions): Ticket {
+  // Decided synchronously (the promise only carries the answer): no other request of this process
+  // can slip between the check and the reservation.
+  async admit(key: KeyRef | undefined, opts: AdmitOptions): Promise<Ticket> {
     if (!key) return NOOP_TICKET;
     const max = key.limits.max_concurrent;
     this.rollover();
-    this.checkQuota(key, opts.quotaItems);
+    this.checkQuotaNow(key, opts.quotaItems);
     const s = this.state(key.name);
-    if (opts.checkConcurrency && max !== null && s.active >= max) {
-      throw new ApiError(
-        'key_concurrency_limit',
-        `key ${key.name} already has ${s.active} executions running or queued (max_concurrent ${max})`,
-        { headers: { 'Retry-After': '1' } },
-      );
-    }
+    if (opts.checkConcurrency && max !== null && s.active >= max) throw limitErrors.concurrency(key, s.active, max);
     return this.ticket(key.name, opts.countQueued);
   }
 
@@ -101,27 +151,23 @@ export class KeyLimiter {
    * (reservations included) or today's tokens reached `tokens_per_day`. Reserves nothing (a job is
    * checked at creation and again when it starts).
    */
-  checkQuota(key: KeyRef | undefined, items: number): void {
+  async checkQuota(key: KeyRef | undefined, items: number): Promise<void> {
+    this.checkQuotaNow(key, items);
+  }
+
+  private checkQuotaNow(key: KeyRef | undefined, items: number): void {
     if (!key || items <= 0) return;
     const { requests_per_day: rpd, tokens_per_day: tpd } = key.limits;
     if (rpd === null && tpd === null) return;
     this.rollover();
     const s = this.keys.get(key.name);
     const used = s ? s.requests + s.reserved : 0;
-    if (rpd !== null && used + items > rpd) {
-      throw this.quotaError(
-        items > 1 && used < rpd
-          ? `daily request quota of key ${key.name} does not cover ${items} executions (${rpd - used} left today)`
-          : `daily request quota of key ${key.name} used up (${rpd} per day)`,
-      );
-    }
-    if (tpd !== null && (s?.tokens ?? 0) >= tpd) {
-      throw this.quotaError(`daily token quota of key ${key.name} used up (${tpd} per day)`);
-    }
+    if (rpd !== null && used + items > rpd) throw limitErrors.requests(key, items, used, rpd, this.clock());
+    if (tpd !== null && (s?.tokens ?? 0) >= tpd) throw limitErrors.tokens(key, tpd, this.clock());
   }
 
   /** How many more executions the key may have at once (Infinity without `max_concurrent`). */
-  room(key: KeyRef | undefined): number {
+  async room(key: KeyRef | undefined): Promise<number> {
     const max = key?.limits.max_concurrent ?? null;
     if (max === null || !key) return Infinity;
     return Math.max(0, max - (this.keys.get(key.name)?.active ?? 0));
@@ -135,7 +181,7 @@ export class KeyLimiter {
   }
 
   /** Today's counters of a key (GET /api/v1/me). */
-  today(name: string): { requests: number; tokens: number; running: number } {
+  async today(name: string): Promise<KeyToday> {
     this.rollover();
     const s = this.keys.get(name);
     return { requests: s?.requests ?? 0, tokens: s?.tokens ?? 0, running: s?.active ?? 0 };
@@ -175,12 +221,6 @@ export class KeyLimiter {
         }
       },
     };
-  }
-
-  private quotaError(message: string): ApiError {
-    const now = this.clock();
-    const secs = Math.max(1, Math.ceil((nextMidnight(now) - now) / 1000));
-    return new ApiError('quota_exceeded', message, { headers: { 'Retry-After': String(secs) } });
   }
 
   private state(name: string): KeyState {

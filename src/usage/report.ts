@@ -70,7 +70,7 @@ export async function usageReport(usage: UsageService, params: UsageParams, who:
 }
 
 /** GET /api/v1/me. */
-export function currentKey(usage: UsageService, who: Principal) {
+export async function currentKey(usage: UsageService, who: Principal) {
   return {
     name: who.name,
     role: who.role,
@@ -80,6 +80,6 @@ export function currentKey(usage: UsageService, who: Principal) {
       tokens_per_day: who.limits.tokens_per_day,
       max_concurrent: who.limits.max_concurrent,
     },
-    today: usage.today(who.name),
+    today: await usage.today(who.name),
   };
 }

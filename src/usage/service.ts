@@ -6,7 +6,7 @@
  */
 import type { KeyLimits } from '../auth/principal';
 import type { Logger } from '../observability/logger';
-import { KeyLimiter, type KeyRef } from './limits';
+import { KeyLimiter, type KeyCounters, type KeyRef, type KeyToday } from './limits';
 import { dayOf, type UsageQuery, type UsageQueryResult, type UsageRecord, type UsageStore } from './types';
 
 const DAY_MS = 86_400_000;
@@ -27,12 +27,14 @@ export interface UsageServiceOptions {
   retentionDays: number;
   logger: Logger;
   observer?: UsageObserver;
+  /** Where the per-key counters live (default: this process's memory; a cluster shares them in Redis). */
+  counters?: KeyCounters;
   /** The current limits of a key by name (for runs without a request's principal: jobs). */
   limitsOf?: (name: string) => Readonly<KeyLimits> | undefined;
 }
 
 export class UsageService {
-  readonly limits: KeyLimiter;
+  readonly limits: KeyCounters;
   readonly clock: () => number;
   private buffer: UsageRecord[] = [];
   private timer?: NodeJS.Timeout;
@@ -45,7 +47,7 @@ export class UsageService {
     private readonly opts: UsageServiceOptions,
   ) {
     this.clock = opts.clock ?? Date.now;
-    this.limits = new KeyLimiter(this.clock);
+    this.limits = opts.counters ?? new KeyLimiter(this.clock);
   }
 
   /** Opens the store, applies retention and rebuilds today's per-key counters from the records. */
@@ -53,7 +55,7 @@ export class UsageService {
     await this.store.open();
     await this.prune();
     const today = dayOf(this.clock());
-    this.limits.rebuild(today, await this.store.dailyUsage(today));
+    await this.limits.rebuild(today, await this.store.dailyUsage(today));
     if (this.opts.retentionDays > 0) {
       this.retentionTimer = setInterval(() => void this.prune(), 3600_000);
       this.retentionTimer.unref();
@@ -100,7 +102,7 @@ export class UsageService {
   }
 
   /** Today's requests and tokens of a key, and its executions running or queued now. */
-  today(name: string): { requests: number; tokens: number; running: number } {
+  today(name: string): Promise<KeyToday> {
     return this.limits.today(name);
   }
 

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { expectMatchesSpec } from '../helpers/contract';
 import { freePort, requireBuild, serveProcess, type ServerProcess } from '../helpers/serve-process';
+import { KEY_A, KEY_B, as, teamKeys } from '../helpers/keys';
 import { makeTestEnv, waitFor, type FakeLogEntry, type TestEnv } from '../helpers/server';
 
 const REDIS_URL = process.env.CLINVK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -18,10 +19,16 @@ interface Reply {
   body: any;
 }
 
-async function call(base: string, method: string, path: string, body?: unknown): Promise<Reply> {
+async function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   const res = await fetch(base + path, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -58,10 +65,11 @@ async function startCluster(
   server: Record<string, unknown>,
   redisUrl = REDIS_URL,
   cluster: Record<string, unknown> = {},
+  more: Record<string, unknown> = {},
 ): Promise<Cluster> {
   const prefix = `clinvk-test-${randomBytes(6).toString('hex')}`;
   const envs = Array.from({ length: count }, () =>
-    makeTestEnv({ server, cluster: { enabled: true, redis_url: redisUrl, key_prefix: prefix, ...cluster } }),
+    makeTestEnv({ server, cluster: { enabled: true, redis_url: redisUrl, key_prefix: prefix, ...cluster }, ...more }),
   );
   const nodes = await Promise.all(envs.map((e) => serveProcess(e)));
   return {
@@ -156,6 +164,48 @@ describe('cluster-wide limits on Redis, two API processes', () => {
       await dropPrefix(c.prefix);
     }
   }, 60_000);
+
+  test("one key's daily quota and concurrency hold across both nodes", async () => {
+    const c = await startCluster(
+      2,
+      {},
+      REDIS_URL,
+      {},
+      {
+        auth: { keys: teamKeys({ 'team-a': { requests_per_day: 4, max_concurrent: 1 } }) },
+      },
+    );
+    try {
+      // concurrency: a run of team-a on node 0 holds its only unit; node 1 refuses a second one
+      const slow = call(c.nodes[0]!.url, 'POST', '/api/v1/prompt', prompt('[SLEEP:3000] slow'), as(KEY_A));
+      await waitFor(() => c.envs[0]!.starts().length === 1, 20_000);
+      const busy = await call(c.nodes[1]!.url, 'POST', '/api/v1/prompt', prompt('second'), as(KEY_A));
+      expectMatchesSpec('executePrompt', busy.status, busy.body);
+      expect(busy.status).toBe(429);
+      expect(busy.body).toMatchObject({ success: false, code: 'key_concurrency_limit' });
+      // another key is not affected
+      expect((await call(c.nodes[1]!.url, 'POST', '/api/v1/prompt', prompt('b'), as(KEY_B))).status).toBe(200);
+      expect((await slow).status).toBe(200);
+      // quota: 4 a day in all — one used, three more alternating between the nodes, then 429 on both
+      for (let i = 0; i < 3; i++) {
+        const r = await call(c.nodes[i % 2]!.url, 'POST', '/api/v1/prompt', prompt(`q${i}`), as(KEY_A));
+        expect(r.status).toBe(200);
+      }
+      for (const n of c.nodes) {
+        const r = await call(n.url, 'POST', '/api/v1/prompt', prompt('over'), as(KEY_A));
+        expectMatchesSpec('executePrompt', r.status, r.body);
+        expect(r.status).toBe(429);
+        expect(r.body).toMatchObject({ success: false, code: 'quota_exceeded' });
+        expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      }
+      const me = await call(c.nodes[1]!.url, 'GET', '/api/v1/me', undefined, as(KEY_A));
+      expectMatchesSpec('getCurrentKey', me.status, me.body);
+      expect(me.body.data.today).toMatchObject({ requests: 4, running: 0 });
+    } finally {
+      await c.stop();
+      await dropPrefix(c.prefix);
+    }
+  }, 90_000);
 
   test("a dead node's admissions free themselves within one lease", async () => {
     const c = await startCluster(2, { max_concurrent_executions: 1, max_queued_executions: 5 }, REDIS_URL, {

@@ -421,7 +421,7 @@ describe('quotas and key concurrency', () => {
       .set(as(KEY_B))
       .send({ backend: 'claude', prompt: 'slow [SLEEP:1500]', ephemeral: true })
       .then((r) => r);
-    await waitUntil(() => t.bundle.services.usage.today('team-b').running === 1);
+    await waitUntil(async () => (await t.bundle.services.usage.today('team-b')).running === 1);
     const second = await prompt(t, KEY_B, { backend: 'claude', prompt: 'second' });
     expect(second.status).toBe(429);
     expect(second.headers['retry-after']).toBe('1');
@@ -471,9 +471,9 @@ describe('quotas and key concurrency', () => {
   });
 });
 
-async function waitUntil(fn: () => boolean, ms = 20_000): Promise<void> {
+async function waitUntil(fn: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!fn()) {
+  while (!(await fn())) {
     if (Date.now() > end) throw new Error('condition not met');
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -542,7 +542,7 @@ describe('the SDKs see 429 as RateLimitError; jobs and their quota', () => {
       model: 'claude',
       messages: [{ role: 'user', content: 'slow [SLEEP:1500]' }],
     });
-    await waitUntil(() => srv.server.services.usage.today('team-b').running === 1);
+    await waitUntil(async () => (await srv.server.services.usage.today('team-b')).running === 1);
     const err = await openai(KEY_B)
       .chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'b' }] })
       .catch((e: unknown) => e);

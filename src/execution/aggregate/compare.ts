@@ -52,7 +52,7 @@ export async function runCompare(
     1,
     Math.min(
       body.sequential === true ? 1 : runner.config.server.max_concurrent_executions,
-      runner.executor.keyRoom(ctx),
+      await runner.executor.keyRoom(ctx),
     ),
   );
   const results = await inOrder(items, concurrency, (item, index) => runner.run(item, index, commands, gate, dryRun));

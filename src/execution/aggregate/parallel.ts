@@ -53,7 +53,7 @@ export async function runParallel(
     Math.min(
       body.max_parallel ?? config.parallel.max_workers,
       config.server.max_concurrent_executions,
-      runner.executor.keyRoom(ctx),
+      await runner.executor.keyRoom(ctx),
     ),
   );
   const gate = new AggregateGate(ctx, runner.executor, observer, items.length);

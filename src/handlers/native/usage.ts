@@ -12,7 +12,7 @@ export function getUsage(usage: UsageService): HandlerFn {
 }
 
 export function getCurrentKey(usage: UsageService): HandlerFn {
-  return (_c, _req, res) => {
-    sendData(res, currentKey(usage, principalOf(res)));
+  return async (_c, _req, res) => {
+    sendData(res, await currentKey(usage, principalOf(res)));
   };
 }
