@@ -123,12 +123,7 @@ end
 return 0
 `;
 
-export const KEY_COUNTER_SCRIPTS = [
-  KEY_ADMIT_SCRIPT,
-  KEY_TICKET_SCRIPT,
-  KEY_READ_SCRIPT,
-  KEY_REBUILD_SCRIPT,
-];
+export const KEY_COUNTER_SCRIPTS = [KEY_ADMIT_SCRIPT, KEY_TICKET_SCRIPT, KEY_READ_SCRIPT, KEY_REBUILD_SCRIPT];
 
 type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
 
