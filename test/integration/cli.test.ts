@@ -78,7 +78,7 @@ describe('clinvk command', () => {
     });
     expect(out).toContain('Available endpoints:');
     expect(out).toMatch(/Metrics\s+GET\s+\/metrics\s+\(disabled: server\.metrics_enabled\)/);
-    expect(out).toMatch(/Backends\s+claude \(\S+\/claude\)  codex \(\S+\/codex\)  gemini \(\S+\/gemini\)\n/);
+    expect(out).toMatch(/Backends\s+claude \(\S+\/claude\) {2}codex \(\S+\/codex\) {2}gemini \(\S+\/gemini\)\n/);
     const health = await fetch(`${url}/health`);
     expect(health.status).toBe(200);
     const prompt = await fetch(`${url}/api/v1/prompt`, {
