@@ -59,6 +59,14 @@ describe('docs/troubleshooting.md', () => {
     expect(wrong).toEqual([]);
   });
 
+  test('one row per code', () => {
+    const codes = read('docs/troubleshooting.md')
+      .split('\n')
+      .map((l) => /^\| `([a-z_]+)` \|/.exec(l)?.[1])
+      .filter((c): c is string => c !== undefined);
+    expect(codes.filter((c, i) => codes.indexOf(c) !== i)).toEqual([]);
+  });
+
   test('the table rows have five filled cells', () => {
     const rows = read('docs/troubleshooting.md')
       .split('\n')
