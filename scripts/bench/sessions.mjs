@@ -403,3 +403,72 @@ if (process.env.CLINVK_BENCH_POSTGRES !== '0') {
     );
   }
 }
+
+// --------------------------------------------------------------- PostgreSQL usage aggregation
+
+// GET /api/v1/usage on the PostgreSQL usage store: one grouped query over 1 000 000 records spread
+// over 30 days (target ≤ 500 ms). CLINVK_BENCH_USAGE_RECORDS changes the count; 0 leaves it out.
+const USAGE_RECORDS = Number(process.env.CLINVK_BENCH_USAGE_RECORDS ?? 1_000_000);
+if (process.env.CLINVK_BENCH_POSTGRES !== '0' && USAGE_RECORDS > 0) {
+  const { PostgresDatabase } = require(path.join(root, 'dist/src/db/postgres/index.js'));
+  const { PostgresUsageStore } = require(path.join(root, 'dist/src/usage/postgres/index.js'));
+  const { Client } = require('pg');
+  const schema = `clinvk_bench_usage_${process.pid}`;
+  const admin = new Client({ connectionString: PG_URL });
+  const db = new PostgresDatabase({ url: PG_URL, schema, poolSize: 2 });
+  try {
+    await admin.connect();
+    await db.ready();
+    process.stderr.write(`populating ${USAGE_RECORDS} usage records on PostgreSQL…\n`);
+    let t0 = now();
+    const from = Date.parse('2026-11-01T00:00:00.000Z');
+    const span = 30 * 86_400_000;
+    await admin.query(
+      `INSERT INTO "${schema}".usage_records (time, day, key, api_style, operation, backend, model, working_dir,
+         approval_mode, sandbox_mode, status, duration_ms, input_tokens, output_tokens, cached_tokens, estimated, request_id)
+       SELECT ts, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'key-' || (i % 20), (ARRAY['native','openai','anthropic'])[i % 3 + 1],
+              'prompt', (ARRAY['claude','codex','gemini'])[i % 3 + 1], (ARRAY['sonnet','haiku',NULL])[i % 3 + 1], '/srv/w',
+              'default', 'default', (ARRAY['succeeded','succeeded','succeeded','failed','timeout'])[i % 5 + 1],
+              1000 + i % 5000, 100 + i % 1000, 10 + i % 100, i % 50, false, 'r' || i
+         FROM generate_series(0, $1 - 1) AS i,
+              LATERAL (SELECT to_timestamp(($2 + (i::float8 / $1) * $3) / 1000) AS ts) t`,
+      [USAGE_RECORDS, from, span],
+    );
+    await admin.query(`VACUUM ANALYZE "${schema}".usage_records`);
+    const populate = ms(t0);
+    const store = new PostgresUsageStore(db);
+    await store.open();
+    const cases = [
+      ['day', ['day']],
+      ['key, backend', ['key', 'backend']],
+      ['day, key (one key)', ['day', 'key'], 'key-7'],
+    ];
+    const results = [];
+    for (const [label, groupBy, key] of cases) {
+      const samples = [];
+      let rows = 0;
+      for (let i = 0; i < 10; i++) {
+        t0 = now();
+        const r = await store.query({ from, to: from + span, groupBy, ...(key ? { key } : {}) });
+        samples.push(ms(t0));
+        rows = r.rows.length;
+        if (r.totals.requests === 0) throw new Error('no usage rows');
+      }
+      results.push([label, stats99(samples), rows]);
+    }
+    await store.close();
+    console.log('');
+    console.log(
+      `PostgreSQL usage store: ${USAGE_RECORDS} records over 30 days (populated in ${fmt(populate)} ms); GET /api/v1/usage query, 10 runs, ms median / p99 (target ≤ 500 ms):`,
+    );
+    for (const [label, st, rows] of results) {
+      console.log(`  group_by ${label}: ${cell99(st)} (${rows} rows) ${st.p99 <= 500 ? 'met' : 'NOT met'}`);
+    }
+  } catch (e) {
+    console.log(`PostgreSQL usage rows left out: ${e.message}`);
+  } finally {
+    await db.end();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+    await admin.end().catch(() => undefined);
+  }
+}
