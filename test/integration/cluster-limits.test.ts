@@ -144,21 +144,23 @@ describe('cluster-wide limits on Redis, two API processes', () => {
   test('one rate-limit bucket per client for both nodes', async () => {
     const c = await startCluster(2, { rate_limit_enabled: true, rate_limit_rps: 1, rate_limit_burst: 5 });
     try {
-      const statuses: number[] = [];
-      for (let i = 0; i < 10; i++) {
-        const r = await call(c.nodes[i % 2]!.url, 'GET', '/api/v1/backends');
+      // all at once, half to each node: the nodes share one bucket of 5 (per node it would be 5 each)
+      const t0 = Date.now();
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => call(c.nodes[i % 2]!.url, 'GET', '/api/v1/backends')),
+      );
+      const elapsedSecs = (Date.now() - t0) / 1000;
+      for (const r of replies) {
         expectMatchesSpec('listBackends', r.status, r.body);
-        statuses.push(r.status);
         if (r.status === 429) {
           expect(r.body).toMatchObject({ success: false, code: 'rate_limited' });
           expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-        }
+        } else expect(r.status).toBe(200);
       }
-      // a 1/s refill may return one token while the ten requests run
-      const passed = statuses.filter((s) => s === 200).length;
+      // the bucket refills 1 token a second while the requests run (a slow machine may take a while)
+      const passed = replies.filter((r) => r.status === 200).length;
       expect(passed).toBeGreaterThanOrEqual(5);
-      expect(passed).toBeLessThanOrEqual(6);
-      expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+      expect(passed).toBeLessThanOrEqual(5 + Math.ceil(elapsedSecs));
     } finally {
       await c.stop();
       await dropPrefix(c.prefix);
