@@ -72,9 +72,26 @@ type StreamMethods = {
   [K in DualOpId as `${K}Stream`]: (body: StreamBodyOf<K>, options?: CallOptions) => ClinvkStream<EventOf<K>>;
 };
 
+/** Options of `jobEvents`. */
+export interface JobEventsOptions {
+  /** Start after this sequence number (0, the default: from the job's first event). */
+  after?: number;
+  signal?: AbortSignal;
+  /** Reconnects in a row that bring no new event before giving up (default 5). */
+  maxReconnects?: number;
+  /** First delay before a reconnect in ms, doubled per fruitless attempt (default 250). */
+  reconnectDelayMs?: number;
+}
+
 export type ClinvkClient = JsonMethods &
   StreamMethods & {
     readonly baseUrl: string;
+    /**
+     * A job's events until its terminal event (`done` or `error` without `item`), resuming by
+     * itself: when the connection drops or ends early, it asks again with `after` = the last
+     * sequence seen, so the iteration yields every event exactly once and in order.
+     */
+    jobEvents(id: string, options?: JobEventsOptions): ClinvkStream<EventOf<'streamJobEvents'>>;
     /** Calls a JSON operation without throwing for HTTP errors: `{ok, status, data | body}`. */
     call<K extends JsonOpId>(operationId: K, ...args: ArgsOf<K>): Promise<ResultOf<K>>;
   };
@@ -117,6 +134,7 @@ class Runtime {
       }
     }
     methods.baseUrl = this.baseUrl;
+    methods.jobEvents = (id: string, opts?: JobEventsOptions) => this.jobEvents(id, opts);
     methods.call = (id: JsonOpId, ...args: unknown[]) => {
       const info = OPERATIONS[id] as OperationInfo | undefined;
       if (!info || info.kind === 'stream') throw new TypeError(`call: ${String(id)} is not a JSON operation`);
@@ -260,6 +278,70 @@ class Runtime {
       abort: () => controller.abort(),
       [Symbol.asyncIterator]: () => {
         if (iterated) throw new TypeError(`${id}: a stream can be iterated only once`);
+        iterated = true;
+        return read();
+      },
+    };
+  }
+
+  // ------------------------------------------------------------------------- resuming job events
+
+  private jobEvents(id: string, opts: JobEventsOptions = {}): ClinvkStream<unknown> {
+    const info = OPERATIONS.streamJobEvents as OperationInfo;
+    const controller = new AbortController();
+    const outer = opts.signal;
+    if (outer) {
+      if (outer.aborted) controller.abort(outer.reason);
+      else outer.addEventListener('abort', () => controller.abort(outer.reason), { once: true });
+    }
+    let last = opts.after ?? 0;
+    let first: Promise<{ status: number; headers: Headers }> | undefined;
+    let iterated = false;
+    const open = (): ClinvkStream<unknown> => {
+      const stream = this.stream('streamJobEvents', info, [{ id, after: last }, { signal: controller.signal }], false);
+      if (!first) {
+        first = stream.response;
+        first.catch(() => undefined); // the iteration reports the failure
+      }
+      return stream;
+    };
+    const maxReconnects = opts.maxReconnects ?? 5;
+    const delay = opts.reconnectDelayMs ?? 250;
+    const read = async function* (): AsyncGenerator<unknown> {
+      let fruitless = 0;
+      for (;;) {
+        let progressed = false;
+        let lost: unknown;
+        try {
+          for await (const ev of open()) {
+            const e = ev as { sequence?: unknown; type?: unknown; item?: unknown };
+            if (typeof e.sequence === 'number') {
+              if (e.sequence <= last) continue; // already yielded before the reconnect
+              last = e.sequence;
+            }
+            progressed = true;
+            yield ev;
+            if ((e.type === 'done' || e.type === 'error') && e.item === undefined) return;
+          }
+        } catch (err) {
+          // an answer of the server (404, 401, …) is final; a lost connection is resumed
+          if (controller.signal.aborted || err instanceof ClinvkError || err instanceof ClinvkHttpError) throw err;
+          lost = err;
+        }
+        fruitless = progressed ? 0 : fruitless + 1;
+        if (fruitless > maxReconnects) {
+          throw new ClinvkConnectionError('streamJobEvents', lost ?? new Error('the event stream ended early'));
+        }
+        await sleep(Math.min(delay * 2 ** Math.max(0, fruitless - 1), 30_000), controller.signal);
+      }
+    };
+    return {
+      get response() {
+        return (first ??= open().response);
+      },
+      abort: () => controller.abort(),
+      [Symbol.asyncIterator]: () => {
+        if (iterated) throw new TypeError('jobEvents: a stream can be iterated only once');
         iterated = true;
         return read();
       },

@@ -198,3 +198,59 @@ export function typeChecksOfErrorsAndEvents(e: ClinvkError<'executePrompt'>, ev:
   void ev.content.text;
   if (ev.type === 'error') expectType<string>(ev.content.code);
 }
+
+test('jobEvents resumes after a dropped connection: every event once, in order, without gaps', async () => {
+  const job = await client.createJob({
+    operation: 'prompt',
+    request: { backend: 'claude', prompt: '[TOOL] [SLOW:150] resume me', ephemeral: true },
+  });
+  // a fetch whose first event stream breaks after two lines, as a dropped connection would
+  const afters: (string | null)[] = [];
+  const cutting: typeof fetch = async (input, init) => {
+    const url = new URL(String(input));
+    const events = url.pathname.endsWith('/events');
+    if (events) afters.push(url.searchParams.get('after'));
+    const res = await fetch(input, init);
+    if (!events || afters.length !== 1 || !res.body) return res;
+    const reader = res.body.getReader();
+    let lines = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctrl) {
+        if (lines >= 2) {
+          await reader.cancel();
+          ctrl.error(new TypeError('terminated'));
+          return;
+        }
+        const { done, value } = await reader.read();
+        if (done) return ctrl.close();
+        lines += new TextDecoder().decode(value).split('\n').length - 1;
+        ctrl.enqueue(value);
+      },
+    });
+    return new Response(body, { status: res.status, headers: res.headers });
+  };
+  const resuming = createClient({ baseUrl: t.url, fetch: cutting });
+  const seen: number[] = [];
+  let lastType = '';
+  for await (const ev of resuming.jobEvents(job.id, { reconnectDelayMs: 10 })) {
+    expectValidSchema(streamEventSchemaFor('streamJobEvents', 200, 'application/x-ndjson'), ev);
+    seen.push(ev.sequence);
+    lastType = ev.type;
+  }
+  expect(lastType).toBe('done');
+  expect(afters.length).toBeGreaterThanOrEqual(2); // it did reconnect …
+  expect(afters[0]).toBe('0');
+  expect(Number(afters[1])).toBeGreaterThanOrEqual(1); // … from where it was
+  const stored: number[] = [];
+  for await (const ev of client.streamJobEvents({ id: job.id, follow: false })) stored.push(ev.sequence);
+  expect(seen).toEqual(stored);
+  expect(seen).toEqual(stored.map((_, i) => i + 1));
+
+  // resuming from a given sequence yields exactly what follows it; an unknown job is a typed 404
+  const tail: number[] = [];
+  for await (const ev of client.jobEvents(job.id, { after: 2 })) tail.push(ev.sequence);
+  expect(tail).toEqual(stored.slice(2));
+  await expect(client.jobEvents('0'.repeat(32))[Symbol.asyncIterator]().next()).rejects.toMatchObject({
+    status: 404,
+  });
+});
