@@ -2,29 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FileUsageStore } from '../../../src/usage/file/file-store';
-import { dayStart, type UsageRecord } from '../../../src/usage/types';
-
-function rec(over: Partial<UsageRecord> = {}): UsageRecord {
-  return {
-    time: '2026-11-20T10:00:00.000Z',
-    key: 'team-a',
-    api_style: 'native',
-    operation: 'prompt',
-    backend: 'claude',
-    model: 'sonnet',
-    working_dir: '/srv/w',
-    approval_mode: 'default',
-    sandbox_mode: 'default',
-    status: 'succeeded',
-    duration_ms: 100,
-    input_tokens: 10,
-    output_tokens: 5,
-    cached_tokens: 1,
-    estimated: false,
-    request_id: 'r1',
-    ...over,
-  };
-}
+import { dayStart } from '../../../src/usage/types';
+import { rec } from './store-contract';
 
 describe('FileUsageStore', () => {
   let dir: string;
