@@ -143,6 +143,12 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
     limitsOf: (name) => keys.get(name)?.limits,
   });
   await usage.start();
+  // a Redis that comes back empty (restarted without persistence) gets today's counters again
+  cluster?.onReconnect(() =>
+    usage
+      .rebuildCounters()
+      .catch((err: Error) => logger.warn('cluster: rebuilding key counters failed', { error: err.message })),
+  );
   const executor = new Executor(config, availability, runner, limiter, logger, metrics, { workdirs, agent }, usage);
   const prompt = new PromptService(config, planner, executor, store, logger, metrics);
   const aggregates = new AggregateService(config, planner, executor, logger);

@@ -15,6 +15,8 @@ export interface ClusterServices {
   admission: ClusterAdmission;
   /** Per-key daily quotas and concurrency, shared by the nodes. */
   keyCounters: RedisKeyCounters;
+  /** Calls `fn` each time the connection to Redis is ready again after it was lost. */
+  onReconnect(fn: () => void): void;
   close(): Promise<void>;
 }
 
@@ -47,6 +49,15 @@ export async function startCluster(
     redis,
     admission,
     keyCounters,
+    onReconnect: (fn) => {
+      let lost = false;
+      redis.client.on('close', () => (lost = true));
+      redis.client.on('ready', () => {
+        if (!lost) return;
+        lost = false;
+        fn();
+      });
+    },
     close: async () => {
       admission.close();
       keyCounters.close();

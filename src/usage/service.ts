@@ -54,12 +54,21 @@ export class UsageService {
   async start(): Promise<void> {
     await this.store.open();
     await this.prune();
-    const today = dayOf(this.clock());
-    await this.limits.rebuild(today, await this.store.dailyUsage(today));
+    await this.rebuildCounters();
     if (this.opts.retentionDays > 0) {
       this.retentionTimer = setInterval(() => void this.prune(), 3600_000);
       this.retentionTimer.unref();
     }
+  }
+
+  /**
+   * Sets today's per-key counters from the records (buffered ones appended first). Shared counters
+   * take it only where they have none for today: after a restart of the engine that keeps them.
+   */
+  async rebuildCounters(): Promise<void> {
+    if (this.buffer.length > 0) await this.flush();
+    const today = dayOf(this.clock());
+    await this.limits.rebuild(today, await this.store.dailyUsage(today));
   }
 
   /** The key whose limits apply to a run: the request's principal, or a job owner's current definition. */

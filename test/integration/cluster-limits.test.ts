@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { expectMatchesSpec } from '../helpers/contract';
 import { freePort, requireBuild, serveProcess, type ServerProcess } from '../helpers/serve-process';
-import { KEY_A, KEY_B, as, teamKeys } from '../helpers/keys';
+import { KEY_A, KEY_ADMIN, KEY_B, as, teamKeys } from '../helpers/keys';
 import { makeTestEnv, waitFor, type FakeLogEntry, type TestEnv } from '../helpers/server';
 
 const REDIS_URL = process.env.CLINVK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -269,37 +269,48 @@ describe('a node whose Redis goes away', () => {
   });
   afterAll(stopRedis);
 
-  test('answers 503 while Redis is down (health unhealthy, runs backend_unavailable), then recovers by itself', async () => {
+  test('answers 503 while Redis is down (health unhealthy, runs backend_unavailable), then recovers by itself with its key counters rebuilt', async () => {
     const c = await startCluster(
       1,
       { rate_limit_enabled: true, rate_limit_rps: 1000, rate_limit_burst: 1000 },
       `redis://127.0.0.1:${port}`,
+      {},
+      { auth: { keys: teamKeys({ 'team-a': { requests_per_day: 10 } }) } },
     );
     const url = c.nodes[0]!.url;
+    const admin = as(KEY_ADMIN);
     try {
-      const ok = await call(url, 'GET', '/health');
+      const ok = await call(url, 'GET', '/health', undefined, admin);
       expectMatchesSpec('healthCheck', ok.status, ok.body);
       expect(ok.body.cluster).toEqual({ redis: { available: true } });
-      expect((await call(url, 'POST', '/api/v1/prompt', prompt('before'))).status).toBe(200);
+      for (const text of ['before 1', 'before 2']) {
+        expect((await call(url, 'POST', '/api/v1/prompt', prompt(text), as(KEY_A))).status).toBe(200);
+      }
 
       await stopRedis();
       const down = await waitFor(async () => {
-        const h = await call(url, 'GET', '/health');
+        const h = await call(url, 'GET', '/health', undefined, admin);
         return h.status === 503 ? h : undefined;
       }, 10_000);
       expectMatchesSpec('healthCheck', down.status, down.body);
       expect(down.body.status).toBe('unhealthy');
       expect(down.body.cluster.redis.available).toBe(false);
       // rate limiting fails open (the default); the run itself cannot be admitted
-      const refused = await call(url, 'POST', '/api/v1/prompt', prompt('while down'));
+      const refused = await call(url, 'POST', '/api/v1/prompt', prompt('while down'), as(KEY_A));
       expectMatchesSpec('executePrompt', refused.status, refused.body);
       expect(refused.status).toBe(503);
       expect(refused.body).toMatchObject({ success: false, code: 'backend_unavailable' });
       expect(c.envs[0]!.starts().filter((s) => s.argv?.includes('while down'))).toHaveLength(0);
 
+      // a new, empty Redis: the node reconnects and puts today's counters back from its usage records
       await startRedis();
-      await waitFor(async () => (await call(url, 'GET', '/health')).status === 200, 15_000);
-      const after = await call(url, 'POST', '/api/v1/prompt', prompt('after'));
+      await waitFor(async () => (await call(url, 'GET', '/health', undefined, admin)).status === 200, 15_000);
+      const me = await waitFor(async () => {
+        const r = await call(url, 'GET', '/api/v1/me', undefined, as(KEY_A));
+        return r.status === 200 && r.body.data.today.requests === 2 ? r : undefined;
+      }, 10_000);
+      expectMatchesSpec('getCurrentKey', me.status, me.body);
+      const after = await call(url, 'POST', '/api/v1/prompt', prompt('after'), as(KEY_A));
       expect(after.status).toBe(200);
     } finally {
       await c.stop();
