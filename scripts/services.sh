@@ -8,6 +8,11 @@
 #      cluster with trust auth is started on the URL's port under ${TMPDIR:-/tmp}, as a non-root user;
 #   4. no binaries, but root with apt-get → `apt-get install postgresql`, then 3;
 #   5. otherwise one line on stderr saying what to install, and exit 1.
+# Redis at CLINVK_TEST_REDIS_URL (default redis://127.0.0.1:6379), for the cluster-mode suites:
+#   1. answers → done;
+#   2. `redis-server` exists → started on the URL's port, keeping nothing on disk (as the machines run it);
+#   3. no binary, but root with apt-get → `apt-get install redis-server`, then 2;
+#   4. otherwise one line on stderr saying what to install, and exit 1.
 # Tests never skip a suite because a service is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -123,4 +128,43 @@ ensure_postgres() {
   return 1
 }
 
+REDIS_URL="${CLINVK_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+
+redis_probe() {
+  node -e '
+    const { Redis } = require("ioredis");
+    const r = new Redis(process.argv[1], { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    r.on("error", () => undefined);
+    r.connect().then(() => r.ping()).then(() => { r.disconnect(); process.exit(0); }, () => process.exit(1));' "$REDIS_URL"
+}
+
+redis_wait() {
+  for _ in $(seq 1 40); do
+    redis_probe && return 0
+    sleep 0.25
+  done
+  return 1
+}
+
+ensure_redis() {
+  redis_probe && return 0
+  local port
+  port="$(node -e 'console.log(new URL(process.argv[1]).port || 6379)' "$REDIS_URL")"
+  if ! command -v redis-server >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "services: installing redis-server with apt-get" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null
+  fi
+  if command -v redis-server >/dev/null 2>&1; then
+    local dir="${TMPDIR:-/tmp}/clinvk-test-redis-$port"
+    mkdir -p "$dir"
+    redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+      --dir "$dir" --logfile "$dir/server.log" >/dev/null
+    echo "services: started redis-server on 127.0.0.1:$port" >&2
+    redis_wait && return 0
+  fi
+  echo "services: Redis is not reachable at $REDIS_URL and could not be started: install Redis 7 (apt-get install redis-server) or set CLINVK_TEST_REDIS_URL" >&2
+  return 1
+}
+
 ensure_postgres
+ensure_redis

@@ -287,7 +287,7 @@ export const CONFIG_KEYS = Type.Object(
       fail_fast: bool({ default: false, description: 'Default fail_fast.' }),
       aggregate_output: bool({ default: true, description: 'Accepted for compatibility; not used by the server.' }),
     }),
-    auth: section('Named API keys with roles, limits and policies (see docs/teams.md).', {
+    auth: section('Named API keys with roles, limits and policies (see docs/keys.md).', {
       // each entry is validated by src/auth/key-config.ts, whose messages name the key
       keys: Type.Unsafe<KeyEntry[]>({
         type: 'array',
