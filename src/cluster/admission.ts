@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { ApiError } from '../errors';
 import type { AdmissionGate, AdmissionRequest } from '../execution/limiter';
-import type { LuaScript, RedisConnection } from './redis';
+import { coordinationUnavailable, type LuaScript, type RedisConnection } from './redis';
 
 /** Offset of the job lane's scores in `wait` (synchronous waiters always rank first). */
 const JOB_OFFSET = '1000000000000000';
@@ -91,8 +91,6 @@ return 0
 
 export const ADMISSION_SCRIPTS = [ADMIT_SCRIPT, PROMOTE_SCRIPT, RENEW_SCRIPT];
 
-type ScriptCall = (...args: (string | number)[]) => Promise<number>;
-
 interface Waiter {
   id: string;
   wake(): void;
@@ -113,29 +111,23 @@ export class ClusterAdmission implements AdmissionGate {
   private readonly renewTimer: NodeJS.Timeout;
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly channel: string;
+  /** run, wait, wexp, seq (computed once: every admission uses them). */
+  private readonly keyNames: string[];
 
   constructor(
     private readonly redis: RedisConnection,
     private readonly opts: ClusterAdmissionOptions,
   ) {
     this.channel = redis.key('adm', 'free');
+    this.keyNames = ['run', 'wait', 'wexp', 'seq'].map((k) => redis.key('adm', k));
     redis.subscribe(this.channel, () => this.wakeAll());
     this.renewTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor(opts.leaseMs / 3)));
     this.renewTimer.unref();
   }
 
-  private script(name: string): ScriptCall {
-    const fn = (this.redis.client as unknown as Record<string, ScriptCall>)[name];
-    return (...args) => fn.call(this.redis.client, ...args);
-  }
-
-  private keys(): string[] {
-    return ['run', 'wait', 'wexp', 'seq'].map((k) => this.redis.key('adm', k));
-  }
-
   /** Places taken cluster-wide right now (diagnostics and tests). */
   async counts(): Promise<{ running: number; waiting: number }> {
-    const [run, wait] = this.keys();
+    const [run, wait] = this.keyNames;
     const [running, waiting] = await Promise.all([this.redis.client.zcard(run), this.redis.client.zcard(wait)]);
     return { running, waiting };
   }
@@ -144,8 +136,9 @@ export class ClusterAdmission implements AdmissionGate {
     const id = randomBytes(12).toString('hex');
     let verdict: number;
     try {
-      verdict = await this.script(ADMIT_SCRIPT.name)(
-        ...this.keys(),
+      verdict = await this.redis.run<number>(
+        ADMIT_SCRIPT,
+        ...this.keyNames,
         id,
         req.lane,
         req.admitted ? 1 : 0,
@@ -154,7 +147,7 @@ export class ClusterAdmission implements AdmissionGate {
         this.opts.leaseMs,
       );
     } catch (err) {
-      throw unavailable(err);
+      throw coordinationUnavailable(err);
     }
     if (verdict === -1) {
       req.onReject?.('queue_full');
@@ -188,12 +181,14 @@ export class ClusterAdmission implements AdmissionGate {
       const wake = (): void => {
         if (busy || done) return;
         busy = true;
-        this.script(PROMOTE_SCRIPT.name)(...this.keys().slice(0, 3), id, this.opts.maxConcurrent, this.opts.leaseMs)
+        this.redis
+          .run<number>(PROMOTE_SCRIPT, ...this.keyNames.slice(0, 3), id, this.opts.maxConcurrent, this.opts.leaseMs)
           .then(async (r) => {
             // an entry that expired (Redis was out of reach longer than a lease) queues again at the end
             if (r === -2)
-              r = await this.script(ADMIT_SCRIPT.name)(
-                ...this.keys(),
+              r = await this.redis.run<number>(
+                ADMIT_SCRIPT,
+                ...this.keyNames,
                 id,
                 req.lane,
                 1,
@@ -239,7 +234,7 @@ export class ClusterAdmission implements AdmissionGate {
 
   /** Removes an entry and tells every node that a place may be free (errors: the entry expires). */
   private async leave(id: string): Promise<void> {
-    const [run, wait, wexp] = this.keys();
+    const [run, wait, wexp] = this.keyNames;
     try {
       await this.redis.client.multi().zrem(run, id).zrem(wait, id).zrem(wexp, id).publish(this.channel, '1').exec();
     } catch {
@@ -250,17 +245,12 @@ export class ClusterAdmission implements AdmissionGate {
   private async renew(): Promise<void> {
     const ids = [...this.held, ...this.waiters.keys()];
     if (ids.length === 0) return;
-    const [run, , wexp] = this.keys();
-    await this.script(RENEW_SCRIPT.name)(run, wexp, this.opts.leaseMs, ...ids).catch(() => undefined);
+    const [run, , wexp] = this.keyNames;
+    await this.redis.run(RENEW_SCRIPT, run, wexp, this.opts.leaseMs, ...ids).catch(() => undefined);
   }
 
   close(): void {
     clearInterval(this.renewTimer);
     if (this.pollTimer) clearInterval(this.pollTimer);
   }
-}
-
-function unavailable(err: unknown): ApiError {
-  const why = err instanceof Error ? err.message : String(err);
-  return new ApiError('backend_unavailable', `cluster coordination unavailable (redis: ${why})`);
 }

@@ -13,7 +13,6 @@
  * Days are the node's (injected) clock's UTC days, like the single-node counters.
  */
 import { randomBytes } from 'node:crypto';
-import { ApiError } from '../errors';
 import {
   NOOP_TICKET,
   limitErrors,
@@ -24,7 +23,7 @@ import {
   type Ticket,
 } from '../usage/limits';
 import { dayOf, type DailyUsage } from '../usage/types';
-import type { LuaScript, RedisConnection } from './redis';
+import { coordinationUnavailable, type LuaScript, type RedisConnection } from './redis';
 
 const DAY_TTL_SECS = 2 * 86_400;
 
@@ -125,8 +124,6 @@ return 0
 
 export const KEY_COUNTER_SCRIPTS = [KEY_ADMIT_SCRIPT, KEY_TICKET_SCRIPT, KEY_READ_SCRIPT, KEY_REBUILD_SCRIPT];
 
-type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
-
 export class RedisKeyCounters implements KeyCounters {
   /** Live tickets of this node (ticket id → key name), renewed while they live. */
   private readonly tickets = new Map<string, string>();
@@ -141,9 +138,8 @@ export class RedisKeyCounters implements KeyCounters {
     this.renewTimer.unref();
   }
 
-  private call(name: string, keys: string[], ...args: (string | number)[]): Promise<unknown> {
-    const fn = (this.redis.client as unknown as Record<string, ScriptCall>)[name];
-    return fn.call(this.redis.client, ...keys, ...args);
+  private call(script: LuaScript, keys: string[], ...args: (string | number)[]): Promise<unknown> {
+    return this.redis.run(script, ...keys, ...args);
   }
 
   private keysOf(name: string): string[] {
@@ -158,7 +154,7 @@ export class RedisKeyCounters implements KeyCounters {
     if (day !== dayOf(this.clock())) return;
     for (const [name, u] of usage) {
       await this.call(
-        KEY_REBUILD_SCRIPT.name,
+        KEY_REBUILD_SCRIPT,
         [this.redis.key('kc', 'day', day, name)],
         u.requests,
         u.tokens,
@@ -193,7 +189,7 @@ export class RedisKeyCounters implements KeyCounters {
     let answer: [number, number];
     try {
       answer = (await this.call(
-        KEY_ADMIT_SCRIPT.name,
+        KEY_ADMIT_SCRIPT,
         this.keysOf(key.name),
         reserve?.id ?? '',
         items,
@@ -206,7 +202,7 @@ export class RedisKeyCounters implements KeyCounters {
         reserve ? 1 : 0,
       )) as [number, number];
     } catch (err) {
-      throw unavailable(err);
+      throw coordinationUnavailable(err);
     }
     const [verdict, value] = answer;
     if (verdict === -1) throw limitErrors.requests(key, items, value, rpd!, this.clock());
@@ -216,7 +212,7 @@ export class RedisKeyCounters implements KeyCounters {
 
   private ticket(id: string, name: string): Ticket {
     const op = (what: 'granted' | 'started' | 'release'): void => {
-      void this.call(KEY_TICKET_SCRIPT.name, this.keysOf(name), id, what, this.leaseMs, DAY_TTL_SECS).catch(
+      void this.call(KEY_TICKET_SCRIPT, this.keysOf(name), id, what, this.leaseMs, DAY_TTL_SECS).catch(
         () => undefined, // unreachable: a reservation or unit expires within one lease
       );
     };
@@ -256,10 +252,10 @@ export class RedisKeyCounters implements KeyCounters {
 
   async today(name: string): Promise<KeyToday> {
     try {
-      const [requests, tokens, running] = (await this.call(KEY_READ_SCRIPT.name, this.keysOf(name))) as number[];
+      const [requests, tokens, running] = (await this.call(KEY_READ_SCRIPT, this.keysOf(name))) as number[];
       return { requests: requests!, tokens: tokens!, running: running! };
     } catch (err) {
-      throw unavailable(err);
+      throw coordinationUnavailable(err);
     }
   }
 
@@ -277,9 +273,4 @@ export class RedisKeyCounters implements KeyCounters {
   close(): void {
     clearInterval(this.renewTimer);
   }
-}
-
-function unavailable(err: unknown): ApiError {
-  const why = err instanceof Error ? err.message : String(err);
-  return new ApiError('backend_unavailable', `cluster coordination unavailable (redis: ${why})`);
 }

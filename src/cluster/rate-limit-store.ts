@@ -34,8 +34,6 @@ return {tostring(tokens), taken}
 `,
 };
 
-type BucketCall = (key: string, rps: number, burst: number, idle: number, take: number) => Promise<[string, number]>;
-
 export class RedisTokenBucketStore implements Store {
   readonly localKeys = false;
 
@@ -48,8 +46,7 @@ export class RedisTokenBucketStore implements Store {
   ) {}
 
   private call(key: string, take: number): Promise<[string, number]> {
-    const fn = (this.redis.client as unknown as Record<string, BucketCall>)[TOKEN_BUCKET_SCRIPT.name];
-    return fn.call(this.redis.client, this.redis.key('rl', key), this.rps, this.burst, this.idleMs, take);
+    return this.redis.run(TOKEN_BUCKET_SCRIPT, this.redis.key('rl', key), this.rps, this.burst, this.idleMs, take);
   }
 
   /** Same answer as the in-process store: `totalHits` > burst means over the limit. */

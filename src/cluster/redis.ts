@@ -7,6 +7,7 @@
  * background (back-off up to 2 s) and the node is healthy again as soon as the connection is ready.
  */
 import type { Redis, RedisOptions } from 'ioredis';
+import { ApiError } from '../errors';
 
 export interface RedisHealth {
   available: boolean;
@@ -51,6 +52,13 @@ export class RedisConnection {
       retryStrategy: (times: number) => Math.min(times * 100, 2000),
       ...extra,
     });
+  }
+
+  /** Runs a script registered on this connection (keys first, as its `keys` count says). */
+  run<T = unknown>(script: LuaScript, ...args: (string | number)[]): Promise<T> {
+    const fn = (this.client as unknown as Record<string, (...a: (string | number)[]) => Promise<T>>)[script.name];
+    if (!fn) throw new Error(`redis script ${script.name} is not registered on this connection`);
+    return fn.call(this.client, ...args);
   }
 
   /** The key `<prefix>:<parts…>`. */
@@ -102,6 +110,12 @@ export class RedisConnection {
     const all = [this.client, this.subscriber].filter((c): c is Redis => c !== undefined);
     await Promise.all(all.map((c) => c.quit().catch(() => c.disconnect())));
   }
+}
+
+/** 503 for a request that needs a decision of the cluster while Redis cannot be reached. */
+export function coordinationUnavailable(err: unknown): ApiError {
+  const why = err instanceof Error ? err.message : String(err);
+  return new ApiError('backend_unavailable', `cluster coordination unavailable (redis: ${why})`);
 }
 
 /** The URL without its password (for messages and logs). */
