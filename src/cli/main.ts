@@ -82,7 +82,13 @@ function parseErrorText(err: Error): string {
 }
 
 function flagsFrom(values: Values): ConfigFlags {
-  return { config: values.config, host: values.host, port: values.port, logLevel: values['log-level'] };
+  return {
+    config: values.config,
+    host: values.host,
+    port: values.port,
+    logLevel: values['log-level'],
+    role: values.role,
+  };
 }
 
 function rejectOptions(values: Values, allowed: Array<keyof Values>, command: string): void {
@@ -129,7 +135,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         return printVersion(io);
       case 'serve':
         if (values.help) return printHelp(io, SERVE_USAGE);
-        rejectOptions(values, ['config', 'host', 'port', 'log-level', 'log-format'], 'serve');
+        rejectOptions(values, ['config', 'host', 'port', 'log-level', 'log-format', 'role'], 'serve');
         rejectExtra(positionals, 1);
         return await serve(values, io);
       case 'doctor':

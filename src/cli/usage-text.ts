@@ -21,6 +21,7 @@ Run 'clinvk <command> --help' for the options of a command.
 `;
 
 export const SERVE_USAGE = `Usage: clinvk serve [--host <host>] [--port|-p <port>] [--config <file>] [--log-level <level>] [--log-format json|text]
+                    [--role all|api|worker]
 
 Start the HTTP API server (native REST, OpenAI- and Anthropic-compatible APIs).
 
@@ -30,6 +31,8 @@ Options:
   --config <file>       Configuration file (env CLINVK_CONFIG; default $CLINVK_HOME/config.yaml)
   --log-level <level>   error, warn, info or debug (default info; env CLINVK_LOG_LEVEL)
   --log-format <fmt>    json or text (default: text on a terminal, json otherwise; env CLINVK_LOG_FORMAT)
+  --role <role>         Cluster mode: all, api (HTTP, queues runs) or worker (runs the CLIs; serves only
+                        /health and /metrics) (default all; env CLINVK_ROLE; see docs/cluster.md)
   -h, --help            Show this help
 
 SIGINT/SIGTERM stop the server gracefully; a second signal skips the drain.

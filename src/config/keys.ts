@@ -359,6 +359,44 @@ export const CONFIG_KEYS = Type.Object(
           description:
             "How long a node's admissions outlive it: a node that dies frees its places in the cluster-wide limit after at most this.",
         }),
+        role: oneOf(['all', 'api', 'worker'] as const, {
+          default: 'all',
+          [X_ENV]: 'CLINVK_ROLE',
+          description:
+            'What this node does: api takes HTTP and queues runs, worker runs the CLIs (serves only /health and /metrics), all does both (serve --role wins).',
+        }),
+        node_id: Type.Optional(
+          str({
+            pattern: '^[A-Za-z0-9_.-]{1,64}$',
+            [X_MESSAGE]: 'must be 1-64 letters, digits, dots, dashes or underscores',
+            [X_ENV]: 'CLINVK_NODE_ID',
+            description:
+              "Stable name of this node (default: the host name). A session continues on the worker that ran it, found by this name: keep it across restarts.",
+          }),
+        ),
+        worker_slots: int({
+          default: 4,
+          minimum: 1,
+          maximum: 1000,
+          description: 'CLI runs a worker node runs at once.',
+        }),
+        lock_secs: secs({
+          default: 30,
+          description:
+            'Worker liveness: a worker that has not reported for this long is lost; its runs end with backend_unavailable (worker lost) and are never run again.',
+        }),
+        stream_window_events: int({
+          default: 1000,
+          minimum: 10,
+          maximum: 1_000_000,
+          description:
+            "Events a synchronous stream's reader may fall behind before the worker pauses the CLI's output (jobs are never paused).",
+        }),
+        affinity: oneOf(['node', 'shared'] as const, {
+          default: 'node',
+          description:
+            "Where a session's continuations run: node = on the worker that ran its first turn; shared = on any worker (CLI homes and workdirs on shared storage).",
+        }),
         rate_limit_fail: oneOf(['open', 'closed'] as const, {
           default: 'open',
           description:

@@ -31,6 +31,8 @@ export interface ConfigFlags {
   host?: string;
   port?: number | string;
   logLevel?: string;
+  /** `serve --role`: what this cluster node does. */
+  role?: string;
 }
 
 export interface LoadConfigInput {
@@ -241,6 +243,7 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
   if (flags.port !== undefined) override(['server', 'port'], parsePort(flags.port, '--port', problems), '--port');
   if (flags.logLevel !== undefined)
     override(['server', 'log_level'], flags.logLevel.trim().toLowerCase(), '--log-level');
+  if (flags.role !== undefined) override(['cluster', 'role'], flags.role.trim().toLowerCase(), '--role');
 
   const checked = checkConfigDocument(doc, labels);
   problems.push(...checked.problems);
