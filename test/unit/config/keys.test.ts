@@ -71,6 +71,8 @@ test('environment variables named in the declaration', () => {
     ['CLINVK_GEMINI_MODEL', 'backends.gemini.model'],
     ['CLINVK_CLUSTER', 'cluster.enabled'],
     ['CLINVK_REDIS_URL', 'cluster.redis_url'],
+    ['CLINVK_ROLE', 'cluster.role'],
+    ['CLINVK_NODE_ID', 'cluster.node_id'],
     ['CLINVK_POSTGRES_URL', 'cluster.postgres_url'],
     ['CLINVK_POSTGRES_SCHEMA', 'cluster.postgres_schema'],
   ]);
