@@ -2,7 +2,9 @@
 // What cluster mode's shared limits cost and whether they hold (docs/cluster.md).
 //
 // Usage:  node scripts/bench/cluster-limits.mjs [--n=300] [--rounds=5] [--burst=200] [--limit=4]
-//         (Redis: CLINVK_BENCH_REDIS_URL, default redis://127.0.0.1:6379; a fresh key prefix per run)
+//         (Redis: CLINVK_BENCH_REDIS_URL, default redis://127.0.0.1:6379; a fresh key prefix per run;
+//          PostgreSQL for the cluster's stores: CLINVK_BENCH_POSTGRES_URL, default
+//          postgres://postgres@127.0.0.1:5432/test, a fresh schema per run, dropped at the end)
 //
 // 1. Added latency per request, interleaved rounds of one server without cluster mode and one with it
 //    (both with the rate limiter on at a limit never reached, so both pay for a bucket):
@@ -39,6 +41,15 @@ const require = createRequire(import.meta.url);
 const { Redis } = require(path.join(ROOT, 'node_modules/ioredis'));
 const opts = parseArgs(process.argv.slice(2), { n: 300, rounds: 5, burst: 200, limit: 4 });
 const REDIS_URL = process.env.CLINVK_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PG_URL = process.env.CLINVK_BENCH_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test';
+
+async function dropSchema(schema) {
+  const { Client } = require(path.join(ROOT, 'node_modules/pg'));
+  const c = new Client({ connectionString: PG_URL });
+  await c.connect();
+  await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await c.end();
+}
 
 function request(agent, url, method, body) {
   return new Promise((resolve, reject) => {
@@ -110,6 +121,9 @@ async function main() {
   fs.mkdirSync(state);
   const lite = ensureExecutable(path.join(BENCH_DIR, 'fixtures/claude-sh'));
   const prefix = `clinvk-bench-${randomBytes(5).toString('hex')}`;
+  // a cluster keeps sessions, jobs and usage in PostgreSQL
+  const schema = prefix.replace(/-/g, '_');
+  const pg = { postgres_url: PG_URL, postgres_schema: schema };
   const server = (extra) => ({
     backends: { claude: { command: lite, env: { FAKE_CLI_STATE_DIR: state } } },
     server: {
@@ -128,7 +142,7 @@ async function main() {
   const local = await startServerProcess(scratch, server({}), { exposeGc: false, name: 'local' });
   const clustered = await startServerProcess(
     scratch,
-    server({ cluster: { enabled: true, redis_url: REDIS_URL, key_prefix: prefix } }),
+    server({ cluster: { enabled: true, redis_url: REDIS_URL, key_prefix: prefix, ...pg } }),
     { exposeGc: false, name: 'cluster' },
   );
   const prompt = JSON.stringify({ backend: 'claude', prompt: 'hi', ephemeral: true });
@@ -187,7 +201,7 @@ async function main() {
             log_level: 'warn',
           },
           session: { retention_days: 0 },
-          cluster: { enabled: true, redis_url: REDIS_URL, key_prefix: prefix2 },
+          cluster: { enabled: true, redis_url: REDIS_URL, key_prefix: prefix2, ...pg },
         },
         { exposeGc: false, name },
       ),
@@ -216,6 +230,7 @@ async function main() {
   for (const n of nodes) await n.stop();
   await dropPrefix(prefix);
   await dropPrefix(prefix2);
+  await dropSchema(schema);
 }
 
 runMain(main, 15 * 60_000);

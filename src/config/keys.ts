@@ -253,7 +253,8 @@ export const CONFIG_KEYS = Type.Object(
     session: section('Conversation sessions.', {
       store: oneOf(STORE_KINDS, {
         default: 'file',
-        description: 'Session store: file ($CLINVK_HOME/sessions/) or postgres (cluster.postgres_url).',
+        description:
+          'Session store: file ($CLINVK_HOME/sessions/) or postgres (cluster.postgres_url); postgres when cluster.enabled, where file is refused.',
       }),
       retention_days: int({
         default: 30,
@@ -299,7 +300,8 @@ export const CONFIG_KEYS = Type.Object(
     usage: section('Usage accounting: one record per finished execution, per-key daily quotas.', {
       store: oneOf(STORE_KINDS, {
         default: 'file',
-        description: 'UsageStore implementation: file ($CLINVK_HOME/usage/) or postgres (cluster.postgres_url).',
+        description:
+          'UsageStore implementation: file ($CLINVK_HOME/usage/) or postgres (cluster.postgres_url); postgres when cluster.enabled, where file is refused.',
       }),
       retention_days: int({
         default: 90,
@@ -310,7 +312,8 @@ export const CONFIG_KEYS = Type.Object(
     jobs: section('Jobs: runs detached from any connection (POST /api/v1/jobs).', {
       store: oneOf(STORE_KINDS, {
         default: 'file',
-        description: 'Job store: file ($CLINVK_HOME/jobs/) or postgres (cluster.postgres_url).',
+        description:
+          'Job store: file ($CLINVK_HOME/jobs/) or postgres (cluster.postgres_url); postgres when cluster.enabled, where file is refused.',
       }),
       max_queued: int({ default: 1000, minimum: 0, description: 'Jobs waiting to start; beyond that 429 queue_full.' }),
       max_running: Type.Optional(
@@ -338,7 +341,7 @@ export const CONFIG_KEYS = Type.Object(
           default: false,
           [X_ENV]: 'CLINVK_CLUSTER',
           description:
-            'Share execution limits, rate-limit buckets and per-key counters with other nodes (needs redis_url).',
+            'Share execution limits, rate-limit buckets and per-key counters with other nodes (needs redis_url) and keep sessions, jobs and usage in PostgreSQL (needs postgres_url; the stores default to postgres).',
         }),
         redis_url: Type.Optional(
           str({

@@ -270,20 +270,38 @@ export function loadConfig(input: LoadConfigInput): LoadConfigResult {
   if (config.cluster.enabled && !config.cluster.redis_url) {
     problems.push('config error: cluster.enabled: cluster mode needs cluster.redis_url (or CLINVK_REDIS_URL)');
   }
-  for (const [section, store] of [
-    ['session', config.session.store],
-    ['jobs', config.jobs.store],
-    ['usage', config.usage.store],
-  ] as const) {
-    if (store === 'postgres' && config.cluster.postgres_url === undefined) {
+  storeChoices(config, doc, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return { config: deepFreeze(config), warnings };
+}
+
+const STORE_SECTIONS = ['session', 'jobs', 'usage'] as const;
+
+/**
+ * The session, job and usage stores. A cluster keeps them in PostgreSQL, which every node reaches:
+ * there they default to `postgres`, and `file` (each node its own records) is refused. Without a
+ * cluster they default to `file`. Every `postgres` store needs the database's URL.
+ */
+function storeChoices(config: Config, doc: Doc, problems: string[]): void {
+  const explicit = (section: string): boolean => isMapping(doc[section]) && doc[section].store !== undefined;
+  const { enabled, postgres_url: url } = config.cluster;
+  if (enabled && url === undefined) {
+    problems.push('config error: cluster.enabled: cluster mode needs cluster.postgres_url (or CLINVK_POSTGRES_URL)');
+  }
+  for (const section of STORE_SECTIONS) {
+    const chosen = config[section];
+    if (enabled && !explicit(section)) chosen.store = 'postgres';
+    if (enabled && chosen.store === 'file') {
+      problems.push(
+        `config error: ${section}.store: a cluster keeps its records in PostgreSQL: file is not allowed with cluster.enabled (use postgres or leave it unset)`,
+      );
+    } else if (!enabled && chosen.store === 'postgres' && url === undefined) {
       problems.push(
         `config error: ${section}.store: postgres needs cluster.postgres_url (or CLINVK_POSTGRES_URL) to be set`,
       );
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-
-  return { config: deepFreeze(config), warnings };
 }
 
 /**

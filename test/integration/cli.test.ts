@@ -57,6 +57,27 @@ describe('clinvk command', () => {
     expect(p.status).toBe(2);
   });
 
+  test('cluster mode: a file store or no PostgreSQL URL → exit 2 with the reason, nothing listens', () => {
+    const cluster = { ...childEnv(), CLINVK_CLUSTER: 'true', CLINVK_REDIS_URL: 'redis://127.0.0.1:6379' };
+    const file = path.join(env.root, 'cluster-file-store.yaml');
+    fs.writeFileSync(file, 'jobs:\n  store: file\n');
+    const r = spawnSync(process.execPath, [BIN, 'serve', '--config', file, '--port', '0'], {
+      env: { ...cluster, CLINVK_POSTGRES_URL: 'postgres://postgres@127.0.0.1:5432/test' },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      'config error: jobs.store: a cluster keeps its records in PostgreSQL: file is not allowed with cluster.enabled (use postgres or leave it unset)\n',
+    );
+    const noUrl = spawnSync(process.execPath, [BIN, 'serve', '--port', '0'], { env: cluster, encoding: 'utf8' });
+    expect(noUrl.status).toBe(2);
+    expect(noUrl.stdout).toBe('');
+    expect(noUrl.stderr).toBe(
+      'config error: cluster.enabled: cluster mode needs cluster.postgres_url (or CLINVK_POSTGRES_URL)\n',
+    );
+  });
+
   test('serve: banner after bind, working endpoints, graceful exit 0 on SIGTERM', async () => {
     const file = path.join(env.root, 'config.yaml');
     const child = spawn(process.execPath, [BIN, 'serve', '--config', file, '--port', '0', '--log-level', 'error'], {

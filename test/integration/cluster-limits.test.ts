@@ -7,11 +7,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { expectMatchesSpec } from '../helpers/contract';
+import { SchemaPool, TEST_POSTGRES_URL } from '../helpers/postgres';
 import { freePort, requireBuild, serveProcess, type ServerProcess } from '../helpers/serve-process';
 import { KEY_A, KEY_ADMIN, KEY_B, as, teamKeys } from '../helpers/keys';
 import { makeTestEnv, waitFor, type FakeLogEntry, type TestEnv } from '../helpers/server';
 
 const REDIS_URL = process.env.CLINVK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+// a cluster keeps its records in PostgreSQL: each cluster of this file gets a fresh schema
+const schemas = new SchemaPool();
+afterAll(() => schemas.dropAll());
 
 interface Reply {
   status: number;
@@ -59,7 +63,10 @@ interface Cluster {
   stop(): Promise<void>;
 }
 
-/** `count` nodes sharing one fresh key prefix; each has its own home (as separate machines would). */
+/**
+ * `count` nodes sharing one fresh key prefix and one fresh PostgreSQL schema; each has its own home
+ * (as separate machines would).
+ */
 async function startCluster(
   count: number,
   server: Record<string, unknown>,
@@ -68,8 +75,13 @@ async function startCluster(
   more: Record<string, unknown> = {},
 ): Promise<Cluster> {
   const prefix = `clinvk-test-${randomBytes(6).toString('hex')}`;
+  const postgres = { postgres_url: TEST_POSTGRES_URL, postgres_schema: schemas.schema() };
   const envs = Array.from({ length: count }, () =>
-    makeTestEnv({ server, cluster: { enabled: true, redis_url: redisUrl, key_prefix: prefix, ...cluster }, ...more }),
+    makeTestEnv({
+      server,
+      cluster: { enabled: true, redis_url: redisUrl, key_prefix: prefix, ...postgres, ...cluster },
+      ...more,
+    }),
   );
   const nodes = await Promise.all(envs.map((e) => serveProcess(e)));
   return {

@@ -572,6 +572,49 @@ describe('validation errors name the key (§8.4)', () => {
     expect(load().config.server.cors_allow_credentials).toBe(true);
   });
 
+  describe('stores in cluster mode', () => {
+    const cluster = { CLINVK_CLUSTER: 'true', CLINVK_REDIS_URL: 'redis://127.0.0.1:6379' };
+    const pg = { ...cluster, CLINVK_POSTGRES_URL: 'postgres://db/clinvk' };
+
+    test('the stores default to postgres with cluster.enabled, to file without', () => {
+      const stores = (env: NodeJS.ProcessEnv) => {
+        const { config } = load({ env });
+        return [config.session.store, config.jobs.store, config.usage.store];
+      };
+      expect(stores(pg)).toEqual(['postgres', 'postgres', 'postgres']);
+      expect(stores({})).toEqual(['file', 'file', 'file']);
+      expect(stores({ CLINVK_POSTGRES_URL: 'postgres://db/clinvk' })).toEqual(['file', 'file', 'file']);
+      writeConfig('session:\n  store: postgres\nusage:\n  store: postgres\n');
+      expect(stores(pg)).toEqual(['postgres', 'postgres', 'postgres']);
+    });
+
+    test('an explicit file store with cluster.enabled is an error, one line per store', () => {
+      writeConfig('session:\n  store: file\nusage:\n  store: file\n');
+      expect(problemsOf({ env: pg })).toEqual([
+        'config error: session.store: a cluster keeps its records in PostgreSQL: file is not allowed with cluster.enabled (use postgres or leave it unset)',
+        'config error: usage.store: a cluster keeps its records in PostgreSQL: file is not allowed with cluster.enabled (use postgres or leave it unset)',
+      ]);
+    });
+
+    test('cluster.enabled without cluster.postgres_url is one error', () => {
+      expect(problemsOf({ env: cluster })).toEqual([
+        'config error: cluster.enabled: cluster mode needs cluster.postgres_url (or CLINVK_POSTGRES_URL)',
+      ]);
+      writeConfig('cluster:\n  enabled: true\n');
+      expect(problemsOf({})).toEqual([
+        'config error: cluster.enabled: cluster mode needs cluster.redis_url (or CLINVK_REDIS_URL)',
+        'config error: cluster.enabled: cluster mode needs cluster.postgres_url (or CLINVK_POSTGRES_URL)',
+      ]);
+    });
+
+    test('a postgres store without a cluster still needs the URL', () => {
+      writeConfig('jobs:\n  store: postgres\n');
+      expect(problemsOf({})).toEqual([
+        'config error: jobs.store: postgres needs cluster.postgres_url (or CLINVK_POSTGRES_URL) to be set',
+      ]);
+    });
+  });
+
   test('ConfigError carries the problems and a message', () => {
     writeConfig('server:\n  rate_limit_rps: -1\n');
     expect(() => load()).toThrow('config error: server.rate_limit_rps: must be >= 0 (got -1)');
