@@ -10,6 +10,7 @@ import type { ProcessRunner } from './backends/runner-types';
 import type { Config } from './config/types';
 import { AggregateService } from './execution/aggregate';
 import { Executor } from './execution/executor';
+import { LocalLauncher } from './execution/launcher';
 import { ExecutionLimiter } from './execution/limiter';
 import { Planner } from './execution/plan';
 import { PromptService } from './execution/prompt-service';
@@ -149,7 +150,8 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
       .rebuildCounters()
       .catch((err: Error) => logger.warn('cluster: rebuilding key counters failed', { error: err.message })),
   );
-  const executor = new Executor(config, availability, runner, limiter, logger, metrics, { workdirs, agent }, usage);
+  const local = new LocalLauncher(config, availability, runner, { workdirs, agent });
+  const executor = new Executor(config, availability, local, limiter, logger, metrics, usage);
   const prompt = new PromptService(config, planner, executor, store, logger, metrics);
   const aggregates = new AggregateService(config, planner, executor, logger);
   const jobStore =

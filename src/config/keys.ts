@@ -374,7 +374,7 @@ export const CONFIG_KEYS = Type.Object(
             [X_MESSAGE]: 'must be 1-64 letters, digits, dots, dashes or underscores',
             [X_ENV]: 'CLINVK_NODE_ID',
             description:
-              "Stable name of this node (default: the host name). A session continues on the worker that ran it, found by this name: keep it across restarts.",
+              'Stable name of this node (default: the host name). A session continues on the worker that ran it, found by this name: keep it across restarts.',
           }),
         ),
         worker_slots: int({

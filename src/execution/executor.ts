@@ -3,17 +3,15 @@
  * Shared by every kind of execution (prompt, stream, aggregates, compat APIs).
  */
 import { type ExecutionObserver, NO_OBSERVER } from '../observability/execution-observer';
-import type { BackendAvailability } from '../backends/availability';
-import type { ProcessRunner, RunHandle, RunOutcome } from '../backends/runner-types';
+import type { BackendStatus } from '../backends/availability';
+import type { RunHandle, RunOutcome } from '../backends/runner-types';
 import type { BackendName, ProcessExit, StreamParser, TokenUsage, UnifiedEvent } from '../backends/types';
 import type { Config } from '../config/types';
 import { ApiError } from '../errors';
 import type { Logger } from '../observability/logger';
 import { isValidBackendSessionId } from '../backends/session-id';
-import type { AgentIdentity } from '../security/agent-user';
-import { childEnv } from '../security/child-env';
 import { shortenMiddle } from '../security/text';
-import type { WorkdirPolicy } from '../security/workdir';
+import type { LaunchedRun, LaunchSpec, RunLauncher } from './launcher';
 import type { ExecutionLimiter, Slot } from './limiter';
 import type { RunPlan } from './plan';
 import { RUN_LABEL, STATUS_CODE } from './results';
@@ -25,6 +23,8 @@ import { usageRecord, type UsageFacts } from './usage-record';
 export const KILL_TIMEOUT = 'timeout';
 export const KILL_SHUTDOWN = 'shutdown';
 export const CANCEL_DISCONNECT = 'canceled: client disconnected';
+/** Kill reason of a run whose worker node stopped reporting (cluster mode). */
+export const WORKER_LOST = 'worker lost';
 /**
  * Bytes of a failed CLI's error text (usually its stderr) an answer may carry; the whole stderr
  * tail goes to the debug log (see docs/security.md).
@@ -44,6 +44,14 @@ export interface RunReport {
   /** Usage as the CLI reported it (cumulative for codex resumed threads). */
   usage?: TokenUsage;
   backendSessionId?: string;
+  /** Cluster mode: the worker node that ran it. */
+  node?: string;
+}
+
+/** What the executor needs to know of backends (this machine's executables, or the cluster's workers). */
+export interface BackendSource {
+  check(name: BackendName): Promise<BackendStatus>;
+  invalidate(name: BackendName): void;
 }
 
 export interface RunHooks {
@@ -59,25 +67,14 @@ export interface RunHooks {
   usageFacts?(report: RunReport): UsageFacts;
 }
 
-/** Security collaborators of the executor (all optional: embedded uses and tests may omit them). */
-export interface ExecutorSecurity {
-  /** Re-validates the working directory right before every spawn. */
-  workdirs?: WorkdirPolicy;
-  /** The user CLIs run as (`server.agent_user` while clinvk runs as root). */
-  agent?: AgentIdentity;
-  /** The environment the child allow-list draws from (default: process.env). */
-  serverEnv?: NodeJS.ProcessEnv;
-}
-
 export class Executor {
   constructor(
     private readonly config: Config,
-    private readonly availability: BackendAvailability,
-    private readonly runner: ProcessRunner,
+    private readonly availability: BackendSource,
+    private readonly launcher: RunLauncher,
     private readonly limiter: ExecutionLimiter,
     private readonly logger: Logger,
     private readonly observer: ExecutionObserver = NO_OBSERVER,
-    private readonly security: ExecutorSecurity = {},
     private readonly usage?: UsageService,
   ) {}
 
@@ -90,11 +87,6 @@ export class Executor {
    */
   async keyRoom(ctx: ExecContext): Promise<number> {
     return this.usage ? this.usage.limits.room(this.usage.keyRef(ctx.principal, ctx.meta?.key)) : Infinity;
-  }
-
-  /** The environment of a child of `backend` (allow-list, configured values, agent identity). */
-  envFor(backend: BackendName, traceparent: string): NodeJS.ProcessEnv {
-    return this.childEnv(backend, traceparent);
   }
 
   /** Resolved executable of an enabled, available backend, else 503 `backend_unavailable`. */
@@ -174,7 +166,7 @@ export class Executor {
    */
   async run(plan: RunPlan, command: string, slot: Slot, ctx: ExecContext, hooks: RunHooks = {}): Promise<RunReport> {
     let parser: StreamParser | undefined;
-    let handle: RunHandle;
+    let handle: LaunchedRun;
     // bytes of the streamed assistant text (a usage estimate when the CLI reports none)
     let outputBytes = 0;
     const userOnEvent = hooks.onEvent;
@@ -185,10 +177,25 @@ export class Executor {
         userOnEvent?.(ev);
       },
     };
+    const s = this.config.server;
+    const spec: LaunchSpec = {
+      backend: plan.backend,
+      command,
+      args: plan.args,
+      cwd: plan.cwd,
+      traceparent: ctx.traceparent,
+      workdirPrefixes: ctx.principal?.workdirPrefixes,
+      deadline: ctx.deadline,
+      killGraceMs: s.kill_grace_secs * 1000,
+      mode: plan.mode === 'stream' ? 'lines' : 'collect',
+      maxOutputBytes: s.max_output_bytes,
+      maxLineBytes: s.max_output_line_bytes,
+      node: plan.node,
+      backpressure: plan.mode === 'stream' && ctx.lane !== 'job',
+      signal: ctx.signal,
+    };
     try {
-      // The slot is granted: the directory must still be the one validated (a directory replaced
-      // by a symlink while the request waited is refused), and the CLI runs in that real path.
-      await this.security.workdirs?.recheck(plan.cwd, ctx.principal?.workdirPrefixes);
+      await this.launcher.precheck(spec);
     } catch (err) {
       slot.release();
       await hooks.spawnFailed?.();
@@ -197,29 +204,16 @@ export class Executor {
     try {
       await hooks.beforeSpawn?.();
       if (plan.mode === 'stream') parser = plan.adapter.createStreamParser();
-      const s = this.config.server;
-      handle = await this.runner.start({
-        command,
-        args: plan.args,
-        cwd: plan.cwd,
-        env: this.childEnv(plan.backend, ctx.traceparent),
-        ...this.identity(),
-        killGraceMs: s.kill_grace_secs * 1000,
-        mode: plan.mode === 'stream' ? 'lines' : 'collect',
-        maxOutputBytes: s.max_output_bytes,
-        maxLineBytes: s.max_output_line_bytes,
-        onLine: parser ? (line) => this.feed(parser!, line, countingHooks) : undefined,
+      const p = parser;
+      handle = await this.launcher.launch({
+        ...spec,
+        onLine: p ? (line) => this.feed(p, line, countingHooks) : undefined,
       });
     } catch (err) {
       slot.release();
-      if (err instanceof ApiError) throw err;
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'EACCES') this.availability.invalidate(plan.backend);
       await hooks.spawnFailed?.();
-      throw new ApiError(
-        'backend_unavailable',
-        `backend "${plan.backend}" could not be started: ${(err as Error).message}`,
-      );
+      if (err instanceof ApiError) throw err;
+      throw new ApiError('internal_error', `run could not be started: ${(err as Error).message}`);
     }
     const started = Date.now();
     const startedAt = this.usage ? this.usage.clock() : started;
@@ -235,13 +229,14 @@ export class Executor {
       slot.release();
     }
     const report = this.report(plan, outcome, parser, Date.now() - started, ctx);
+    if (handle.node !== undefined) report.node = handle.node;
     this.observer.runFinished(plan.backend, RUN_LABEL[report.status], report.durationMs, report.usage);
     if (this.usage) {
       this.usage.record(usageRecord(plan, report, ctx, startedAt, hooks.usageFacts?.(report), outputBytes));
     }
     if (plan.ephemeral && report.backendSessionId && plan.adapter.cleanupArgsAfterEphemeral) {
       // gemini has no "don't persist" option: delete its session afterwards (no slot, not awaited).
-      void this.cleanup(command, plan.adapter.cleanupArgsAfterEphemeral(report.backendSessionId), plan.cwd, ctx);
+      void this.cleanup(spec, plan.adapter.cleanupArgsAfterEphemeral(report.backendSessionId), handle.node);
     }
     this.logRun(plan, report, ctx);
     return report;
@@ -271,20 +266,22 @@ export class Executor {
     else this.logger.warn('run failed', failure);
   }
 
-  /** Best-effort follow-up process without a slot (gemini ephemeral session clean-up). */
-  async cleanup(command: string, args: string[], cwd: string, ctx: ExecContext): Promise<void> {
+  /** Best-effort follow-up process without a slot (gemini ephemeral session clean-up), where the run ran. */
+  private async cleanup(run: LaunchSpec, args: string[], node: string | undefined): Promise<void> {
     try {
-      await this.security.workdirs?.recheck(cwd);
-      const handle = await this.runner.start({
-        command,
+      const spec: LaunchSpec = {
+        ...run,
         args,
-        cwd,
-        env: this.childEnv('gemini', ctx.traceparent),
-        ...this.identity(),
-        killGraceMs: this.config.server.kill_grace_secs * 1000,
+        node,
         mode: 'collect',
         maxOutputBytes: 1 << 20,
-      });
+        deadline: Date.now() + 30_000,
+        onLine: undefined,
+        backpressure: false,
+        signal: undefined,
+      };
+      await this.launcher.precheck(spec);
+      const handle = await this.launcher.launch(spec);
       const timer = setTimeout(() => handle.kill('cleanup timeout'), 30_000);
       timer.unref();
       const out = await handle.done;
@@ -348,6 +345,7 @@ export class Executor {
       return killed('timeout', `timed out after ${ctx.timeoutSecs ?? s.request_timeout_secs} s`);
     }
     if (out.killReason === KILL_SHUTDOWN) return killed('shutdown', 'server shutting down');
+    if (out.killReason === WORKER_LOST) return killed('unavailable', WORKER_LOST);
     if (out.killReason !== undefined && out.killReason.startsWith('canceled'))
       return killed('canceled', out.killReason);
     if ((out as { lineCallbackError?: unknown }).lineCallbackError !== undefined) {
@@ -371,26 +369,6 @@ export class Executor {
       });
     }
     return { ...base, status: 'error', exitCode: exitCodeOf(out.exit), error: shortened };
-  }
-
-  /** An allow-list, not the server's environment (see docs/security.md, "Child environment"). */
-  private childEnv(backend: BackendName, traceparent: string): NodeJS.ProcessEnv {
-    const b = this.config.backends[backend];
-    const agent = this.security.agent;
-    return childEnv({
-      backend,
-      serverEnv: this.security.serverEnv ?? process.env,
-      values: b.env,
-      passthrough: b.env_passthrough ?? [],
-      identity: agent ? { HOME: agent.home, USER: agent.name, LOGNAME: agent.name } : undefined,
-      overrides: { TRACEPARENT: traceparent },
-    });
-  }
-
-  /** uid/gid/groups of the agent user (when clinvk runs as root and `server.agent_user` is set). */
-  private identity(): { uid?: number; gid?: number; groups?: number[] } {
-    const agent = this.security.agent;
-    return agent ? { uid: agent.uid, gid: agent.gid, groups: agent.groups } : {};
   }
 }
 

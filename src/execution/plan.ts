@@ -49,6 +49,8 @@ export interface RunPlan {
   ephemeral: boolean;
   dryRun: boolean;
   mode: RunMode;
+  /** Cluster mode: the worker holding the continued session's CLI state (its turns run there). */
+  node?: string;
 }
 
 /** Session facts a continued turn contributes to the plan. */
@@ -56,6 +58,8 @@ export interface SessionContext {
   workingDir: string;
   model?: string;
   backendSessionId?: string;
+  /** Cluster mode: the worker that ran the session's turns. */
+  node?: string;
 }
 
 export class Planner {
@@ -190,6 +194,7 @@ export class Planner {
       ephemeral: build.ephemeral,
       dryRun: opts.dry_run === true || cfg.unified_flags.dry_run,
       mode,
+      ...(session?.node !== undefined ? { node: session.node } : {}),
     };
   }
 

@@ -182,6 +182,7 @@ export class PromptService {
         workingDir: cwd,
         model: session.model,
         backendSessionId: session.backend_session_id,
+        node: session.node,
       };
       const plan = this.planner.plan(opts, cwd, mode, sctx);
       if (plan.dryRun || !claim) return { opts, plan, turn, command: await this.executor.command(opts.backend) };
@@ -308,6 +309,7 @@ export class PromptService {
           usage,
           backend_cumulative_usage: cumulative,
           model: plan.requestedModel,
+          node: report.node,
         },
         this.config.session.store_token_usage,
       );

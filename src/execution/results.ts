@@ -17,6 +17,7 @@ export const STATUS_CODE: Record<Exclude<RunStatus, 'success'>, SchemaItemErrorC
   output_too_large: 'output_too_large',
   line_too_long: 'backend_failed',
   internal: 'internal_error',
+  unavailable: 'backend_unavailable',
 };
 
 export function resultOf(
@@ -65,6 +66,7 @@ export const RUN_LABEL: Record<RunStatus, RunLabel> = {
   output_too_large: 'error',
   line_too_long: 'error',
   internal: 'error',
+  unavailable: 'error',
   timeout: 'timeout',
   canceled: 'canceled',
   shutdown: 'canceled',

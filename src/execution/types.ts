@@ -48,7 +48,16 @@ export interface ExecContext {
 
 /** How a run ended, from clinvk's point of view. */
 export type RunStatus =
-  'success' | 'error' | 'timeout' | 'canceled' | 'shutdown' | 'output_too_large' | 'line_too_long' | 'internal';
+  | 'success'
+  | 'error'
+  | 'timeout'
+  | 'canceled'
+  | 'shutdown'
+  | 'output_too_large'
+  | 'line_too_long'
+  | 'internal'
+  /** Cluster mode: the worker running it was lost (never run again). */
+  | 'unavailable';
 
 /**
  * Native stream event with its envelope: the contract's NativeStreamEvent envelope fields, with the

@@ -19,6 +19,7 @@ const STATUS: Record<RunStatus, UsageStatus> = {
   output_too_large: 'failed',
   line_too_long: 'failed',
   internal: 'failed',
+  unavailable: 'failed',
   timeout: 'timeout',
   canceled: 'canceled',
   shutdown: 'canceled',

@@ -118,4 +118,5 @@ export function completeRecord(rec: SessionRecord, outcome: TurnOutcome, storeTo
     rec.error_message = outcome.error_message ?? 'turn failed';
   }
   if (outcome.model !== undefined) rec.model = outcome.model;
+  if (outcome.node !== undefined) rec.node = outcome.node;
 }

@@ -41,6 +41,11 @@ export interface SessionRecord {
   owner?: string;
   /** Set while `status` is `active`: the process that claimed the running turn. */
   claimed_by?: ClaimHolder;
+  /**
+   * Cluster mode: the worker node whose CLI state holds this conversation (continuations run
+   * there). Internal, never shown in the API.
+   */
+  node?: string;
 }
 
 export interface NewSession {
@@ -92,6 +97,8 @@ export interface TurnOutcome {
   backend_cumulative_usage?: TokenUsage;
   /** This turn's model (as requested, before alias resolution); undefined → unchanged. */
   model?: string;
+  /** Cluster mode: the worker that ran the turn (kept as the session's `node`); undefined → unchanged. */
+  node?: string;
 }
 
 export interface StoreHealth {

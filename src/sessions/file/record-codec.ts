@@ -30,9 +30,11 @@ const RECORD_KEYS = [
   'backend_cumulative_usage',
   'owner',
   'claimed_by',
+  'node',
 ] as const;
 const KNOWN_KEYS: ReadonlySet<string> = new Set<string>(RECORD_KEYS);
 const OPTIONAL_STRINGS = [
+  'node',
   'backend_session_id',
   'model',
   'initial_prompt',

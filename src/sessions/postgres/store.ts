@@ -75,6 +75,7 @@ const DATA_KEYS = [
   'error_message',
   'metadata',
   'backend_cumulative_usage',
+  'node',
 ] as const;
 const COLUMN_KEYS: ReadonlySet<string> = new Set([
   'id',
@@ -111,7 +112,7 @@ function toRecord(row: Row): SessionRecord {
   put('turn_count', d.turn_count ?? 0);
   put('token_usage', d.token_usage ?? { input_tokens: 0, output_tokens: 0 });
   put('tags', d.tags ?? []);
-  for (const k of ['title', 'parent_id', 'error_message', 'metadata', 'backend_cumulative_usage'] as const)
+  for (const k of ['title', 'parent_id', 'error_message', 'metadata', 'backend_cumulative_usage', 'node'] as const)
     put(k, d[k]);
   const holder = parseProcessIdentity(row.claimed_by);
   if (holder) rec.claimed_by = holder;
