@@ -60,10 +60,19 @@ export async function createSessionStore(
 /** The API's SessionInfo, as generated from the contract. */
 export type SessionInfo = SchemaSessionInfo;
 
+/** Normalised timestamps already computed (a list page repeats the same records). */
+const TIMESTAMPS = new Map<string, string>();
+const TIMESTAMP_MEMO_SIZE = 8192;
+
 /** RFC 3339 UTC with milliseconds (legacy records may hold other offsets or nanoseconds). */
 function timestamp(v: string): string {
+  let out = TIMESTAMPS.get(v);
+  if (out !== undefined) return out;
   const t = Date.parse(v);
-  return Number.isFinite(t) ? new Date(t).toISOString() : v;
+  out = Number.isFinite(t) ? new Date(t).toISOString() : v;
+  if (TIMESTAMPS.size >= TIMESTAMP_MEMO_SIZE) TIMESTAMPS.clear();
+  TIMESTAMPS.set(v, out);
+  return out;
 }
 
 function usage(u: TokenUsage): TokenUsage {

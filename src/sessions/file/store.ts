@@ -46,6 +46,7 @@ import { StoreLock } from './lock';
 import { Readiness } from './readiness';
 import { silentLogger, type FileSessionStoreOptions, type StoreLogger } from './options';
 import { isSessionId } from './record-codec';
+import { RecordCache } from './record-cache';
 import { readRecordFile, recordPath } from './record-file';
 import type { SortedIndex } from './sorted-index';
 
@@ -53,6 +54,8 @@ const LOCK_FILE = 'store.lock';
 const TMP_MAX_AGE_MS = 60 * 60 * 1000;
 /** Sessions deleted per lock hold by retention. */
 const PURGE_BATCH = 200;
+/** Records kept by the list cache (a few pages of the largest size). */
+const RECORD_CACHE_SIZE = 2000;
 
 export class FileSessionStore implements SessionStore {
   readonly dir: string;
@@ -64,6 +67,8 @@ export class FileSessionStore implements SessionStore {
   private readonly lock: StoreLock;
   private readonly index: JournalIndex;
   private readonly commits: GroupCommitter;
+  /** Records read by `list`, reused while their index entry and the directory are unchanged. */
+  private readonly records: RecordCache;
   /** Ids already reported unreadable (each is logged once). */
   private readonly warned = new Set<string>();
 
@@ -93,6 +98,7 @@ export class FileSessionStore implements SessionStore {
       compactMinLines: Math.max(1, opts.compactMinLines ?? 5000),
       onUnreadable: (id, reason) => this.warnUnreadable(id, reason),
     });
+    this.records = new RecordCache(this.dir, RECORD_CACHE_SIZE);
     this.commits = new GroupCommitter({
       dir: this.dir,
       journal: this.index,
@@ -151,7 +157,13 @@ export class FileSessionStore implements SessionStore {
         const { page, total } = this.sessions().page(filter);
         const sessions: SessionRecord[] = [];
         const stale: string[] = [];
-        for (const e of page) {
+        const cached = this.records.lookup(page);
+        for (const [i, e] of page.entries()) {
+          const hit = cached[i];
+          if (hit) {
+            sessions.push(hit);
+            continue;
+          }
           const r = readRecordFile(this.dir, e.id);
           const rec = r.kind === 'ok' ? r.record : undefined;
           if (
@@ -162,6 +174,7 @@ export class FileSessionStore implements SessionStore {
             rec.owner === e.owner
           ) {
             sessions.push(rec);
+            if (r.kind === 'ok') this.records.set(e, rec, r.mtimeMs, r.size);
           } else {
             if (r.kind === 'unreadable') this.warnUnreadable(e.id, r.reason);
             stale.push(e.id);
@@ -293,6 +306,7 @@ export class FileSessionStore implements SessionStore {
     await this.idle();
     await this.lock.drain();
     this.index.close();
+    this.records.clear();
     this.state.ready = false;
   }
 
