@@ -9,9 +9,14 @@
 //      counters; after a graceful shutdown the daily rollups are read, after a crash the records
 //      since the last rollup write are parsed again — both shown; plus the server process's
 //      time to ready with and without the records)
+// Then the PostgreSQL usage store (lib/usage-postgres.mjs): target 2 on the same number of records
+// (store query and GET /api/v1/usage, p50/p99 over --pg-queries runs) and the cost of an append.
 //
 // Usage:  node scripts/bench/usage.mjs [--records=1000000] [--days=30] [--keys=20] [--requests=100000] [--queries=7]
-//         (builds dist/ when it is older than src/; CLINVK_BENCH_DIR=<dir> for the scratch directory)
+//                                      [--pg-queries=20] [--stores=file,postgres]
+//         (builds dist/ when it is older than src/; CLINVK_BENCH_DIR=<dir> for the scratch directory;
+//          CLINVK_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test, for the
+//          PostgreSQL rows, in a schema of their own that is dropped at the end)
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
@@ -29,6 +34,7 @@ import {
   summarize,
   table,
 } from './lib/common.mjs';
+import { benchPostgresUsage } from './lib/usage-postgres.mjs';
 
 const require = createRequire(import.meta.url);
 const opts = parseArgs(process.argv.slice(2), {
@@ -37,7 +43,10 @@ const opts = parseArgs(process.argv.slice(2), {
   keys: 20,
   requests: 100_000,
   queries: 7,
+  pgQueries: 20,
+  stores: 'file,postgres',
 });
+const STORES = String(opts.stores).split(',');
 const DAY_MS = 86_400_000;
 const BACKENDS = ['claude', 'codex', 'gemini'];
 const MODELS = { claude: ['sonnet', 'opus'], codex: ['gpt-5.5', undefined], gemini: ['gemini-2.5-pro', undefined] };
@@ -114,6 +123,14 @@ async function main() {
   const rows = [];
   const now = Date.now();
 
+  if (STORES.includes('file')) await benchFile(rows, now, scratch, { FileUsageStore, UsageService, usageRecord });
+  if (STORES.includes('postgres')) await benchPostgresUsage({ opts, now, scratch, record, rows });
+
+  console.log(table(['measure', 'result', 'target', ''], rows));
+}
+
+/** The file store's rows: targets 1-3 (the original benchmark). */
+async function benchFile(rows, now, scratch, { FileUsageStore, UsageService, usageRecord }) {
   // 1. admission check + record, in-process (a key with all three limits, never reached)
   {
     const dir = path.join(scratch, 'hot', 'usage');
@@ -314,8 +331,6 @@ async function main() {
     }
     await srv.stop();
   }
-
-  console.log(table(['measure', 'result', 'target', ''], rows));
 }
 
 runMain(main, 30 * 60_000);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load';
+import { MIGRATIONS } from '../../src/db/postgres/migrations';
 import { createServerApp } from '../../src/http/server';
 import { createSilentLogger } from '../../src/observability/logger';
 import { expectMatchesSpec } from '../helpers/contract';
@@ -199,13 +200,20 @@ describe('migrations', () => {
     const applied = await sql<{ version: number; name: string }>(
       `SELECT version, name FROM "${schema}".schema_migrations ORDER BY version`,
     );
-    expect(applied.map((r) => r.version)).toEqual([1, 2, 3, 4]);
-    expect(applied.map((r) => r.name)).toEqual(['sessions', 'jobs', 'sessions list by backend and status', 'usage']);
+    // every migration once, numbered 1, 2, 3, … in order
+    expect(applied).toEqual(MIGRATIONS.map((m, i) => ({ version: i + 1, name: m.name })));
+    expect(applied.slice(0, 5).map((r) => r.name)).toEqual([
+      'sessions',
+      'jobs',
+      'sessions list by backend and status',
+      'usage',
+      'usage daily rollup',
+    ]);
     await Promise.all(dbs.map((db) => db.end()));
     const again = schemas.database(schema);
     await again.ready();
     await again.end();
-    expect(await sql(`SELECT version FROM "${schema}".schema_migrations`)).toHaveLength(4);
+    expect(await sql(`SELECT version FROM "${schema}".schema_migrations`)).toHaveLength(MIGRATIONS.length);
     const tables = await sql<{ table_name: string }>(
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
       [schema],
@@ -215,6 +223,7 @@ describe('migrations', () => {
       'jobs',
       'schema_migrations',
       'sessions',
+      'usage_daily',
       'usage_records',
     ]);
   });

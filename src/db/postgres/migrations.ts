@@ -101,4 +101,51 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX usage_records_day ON usage_records (day);
     `,
   },
+  {
+    version: 5,
+    name: 'usage daily rollup',
+    // Per UTC day, the sums of the records of each combination of the group fields of
+    // GET /api/v1/usage. A statement-level trigger adds every inserted batch in the same transaction
+    // (upserts in group order, so concurrent writers lock rows in one order); queries read whole
+    // days here and only the cut days at the ends of a range from usage_records. `failed` is not
+    // stored: status is one of the group fields. Existing records are summed in once here.
+    sql: `
+      CREATE TABLE usage_daily (
+        day            text COLLATE "C" NOT NULL,
+        key            text COLLATE "C" NOT NULL,
+        backend        text COLLATE "C" NOT NULL,
+        model          text COLLATE "C",
+        api_style      text COLLATE "C" NOT NULL,
+        status         text COLLATE "C" NOT NULL,
+        requests       bigint NOT NULL,
+        input_tokens   bigint NOT NULL,
+        output_tokens  bigint NOT NULL,
+        cached_tokens  bigint NOT NULL,
+        duration_ms    bigint NOT NULL,
+        CONSTRAINT usage_daily_group UNIQUE NULLS NOT DISTINCT (day, key, backend, model, api_style, status)
+      );
+      INSERT INTO usage_daily
+        SELECT day, key, backend, model, api_style, status, count(*), sum(input_tokens), sum(output_tokens),
+               sum(cached_tokens), sum(duration_ms)
+          FROM usage_records GROUP BY day, key, backend, model, api_style, status;
+      CREATE FUNCTION usage_daily_add() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+      BEGIN
+        INSERT INTO usage_daily AS d
+          SELECT day, key, backend, model, api_style, status, count(*), sum(input_tokens), sum(output_tokens),
+                 sum(cached_tokens), sum(duration_ms)
+            FROM added GROUP BY day, key, backend, model, api_style, status
+           ORDER BY day, key, backend, model, api_style, status
+        ON CONFLICT ON CONSTRAINT usage_daily_group DO UPDATE SET
+          requests = d.requests + EXCLUDED.requests,
+          input_tokens = d.input_tokens + EXCLUDED.input_tokens,
+          output_tokens = d.output_tokens + EXCLUDED.output_tokens,
+          cached_tokens = d.cached_tokens + EXCLUDED.cached_tokens,
+          duration_ms = d.duration_ms + EXCLUDED.duration_ms;
+        RETURN NULL;
+      END
+      $$;
+      CREATE TRIGGER usage_daily_add AFTER INSERT ON usage_records REFERENCING NEW TABLE AS added
+        FOR EACH STATEMENT EXECUTE FUNCTION usage_daily_add();
+    `,
+  },
 ];

@@ -1,8 +1,10 @@
 /**
- * The UsageStore on PostgreSQL (table `usage_records`, docs/postgres.md): one row per finished
- * execution, shared by every process on the database. `/api/v1/usage` is one SQL aggregation
- * (`GROUP BY GROUPING SETS` gives the rows and the totals in one statement); the daily quota
- * counters are one grouped query over one day.
+ * The UsageStore on PostgreSQL (docs/postgres.md): one row per finished execution in
+ * `usage_records`, shared by every process on the database, and `usage_daily`, the per-day sums of
+ * each combination of the group fields (kept by a trigger in the transaction of every insert).
+ * `/api/v1/usage` is one SQL aggregation: whole UTC days of the range come from the daily sums, the
+ * cut days at its ends from the records (`GROUP BY GROUPING SETS` gives the rows and the totals in
+ * one statement); the daily quota counters are the sums of one day.
  */
 import { DatabaseUnavailable, MigrationError, describeDbError, isConnectionError } from '../../db/postgres';
 import type { PostgresDatabase } from '../../db/postgres';
@@ -53,9 +55,30 @@ const GROUP_SQL: Record<string, string> = {
   status: 'status',
 };
 
-const SUMS = `count(*)::float8 AS requests, count(*) FILTER (WHERE status <> 'succeeded')::float8 AS failed,
+/** The columns both parts of a query give: the group fields, then the sums. */
+const PART_COLUMNS = 'day, key, backend, model, api_style, status';
+const SUM_COLUMNS = 'input_tokens, output_tokens, cached_tokens, duration_ms';
+
+const SUMS = `coalesce(sum(requests), 0)::float8 AS requests,
+  coalesce(sum(requests) FILTER (WHERE status <> 'succeeded'), 0)::float8 AS failed,
   coalesce(sum(input_tokens), 0)::float8 AS input_tokens, coalesce(sum(output_tokens), 0)::float8 AS output_tokens,
   coalesce(sum(cached_tokens), 0)::float8 AS cached_tokens, coalesce(sum(duration_ms), 0)::float8 AS duration_ms`;
+
+const DAY_MS = 86_400_000;
+
+/**
+ * How a range `[from, to)` is read: the whole UTC days inside it from the daily sums, the rest (the
+ * cut days at either end, or all of a range shorter than a day) from the records.
+ */
+export function splitRange(from: number, to: number): { days?: [string, string]; records: [number, number][] } {
+  const firstWhole = Math.ceil(from / DAY_MS) * DAY_MS;
+  const endWhole = Math.floor(to / DAY_MS) * DAY_MS;
+  if (firstWhole >= endWhole) return { records: from < to ? [[from, to]] : [] };
+  const records: [number, number][] = [];
+  if (from < firstWhole) records.push([from, firstWhole]);
+  if (endWhole < to) records.push([endWhole, to]);
+  return { days: [dayOf(firstWhole), dayOf(endWhole)], records };
+}
 
 export class PostgresUsageStore implements UsageStore {
   private opened = false;
@@ -109,17 +132,32 @@ export class PostgresUsageStore implements UsageStore {
 
   async query(q: UsageQuery): Promise<UsageQueryResult> {
     const fields = q.groupBy.map((f) => GROUP_SQL[f]);
-    const params: unknown[] = [new Date(q.from).toISOString(), new Date(q.to).toISOString()];
-    let where = 'time >= $1 AND time < $2';
-    if (q.key !== undefined) {
-      params.push(q.key);
-      where += ` AND key = $${params.length}`;
+    const params: unknown[] = [];
+    const param = (v: unknown): string => `$${params.push(v)}`;
+    const byKey = q.key === undefined ? '' : ` AND key = ${param(q.key)}`;
+    const range = splitRange(q.from, q.to);
+    const parts: string[] = [];
+    if (range.days) {
+      parts.push(
+        `SELECT ${PART_COLUMNS}, requests, ${SUM_COLUMNS} FROM usage_daily
+          WHERE day >= ${param(range.days[0])} AND day < ${param(range.days[1])}${byKey}`,
+      );
     }
+    if (range.records.length > 0) {
+      const times = range.records.map(
+        ([a, b]) => `(time >= ${param(new Date(a).toISOString())} AND time < ${param(new Date(b).toISOString())})`,
+      );
+      parts.push(
+        `SELECT ${PART_COLUMNS}, 1::bigint AS requests, ${SUM_COLUMNS} FROM usage_records
+          WHERE (${times.join(' OR ')})${byKey}`,
+      );
+    }
+    if (parts.length === 0) return { rows: [], totals: emptyTotals() };
     // The groups and the totals (the empty grouping set, marked by GROUPING() = 1) in one statement.
     const rows = await this.run(() =>
       this.db.query<Record<string, unknown> & { is_total: number }>(
         `SELECT ${fields.join(', ')}, GROUPING(${fields.join(', ')})::int AS is_total, ${SUMS}
-           FROM usage_records WHERE ${where}
+           FROM (${parts.join(' UNION ALL ')}) AS parts
           GROUP BY GROUPING SETS ((${fields.join(', ')}), ())
           ORDER BY GROUPING(${fields.join(', ')}), ${fields.map((f) => `${f} ASC NULLS FIRST`).join(', ')}`,
         params,
@@ -150,8 +188,8 @@ export class PostgresUsageStore implements UsageStore {
   async dailyUsage(day: string): Promise<Map<string, DailyUsage>> {
     const rows = await this.run(() =>
       this.db.query<{ key: string; requests: number; tokens: number }>(
-        `SELECT key, count(*)::float8 AS requests, coalesce(sum(input_tokens + output_tokens), 0)::float8 AS tokens
-           FROM usage_records WHERE day = $1 GROUP BY key`,
+        `SELECT key, sum(requests)::float8 AS requests, sum(input_tokens + output_tokens)::float8 AS tokens
+           FROM usage_daily WHERE day = $1 GROUP BY key`,
         [day],
       ),
     );
@@ -159,7 +197,12 @@ export class PostgresUsageStore implements UsageStore {
   }
 
   async prune(beforeDay: string): Promise<void> {
-    await this.run(() => this.db.query('DELETE FROM usage_records WHERE day < $1', [beforeDay]));
+    // whole days: the records and their daily sums go together
+    await this.run(() =>
+      this.db.query('WITH sums AS (DELETE FROM usage_daily WHERE day < $1) DELETE FROM usage_records WHERE day < $1', [
+        beforeDay,
+      ]),
+    );
   }
 
   async close(): Promise<void> {
