@@ -151,7 +151,16 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
       .catch((err: Error) => logger.warn('cluster: rebuilding key counters failed', { error: err.message })),
   );
   const local = new LocalLauncher(config, availability, runner, { workdirs, agent });
-  const executor = new Executor(config, availability, local, limiter, logger, metrics, usage);
+  // cluster API nodes run CLIs on workers; backends are what live workers report
+  const executor = new Executor(
+    config,
+    cluster?.availability ?? availability,
+    cluster?.launcher ?? local,
+    limiter,
+    logger,
+    metrics,
+    usage,
+  );
   const prompt = new PromptService(config, planner, executor, store, logger, metrics);
   const aggregates = new AggregateService(config, planner, executor, logger);
   const jobStore =
@@ -168,7 +177,7 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   // /health checks the session store (directory, index) at most once a second
   const status = new StatusService(
     config,
-    availability,
+    cluster?.availability ?? availability,
     store,
     limiter,
     version,
@@ -177,6 +186,7 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
     cluster?.redis,
     1000,
   );
+  await cluster?.startWorker(local, availability, versions);
   const keys = new KeyRegistry({
     entries: config.auth.keys,
     unnamed: config.api_keys,

@@ -16,6 +16,9 @@ export interface BackendStatus {
   command?: string;
   /** Why the backend is not available (the 503 `backend_unavailable` message). */
   reason?: string;
+  /** Cluster mode: the version a worker read with `--version` (else the status reads it locally). */
+  version?: string;
+  verified?: boolean;
 }
 
 export interface BackendAvailabilityOptions {

@@ -3,18 +3,38 @@
  * limits through Redis. Everything here is created only when cluster mode is configured; see
  * docs/cluster.md.
  */
+import os from 'node:os';
+import type { Queue } from 'bullmq';
+import type { BackendAvailability } from '../backends/availability';
+import type { VersionProbe } from '../backends/version-probe';
 import type { Config } from '../config/types';
+import type { LocalLauncher } from '../execution/launcher';
 import type { Logger } from '../observability/logger';
 import { ADMISSION_SCRIPTS, ClusterAdmission } from './admission';
 import { KEY_COUNTER_SCRIPTS, RedisKeyCounters } from './key-counters';
 import { TOKEN_BUCKET_SCRIPT } from './rate-limit-store';
 import { RedisConnection, redactUrl } from './redis';
+import { RemoteLauncher } from './remote-launcher';
+import { RunStreamReader } from './run-reader';
+import { ClusterWorker } from './worker';
+import { ClusterAvailability, WorkerDirectory } from './workers';
 
 export interface ClusterServices {
   redis: RedisConnection;
   admission: ClusterAdmission;
   /** Per-key daily quotas and concurrency, shared by the nodes. */
   keyCounters: RedisKeyCounters;
+  /** This node's name (`cluster.node_id`, default the host name). */
+  nodeId: string;
+  workers: WorkerDirectory;
+  /** API nodes (`api`, `all`): runs go to workers through the queues. */
+  launcher?: RemoteLauncher;
+  /** API nodes: backends are available when a live worker reports them. */
+  availability?: ClusterAvailability;
+  /** Worker nodes (`worker`, `all`): starts taking runs. */
+  startWorker(local: LocalLauncher, availability: BackendAvailability, versions: VersionProbe): Promise<void>;
+  /** Worker nodes: graceful stop (no new runs; running ones get `drainMs`, then are killed). */
+  stopWorker(drainMs: number): Promise<void>;
   /** Calls `fn` each time the connection to Redis is ready again after it was lost. */
   onReconnect(fn: () => void): void;
   close(): Promise<void>;
@@ -45,10 +65,58 @@ export async function startCluster(
     leaseMs: c.lease_secs * 1000,
   });
   const keyCounters = new RedisKeyCounters(redis, c.lease_secs * 1000, clock);
+  const nodeId = c.node_id ?? os.hostname();
+  const workers = new WorkerDirectory(redis);
+  const bullPrefix = redis.key('bull');
+  const queues = new Map<string, Queue>();
+  const queue = (name: string): Queue => {
+    let q = queues.get(name);
+    if (!q) {
+      const { Queue: BullQueue } = require('bullmq') as typeof import('bullmq');
+      q = new BullQueue(name, { connection: { url: c.redis_url!, maxRetriesPerRequest: null }, prefix: bullPrefix });
+      q.on('error', () => undefined);
+      queues.set(name, q);
+    }
+    return q;
+  };
+  let reader: RunStreamReader | undefined;
+  let launcher: RemoteLauncher | undefined;
+  let availability: ClusterAvailability | undefined;
+  if (c.role !== 'worker') {
+    reader = new RunStreamReader(redis, logger);
+    launcher = new RemoteLauncher(redis, queue, reader, workers, {
+      node: nodeId,
+      leaseMs: c.lease_secs * 1000,
+      lockMs: c.lock_secs * 1000,
+      window: c.stream_window_events,
+      affinity: c.affinity,
+      logger,
+    });
+    availability = new ClusterAvailability(workers, config.backends);
+  }
+  let worker: ClusterWorker | undefined;
   return {
     redis,
     admission,
     keyCounters,
+    nodeId,
+    workers,
+    launcher,
+    availability,
+    startWorker: async (local, localAvailability, versions) => {
+      if (c.role === 'api' || worker) return;
+      worker = new ClusterWorker(redis, local, localAvailability, versions, {
+        node: nodeId,
+        slots: c.worker_slots,
+        lockMs: c.lock_secs * 1000,
+        bullPrefix,
+        logger,
+      });
+      await worker.start();
+    },
+    stopWorker: async (drainMs) => {
+      await worker?.stop(drainMs);
+    },
     onReconnect: (fn) => {
       let lost = false;
       redis.client.on('close', () => (lost = true));
@@ -59,6 +127,10 @@ export async function startCluster(
       });
     },
     close: async () => {
+      await worker?.stop(0);
+      launcher?.close();
+      await reader?.close();
+      await Promise.all([...queues.values()].map((q) => q.close().catch(() => undefined)));
       admission.close();
       keyCounters.close();
       await redis.close();

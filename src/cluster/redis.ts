@@ -25,7 +25,7 @@ export class RedisConnection {
   readonly client: Redis;
   private lastError: string | undefined;
   private subscriber: Redis | undefined;
-  private readonly channelHandlers = new Map<string, Set<() => void>>();
+  private readonly channelHandlers = new Map<string, Set<(message: string) => void>>();
 
   constructor(
     readonly url: string,
@@ -88,7 +88,7 @@ export class RedisConnection {
   }
 
   /** Calls `fn` on every message of `channel` (a second connection in subscriber mode, opened on first use). */
-  subscribe(channel: string, fn: () => void): void {
+  subscribe(channel: string, fn: (message: string) => void): void {
     let handlers = this.channelHandlers.get(channel);
     if (!handlers) {
       handlers = new Set();
@@ -97,8 +97,8 @@ export class RedisConnection {
         // subscriptions survive reconnects: ioredis re-subscribes by itself
         this.subscriber = RedisConnection.connect(this.url, { enableOfflineQueue: true, maxRetriesPerRequest: null });
         this.subscriber.on('error', () => undefined);
-        this.subscriber.on('message', (ch: string) => {
-          for (const h of this.channelHandlers.get(ch) ?? []) h();
+        this.subscriber.on('message', (ch: string, message: string) => {
+          for (const h of this.channelHandlers.get(ch) ?? []) h(message);
         });
       }
       void this.subscriber.subscribe(channel).catch(() => undefined);

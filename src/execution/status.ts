@@ -2,7 +2,7 @@
 import { ADAPTER_ORDER, ADAPTERS } from '../backends/adapters';
 import type { BackendName } from '../backends/types';
 import { type VersionProbe, versionWarnings } from '../backends/version-probe';
-import type { BackendAvailability } from '../backends/availability';
+import type { BackendStatus } from '../backends/availability';
 import type { Config } from '../config/types';
 import type { SessionStore, StoreHealth } from '../sessions/types';
 import type { ExecutionLimiter } from './limiter';
@@ -48,7 +48,7 @@ export class StatusService {
 
   constructor(
     private readonly config: Config,
-    private readonly availability: BackendAvailability,
+    private readonly availability: { check(name: BackendName): Promise<BackendStatus> },
     private readonly store: SessionStore,
     private readonly limiter: ExecutionLimiter,
     private readonly version: string,
@@ -77,7 +77,7 @@ export class StatusService {
       if (st.command) info.command = st.command;
       const model = this.config.backends[name].model;
       if (model) info.model = model;
-      const v = await this.versionOf(name, st.command, st.available);
+      const v = st.version !== undefined ? st : await this.versionOf(name, st.command, st.available);
       if (v?.version) {
         info.version = v.version;
         info.verified = v.verified ?? false;
@@ -102,7 +102,8 @@ export class StatusService {
     for (const name of ADAPTER_ORDER) {
       const st = await this.availability.check(name);
       const entry: HealthReport['backends'][number] = { name, available: st.available, enabled: st.enabled };
-      const warnings = versionWarnings(await this.versionOf(name, st.command, st.available), ADAPTERS[name].onboarding);
+      const v = st.version !== undefined ? st : await this.versionOf(name, st.command, st.available);
+      const warnings = versionWarnings(v, ADAPTERS[name].onboarding);
       if (warnings.length > 0) entry.warnings = warnings;
       backends.push(entry);
     }

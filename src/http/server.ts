@@ -19,6 +19,8 @@ import { createApp } from './app';
 import { errorResponse } from './error-body';
 import { buildGuards } from './middleware/guards';
 import { apiStyleOf } from './style';
+import { sendError } from './respond';
+import type { RequestHandler } from 'express';
 
 export const MAX_HEADER_BYTES = 16 * 1024;
 
@@ -44,9 +46,10 @@ export async function createServerApp(config: Config, logger: Logger, opts: Serv
     logger,
     handlers: buildHandlers(services),
     metrics: services.metrics,
-    guards: guards.middleware,
+    guards: isWorkerNode(config) ? [workerOnly, ...guards.middleware] : guards.middleware,
   });
-  await services.jobs.start();
+  // jobs are driven by API nodes; a worker node only runs what they queue
+  if (!isWorkerNode(config)) await services.jobs.start();
   const staleClaimMs = (config.server.request_timeout_secs + 60) * 1000;
   const retention = startRetention(services.store, {
     retentionDays: config.session.retention_days,
@@ -63,6 +66,8 @@ export async function createServerApp(config: Config, logger: Logger, opts: Serv
       services.jobs.beginShutdown();
       services.limiter.close();
       services.versions.close();
+      services.cluster?.launcher?.killAll(KILL_SHUTDOWN);
+      await services.cluster?.stopWorker(0);
       await services.runner.killAll(KILL_SHUTDOWN);
       await services.jobs.drained(2000);
       await services.jobs.close();
@@ -75,9 +80,21 @@ export async function createServerApp(config: Config, logger: Logger, opts: Serv
   };
 }
 
+function isWorkerNode(config: Config): boolean {
+  return config.cluster.enabled && config.cluster.role === 'worker';
+}
+
+/** A worker node answers `/health` and `/metrics` only (docs/cluster.md). */
+const workerOnly: RequestHandler = (req, res, next) => {
+  if (req.path === '/health' || req.path === '/metrics') return next();
+  sendError(res, new ApiError('not_found', 'this is a worker node: it serves only /health and /metrics'));
+};
+
 /** Start-up warnings that need the services: unavailable backends, refused default workdir. */
 async function startupWarnings(s: Services): Promise<void> {
-  for (const b of await s.availability.checkAll()) {
+  // a cluster API node runs no CLI itself: its backends are what the workers report
+  const local = !(s.config.cluster.enabled && s.config.cluster.role === 'api');
+  for (const b of local ? await s.availability.checkAll() : []) {
     const facts = ADAPTERS[b.name].onboarding;
     if (b.enabled && !b.available) {
       s.logger.warn(
@@ -233,6 +250,9 @@ export async function startServer(config: Config, opts: { logger: Logger } & Ser
         const ms = s.shutdown_timeout_secs * 1000;
         await Promise.all([drained(ms), bundle.services.jobs.drained(ms)]);
       }
+      // a worker node takes no new runs and lets running ones finish within the same window
+      await bundle.services.cluster?.stopWorker(o.force ? 0 : s.shutdown_timeout_secs * 1000);
+      bundle.services.cluster?.launcher?.killAll(KILL_SHUTDOWN);
       await bundle.services.runner.killAll(KILL_SHUTDOWN);
       await bundle.services.jobs.drained(2000);
       await drained(2000);

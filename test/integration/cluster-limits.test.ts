@@ -83,7 +83,8 @@ async function startCluster(
       ...more,
     }),
   );
-  const nodes = await Promise.all(envs.map((e) => serveProcess(e)));
+  // separate machines have separate node names
+  const nodes = await Promise.all(envs.map((e, i) => serveProcess(e, { CLINVK_NODE_ID: `n${i + 1}` })));
   return {
     envs,
     nodes,

@@ -1,0 +1,114 @@
+/**
+ * Cluster mode with workers: 2 API nodes + 2 worker nodes (real processes, real Redis and
+ * PostgreSQL). Runs are queued by an API node and spawned by a worker; sessions continue on the
+ * worker that holds their CLI state; streams keep their guarantees across the nodes; lost workers,
+ * lost API nodes and stopping workers end runs the documented way, never running an agent twice.
+ */
+import { expectMatchesSpec, expectStreamMatchesSpec } from '../helpers/contract';
+import { startTestCluster, workersLive, type TestCluster } from '../helpers/cluster';
+import { SchemaPool } from '../helpers/postgres';
+import { requireBuild } from '../helpers/serve-process';
+import { readStream, ndjson } from '../helpers/stream';
+import { isAlive, waitFor } from '../helpers/server';
+
+const schemas = new SchemaPool();
+let c: TestCluster;
+
+beforeAll(async () => {
+  requireBuild();
+  c = await startTestCluster(schemas);
+  await workersLive(c, 2);
+}, 60_000);
+afterAll(async () => {
+  await c?.stop();
+  await schemas.dropAll();
+});
+
+async function call(base: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(base + path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+test('a prompt sent to an API node runs on a worker and answers as one process does', async () => {
+  const before = c.machines().length;
+  const r = await call(c.apis[0]!.url, 'POST', '/api/v1/prompt', {
+    backend: 'claude',
+    prompt: 'hello',
+    ephemeral: true,
+  });
+  expectMatchesSpec('executePrompt', r.status, r.body);
+  expect(r.status).toBe(200);
+  expect(r.body.data.exit_code).toBe(0);
+  expect(r.body.data.output).toMatch(/^MOCK-REPLY: /);
+  const ran = c.machines().slice(before);
+  expect(ran).toHaveLength(1);
+  expect(['w1', 'w2']).toContain(ran[0]);
+});
+
+test('a session continues on the worker that ran its first turn, whichever API node gets the turn', async () => {
+  const first = await call(c.apis[0]!.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: 'remember 7' });
+  expectMatchesSpec('executePrompt', first.status, first.body);
+  expect(first.status).toBe(200);
+  const id = first.body.data.session_id as string;
+  const before = c.machines().length;
+  const home = c.machines()[before - 1]!;
+  for (let i = 0; i < 4; i++) {
+    const api = c.apis[i % 2]!;
+    const r = await call(api.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: `turn ${i}`, session_id: id });
+    expectMatchesSpec('executePrompt', r.status, r.body);
+    expect(r.status).toBe(200);
+    expect(r.body.data.session_id).toBe(id);
+  }
+  // every continuation resumed the CLI's conversation on the same machine
+  expect(c.machines().slice(before)).toEqual([home, home, home, home]);
+  const s = await call(c.apis[1]!.url, 'GET', `/api/v1/sessions/${id}`);
+  expectMatchesSpec('getSession', s.status, s.body);
+  expect(s.body.data.turn_count).toBe(5);
+  expect(JSON.stringify(s.body)).not.toContain(home === 'w1' ? '"w1"' : '"w2"');
+});
+
+test('a stream from a worker has a gap-free sequence and exactly one terminal event', async () => {
+  const r = await readStream(`${c.url}/api/v1/prompt/stream`, {
+    backend: 'codex',
+    prompt: 'stream me please',
+    ephemeral: true,
+  });
+  expect(r.status).toBe(200);
+  const parsed = expectStreamMatchesSpec('streamPrompt', 200, r.headers.get('content-type')!, r.body);
+  const events = ndjson(r.body);
+  expect(parsed.events.length).toBe(events.length);
+  expect(events.map((e) => e.sequence)).toEqual(events.map((_, i) => i + 1));
+  const terminal = events.filter((e) => e.type === 'done' || e.type === 'error');
+  expect(terminal).toHaveLength(1);
+  expect(events[events.length - 1]!.type).toBe('done');
+});
+
+test('a client that goes away kills the run on the worker, grandchildren included', async () => {
+  const ac = new AbortController();
+  const before = c.logs().length;
+  const pending = readStream(
+    `${c.apis[1]!.url}/api/v1/prompt/stream`,
+    { backend: 'claude', prompt: '[GRANDCHILD] [SLEEP:20000] wait', ephemeral: true },
+    { signal: ac.signal },
+  ).catch(() => undefined);
+  const gc = await waitFor(
+    () =>
+      c
+        .logs()
+        .slice(before)
+        .find((e) => e.event === 'grandchild'),
+    10_000,
+  );
+  const start = c
+    .logs()
+    .slice(before)
+    .find((e) => e.event === 'start')!;
+  ac.abort();
+  await pending;
+  await waitFor(() => !isAlive(start.pid) && !isAlive(gc.pid), 5_000);
+});
