@@ -2,15 +2,21 @@
  * Ownership of sessions across keys: two user keys (team-a, team-b) and an admin (ops). A user key
  * sees, continues and deletes only its own sessions; another key's session answers exactly like an
  * absent one. Admins see everything and filter by owner. Jobs that continue a session obey the same.
+ * Every case runs on the file stores and on the PostgreSQL stores.
  */
 import request from 'supertest';
 import { expectMatchesSpec } from '../helpers/contract';
 import { as, KEY_A, KEY_ADMIN, KEY_B, teamKeys } from '../helpers/keys';
+import { SchemaPool } from '../helpers/postgres';
 import { makeTestApp, waitFor, type TestApp } from '../helpers/server';
+import { storeBackings } from '../helpers/stores';
 
 type AnyObject = Record<string, any>;
 
-describe('session ownership', () => {
+const schemas = new SchemaPool();
+afterAll(() => schemas.dropAll());
+
+describe.each(storeBackings(schemas))('session ownership (%s stores)', (_stores, b) => {
   let t: TestApp;
   const ids: Record<string, string[]> = { 'team-a': [], 'team-b': [], ops: [] };
   const KEY_OF: Record<string, string> = { 'team-a': KEY_A, 'team-b': KEY_B, ops: KEY_ADMIN };
@@ -42,7 +48,7 @@ describe('session ownership', () => {
   }
 
   beforeAll(async () => {
-    t = await makeTestApp({ auth: { keys: teamKeys() } });
+    t = await makeTestApp({ auth: { keys: teamKeys() }, ...b.config() });
     for (const [name, n] of [
       ['team-a', 3],
       ['team-b', 2],
