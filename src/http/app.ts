@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { HandlerFn } from './handler';
 import { bodyGuard } from './middleware/body';
+import { chain } from './middleware/chain';
 import { requestContext, type RequestObserver } from './middleware/track-request';
 import { errorHandler } from './middleware/errors';
 import { routeMatcher, routeOf } from './middleware/route';
@@ -39,6 +40,17 @@ export async function createApp(opts: AppOptions): Promise<AppInstance> {
   app.set('etag', false);
   app.set('query parser', 'simple');
   app.set('trust proxy', config.server.trusted_proxies.length ? config.server.trusted_proxies : false);
+  if (config.server.trusted_proxies.length === 0) {
+    // No trusted proxy: the client is the peer. Express's getter parses X-Forwarded-For on every
+    // read only to discard it; the answer is the same.
+    Object.defineProperty(app.request, 'ip', {
+      configurable: true,
+      enumerable: true,
+      get(this: Request) {
+        return this.socket?.remoteAddress;
+      },
+    });
+  }
 
   const api = await createOpenApi({
     ...opts.handlers,
@@ -60,16 +72,7 @@ export async function createApp(opts: AppOptions): Promise<AppInstance> {
     const m = table.match(method, path);
     return m.kind === 'operation' ? m.op.path : m.kind === 'method_not_allowed' ? m.route : undefined;
   };
-  app.use(requestContext(logger, config.server.request_timeout_secs * 1000, observers, templateOf));
-  for (const g of opts.guards ?? []) app.use(g);
-  app.use(metaRoutes(metrics));
-  app.use(routeMatcher(table));
-  app.use(
-    bodyGuard(config.server.max_request_body_bytes, (id) =>
-      id === undefined ? true : table.operation(id)?.takesBody === true,
-    ),
-  );
-  app.use(async (req: Request, res: Response, next: NextFunction) => {
+  const dispatch = async (req: Request, res: Response, next: NextFunction) => {
     try {
       const { op, params } = routeOf(res);
       const query = req.query as Record<string, string | string[]>;
@@ -97,7 +100,20 @@ export async function createApp(opts: AppOptions): Promise<AppInstance> {
     } catch (err) {
       next(err);
     }
-  });
+  };
+  // Every request passes the same middleware: one Express layer runs them all (see chain.ts).
+  app.use(
+    chain([
+      requestContext(logger, config.server.request_timeout_secs * 1000, observers, templateOf),
+      ...(opts.guards ?? []),
+      metaRoutes(metrics),
+      routeMatcher(table),
+      bodyGuard(config.server.max_request_body_bytes, (id) =>
+        id === undefined ? true : table.operation(id)?.takesBody === true,
+      ),
+      dispatch,
+    ]),
+  );
   app.use(errorHandler(logger));
   return { app, api };
 }

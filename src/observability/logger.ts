@@ -3,6 +3,7 @@
  * fields), or colourised human-readable lines when the stream is a TTY. Levels used by the project:
  * `error`, `warn`, `info`, `debug`.
  */
+import { EOL } from 'node:os';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import type { LogLevel } from '../config/types';
@@ -102,12 +103,61 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
         ...(tty ? [winston.format.colorize({ level: true })] : []),
         humanLine,
       );
-  return winston.createLogger({
+  const transport = new winston.transports.Stream({ stream });
+  const logger = winston.createLogger({
     level: opts.level ?? 'info',
     format,
-    transports: [new winston.transports.Stream({ stream })],
+    transports: [transport],
     exitOnError: false,
   });
+  writeDirectly(logger, transport, stream, format);
+  return logger;
+}
+
+const LEVEL = Symbol.for('level');
+
+/**
+ * winston passes every entry through its object streams (the logger's Transform, a pipe, the
+ * transport's Writable, a setImmediate per line for the transport's `logged` event) and formats
+ * entries below the level before the transport drops them. While the logger has just its own
+ * stream transport, an entry is instead checked against the level first, formatted with the same
+ * format and written to the same stream in the same call, which is what the pipeline ends up
+ * doing. Anything else (other or more transports, silent, a callback, an unknown level) takes
+ * winston's own path.
+ */
+function writeDirectly(
+  logger: winston.Logger,
+  transport: winston.transport,
+  stream: NodeJS.WritableStream,
+  format: winston.Logform.Format,
+): void {
+  const piped = logger.write.bind(logger) as (...args: unknown[]) => boolean;
+  const levels = logger.levels;
+  const direct = (...args: unknown[]): boolean => {
+    const info = args[0] as Record<string | symbol, unknown> | null;
+    if (
+      args.length !== 1 ||
+      info === null ||
+      typeof info !== 'object' ||
+      logger.silent ||
+      transport.silent ||
+      transport.level !== undefined ||
+      logger.transports.length !== 1 ||
+      logger.transports[0] !== transport
+    ) {
+      return piped(...args);
+    }
+    if (!info[LEVEL]) info[LEVEL] = info.level;
+    const level = levels[info[LEVEL] as string];
+    const threshold = levels[logger.level];
+    if (level === undefined || threshold === undefined) return piped(...args);
+    if (level > threshold || (info.exception === true && !transport.handleExceptions)) return true;
+    const out = format.transform(info as winston.Logform.TransformableInfo, format.options) as
+      Record<string | symbol, unknown> | false;
+    if (out) stream.write(`${String(out[MESSAGE])}${EOL}`);
+    return true;
+  };
+  logger.write = direct as typeof logger.write;
 }
 
 /** A logger that writes nothing (tests). Level `debug` so every code path that logs still runs. */

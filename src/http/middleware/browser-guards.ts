@@ -13,6 +13,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ApiError } from '../../errors';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+const HOST_MEMO_SIZE = 256;
 
 /** `host[:port]` → lower-cased host (IPv6 kept in brackets); undefined when malformed. */
 export function hostName(hostHeader: string): string | undefined {
@@ -59,9 +60,20 @@ export function hostGuard(o: BrowserGuardOptions): RequestHandler | undefined {
   const configured = hostMatcher(o.allowedHosts);
   if (!o.loopbackBind && o.allowedHosts.length === 0) return undefined;
   const loopback = hostMatcher(o.loopbackBind ? LOOPBACK_NAMES : []);
+  // A server is reached under a handful of names: the answers per Host value are kept.
+  const known = new Map<string, boolean>();
+  const allowed = (host: string): boolean => {
+    let ok = known.get(host);
+    if (ok === undefined) {
+      ok = loopback(host) || configured(host);
+      if (known.size >= HOST_MEMO_SIZE) known.clear();
+      known.set(host, ok);
+    }
+    return ok;
+  };
   return (req: Request, _res: Response, next: NextFunction) => {
     const host = req.headers.host;
-    if (host !== undefined && (loopback(host) || configured(host))) return next();
+    if (host !== undefined && allowed(host)) return next();
     next(new ApiError('forbidden_host', `host not allowed: ${printable(host ?? '')}`));
   };
 }

@@ -61,6 +61,18 @@ export interface Guards {
   stop(): void;
 }
 
+/**
+ * The cors middleware, skipped for requests without an `Origin` header: for those it adds no header
+ * (the origin callback refuses an absent origin) but would copy its options per request.
+ */
+function corsWithOrigin(options: cors.CorsOptions): RequestHandler {
+  const mw = cors(options);
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (req.headers.origin === undefined) return next();
+    mw(req, res, next);
+  };
+}
+
 function isExempt(path: string, metricsPublic: boolean): boolean {
   return (
     path === '/' ||
@@ -109,7 +121,7 @@ export async function buildGuards(config: Config, logger: Logger, services: Serv
       if (req.headers.origin !== undefined) res.vary('Origin');
       next();
     },
-    cors({
+    corsWithOrigin({
       origin: (origin, cb) => cb(null, origin !== undefined && allowed(origin) ? origin : false),
       methods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
       allowedHeaders: s.cors_allowed_headers.length ? s.cors_allowed_headers : undefined,

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import winston from 'winston';
 import { createLogger, createSilentLogger, safeStringify } from '../../../src/observability/logger';
 
 class Capture extends Writable {
@@ -96,4 +97,25 @@ test('safeStringify copes with cycles and BigInt', () => {
   const o: Record<string, unknown> = { n: BigInt(5) };
   o.self = o;
   expect(safeStringify(o)).toBe('{"n":"5","self":"[Circular]"}');
+});
+
+test('lines are written in the logging call; a level change, a child logger, Error values and an added transport still work', async () => {
+  const out = new Capture();
+  const logger = createLogger({ level: 'info', stream: out });
+  logger.info('first', { n: 1 });
+  expect(out.lines()).toHaveLength(1); // no stream hop in between
+  logger.debug('hidden');
+  logger.level = 'debug';
+  logger.debug('now shown');
+  logger.child({ request_id: 'r9' }).warn('from a child', { k: 'v' });
+  logger.error(new Error('boom'));
+  const extra = new Capture();
+  logger.add(new winston.transports.Stream({ stream: extra }));
+  logger.info('to both');
+  await tick();
+  const entries = out.lines().map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(entries.map((e) => e.message)).toEqual(['first', 'now shown', 'from a child', 'boom', 'to both']);
+  expect(entries[2]).toMatchObject({ level: 'warn', request_id: 'r9', k: 'v' });
+  expect(String(entries[3]!.stack)).toContain('Error: boom');
+  expect(extra.lines().map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(['to both']);
 });
