@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NPM ?= npm
 ARGS ?=
 
-.PHONY: run test test-browser chromium-check e2e install build generate check-generated lint-spec lint typecheck unit bench clean services
+.PHONY: run test test-browser chromium-check e2e install build generate check-generated lint-spec lint typecheck unit bench clean services cluster-demo
 
 node_modules/.package-lock.json: package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -18,6 +18,11 @@ build: install
 # Installs, builds and starts the server (127.0.0.1:8080 unless configured otherwise).
 run: build
 	node bin/clinvk.js serve $(ARGS)
+
+# 2 API nodes + 2 workers on this machine against the local Redis and PostgreSQL (docs/deployment.md);
+# ARGS=--fake uses the fake CLIs of test/fixtures/bin. Ctrl-C stops everything.
+cluster-demo: build
+	scripts/cluster-demo.sh $(ARGS)
 
 generate: install
 	$(NPM) run -s generate
