@@ -26,6 +26,8 @@ export interface RemoteRun {
   killGraceMs: number;
   /** Pause the CLI while the reader is `window` entries behind (synchronous streams only). */
   window?: number;
+  /** Set by a stopping worker that gave the run back to the queue unstarted (it is never handed back twice). */
+  handedBack?: string;
 }
 
 export type RunEntry =

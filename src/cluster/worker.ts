@@ -70,7 +70,7 @@ export class ClusterWorker {
     this.redis.client.on('ready', () => void this.heartbeat.beat().catch(() => undefined));
     const connection = { url: this.redis.url, maxRetriesPerRequest: null };
     for (const name of [nodeQueue(this.opts.node), ANY_QUEUE]) {
-      const w = new Worker(name, (job: Job<RemoteRun>) => this.process(job.data), {
+      const w = new Worker(name, (job: Job<RemoteRun>) => this.process(job.data, name === ANY_QUEUE), {
         connection,
         prefix: this.opts.bullPrefix,
         concurrency: this.opts.slots,
@@ -109,9 +109,11 @@ export class ClusterWorker {
   }
 
   /** One run, from the queue to its `exit` entry. Never throws: every failure is an entry. */
-  private async process(run: RemoteRun): Promise<void> {
+  private async process(run: RemoteRun, anyWorker: boolean): Promise<void> {
     await this.slot();
     try {
+      // taken just before the stop paused the queues: another worker gets it (it never started here)
+      if (this.draining && anyWorker && !run.handedBack) return await this.handBack(run);
       await this.runOne(run);
     } finally {
       this.free++;
@@ -147,7 +149,9 @@ export class ClusterWorker {
     const a: Partial<Active> = { run, written: 0, paused: false };
     let handle: RunHandle;
     try {
-      if (this.draining) throw new ApiError('shutting_down', `worker ${this.opts.node} is shutting down`);
+      if (this.draining) {
+        throw new ApiError('backend_unavailable', `session's worker ${this.opts.node} is shutting down`);
+      }
       const spec = {
         ...run,
         command: '',
@@ -181,6 +185,28 @@ export class ClusterWorker {
     this.active.delete(run.id);
     write({ t: 'exit', outcome });
     await this.redis.client.expire(keys.stream, STREAM_TTL_SECS).catch(() => undefined);
+  }
+
+  private async handBack(run: RemoteRun): Promise<void> {
+    const { Queue } = require('bullmq') as typeof import('bullmq');
+    const q = new Queue(ANY_QUEUE, {
+      connection: { url: this.redis.url, maxRetriesPerRequest: null },
+      prefix: this.opts.bullPrefix,
+    });
+    try {
+      await q.add(
+        'run',
+        { ...run, handedBack: this.opts.node },
+        {
+          jobId: `${run.id}-${this.opts.node}`,
+          attempts: 1,
+          removeOnComplete: { age: 3600 },
+          removeOnFail: { age: 3600 },
+        },
+      );
+    } finally {
+      await q.close().catch(() => undefined);
+    }
   }
 
   private onCancel(message: string): void {

@@ -16,6 +16,8 @@ export interface ServerProcess {
   url: string;
   /** SIGKILL, resolved once the process is gone. */
   kill(): Promise<void>;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
 }
 
 export function requireBuild(): void {
@@ -44,6 +46,7 @@ export function serveProcess(env: TestEnv, extraEnv: NodeJS.ProcessEnv = {}): Pr
         resolve({
           child,
           url: m[1]!,
+          output: () => out,
           kill: async () => {
             if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
             await exited;
