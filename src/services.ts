@@ -166,7 +166,7 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   const jobStore =
     opts.jobStore ??
     (config.jobs.store === 'postgres' && db
-      ? new (await import('./jobs/postgres')).PostgresJobStore({ db })
+      ? new (await import('./jobs/postgres')).PostgresJobStore({ db, logger })
       : new FileJobStore(path.join(config.home, 'jobs')));
   const jobs = new JobService(config, jobStore, prompt, aggregates, limiter, logger, metrics, usage);
   const versions = new VersionProbe({

@@ -20,7 +20,9 @@ export class ActiveJobs {
     private readonly config: Config,
     private readonly store: JobStore,
     private readonly logger: Logger,
-    private readonly onFinished?: (status: JobStatus) => void,
+    /** This process's node (it holds every job here in the store). */
+    private readonly node: string,
+    private readonly on: { finished?(status: JobStatus): void; requeued?(record: JobRecord): void } = {},
   ) {}
 
   /** Holds `record` in memory; its events continue after `lastSequence`. */
@@ -56,7 +58,7 @@ export class ActiveJobs {
     emitTerminal(job, type, content, this.config.jobs.max_event_bytes);
   }
 
-  /** Ends a job that never ran in this process (cancel while queued, restart). */
+  /** Ends a job that never ran in this process (cancel while queued, a restart, a node gone). */
   async terminate(job: ActiveJob, status: JobStatus, code: string, message: string): Promise<void> {
     this.terminalEvent(job, 'error', { message, code, exit_code: -1 });
     await this.finish(job, status, { code, message });
@@ -79,10 +81,31 @@ export class ActiveJobs {
     await job.log.finish();
     await this.persist(job);
     this.byId.delete(record.id);
-    this.onFinished?.(status);
-    for (const fn of this.terminalWaiters.get(record.id) ?? []) fn();
-    this.terminalWaiters.delete(record.id);
+    this.on.finished?.(status);
+    this.wakeTerminal(record.id);
     job.hub.wake();
+  }
+
+  /** A job stopped before its CLI started (shutdown): it goes back to the store's queue for any node. */
+  async requeue(job: ActiveJob): Promise<void> {
+    const record = job.record;
+    this.byId.delete(record.id);
+    job.phase = 'queued';
+    job.controller = undefined;
+    delete record.node;
+    try {
+      await this.store.release(record.id, this.node);
+    } catch (err) {
+      this.logger.error('could not release job', { job_id: record.id, error: (err as Error).message });
+    }
+    job.hub.wake();
+    this.on.requeued?.(record);
+  }
+
+  /** Wakes whoever waits for job `id` to end (it ended here, or another node says so). */
+  wakeTerminal(id: string): void {
+    for (const fn of this.terminalWaiters.get(id) ?? []) fn();
+    this.terminalWaiters.delete(id);
   }
 
   /** Stores the record; a failure is logged (the job goes on in memory). */

@@ -1,6 +1,8 @@
 /**
  * One reader of a job's events: stored events after its cursor, then live ones until the terminal
- * event. The reader pulls at its own pace (the run never waits for it).
+ * event. The reader pulls at its own pace (the run never waits for it). A job this node does not
+ * hold (queued, or driven by another node) is followed in the store: its node stores events in
+ * small batches and announces them, which wakes the reader.
  */
 import type { LiveEvent } from './fanout';
 import type { JobService } from './service';
@@ -38,10 +40,9 @@ export class JobEventReader {
     for (;;) {
       const hub = this.jobs.hubOf(this.id);
       if (!hub) {
-        // terminal (or deleted): everything is in storage
-        const stored = await this.jobs.readStored(this.id, this.cursor);
-        this.advance(stored);
-        return { events: stored, end: true };
+        const batch = await this.followStore(waitFor);
+        if (batch) return batch;
+        continue;
       }
       const inMemory = hub.since(this.cursor);
       if (inMemory === undefined) {
@@ -63,7 +64,34 @@ export class JobEventReader {
     }
   }
 
+  /**
+   * One step of following a job in the store: stored events after the cursor (the end once the job
+   * is terminal), or nothing new yet → wait for a wake-up; undefined: look again (the job may be
+   * held here now).
+   */
+  private async followStore(waitFor: Promise<unknown>): Promise<ReadBatch | undefined> {
+    const sub = this.jobs.subscribe(this.id);
+    try {
+      // the state first: once terminal, the events read after it are all there are
+      const follow = await this.jobs.followStored(this.id);
+      const stored = await this.jobs.readStored(this.id, this.cursor);
+      this.advance(stored);
+      if (!follow || stored.some(isJobEnd)) return { events: stored, end: true };
+      if (stored.length > 0) return { events: stored, end: false };
+      if (this.jobs.hubOf(this.id)) return undefined;
+      const woke = await Promise.race([sub.changed(this.jobs.storePollMs), waitFor.then(() => 'wait' as const)]);
+      return woke === 'wait' ? { events: [], end: false } : undefined;
+    } finally {
+      sub.cancel();
+    }
+  }
+
   private advance(events: (StoredEvent | LiveEvent)[]): void {
     if (events.length > 0) this.cursor = Math.max(this.cursor, events[events.length - 1].sequence);
   }
+}
+
+/** The job's own terminal event (an aggregate item's events carry `item`). */
+function isJobEnd(e: StoredEvent): boolean {
+  return /^\{"type":"(done|error)"/.test(e.line) && !e.line.includes('"item":');
 }

@@ -164,11 +164,8 @@ export class JobRunner {
     }
     const apiErr = err instanceof ApiError ? err : undefined;
     if (apiErr?.code === 'shutting_down' && job.phase !== 'running' && !job.canceled) {
-      // stopped before its CLI started: the job stays queued for the next start
-      job.phase = 'queued';
-      job.controller = undefined;
-      job.hub.wake();
-      return;
+      // stopped before its CLI started: the job stays queued (for another node, or the next start)
+      return this.jobs.requeue(job);
     }
     if (job.canceled) return this.finishCanceled(job);
     await this.finishFailed(job, jobErrorCode(apiErr?.code), apiErr ? apiErr.message : 'internal error');

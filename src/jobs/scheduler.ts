@@ -3,14 +3,23 @@
  * whenever an execution slot is free for the job lane (synchronous requests waiting for a slot go
  * first) and fewer than `jobs.max_running` jobs run or wait for their slot. Once shutdown begins
  * nothing new starts; queued jobs stay queued for the next start.
+ *
+ * The queue here mirrors the store's queued jobs that no node claimed yet (those of every node
+ * sharing the store). Starting one claims it in the store first: when another node was quicker (or
+ * the job was canceled), the entry is dropped and the next one is tried.
  */
 import type { ExecutionLimiter } from '../execution/limiter';
 import type { ActiveJob } from './active-job';
 import type { JobRunner } from './runner';
+import type { QueueEntry } from './types';
+
+/** Claims a queued job for this node; the job in memory, or undefined when it was not claimable. */
+export type Claim = (entry: QueueEntry) => Promise<ActiveJob | undefined>;
 
 export class JobScheduler {
-  /** Queued jobs in FIFO order. */
-  private queue: ActiveJob[] = [];
+  /** Queued jobs in FIFO order (queue position), with when each was added. */
+  private queue: (QueueEntry & { added: number })[] = [];
+  private readonly ids = new Set<string>();
   /** Jobs whose CLI runs. */
   private running = 0;
   /** Jobs started but still waiting for their execution slot. */
@@ -19,6 +28,7 @@ export class JobScheduler {
   private drainCut = false;
 
   constructor(
+    private readonly claim: Claim,
     private readonly runner: JobRunner,
     private readonly limiter: ExecutionLimiter,
     private readonly maxRunning: number,
@@ -35,17 +45,30 @@ export class JobScheduler {
     return this.stopping;
   }
 
-  get queued(): readonly ActiveJob[] {
-    return this.queue;
+  /** Adds a job at its place in the queue (without starting any: call `pump`). */
+  add(entry: QueueEntry): void {
+    if (this.ids.has(entry.id)) return;
+    this.ids.add(entry.id);
+    const item = { id: entry.id, queue_seq: entry.queue_seq, added: Date.now() };
+    let i = this.queue.length;
+    while (i > 0 && this.queue[i - 1].queue_seq > entry.queue_seq) i--;
+    this.queue.splice(i, 0, item);
   }
 
-  /** Adds jobs at the end of the queue (without starting any: call `pump`). */
-  add(job: ActiveJob): void {
-    this.queue.push(job);
+  remove(id: string): void {
+    if (!this.ids.delete(id)) return;
+    this.queue = this.queue.filter((e) => e.id !== id);
   }
 
-  remove(job: ActiveJob): void {
-    this.queue = this.queue.filter((j) => j !== job);
+  /**
+   * The store's queue as read at `since` (epoch ms): missing entries are added, entries added
+   * before `since` that the store no longer holds as queued are dropped.
+   */
+  sync(entries: QueueEntry[], since: number): void {
+    const present = new Set(entries.map((e) => e.id));
+    for (const e of this.queue) if (!present.has(e.id) && e.added < since) this.ids.delete(e.id);
+    this.queue = this.queue.filter((e) => this.ids.has(e.id));
+    for (const e of entries) this.add(e);
   }
 
   /** Starts queued jobs while the limits allow. */
@@ -56,8 +79,9 @@ export class JobScheduler {
       this.running + this.pending < this.maxRunning &&
       this.pending < this.limiter.freeJobSlots()
     ) {
-      const job = this.queue.shift()!;
-      void this.start(job);
+      const entry = this.queue.shift()!;
+      this.ids.delete(entry.id);
+      void this.start(entry);
     }
     this.changed();
   }
@@ -83,10 +107,16 @@ export class JobScheduler {
     this.onChange?.(this.queue.length, this.running);
   }
 
-  private async start(job: ActiveJob): Promise<void> {
-    job.phase = 'starting';
-    job.pendingSlot = true;
+  private async start(entry: QueueEntry): Promise<void> {
+    // the place is taken while the claim is under way
     this.pending++;
+    const job = await this.claim(entry).catch(() => undefined);
+    if (!job) {
+      this.pending--;
+      this.pump();
+      return;
+    }
+    job.pendingSlot = true;
     try {
       await this.runner.run(job, {
         granted: () => this.granted(job),

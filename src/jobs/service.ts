@@ -3,8 +3,12 @@
  * endpoints, idempotent), reads, cancel, delete, and what readers of a job's events need. The
  * parts live next to it: admission (`admission.ts`, `idempotency.ts`), the queue
  * (`scheduler.ts`), the run (`runner.ts`), the jobs in memory and their terminal transition
- * (`active-jobs.ts`, `job-events.ts`), restart recovery (`recovery.ts`) and retention
- * (`retention.ts`).
+ * (`active-jobs.ts`, `job-events.ts`), recovery of jobs whose node is gone (`recovery.ts`) and
+ * retention (`retention.ts`).
+ *
+ * Several processes may share one store (PostgreSQL): each is a node (`node.ts`). A job is driven
+ * by the node that claimed it; the others answer from the store, follow its stored events as they
+ * come, and pass a cancel on to the node that drives it (`coordination.ts`).
  */
 import { randomBytes } from 'node:crypto';
 import type { PolicyHolder } from '../auth/policy';
@@ -22,11 +26,23 @@ import { ActiveJobs } from './active-jobs';
 import { admitJobRequest, type CreateJobInput } from './admission';
 import type { EventHub } from './fanout';
 import { replayed, requestHash } from './idempotency';
-import { recoverJobs } from './recovery';
+import type { ActiveJob } from './active-job';
+import type { CoordinationHandlers, JobCoordinator } from './coordination';
+import { newNodeIdentity } from './node';
+import { reconcileJobs } from './recovery';
 import { RetentionSweeper } from './retention';
 import { JobRunner } from './runner';
 import { JobScheduler } from './scheduler';
-import { isTerminal, type JobFilter, type JobRecord, type JobStatus, type JobStore } from './types';
+import { JobSignals, type Subscription } from './signals';
+import {
+  isTerminal,
+  type JobFilter,
+  type JobRecord,
+  type JobStatus,
+  type JobStore,
+  type QueueEntry,
+  type StoredEvent,
+} from './types';
 
 export { JOB_CANCELED };
 export type { CreateJobInput, SchemaCheck } from './admission';
@@ -40,11 +56,27 @@ export interface JobObserver {
 /** Who asks: a key name and its role (admins see and manage every owner's jobs). */
 export type Principal = Pick<AuthPrincipal, 'name' | 'role'>;
 
+/** Shared store: the queue is read again this often (announcements are the fast path). */
+const QUEUE_POLL_MS = 5000;
+/** Waits on a job another node drives look at the store at least this often. */
+const REMOTE_POLL_MS = 1000;
+/** A cancel of a job another node drives waits at most this long for the outcome. */
+const REMOTE_CANCEL_MS = 15_000;
+
+/** `cluster.node_id` when configured. */
+function configuredNodeId(config: Config): string | undefined {
+  const id = (config.cluster as { node_id?: unknown }).node_id;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
 export class JobService {
   private readonly jobs: ActiveJobs;
   private readonly scheduler: JobScheduler;
   private readonly retention: RetentionSweeper;
-  private nextQueueSeq = 1;
+  private readonly coord: JobCoordinator;
+  private readonly signals = new JobSignals();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private reconciling = false;
 
   constructor(
     private readonly config: Config,
@@ -52,39 +84,138 @@ export class JobService {
     private readonly prompt: PromptService,
     private readonly aggregates: AggregateService,
     limiter: ExecutionLimiter,
-    logger: Logger,
+    private readonly logger: Logger,
     observer?: JobObserver,
     /** The owner's daily quota is checked at creation (429) and again when the job starts. */
     private readonly usage?: UsageService,
   ) {
-    this.jobs = new ActiveJobs(config, store, logger, (status) => observer?.jobFinished(status));
+    this.coord = store.coordinator(newNodeIdentity(configuredNodeId(config)), config.cluster.lease_secs * 1000);
+    this.jobs = new ActiveJobs(config, store, logger, this.coord.node, {
+      finished: (status) => observer?.jobFinished(status),
+      requeued: (record) => {
+        this.signals.fire(record.id);
+        if (!this.scheduler.stopped) this.requeued(record);
+      },
+    });
     const runner = new JobRunner(config, this.jobs, prompt, aggregates, logger);
     const maxRunning = config.jobs.max_running ?? Math.ceil(config.server.max_concurrent_executions / 2);
-    this.scheduler = new JobScheduler(runner, limiter, maxRunning, (queued, running) =>
-      observer?.jobsChanged(queued, running),
+    this.scheduler = new JobScheduler(
+      (entry) => this.claim(entry),
+      runner,
+      limiter,
+      maxRunning,
+      (queued, running) => observer?.jobsChanged(queued, running),
     );
     this.retention = new RetentionSweeper(store, config.jobs.retention_secs, logger);
   }
 
   // ------------------------------------------------------------------------------ start / stop
 
-  /** Loads the store: running jobs of a previous process fail (`server_restarted`), queued ones queue again. */
+  /**
+   * Loads the store and joins the other nodes: running jobs of gone nodes (e.g. this process before
+   * a restart) fail (`server_restarted`), queued ones queue again in their order.
+   */
   async start(): Promise<void> {
     await this.store.open();
-    const recovered = await recoverJobs(this.store, this.jobs);
-    this.nextQueueSeq = Math.max(this.nextQueueSeq, recovered.nextQueueSeq);
-    for (const job of recovered.queued) this.scheduler.add(job);
+    await this.coord.start(this.handlers());
+    await reconcileJobs(this.store, this.coord, this.jobs, (e) => this.scheduler.add(e));
+    for (const entry of await this.store.queued()) this.scheduler.add(entry);
     this.scheduler.changed();
     await this.retention.start();
+    if (this.coord.shared) {
+      const every = (ms: number, fn: () => Promise<void>): void => {
+        const t = setInterval(() => void fn(), ms);
+        t.unref();
+        this.timers.push(t);
+      };
+      every(Math.max(200, Math.floor((this.config.cluster.lease_secs * 1000) / 3)), () => this.reconcile());
+      every(QUEUE_POLL_MS, () => this.resync());
+    }
     this.scheduler.pump();
+  }
+
+  /** What other nodes announce. */
+  private handlers(): CoordinationHandlers {
+    return {
+      status: (id, status, node, queueSeq) => {
+        if (status === 'queued' && node === undefined) {
+          if (!this.scheduler.stopped) this.requeued({ id, queue_seq: queueSeq });
+        } else {
+          this.scheduler.remove(id);
+          this.scheduler.changed();
+        }
+        if (isTerminal(status)) this.jobs.wakeTerminal(id);
+        this.signals.fire(id);
+      },
+      events: (id) => this.signals.fire(id),
+      cancel: (id) => {
+        const job = this.jobs.get(id);
+        if (job) void this.cancelHere(job);
+      },
+      resync: () => void this.resync(),
+    };
+  }
+
+  private requeued(entry: QueueEntry): void {
+    this.scheduler.add(entry);
+    this.scheduler.changed();
+    this.scheduler.pump();
+  }
+
+  /** Jobs of nodes that are gone (periodic, with a shared store). */
+  private async reconcile(): Promise<void> {
+    if (this.reconciling || this.scheduler.stopped) return;
+    this.reconciling = true;
+    try {
+      await reconcileJobs(this.store, this.coord, this.jobs, (e) => this.requeued(e));
+    } catch (err) {
+      this.logger.warn('jobs: reconciling with other nodes failed', { error: (err as Error).message });
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  /** The queue as the store holds it (announcements may have been missed). */
+  private async resync(): Promise<void> {
+    if (this.scheduler.stopped) return;
+    const since = Date.now();
+    try {
+      this.scheduler.sync(await this.store.queued(), since);
+    } catch (err) {
+      this.logger.warn('jobs: reading the queue failed', { error: (err as Error).message });
+      return;
+    }
+    this.scheduler.changed();
+    this.scheduler.pump();
+  }
+
+  /** The scheduler starts a queued job: claimed in the store for this node, then held in memory. */
+  private async claim(entry: QueueEntry): Promise<ActiveJob | undefined> {
+    const record = await this.store.claim(entry.id, this.coord.node);
+    if (!record) return undefined;
+    const job = await this.hold(record);
+    job.phase = 'starting';
+    return job;
+  }
+
+  /** A job this node claimed, in memory (its events continue after the stored ones). */
+  private async hold(record: JobRecord): Promise<ActiveJob> {
+    let stored: StoredEvent[] = [];
+    if (record.events.count > 0 || record.events.last_sequence > 0) stored = await this.store.readEvents(record.id, 0);
+    const last = stored.length ? stored[stored.length - 1].sequence : record.events.last_sequence;
+    const bytes = stored.reduce((n, e) => n + Buffer.byteLength(e.line) + 1, 0);
+    const job = this.jobs.activate(record, last, { count: stored.length, bytes });
+    this.signals.fire(record.id);
+    return job;
   }
 
   /** Graceful shutdown begins: nothing new starts; queued jobs stay queued. */
   beginShutdown(): void {
     this.scheduler.stop();
     this.retention.stop();
+    for (const t of this.timers) clearInterval(t);
     // readers of jobs that will not run in this process end now (they can resume after a restart)
-    for (const job of this.scheduler.queued) job.hub.wake();
+    this.signals.fireAll();
   }
 
   get stopped(): boolean {
@@ -104,6 +235,8 @@ export class JobService {
   async close(): Promise<void> {
     this.scheduler.stop();
     this.retention.stop();
+    for (const t of this.timers) clearInterval(t);
+    await this.coord.stop();
     await this.store.close();
   }
 
@@ -141,16 +274,14 @@ export class JobService {
       ...(admitted.backend ? { backend: admitted.backend } : {}),
       ...(admitted.sessionId ? { session_id: admitted.sessionId } : {}),
       summary: admitted.summary,
-      queue_seq: this.nextQueueSeq++,
+      queue_seq: await this.store.nextQueueSeq(),
       request: admitted.request,
       ...(idempotencyKey !== undefined ? { idempotency: { key: idempotencyKey, hash } } : {}),
       request_id: requestId,
       events: { count: 0, last_sequence: 0 },
     };
     await this.store.put(record);
-    this.scheduler.add(this.jobs.activate(record, 0, { count: 0, bytes: 0 }));
-    this.scheduler.changed();
-    this.scheduler.pump();
+    this.requeued(record);
     return { record: this.jobs.view(record), created: true };
   }
 
@@ -164,10 +295,15 @@ export class JobService {
 
   /** `get`, held until the job is terminal or `waitMs` passed. */
   async wait(id: string, who: Principal, waitMs: number, signal: AbortSignal): Promise<JobRecord> {
-    const first = await this.get(id, who);
-    if (waitMs <= 0 || isTerminal(first.status)) return first;
-    await this.jobs.untilTerminalOr(id, waitMs, signal);
-    return this.get(id, who);
+    let current = await this.get(id, who);
+    const end = Date.now() + waitMs;
+    // a job another node drives ends there: its announcement wakes this wait, the store is read again
+    while (!isTerminal(current.status) && !signal.aborted && Date.now() < end) {
+      const step = this.coord.shared ? Math.min(REMOTE_POLL_MS, end - Date.now()) : end - Date.now();
+      await this.jobs.untilTerminalOr(id, step, signal);
+      current = await this.get(id, who);
+    }
+    return current;
   }
 
   async list(
@@ -181,30 +317,57 @@ export class JobService {
     return { jobs: page.jobs.map((r) => this.jobs.view(r)), total: page.total };
   }
 
+  /**
+   * Cancel: a job queued and claimed by nobody is claimed here and ends `canceled`; a job this node
+   * drives is canceled here; a job another node drives is canceled there (asked again every second
+   * until it ends, or the wait ends and the job is answered as it is).
+   */
   async cancel(id: string, who: Principal): Promise<JobRecord> {
-    const job = this.jobs.get(id);
-    if (!job) return this.get(id, who);
-    if (!visible(job.record, who)) throw notFound(id);
+    const end = Date.now() + REMOTE_CANCEL_MS;
+    for (;;) {
+      const here = this.jobs.get(id);
+      if (here) {
+        if (!visible(here.record, who)) throw notFound(id);
+        await this.cancelHere(here);
+        return this.get(id, who);
+      }
+      const record = await this.store.get(id);
+      if (!record || !visible(record, who)) throw notFound(id);
+      if (isTerminal(record.status) || Date.now() > end) return this.jobs.view(record);
+      if (record.status === 'queued' && record.node === undefined) {
+        this.scheduler.remove(id);
+        const claimed = await this.store.claim(id, this.coord.node);
+        if (claimed && !this.jobs.has(id)) await this.cancelHere(await this.hold(claimed));
+        continue;
+      }
+      const sub = this.signals.subscribe(id);
+      if (record.node !== undefined && record.node !== this.coord.node) await this.coord.requestCancel(id, record.node);
+      await sub.changed(Math.min(REMOTE_POLL_MS, Math.max(1, end - Date.now())));
+    }
+  }
+
+  /** Cancels a job this node holds. */
+  private async cancelHere(job: ActiveJob): Promise<void> {
     if (job.phase === 'queued') {
-      this.scheduler.remove(job);
+      this.scheduler.remove(job.record.id);
       await this.jobs.terminate(job, 'canceled', 'canceled', 'job canceled while queued');
       this.scheduler.changed();
     } else {
       job.canceled = true;
       job.controller?.abort(JOB_CANCELED);
-      await this.jobs.untilTerminal(id);
+      await this.jobs.untilTerminal(job.record.id);
     }
-    return this.get(id, who);
   }
 
   async delete(id: string, who: Principal): Promise<void> {
     const active = this.jobs.get(id);
     if (active) {
       if (!visible(active.record, who)) throw notFound(id);
-      throw new ApiError('job_active', `job ${id} is ${active.record.status}; cancel it first`);
+      throw jobActive(id, active.record.status);
     }
     const record = await this.store.get(id);
     if (!record || !visible(record, who)) throw notFound(id);
+    if (!isTerminal(record.status)) throw jobActive(id, record.status);
     await this.store.delete(id);
   }
 
@@ -219,6 +382,27 @@ export class JobService {
   abandoned(id: string): boolean {
     const job = this.jobs.get(id);
     return this.scheduler.stopped && job !== undefined && job.phase === 'queued';
+  }
+
+  /**
+   * A reader of a job this node does not hold: whether to keep following it in the store (it is
+   * queued or another node runs it), or to end (terminal, deleted, or this server is stopping and
+   * the job has not started).
+   */
+  async followStored(id: string): Promise<boolean> {
+    const record = await this.store.get(id);
+    if (!record || isTerminal(record.status)) return false;
+    return !(this.scheduler.stopped && record.status === 'queued');
+  }
+
+  /** Wake-ups for a reader of a job this node does not hold (subscribe before reading the store). */
+  subscribe(id: string): Subscription {
+    return this.signals.subscribe(id);
+  }
+
+  /** How long a reader waits for a wake-up before it looks at the store again. */
+  get storePollMs(): number {
+    return REMOTE_POLL_MS;
   }
 
   readStored(id: string, after: number) {
@@ -243,6 +427,10 @@ export class JobService {
 
 function visible(record: JobRecord, who: Principal): boolean {
   return who.role === 'admin' || record.owner === who.name;
+}
+
+function jobActive(id: string, status: JobStatus): ApiError {
+  return new ApiError('job_active', `job ${id} is ${status}; cancel it first`);
 }
 
 function notFound(id: string): ApiError {

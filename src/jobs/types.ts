@@ -5,6 +5,7 @@
  */
 import type { SchemaJobOperation, SchemaJobStatus } from '../../generated/types';
 import type { BackendName } from '../backends/types';
+import type { JobCoordinator } from './coordination';
 
 export type JobStatus = SchemaJobStatus;
 export type JobOperation = SchemaJobOperation;
@@ -39,6 +40,17 @@ export interface JobRecord {
   events: { count: number; last_sequence: number };
   result?: unknown;
   error?: { code: string; message: string };
+  /**
+   * The node that claimed the job and drives it (internal, never shown in the API): absent while
+   * the job waits for any node to start it.
+   */
+  node?: string;
+}
+
+/** A queued job nobody claimed yet: its id and its queue position. */
+export interface QueueEntry {
+  id: string;
+  queue_seq: number;
 }
 
 /** One event as stored: its sequence number and its serialized JSON (one line, no newline). */
@@ -67,6 +79,26 @@ export interface JobStore {
   findIdempotent(owner: string, key: string): Promise<JobRecord | undefined>;
   /** Queued and running jobs in queue order. */
   unfinished(): Promise<JobRecord[]>;
+  /** The queue position of the next created job (increasing across every node of the store). */
+  nextQueueSeq(): Promise<number>;
+  /** Queued jobs no node claimed yet, in queue order. */
+  queued(): Promise<QueueEntry[]>;
+  /**
+   * Claims a queued job that no node claimed yet for `node` (atomic: of several nodes claiming one
+   * job, exactly one gets it); the claimed record, or undefined when it was not claimable.
+   */
+  claim(id: string, node: string): Promise<JobRecord | undefined>;
+  /** Gives a queued job claimed by `node` back to the queue (it never started). */
+  release(id: string, node: string): Promise<void>;
+  /**
+   * Moves a job that is not terminal from node `from` (undefined: no node) to `node` (atomic, as
+   * `claim`); the record, or undefined when `from` no longer holds it.
+   */
+  takeOver(id: string, from: string | undefined, node: string): Promise<JobRecord | undefined>;
+  /** Jobs not terminal yet that another node than `node` holds, or running ones no node holds. */
+  heldElsewhere(node: string): Promise<JobRecord[]>;
+  /** The coordination of the nodes sharing this store (a store of one process: only itself). */
+  coordinator(node: string, leaseMs: number): JobCoordinator;
   /** Terminal jobs that finished before `beforeMs` (epoch ms). */
   finishedBefore(beforeMs: number): Promise<string[]>;
   /** Deletes the record and its events; false when there was none. */

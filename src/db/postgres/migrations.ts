@@ -148,4 +148,21 @@ export const MIGRATIONS: readonly Migration[] = [
         FOR EACH STATEMENT EXECUTE FUNCTION usage_daily_add();
     `,
   },
+  {
+    version: 6,
+    name: 'jobs across nodes',
+    // `node`: the node that claimed a job and drives it (NULL while it waits in the queue);
+    // `job_nodes`: one heartbeat row per node process; queue positions come from one sequence, so
+    // that every node numbers new jobs in one order.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN node text COLLATE "C";
+      CREATE INDEX jobs_unfinished ON jobs (queue_seq) WHERE status IN ('queued', 'running');
+      CREATE TABLE job_nodes (
+        node     text COLLATE "C" PRIMARY KEY,
+        seen_at  timestamptz NOT NULL
+      );
+      CREATE SEQUENCE jobs_queue_seq;
+      SELECT setval('jobs_queue_seq', coalesce((SELECT max(queue_seq) FROM jobs), 0) + 1, false);
+    `,
+  },
 ];

@@ -2,12 +2,14 @@
  * Embedded job store under `$CLINVK_HOME/jobs/`: one JSON record per job (`<id>.json`, written to a
  * temporary file, fsynced and renamed over the old one, so a reader or a crash sees the old or
  * the new record, never a mix) and one append-only NDJSON event log per job (`<id>.events`).
- * All records are indexed in memory at start-up (jobs are few compared with events).
+ * All records are indexed in memory at start-up (jobs are few compared with events). One process
+ * uses the store: claims are held in memory (a restart makes every earlier claim void).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { JobFilter, JobRecord, JobStatus, JobStore, StoredEvent } from '../types';
+import { type JobCoordinator, LocalCoordinator } from '../coordination';
+import type { JobFilter, JobRecord, JobStatus, JobStore, QueueEntry, StoredEvent } from '../types';
 import { isTerminal } from '../types';
 
 const RECORD_SUFFIX = '.json';
@@ -23,6 +25,7 @@ export class FileJobStore implements JobStore {
   private readonly logs = new Map<string, Promise<fs.promises.FileHandle>>();
   /** The pending record write per job. */
   private readonly writes = new Map<string, Promise<void>>();
+  private nextSeq = 1;
 
   constructor(readonly dir: string) {}
 
@@ -100,6 +103,46 @@ export class FileJobStore implements JobStore {
       .map((r) => structuredClone(r));
   }
 
+  async nextQueueSeq(): Promise<number> {
+    return this.nextSeq++;
+  }
+
+  async queued(): Promise<QueueEntry[]> {
+    return [...this.records.values()]
+      .filter((r) => r.status === 'queued' && r.node === undefined)
+      .sort((a, b) => a.queue_seq - b.queue_seq)
+      .map((r) => ({ id: r.id, queue_seq: r.queue_seq }));
+  }
+
+  async claim(id: string, node: string): Promise<JobRecord | undefined> {
+    const r = this.records.get(id);
+    if (!r || r.status !== 'queued' || r.node !== undefined) return undefined;
+    r.node = node;
+    return structuredClone(r);
+  }
+
+  async release(id: string, node: string): Promise<void> {
+    const r = this.records.get(id);
+    if (r && r.status === 'queued' && r.node === node) delete r.node;
+  }
+
+  async takeOver(id: string, from: string | undefined, node: string): Promise<JobRecord | undefined> {
+    const r = this.records.get(id);
+    if (!r || isTerminal(r.status) || r.node !== from) return undefined;
+    r.node = node;
+    return structuredClone(r);
+  }
+
+  async heldElsewhere(node: string): Promise<JobRecord[]> {
+    return (await this.unfinished()).filter(
+      (r) => r.node !== node && (r.node !== undefined || r.status === 'running'),
+    );
+  }
+
+  coordinator(node: string): JobCoordinator {
+    return new LocalCoordinator(node);
+  }
+
   async finishedBefore(beforeMs: number): Promise<string[]> {
     const out: string[] = [];
     for (const r of this.records.values()) {
@@ -163,6 +206,7 @@ export class FileJobStore implements JobStore {
   }
 
   private index(record: JobRecord): void {
+    this.nextSeq = Math.max(this.nextSeq, record.queue_seq + 1);
     this.records.set(record.id, record);
     if (record.idempotency) this.idempotency.set(`${record.owner}\u0000${record.idempotency.key}`, record.id);
   }

@@ -7,14 +7,22 @@
  * written by an upsert; writes of one job are serialized so that the last `put` is the one that
  * stays (as with the file store). Each batch of events is one multi-row INSERT, committed when it
  * returns (`syncEvents` has nothing left to do).
+ *
+ * Several processes share the tables: a queued job is claimed by one conditional UPDATE (exactly
+ * one node gets it), a record is written only by the node that holds it (a node taken over after
+ * its heartbeat lapsed cannot overwrite the outcome), and every record change and every event batch
+ * is announced with NOTIFY in the same statement (`coordinator.ts` listens).
  */
 import { DatabaseUnavailable, MigrationError, describeDbError, isConnectionError } from '../../db/postgres';
 import type { PostgresDatabase } from '../../db/postgres';
 import { ApiError } from '../../errors';
-import type { JobFilter, JobRecord, JobStatus, JobStore, StoredEvent } from '../types';
+import type { JobCoordinator } from '../coordination';
+import type { JobFilter, JobRecord, JobStatus, JobStore, QueueEntry, StoredEvent } from '../types';
+import { channelOf, PostgresJobCoordinator, statusMessage, type CoordinatorLogger } from './coordinator';
 
 export interface PostgresJobStoreOptions {
   db: PostgresDatabase;
+  logger?: CoordinatorLogger;
 }
 
 /** Events per INSERT statement (keeps the parameter count far below PostgreSQL's 65535). */
@@ -26,9 +34,20 @@ export class PostgresJobStore implements JobStore {
   private readonly writes = new Map<string, Promise<void>>();
   private opened = false;
   private closed = false;
+  private readonly channel: string;
+  /** This process's node (the sender of announcements). */
+  private node = '-';
+  private coord?: PostgresJobCoordinator;
 
-  constructor(opts: PostgresJobStoreOptions) {
+  constructor(private readonly opts: PostgresJobStoreOptions) {
     this.db = opts.db;
+    this.channel = channelOf(opts.db.schema);
+  }
+
+  coordinator(node: string, leaseMs: number): JobCoordinator {
+    this.node = node;
+    this.coord ??= new PostgresJobCoordinator(this.db, this.channel, node, leaseMs, this.opts.logger);
+    return this.coord;
   }
 
   async open(): Promise<void> {
@@ -51,14 +70,19 @@ export class PostgresJobStore implements JobStore {
     return next;
   }
 
+  /** The upsert; an existing row is replaced only when the record names the node holding it. */
   private async write(r: JobRecord): Promise<void> {
     await this.run(() =>
       this.db.query(
-        `INSERT INTO jobs (id, queue_seq, status, operation, backend, owner, finished_at, idempotency_key, record)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (id) DO UPDATE SET queue_seq = EXCLUDED.queue_seq, status = EXCLUDED.status,
-           operation = EXCLUDED.operation, backend = EXCLUDED.backend, owner = EXCLUDED.owner,
-           finished_at = EXCLUDED.finished_at, idempotency_key = EXCLUDED.idempotency_key, record = EXCLUDED.record`,
+        `WITH w AS (
+           INSERT INTO jobs (id, queue_seq, status, operation, backend, owner, finished_at, idempotency_key, node, record)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (id) DO UPDATE SET queue_seq = EXCLUDED.queue_seq, status = EXCLUDED.status,
+             operation = EXCLUDED.operation, backend = EXCLUDED.backend, owner = EXCLUDED.owner,
+             finished_at = EXCLUDED.finished_at, idempotency_key = EXCLUDED.idempotency_key, record = EXCLUDED.record
+           WHERE jobs.node IS NOT DISTINCT FROM EXCLUDED.node
+           RETURNING 1)
+         SELECT pg_notify($11, $12) FROM w`,
         [
           r.id,
           r.queue_seq,
@@ -68,17 +92,29 @@ export class PostgresJobStore implements JobStore {
           r.owner,
           r.finished_at ?? null,
           r.idempotency?.key ?? null,
+          r.node ?? null,
           JSON.stringify(r),
+          this.channel,
+          statusMessage(this.node, r.id, r.status, r.node, r.queue_seq),
         ],
       ),
     );
   }
 
+  /** The record; a running job's event counts are those stored so far (its node writes them as they come). */
   async get(id: string): Promise<JobRecord | undefined> {
     const rows = await this.run(() =>
-      this.db.query<{ record: JobRecord }>('SELECT record FROM jobs WHERE id = $1', [id]),
+      this.db.query<{ record: JobRecord; ev: { count: number; last_sequence: number } | null }>(
+        `SELECT record, CASE WHEN status = 'running' THEN (
+           SELECT json_build_object('count', count(*), 'last_sequence', coalesce(max(sequence), 0))
+           FROM job_events WHERE job_id = $1) END AS ev
+         FROM jobs WHERE id = $1`,
+        [id],
+      ),
     );
-    return rows[0]?.record;
+    const row = rows[0];
+    if (row?.ev && row.ev.last_sequence > row.record.events.last_sequence) row.record.events = row.ev;
+    return row?.record;
   }
 
   async list(filter: JobFilter, limit: number, offset: number): Promise<{ jobs: JobRecord[]; total: number }> {
@@ -128,6 +164,68 @@ export class PostgresJobStore implements JobStore {
     return rows.map((r) => r.record);
   }
 
+  async nextQueueSeq(): Promise<number> {
+    const rows = await this.run(() =>
+      this.db.query<{ n: number }>(`SELECT nextval('jobs_queue_seq')::float8 AS n`),
+    );
+    return rows[0].n;
+  }
+
+  async queued(): Promise<QueueEntry[]> {
+    return this.run(() =>
+      this.db.query<QueueEntry>(
+        `SELECT id, queue_seq::float8 AS queue_seq FROM jobs WHERE status = 'queued' AND node IS NULL ORDER BY queue_seq`,
+      ),
+    );
+  }
+
+  async claim(id: string, node: string): Promise<JobRecord | undefined> {
+    return this.move(id, `status = 'queued' AND node IS NULL`, [], node);
+  }
+
+  async takeOver(id: string, from: string | undefined, node: string): Promise<JobRecord | undefined> {
+    return this.move(id, `status IN ('queued', 'running') AND node IS NOT DISTINCT FROM $5`, [from ?? null], node);
+  }
+
+  /** One conditional UPDATE giving job `id` to `node` when `cond` holds, announced in the same statement. */
+  private async move(id: string, cond: string, extra: unknown[], node: string): Promise<JobRecord | undefined> {
+    const rows = await this.run(() =>
+      this.db.query<{ record: JobRecord }>(
+        `WITH m AS (
+           UPDATE jobs SET node = $2, record = jsonb_set(record, '{node}', to_jsonb($2::text))
+           WHERE id = $1 AND ${cond}
+           RETURNING record, status, queue_seq)
+         SELECT record, pg_notify($3, $4 || ' ' || status || ' ' || $2 || ' ' || queue_seq) FROM m`,
+        [id, node, this.channel, `${this.node} s ${id}`, ...extra],
+      ),
+    );
+    return rows[0]?.record;
+  }
+
+  async release(id: string, node: string): Promise<void> {
+    await this.run(() =>
+      this.db.query(
+        `WITH m AS (
+           UPDATE jobs SET node = NULL, record = record - 'node'
+           WHERE id = $1 AND node = $2 AND status = 'queued'
+           RETURNING queue_seq)
+         SELECT pg_notify($3, $4 || ' ' || queue_seq) FROM m`,
+        [id, node, this.channel, `${this.node} s ${id} queued -`],
+      ),
+    );
+  }
+
+  async heldElsewhere(node: string): Promise<JobRecord[]> {
+    const rows = await this.run(() =>
+      this.db.query<{ record: JobRecord }>(
+        `SELECT record FROM jobs WHERE status IN ('queued', 'running') AND node IS DISTINCT FROM $1
+           AND (node IS NOT NULL OR status = 'running') ORDER BY queue_seq`,
+        [node],
+      ),
+    );
+    return rows.map((r) => r.record);
+  }
+
   async finishedBefore(beforeMs: number): Promise<string[]> {
     const rows = await this.run(() =>
       this.db.query<{ id: string }>(
@@ -157,10 +255,12 @@ export class PostgresJobStore implements JobStore {
         params.push(e.sequence, e.line);
         values.push(`($1, $${params.length - 1}, $${params.length})`);
       }
-      // A sequence stored already (a retried batch) is kept as it was.
+      params.push(this.channel, `${this.node} e ${id}`);
+      // A sequence stored already (a retried batch) is kept as it was; readers on other nodes are told.
       await this.run(() =>
         this.db.query(
-          `INSERT INTO job_events (job_id, sequence, line) VALUES ${values.join(', ')} ON CONFLICT DO NOTHING`,
+          `WITH i AS (INSERT INTO job_events (job_id, sequence, line) VALUES ${values.join(', ')} ON CONFLICT DO NOTHING RETURNING 1)
+           SELECT pg_notify($${params.length - 1}, $${params.length}) WHERE EXISTS (SELECT 1 FROM i)`,
           params,
         ),
       );
@@ -185,6 +285,7 @@ export class PostgresJobStore implements JobStore {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.writes.values()]);
+    await this.coord?.stop();
     if (this.opened) await this.db.release();
   }
 
