@@ -56,6 +56,9 @@ export interface JobObserver {
 /** Who asks: a key name and its role (admins see and manage every owner's jobs). */
 export type Principal = Pick<AuthPrincipal, 'name' | 'role'>;
 
+/** Abort reason of a run whose job another node took over. */
+const JOB_TAKEN_OVER = 'server_restarted: job taken over by another node';
+
 /** Shared store: the queue is read again this often (announcements are the fast path). */
 const QUEUE_POLL_MS = 5000;
 /** Waits on a job another node drives look at the store at least this often. */
@@ -138,6 +141,7 @@ export class JobService {
   private handlers(): CoordinationHandlers {
     return {
       status: (id, status, node, queueSeq) => {
+        if (node !== this.coord.node && this.jobs.has(id)) void this.checkHeld(id);
         if (status === 'queued' && node === undefined) {
           if (!this.scheduler.stopped) this.requeued({ id, queue_seq: queueSeq });
         } else {
@@ -154,6 +158,19 @@ export class JobService {
       },
       resync: () => void this.resync(),
     };
+  }
+
+  /**
+   * Another node says it changed a job this node holds: when the store agrees that this node no
+   * longer holds it (its heartbeat lapsed and the job was taken over or queued again), the run here
+   * stops; its writes are refused by the store, which keeps the other node's outcome.
+   */
+  private async checkHeld(id: string): Promise<void> {
+    const record = await this.store.get(id).catch(() => undefined);
+    const here = this.jobs.get(id);
+    if (!record || !here || record.node === this.coord.node) return;
+    this.logger.warn('jobs: another node took over a job of this node', { job_id: id });
+    here.controller?.abort(JOB_TAKEN_OVER);
   }
 
   private requeued(entry: QueueEntry): void {

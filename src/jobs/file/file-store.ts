@@ -134,9 +134,7 @@ export class FileJobStore implements JobStore {
   }
 
   async heldElsewhere(node: string): Promise<JobRecord[]> {
-    return (await this.unfinished()).filter(
-      (r) => r.node !== node && (r.node !== undefined || r.status === 'running'),
-    );
+    return (await this.unfinished()).filter((r) => r.node !== node && (r.node !== undefined || r.status === 'running'));
   }
 
   coordinator(node: string): JobCoordinator {

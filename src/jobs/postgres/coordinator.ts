@@ -65,9 +65,9 @@ export class PostgresJobCoordinator implements JobCoordinator {
   async start(on: CoordinationHandlers): Promise<void> {
     this.handlers = on;
     await this.heartbeat();
-    await this.db.query(`DELETE FROM job_nodes WHERE seen_at < now() - interval '${FORGET_NODES_AFTER}'`).catch(
-      () => undefined,
-    );
+    await this.db
+      .query(`DELETE FROM job_nodes WHERE seen_at < now() - interval '${FORGET_NODES_AFTER}'`)
+      .catch(() => undefined);
     await this.listen(false);
     this.beat = setInterval(() => void this.heartbeat(), this.beatMs);
     this.beat.unref();

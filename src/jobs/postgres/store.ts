@@ -165,9 +165,7 @@ export class PostgresJobStore implements JobStore {
   }
 
   async nextQueueSeq(): Promise<number> {
-    const rows = await this.run(() =>
-      this.db.query<{ n: number }>(`SELECT nextval('jobs_queue_seq')::float8 AS n`),
-    );
+    const rows = await this.run(() => this.db.query<{ n: number }>(`SELECT nextval('jobs_queue_seq')::float8 AS n`));
     return rows[0].n;
   }
 
@@ -246,21 +244,28 @@ export class PostgresJobStore implements JobStore {
     );
   }
 
+  /**
+   * Appends events of a job this node holds: a node whose job was taken over (its heartbeat lapsed)
+   * adds nothing after the terminal event the other node stored.
+   */
   async appendEvents(id: string, events: StoredEvent[]): Promise<void> {
     for (let i = 0; i < events.length; i += EVENTS_PER_INSERT) {
       const batch = events.slice(i, i + EVENTS_PER_INSERT);
-      const params: unknown[] = [id];
+      const params: unknown[] = [id, this.node, this.channel, `${this.node} e ${id}`];
       const values: string[] = [];
       for (const e of batch) {
         params.push(e.sequence, e.line);
-        values.push(`($1, $${params.length - 1}, $${params.length})`);
+        values.push(`($${params.length - 1}::int, $${params.length}::text)`);
       }
-      params.push(this.channel, `${this.node} e ${id}`);
       // A sequence stored already (a retried batch) is kept as it was; readers on other nodes are told.
       await this.run(() =>
         this.db.query(
-          `WITH i AS (INSERT INTO job_events (job_id, sequence, line) VALUES ${values.join(', ')} ON CONFLICT DO NOTHING RETURNING 1)
-           SELECT pg_notify($${params.length - 1}, $${params.length}) WHERE EXISTS (SELECT 1 FROM i)`,
+          `WITH i AS (
+             INSERT INTO job_events (job_id, sequence, line)
+             SELECT $1, v.sequence, v.line FROM (VALUES ${values.join(', ')}) AS v (sequence, line)
+             WHERE EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND node IS NOT DISTINCT FROM $2)
+             ON CONFLICT DO NOTHING RETURNING 1)
+           SELECT pg_notify($3, $4) WHERE EXISTS (SELECT 1 FROM i)`,
           params,
         ),
       );
