@@ -66,12 +66,6 @@ const REMOTE_POLL_MS = 1000;
 /** A cancel of a job another node drives waits at most this long for the outcome. */
 const REMOTE_CANCEL_MS = 15_000;
 
-/** `cluster.node_id` when configured. */
-function configuredNodeId(config: Config): string | undefined {
-  const id = (config.cluster as { node_id?: unknown }).node_id;
-  return typeof id === 'string' && id !== '' ? id : undefined;
-}
-
 export class JobService {
   private readonly jobs: ActiveJobs;
   private readonly scheduler: JobScheduler;
@@ -92,7 +86,7 @@ export class JobService {
     /** The owner's daily quota is checked at creation (429) and again when the job starts. */
     private readonly usage?: UsageService,
   ) {
-    this.coord = store.coordinator(newNodeIdentity(configuredNodeId(config)), config.cluster.lease_secs * 1000);
+    this.coord = store.coordinator(newNodeIdentity(config.cluster.node_id), config.cluster.lease_secs * 1000);
     this.jobs = new ActiveJobs(config, store, logger, this.coord.node, {
       finished: (status) => observer?.jobFinished(status),
       requeued: (record) => {
