@@ -102,6 +102,17 @@ export class ActiveJobs {
     this.on.requeued?.(record);
   }
 
+  /**
+   * Forgets a job another node took over: readers and requests look at the store from now on
+   * (the run here still ends, its writes refused by the store).
+   */
+  drop(id: string): void {
+    const job = this.byId.get(id);
+    if (!job) return;
+    this.byId.delete(id);
+    job.hub.wake();
+  }
+
   /** Wakes whoever waits for job `id` to end (it ended here, or another node says so). */
   wakeTerminal(id: string): void {
     for (const fn of this.terminalWaiters.get(id) ?? []) fn();

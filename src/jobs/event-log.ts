@@ -1,6 +1,6 @@
 /**
- * Write-behind of one job's events to its store: appends are batched (written at most 50 ms after
- * the first pending event, or as soon as 64 KiB are pending) and made durable at the terminal
+ * Write-behind of one job's events to its store: appends are batched (written at most 50 ms — or
+ * the store's `eventBatchMs` — after the first pending event, or as soon as 64 KiB are pending) and made durable at the terminal
  * event. Storage per job is capped: beyond the cap, non-terminal events are left out of storage
  * (one `truncated` progress event marks the gap, added by the caller); the terminal event is
  * always stored.
@@ -59,7 +59,7 @@ export class EventLog {
     this.pendingBytes += bytes;
     if (ev.terminal || this.pendingBytes >= BATCH_BYTES) this.flush();
     else if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), BATCH_MS);
+      this.timer = setTimeout(() => this.flush(), this.store.eventBatchMs ?? BATCH_MS);
       this.timer.unref();
     }
   }

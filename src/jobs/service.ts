@@ -164,6 +164,7 @@ export class JobService {
     const here = this.jobs.get(id);
     if (!record || !here || record.node === this.coord.node) return;
     this.logger.warn('jobs: another node took over a job of this node', { job_id: id });
+    this.jobs.drop(id);
     here.controller?.abort(JOB_TAKEN_OVER);
   }
 

@@ -67,6 +67,11 @@ export interface JobFilter {
 }
 
 export interface JobStore {
+  /**
+   * How long appended events may wait to be written (default 50 ms): shorter for a store that
+   * readers on other nodes follow.
+   */
+  readonly eventBatchMs?: number;
   /** Loads the store (start-up). */
   open(): Promise<void>;
   /** Creates or replaces a record atomically; durable when the promise resolves. */

@@ -29,6 +29,8 @@ export interface PostgresJobStoreOptions {
 const EVENTS_PER_INSERT = 1000;
 
 export class PostgresJobStore implements JobStore {
+  /** Readers on other nodes follow the stored events: batches are written at most 20 ms apart. */
+  readonly eventBatchMs = 20;
   private readonly db: PostgresDatabase;
   /** The pending record write per job. */
   private readonly writes = new Map<string, Promise<void>>();
