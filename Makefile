@@ -78,13 +78,14 @@ e2e: build
 	node test/e2e/run.js --versions $(CLI_VERSIONS)
 
 # Benchmarks (numbers go into issue notes, never into assertions): each bounds its own run time.
-bench: build
+bench: build services
 	node scripts/bench/overhead.mjs
 	node scripts/bench/stream.mjs
 	node scripts/bench/parallel.mjs
 	node scripts/bench/sessions.mjs
 	node scripts/bench/api.mjs
 	node scripts/bench/rss.mjs
+	node scripts/bench/cluster.mjs
 
 clean:
 	rm -rf dist coverage
