@@ -202,12 +202,14 @@ describe('migrations', () => {
     );
     // every migration once, numbered 1, 2, 3, … in order
     expect(applied).toEqual(MIGRATIONS.map((m, i) => ({ version: i + 1, name: m.name })));
-    expect(applied.slice(0, 5).map((r) => r.name)).toEqual([
+    expect(applied.slice(0, 7).map((r) => r.name)).toEqual([
       'sessions',
       'jobs',
       'sessions list by backend and status',
       'usage',
       'usage daily rollup',
+      'jobs across nodes',
+      'sessions list totals',
     ]);
     await Promise.all(dbs.map((db) => db.end()));
     const again = schemas.database(schema);
@@ -220,6 +222,7 @@ describe('migrations', () => {
     );
     expect(tables.map((r) => r.table_name)).toEqual([
       'job_events',
+      'job_nodes',
       'jobs',
       'schema_migrations',
       'sessions',
