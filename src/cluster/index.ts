@@ -93,6 +93,8 @@ export async function startCluster(
       logger,
     });
     availability = new ClusterAvailability(workers, config.backends);
+    const l = launcher;
+    redis.client.on('ready', () => void l.requeueLost());
   }
   let worker: ClusterWorker | undefined;
   return {

@@ -73,22 +73,45 @@ export class RemoteLauncher implements RunLauncher {
       killGraceMs: spec.killGraceMs,
       ...(spec.backpressure ? { window: this.opts.window } : {}),
     };
-    const handle = new RemoteRunHandle(this.redis, id, spec, pinned, this.opts);
+    const handle = new RemoteRunHandle(this.redis, id, spec, pinned, this.opts, run);
     this.runs.add(handle);
     void handle.done.then(() => this.runs.delete(handle));
     try {
       await this.redis.client.set(keys.lease, '0', 'PX', this.opts.leaseMs);
       handle.attach(this.reader.watch(keys.stream, (entries) => handle.onEntries(entries)));
-      await this.queue(pinned !== undefined ? nodeQueue(pinned) : ANY_QUEUE).add('run', run, {
-        jobId: id,
-        attempts: 1,
-        removeOnComplete: { age: 3600 },
-        removeOnFail: { age: 3600 },
-      });
+      await this.enqueue(handle);
     } catch (err) {
       handle.abandon(coordinationUnavailable(err));
     }
     return handle.started;
+  }
+
+  private async enqueue(h: RemoteRunHandle): Promise<void> {
+    await this.queue(h.pinned !== undefined ? nodeQueue(h.pinned) : ANY_QUEUE).add('run', h.run, {
+      jobId: h.id,
+      attempts: 1,
+      removeOnComplete: { age: 3600 },
+      removeOnFail: { age: 3600 },
+    });
+  }
+
+  /**
+   * After Redis came back (possibly empty, without persistence): runs still waiting to start whose
+   * queued job is gone are queued again — they never started, so nothing runs twice.
+   */
+  async requeueLost(): Promise<void> {
+    for (const h of this.runs) {
+      if (!h.waiting) continue;
+      try {
+        const q = this.queue(h.pinned !== undefined ? nodeQueue(h.pinned) : ANY_QUEUE);
+        if (await q.getJob(h.id)) continue;
+        await this.redis.client.set(runKeys(this.redis, h.id).lease, '0', 'PX', this.opts.leaseMs);
+        await this.enqueue(h);
+        this.opts.logger.info('cluster: queued a run again after Redis lost it', { run: h.id });
+      } catch {
+        // still unreachable: the next reconnect tries again
+      }
+    }
   }
 
   /** Kills every run this node waits for (shutdown). */
@@ -144,6 +167,7 @@ class RemoteRunHandle implements LaunchedRun {
     private readonly spec: LaunchSpec,
     readonly pinned: string | undefined,
     private readonly opts: RemoteLauncherOptions,
+    readonly run: RemoteRun,
   ) {
     this.keys = runKeys(redis, id);
     this.started = new Promise((resolve, reject) => {
@@ -162,6 +186,10 @@ class RemoteRunHandle implements LaunchedRun {
     this.deadlineTimer.unref();
     if (spec.signal?.aborted) queueMicrotask(this.onAbort);
     else spec.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  get waiting(): boolean {
+    return this.state === 'waiting';
   }
 
   attach(watch: StreamWatch): void {

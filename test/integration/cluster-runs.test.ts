@@ -112,3 +112,35 @@ test('a client that goes away kills the run on the worker, grandchildren include
   await pending;
   await waitFor(() => !isAlive(start.pid) && !isAlive(gc.pid), 5_000);
 });
+
+test('backends are what the live workers report; a worker node serves only /health and /metrics', async () => {
+  const b = await call(c.apis[1]!.url, 'GET', '/api/v1/backends');
+  expectMatchesSpec('listBackends', b.status, b.body);
+  expect(b.status).toBe(200);
+  const claude = b.body.data.backends.find((x: { name: string }) => x.name === 'claude');
+  expect(claude).toMatchObject({ name: 'claude', available: true, enabled: true });
+  expect(claude.command).toMatch(/test\/fixtures\/bin\/claude$/);
+
+  // a dry run renders the executable as the workers report it, and runs nothing
+  const before = c.machines().length;
+  const dry = await call(c.url, 'POST', '/api/v1/prompt', {
+    backend: 'claude',
+    prompt: 'dry',
+    dry_run: true,
+    ephemeral: true,
+  });
+  expectMatchesSpec('executePrompt', dry.status, dry.body);
+  expect(dry.body.data.command[0]).toBe(claude.command);
+  expect(c.machines().length).toBe(before);
+
+  const h = await call(c.workers[0]!.url, 'GET', '/health');
+  expectMatchesSpec('healthCheck', h.status, h.body);
+  expect(h.status).toBe(200);
+  const refused = await call(c.workers[0]!.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: 'x' });
+  expect(refused.status).toBe(404);
+  expect(refused.body).toEqual({
+    success: false,
+    code: 'not_found',
+    error: 'this is a worker node: it serves only /health and /metrics',
+  });
+});
