@@ -391,7 +391,10 @@ if (process.env.CLINVK_BENCH_POSTGRES !== '0') {
     const ln = (cols) => `| ${cols.map((c, i) => c.padEnd(w[i])).join(' | ')} |`;
     console.log('');
     console.log(
-      `PostgreSQL store (${PG_URL.replace(/:[^:@/]*@/, ':***@')}, pool 4). ms, "a / b" = median / p99; claim and complete over ${PG_OPS} calls, lists and resolve over ${PG_LISTS}.`,
+      `PostgreSQL store (${PG_URL.replace(/:[^:@/]*@/, ':***@')}, pool 4). ms, "a / b" = median / p99; claim and complete over ${PG_OPS} calls, lists and resolve over ${PG_LISTS}; load average ${os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')} (${os.cpus().length} CPUs).`,
     );
     console.log(ln(h));
     console.log(`|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`);
