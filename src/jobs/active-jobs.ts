@@ -38,6 +38,11 @@ export class ActiveJobs {
     return this.byId.get(id);
   }
 
+  /** Ids of the jobs held in memory. */
+  ids(): string[] {
+    return [...this.byId.keys()];
+  }
+
   has(id: string): boolean {
     return this.byId.has(id);
   }

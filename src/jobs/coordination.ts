@@ -23,8 +23,10 @@ export interface JobCoordinator {
   readonly node: string;
   /** True when other nodes may share the store (the queue is polled, holders are watched). */
   readonly shared: boolean;
-  /** Starts listening and the heartbeat. */
+  /** Starts listening and the heartbeat (never fails: an unreachable store is retried). */
   start(on: CoordinationHandlers): Promise<void>;
+  /** Whether `start` was called. */
+  readonly started: boolean;
   /** The nodes among `nodes` that are gone (their jobs are not driven any more). */
   gone(nodes: string[]): Promise<Set<string>>;
   /** Asks `node` to cancel job `id` (it drives it). */
@@ -35,10 +37,13 @@ export interface JobCoordinator {
 /** The coordinator of a store only one process uses: every other node is a previous incarnation. */
 export class LocalCoordinator implements JobCoordinator {
   readonly shared = false;
+  started = false;
 
   constructor(readonly node: string) {}
 
-  async start(): Promise<void> {}
+  async start(): Promise<void> {
+    this.started = true;
+  }
 
   async gone(nodes: string[]): Promise<Set<string>> {
     return new Set(nodes.filter((n) => n !== this.node));

@@ -113,10 +113,18 @@ export class JobService {
    * a restart) fail (`server_restarted`), queued ones queue again in their order.
    */
   async start(): Promise<void> {
-    await this.store.open();
-    await this.coord.start(this.handlers());
-    await reconcileJobs(this.store, this.coord, this.jobs, (e) => this.scheduler.add(e));
-    for (const entry of await this.store.queued()) this.scheduler.add(entry);
+    try {
+      await this.store.open();
+      await this.coord.start(this.handlers());
+      await reconcileJobs(this.store, this.coord, this.jobs, (e) => this.scheduler.add(e));
+      for (const entry of await this.store.queued()) this.scheduler.add(entry);
+    } catch (err) {
+      // a shared store that cannot be reached yet: requests answer 503 meanwhile, and the periodic
+      // reconciling and queue reads below catch up once it answers
+      if (!this.coord.shared || !(err instanceof ApiError) || err.code !== 'session_store_unavailable') throw err;
+      this.logger.warn('jobs: the job store is not reachable; jobs start once it is', { error: err.message });
+      if (!this.coord.started) await this.coord.start(this.handlers());
+    }
     this.scheduler.changed();
     await this.retention.start();
     if (this.coord.shared) {
@@ -187,9 +195,13 @@ export class JobService {
     }
   }
 
-  /** The queue as the store holds it (announcements may have been missed). */
+  /**
+   * The queue as the store holds it, and the jobs held here as the store says (announcements may
+   * have been missed, e.g. while this node could not reach the store).
+   */
   private async resync(): Promise<void> {
     if (this.scheduler.stopped) return;
+    for (const id of this.jobs.ids()) void this.checkHeld(id);
     const since = Date.now();
     try {
       this.scheduler.sync(await this.store.queued(), since);

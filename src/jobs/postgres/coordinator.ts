@@ -62,6 +62,10 @@ export class PostgresJobCoordinator implements JobCoordinator {
     this.beatMs = Math.max(200, Math.floor(leaseMs / 3));
   }
 
+  get started(): boolean {
+    return this.handlers !== undefined;
+  }
+
   async start(on: CoordinationHandlers): Promise<void> {
     this.handlers = on;
     await this.heartbeat();
