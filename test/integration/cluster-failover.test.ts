@@ -6,7 +6,17 @@
  * is gone answers 503 and stays usable; racing continuations give exactly one 409.
  */
 import { expectMatchesSpec, expectStreamMatchesSpec } from '../helpers/contract';
-import { startTestCluster, workersLive, type TestCluster } from '../helpers/cluster';
+import { execFileSync } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import {
+  startTestCluster,
+  TEST_REDIS_URL,
+  workersLive,
+  type ClusterOptions,
+  type TestCluster,
+} from '../helpers/cluster';
 import { SchemaPool } from '../helpers/postgres';
 import { requireBuild } from '../helpers/serve-process';
 import { ndjson, readStream } from '../helpers/stream';
@@ -20,8 +30,8 @@ afterAll(async () => {
   await schemas.dropAll();
 });
 
-async function cluster(apis: number, workers: number): Promise<TestCluster> {
-  const c = await startTestCluster(schemas, { apis, workers });
+async function cluster(apis: number, workers: number, o: ClusterOptions = {}): Promise<TestCluster> {
+  const c = await startTestCluster(schemas, { apis, workers, ...o });
   clusters.push(c);
   await workersLive(c, workers);
   return c;
@@ -176,4 +186,56 @@ test('a session whose worker is gone answers 503 and keeps its record; racing co
   const back = await call(c.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: 'back home', session_id: id });
   expect(back.status).toBe(200);
   expect(startOf(c, 'back home')!.env!.FAKE_MACHINE).toBe(home);
+}, 60_000);
+
+test('backpressure across nodes: a synchronous stream whose client stops reading pauses the CLI on the worker', async () => {
+  // a claude-compatible fake that streams padded deltas as fast as it can
+  const fast = path.resolve(__dirname, '../../scripts/bench/fixtures/claude-stream');
+  const c = await cluster(1, 1, {
+    server: { write_timeout_secs: 12 },
+    cluster: { stream_window_events: 100 },
+    more: { backends: { claude: { command: fast } } },
+  });
+  const api = new URL(c.apis[0]!.url);
+  const socket = net.connect(Number(api.port), api.hostname);
+  socket.on('error', () => undefined);
+  const body = JSON.stringify({ backend: 'claude', prompt: 'lines=200000 interval=0 pad=20000', ephemeral: true });
+  socket.write(
+    `POST /api/v1/prompt/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  socket.pause(); // never read
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    const key = await waitFor(async () => (await redis.keys(`${c.prefix}:run:*:events`))[0], 10_000);
+    // once the sockets' buffers are full the API node stops reading, and the worker stops the CLI: the
+    // stream stops growing, a bounded distance ahead of what the API node read
+    let last = -1;
+    const stable = await waitFor(
+      async () => {
+        const n = await redis.xlen(key);
+        const same = n === last;
+        last = n;
+        return same ? n : undefined;
+      },
+      10_000,
+      700,
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await redis.xlen(key)).toBe(stable);
+    expect(stable).toBeLessThan(5000);
+    // this fake writes no log: find it by its prompt
+    const pids = () => {
+      try {
+        return execFileSync('pgrep', ['-f', `lines=200000 interval=0 pad=20000`], { encoding: 'utf8' }).trim();
+      } catch {
+        return '';
+      }
+    };
+    expect(pids()).not.toBe('');
+    // the write timeout then ends the run, and the CLI with it
+    await waitFor(() => pids() === '', 15_000);
+  } finally {
+    socket.destroy();
+    redis.disconnect();
+  }
 }, 60_000);
