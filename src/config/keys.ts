@@ -360,7 +360,7 @@ export const CONFIG_KEYS = Type.Object(
         lease_secs: secs({
           default: 10,
           description:
-            "How long a node's admissions outlive it: a node that dies frees its places in the cluster-wide limit after at most this.",
+            "How long a node's admissions outlive it: a node that dies frees its places in the cluster-wide limit after at most this. Also the heartbeat lease of processes sharing a PostgreSQL job store: the running jobs of a process silent this long fail (server_restarted).",
         }),
         role: oneOf(['all', 'api', 'worker'] as const, {
           default: 'all',
