@@ -28,7 +28,7 @@ import { WorkdirPolicy } from './security/workdir';
 import { cliStateDirs } from './security/child-env';
 import os from 'node:os';
 import { createSessionStore } from './sessions';
-import { startCluster, type ClusterServices } from './cluster';
+import type { ClusterServices } from './cluster';
 import { databaseFromConfig, openDatabase } from './db/postgres';
 import type { SessionStore } from './sessions/types';
 import { createUsageStore } from './usage';
@@ -95,7 +95,10 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   reapLeftovers(runDir, { ownInstance: instance, logger });
   const runner = new SupervisedRunner({ logger, runDir, instance });
   let metrics: Metrics | undefined;
-  const cluster = config.cluster.enabled ? await startCluster(config, logger, opts.clock) : undefined;
+  // Cluster mode's modules (BullMQ, ioredis: ~20 MB of memory) are loaded only when it is configured.
+  const cluster = config.cluster.enabled
+    ? await (await import('./cluster')).startCluster(config, logger, opts.clock)
+    : undefined;
   const limiter = new ExecutionLimiter(
     s.max_concurrent_executions,
     s.max_queued_executions,
