@@ -13,7 +13,15 @@ import type { LaunchedRun, LaunchSpec, RunLauncher } from '../execution/launcher
 import type { Logger } from '../observability/logger';
 import type { RedisConnection } from './redis';
 import { coordinationUnavailable } from './redis';
-import { ANY_QUEUE, cancelChannel, nodeQueue, type RemoteRun, type RunEntry, runKeys } from './run-protocol';
+import {
+  ANY_QUEUE,
+  cancelChannel,
+  nodeQueue,
+  type RemoteRun,
+  RUN_JOB_OPTIONS,
+  type RunEntry,
+  runKeys,
+} from './run-protocol';
 import type { RunStreamReader, StreamWatch } from './run-reader';
 import type { WorkerDirectory } from './workers';
 
@@ -89,9 +97,7 @@ export class RemoteLauncher implements RunLauncher {
   private async enqueue(h: RemoteRunHandle): Promise<void> {
     await this.queue(h.pinned !== undefined ? nodeQueue(h.pinned) : ANY_QUEUE).add('run', h.run, {
       jobId: h.id,
-      attempts: 1,
-      removeOnComplete: { age: 3600 },
-      removeOnFail: { age: 3600 },
+      ...RUN_JOB_OPTIONS,
     });
   }
 

@@ -71,3 +71,9 @@ export function decodeEntry(raw: string): RunEntry | undefined {
 
 /** How long a finished run's stream is kept (a late reader still finds its end). */
 export const STREAM_TTL_SECS = 600;
+
+/**
+ * BullMQ options of every run: tried once (a run is never repeated), and its job — which holds the
+ * prompt in its argv — removed from Redis a minute after it ended (ten for a failed one, to inspect).
+ */
+export const RUN_JOB_OPTIONS = { attempts: 1, removeOnComplete: { age: 60 }, removeOnFail: { age: 600 } } as const;

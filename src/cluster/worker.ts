@@ -20,6 +20,7 @@ import {
   nodeQueue,
   type RemoteRun,
   type RunEntry,
+  RUN_JOB_OPTIONS,
   runKeys,
   STREAM_TTL_SECS,
 } from './run-protocol';
@@ -77,8 +78,8 @@ export class ClusterWorker {
         lockDuration: this.opts.lockMs,
         stalledInterval: this.opts.lockMs,
         maxStalledCount: 0,
-        removeOnComplete: { age: 3600 },
-        removeOnFail: { age: 3600 },
+        removeOnComplete: RUN_JOB_OPTIONS.removeOnComplete,
+        removeOnFail: RUN_JOB_OPTIONS.removeOnFail,
       });
       w.on('error', (err) => this.opts.logger.debug('cluster worker: queue error', { error: err.message }));
       this.workers.push(w);
@@ -199,9 +200,7 @@ export class ClusterWorker {
         { ...run, handedBack: this.opts.node },
         {
           jobId: `${run.id}-${this.opts.node}`,
-          attempts: 1,
-          removeOnComplete: { age: 3600 },
-          removeOnFail: { age: 3600 },
+          ...RUN_JOB_OPTIONS,
         },
       );
     } finally {

@@ -10,6 +10,7 @@ import { SchemaPool } from '../helpers/postgres';
 import { requireBuild } from '../helpers/serve-process';
 import { readStream, ndjson } from '../helpers/stream';
 import { isAlive, waitFor } from '../helpers/server';
+import { createJob, events, expectCompleteLog, readEvents, settle } from '../helpers/jobs';
 
 const schemas = new SchemaPool();
 let c: TestCluster;
@@ -143,4 +144,38 @@ test('backends are what the live workers report; a worker node serves only /heal
     code: 'not_found',
     error: 'this is a worker node: it serves only /health and /metrics',
   });
+});
+
+test("a job's run goes to a worker; its events are complete; cancelling it kills the CLI on the worker", async () => {
+  const api = c.apis[0]!.url;
+  const done = await createJob(api, {
+    operation: 'prompt',
+    request: { backend: 'gemini', prompt: 'job in the cluster', ephemeral: true },
+  });
+  expect(done.status).toBe(202);
+  const finished = await settle(api, done.body.data.id);
+  expect(finished.status).toBe('succeeded');
+  const read = await readEvents(api, done.body.data.id);
+  expectCompleteLog(events(read.body));
+
+  const before = c.logs().length;
+  const long = await createJob(api, {
+    operation: 'prompt',
+    request: { backend: 'claude', prompt: '[GRANDCHILD] [SLEEP:30000] cancel me', ephemeral: true },
+  });
+  const start = await waitFor(
+    () =>
+      c
+        .logs()
+        .slice(before)
+        .find((e) => e.event === 'start'),
+    10_000,
+  );
+  const gc = await waitFor(() => c.logs().find((e) => e.event === 'grandchild' && e.parent === start.pid), 10_000);
+  expect(['w1', 'w2']).toContain(start.env!.FAKE_MACHINE);
+  const canceled = await call(api, 'POST', `/api/v1/jobs/${long.body.data.id}/cancel`);
+  expectMatchesSpec('cancelJob', canceled.status, canceled.body);
+  expect(canceled.status).toBe(200);
+  await waitFor(() => !isAlive(start.pid) && !isAlive(gc.pid), 5000);
+  expect((await settle(api, long.body.data.id)).status).toBe('canceled');
 });
