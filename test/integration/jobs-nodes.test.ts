@@ -2,12 +2,13 @@
  * Two `clinvk serve` processes (the built command) on one PostgreSQL schema serve the same jobs:
  * a job created on one node is read, followed live and canceled on the other; starting another
  * node leaves running jobs alone; a burst of jobs created on both nodes runs each job exactly once
- * (fake CLI starts counted by pid across both nodes); a node killed with SIGKILL leaves its running
- * job `failed` with `server_restarted`, ended by the surviving node. Every JSON answer and every
- * event is checked against the contract.
+ * (fake CLI starts counted by pid across both nodes); a node frozen longer than the lease (SIGSTOP)
+ * or killed (SIGKILL) leaves its running job `failed` with `server_restarted`, ended by another
+ * node; a node stopped with SIGTERM drains its running job. Every JSON answer and every event is
+ * checked against the contract.
  */
 import { call, createJob, events, expectCompleteLog, getJob, readEvents, settle } from '../helpers/jobs';
-import { postgresConfig, SchemaPool } from '../helpers/postgres';
+import { postgresConfig, SchemaPool, sql } from '../helpers/postgres';
 import { requireBuild, serveProcess, type ServerProcess } from '../helpers/serve-process';
 import { isAlive, makeTestEnv, waitFor, type FakeLogEntry, type TestEnv } from '../helpers/server';
 import { expectValidSchema } from '../helpers/contract';
@@ -293,3 +294,26 @@ test('starting another node leaves running jobs alone; SIGKILL of a node fails i
   expect(log.at(-1)).toMatchObject({ type: 'error', content: { code: 'server_restarted' } });
   expect(failed.events).toEqual({ count: log.length, last_sequence: log.length });
 }, 120_000);
+
+test('SIGTERM of a node: its running job finishes in the drain window, seen from the others; its heartbeat row goes', async () => {
+  const live = nodes.filter((n) => n.proc.child.exitCode === null && n.proc.child.signalCode === null);
+  expect(live.length).toBeGreaterThanOrEqual(2);
+  const created = await createJob(live[0].proc.url, {
+    operation: 'prompt',
+    request: { backend: 'claude', prompt: '[SLEEP:2000] drain me', ephemeral: true },
+  });
+  const id = created.body.data.id as string;
+  const { runner } = await runnerOf('drain me', live);
+  const watcher = live.find((n) => n !== runner)!;
+  await waitFor(async () => (await getJob(watcher.proc.url, id)).body.data.status === 'running', 10_000);
+  const heartbeats = async () =>
+    (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".job_nodes`))[0].n;
+  const before = await heartbeats();
+  const exited = new Promise<number | null>((r) => runner.proc.child.once('exit', (code) => r(code)));
+  runner.proc.child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  const done = await settle(watcher.proc.url, id);
+  expect(done.status).toBe('succeeded');
+  expectCompleteLog(events((await readEvents(watcher.proc.url, id)).body));
+  expect(await heartbeats()).toBe(before - 1);
+}, 60_000);
