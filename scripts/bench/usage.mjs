@@ -167,7 +167,7 @@ async function benchFile(rows, now, scratch, { FileUsageStore, UsageService, usa
         meta: { key: 'team-a' },
       };
       const t0 = nowMs();
-      const t = usage.limits.admit(key, { quotaItems: 1, checkConcurrency: true, countQueued: true });
+      const t = await usage.limits.admit(key, { quotaItems: 1, checkConcurrency: true, countQueued: true });
       t.granted();
       t.started();
       t.release();
