@@ -24,6 +24,8 @@ export interface BannerFacts {
   drainSecs: number;
   /** Extra endpoint lines (label, text), e.g. the console when it is served. */
   extraEndpoints?: Array<[string, string]>;
+  /** Cluster mode: this node's role and name. */
+  cluster?: { role: 'all' | 'api' | 'worker'; node: string };
 }
 
 function backendText(b: BannerBackend): string {
@@ -34,7 +36,14 @@ function backendText(b: BannerBackend): string {
 
 const row = (label: string, text: string): string => `  ${label.padEnd(16)}${text}`;
 
+const ROLE_TEXT = {
+  all: 'API and worker',
+  api: 'API node: runs go to the workers',
+  worker: 'worker',
+} as const;
+
 export function renderBanner(f: BannerFacts): string {
+  if (f.cluster?.role === 'worker') return workerBanner(f, f.cluster.node);
   const found = f.backends.filter((b) => b.enabled && b.available);
   const missing = f.backends.filter((b) => b.enabled && !b.available);
   const auth =
@@ -44,6 +53,7 @@ export function renderBanner(f: BannerFacts): string {
   return [
     `clinvk API server listening on ${f.url}`,
     '',
+    ...(f.cluster ? [row('Cluster node', `${f.cluster.node} (${ROLE_TEXT[f.cluster.role]})`)] : []),
     row('Auth', auth),
     row('Backends', f.backends.map(backendText).join('  ')),
     ...(missing.length > 0
@@ -69,6 +79,19 @@ export function renderBanner(f: BannerFacts): string {
     ...(f.extraEndpoints ?? []).map(([label, text]) => row(label, text)),
     '',
     `Press Ctrl+C to stop (running requests get up to ${f.drainSecs} s to finish; press it again to stop at once)`,
+    '',
+  ].join('\n');
+}
+
+/** A worker node serves no API: it says what it is and what it can run. */
+function workerBanner(f: BannerFacts, node: string): string {
+  return [
+    `clinvk worker node ${node} listening on ${f.url} (GET /health and /metrics only)`,
+    '',
+    row('Backends', f.backends.map(backendText).join('  ')),
+    row('Config file', f.configFile ?? 'none (built-in defaults)'),
+    '',
+    `Press Ctrl+C to stop (running CLIs get up to ${f.drainSecs} s to finish; press it again to stop at once)`,
     '',
   ].join('\n');
 }

@@ -350,6 +350,9 @@ async function serve(values: Values, io: CliIo): Promise<number> {
       defaultWorkdir: config.server.default_workdir,
       drainSecs: config.server.shutdown_timeout_secs,
       extraEndpoints: (await consoleServed()) ? [['Console', 'GET  /console']] : [],
+      ...(server.services.cluster
+        ? { cluster: { role: config.cluster.role, node: server.services.cluster.nodeId } }
+        : {}),
     }),
   );
   dropEarly();
@@ -364,6 +367,8 @@ interface StartedServer {
   services: {
     keys: KeyRegistry;
     availability?: { check(name: BackendName): Promise<BannerBackend> };
+    /** Cluster mode: this node's name and, on API nodes, what the workers report. */
+    cluster?: { nodeId: string; availability?: { check(name: BackendName): Promise<BannerBackend> } };
   };
   shutdown(opts?: { force?: boolean }): Promise<void>;
 }
@@ -374,9 +379,12 @@ async function consoleServed(): Promise<boolean> {
   return consoleDir() !== undefined;
 }
 
-/** Which CLIs the server found, for the banner (the availability check is cached, not re-run). */
+/**
+ * Which CLIs the server found, for the banner (the availability check is cached, not re-run); a
+ * cluster API or `all` node shows what the live workers report.
+ */
 async function bannerBackends(server: StartedServer): Promise<BannerBackend[]> {
-  const availability = server.services.availability;
+  const availability = server.services.cluster?.availability ?? server.services.availability;
   if (!availability) return [];
   const { ADAPTER_ORDER } = await import('../backends/adapters');
   const out: BannerBackend[] = [];

@@ -134,6 +134,11 @@ test('backends are what the live workers report; a worker node serves only /heal
   expect(dry.body.data.command[0]).toBe(claude.command);
   expect(c.machines().length).toBe(before);
 
+  // the banners say what each node is
+  expect(c.workers[0]!.output()).toContain(
+    `clinvk worker node w1 listening on ${c.workers[0]!.url} (GET /health and /metrics only)`,
+  );
+  expect(c.apis[0]!.output()).toMatch(/Cluster node +a1 \(API node: runs go to the workers\)/);
   const h = await call(c.workers[0]!.url, 'GET', '/health');
   expectMatchesSpec('healthCheck', h.status, h.body);
   expect(h.status).toBe(200);
