@@ -38,6 +38,8 @@ export class JobRunner {
   async run(job: ActiveJob, hooks: RunHooks): Promise<void> {
     const controller = new AbortController();
     job.controller = controller;
+    // canceled while it was being claimed
+    if (job.canceled) controller.abort(JOB_CANCELED);
     const record = job.record;
     const ctx: ExecContext = {
       requestId: record.request_id,

@@ -11,7 +11,7 @@
 import type { ExecutionLimiter } from '../execution/limiter';
 import type { ActiveJob } from './active-job';
 import type { JobRunner } from './runner';
-import type { QueueEntry } from './types';
+import { isTerminal, type QueueEntry } from './types';
 
 /** Claims a queued job for this node; the job in memory, or undefined when it was not claimable. */
 export type Claim = (entry: QueueEntry) => Promise<ActiveJob | undefined>;
@@ -111,7 +111,8 @@ export class JobScheduler {
     // the place is taken while the claim is under way
     this.pending++;
     const job = await this.claim(entry).catch(() => undefined);
-    if (!job) {
+    // (a cancel may have ended the job between its claim and now)
+    if (!job || isTerminal(job.record.status)) {
       this.pending--;
       this.pump();
       return;

@@ -217,18 +217,17 @@ export class JobService {
   private async claim(entry: QueueEntry): Promise<ActiveJob | undefined> {
     const record = await this.store.claim(entry.id, this.coord.node);
     if (!record) return undefined;
-    const job = await this.hold(record);
-    job.phase = 'starting';
-    return job;
+    return this.hold(record, 'starting');
   }
 
   /** A job this node claimed, in memory (its events continue after the stored ones). */
-  private async hold(record: JobRecord): Promise<ActiveJob> {
+  private async hold(record: JobRecord, phase: ActiveJob['phase'] = 'queued'): Promise<ActiveJob> {
     let stored: StoredEvent[] = [];
     if (record.events.count > 0 || record.events.last_sequence > 0) stored = await this.store.readEvents(record.id, 0);
     const last = stored.length ? stored[stored.length - 1].sequence : record.events.last_sequence;
     const bytes = stored.reduce((n, e) => n + Buffer.byteLength(e.line) + 1, 0);
     const job = this.jobs.activate(record, last, { count: stored.length, bytes });
+    job.phase = phase;
     this.signals.fire(record.id);
     return job;
   }
