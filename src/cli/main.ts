@@ -5,6 +5,8 @@
  * 2 usage or configuration error (one line per problem on stderr).
  */
 
+// first: keeps V8's young generation small while the server's modules load (see the module)
+import '../http/startup-heap';
 import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigFlags, loadConfig, withApiKeys } from '../config/load';
 import { configToYaml } from '../config/show';

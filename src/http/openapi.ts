@@ -16,13 +16,15 @@ function generatedFile(name: string): string {
   return candidates.find((p) => fs.existsSync(p)) ?? candidates[0];
 }
 
-let cachedDocument: Document | undefined;
 let cachedJson: string | undefined;
 let cachedYaml: string | undefined;
 
+/**
+ * A fresh copy of the bundled document. Not kept: openapi-backend keeps its own, and the texts
+ * served by /openapi.json and /openapi.yaml are read when first requested.
+ */
 export function openapiDocument(): Document {
-  if (!cachedDocument) cachedDocument = JSON.parse(openapiJsonText()) as Document;
-  return cachedDocument;
+  return JSON.parse(cachedJson ?? fs.readFileSync(generatedFile('openapi.json'), 'utf8')) as Document;
 }
 
 export function openapiJsonText(): string {
@@ -40,7 +42,7 @@ export type OperationHandler = Handler;
 /** Creates and initialises the openapi-backend instance with our handlers. */
 export async function createOpenApi(handlers: Record<string, Handler>): Promise<OpenAPIBackend> {
   const api = new OpenAPIBackend({
-    definition: structuredClone(openapiDocument()),
+    definition: openapiDocument(),
     strict: false,
     // The document is validated against the OpenAPI meta-schema by `npm run lint:spec` (CI);
     // quick mode skips that and compiles validators lazily: ~50 ms start instead of ~8 s.

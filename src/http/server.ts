@@ -2,6 +2,8 @@
  * The Node HTTP server around the app: timeouts and header limits, the raw-socket
  * `clientError` writer (400/408/431 in the path's style) and graceful shutdown.
  */
+// first: keeps V8's young generation small while the modules below load (see startup-heap.ts)
+import { releaseYoungGeneration } from './startup-heap';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
@@ -57,6 +59,7 @@ export async function createServerApp(config: Config, logger: Logger, opts: Serv
     staleClaimMs,
     logger,
   });
+  releaseYoungGeneration();
   return {
     app,
     services,

@@ -15,6 +15,7 @@
 //   ← {type:'stop'}              graceful shutdown, then exit
 import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,6 +38,9 @@ cp.spawn = function tracedSpawn(...args) {
 
 // CLINVK_BENCH_ROOT: the checkout whose dist/ to run (a baseline build), else this one.
 const root = process.env.CLINVK_BENCH_ROOT || path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+// As bin/clinvk.js: the CLI's first import keeps V8's young generation small during start-up.
+if (fs.existsSync(path.join(root, 'dist/src/http/startup-heap.js')))
+  require(path.join(root, 'dist/src/http/startup-heap.js'));
 const { loadConfig } = require(path.join(root, 'dist/src/config/load.js'));
 const { startServer } = require(path.join(root, 'dist/src/http/server.js'));
 const { createLogger } = require(path.join(root, 'dist/src/observability/logger.js'));
