@@ -103,26 +103,27 @@ PORTS=($((PORT + 10)) $((PORT + 11)) "$PORT" $((PORT + 1)))
 PIDS=()
 
 stop_all() {
-  trap - INT TERM EXIT
+  set +e
+  # a second Ctrl-C while stopping kills what is left at once
+  FORCE=0
+  trap 'FORCE=1' INT TERM HUP
+  trap - EXIT
   echo
-  echo "stopping: API nodes, then workers (they finish their runs first)…"
-  local i
-  for i in 3 2 1 0; do
-    local pid=${PIDS[$i]:-}
-    [ -n "$pid" ] || continue
-    kill -TERM "$pid" 2>/dev/null || true
-    # the API nodes go first so that none of them sees a worker vanish
-    if [ "$i" = 2 ]; then
-      for p in "${PIDS[@]:2}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; done
-    fi
-  done
-  local end=$((SECONDS + 40))
-  for pid in "${PIDS[@]}"; do
-    while kill -0 "$pid" 2>/dev/null; do
-      if [ $SECONDS -ge $end ]; then kill -KILL "$pid" 2>/dev/null || true; fi
-      sleep 0.1
+  echo "stopping: API nodes, then workers (they finish their runs first; Ctrl-C again to kill them)…"
+  local end=$((SECONDS + 45))
+  stop_nodes() {
+    local pid
+    for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "$@"; do
+      while kill -0 "$pid" 2>/dev/null; do
+        if [ "$FORCE" = 1 ] || [ $SECONDS -ge $end ]; then kill -KILL "$pid" 2>/dev/null || true; fi
+        sleep 0.1
+      done
     done
-  done
+  }
+  # the API nodes go first so that none of them sees a worker vanish under a run
+  stop_nodes ${PIDS[2]:-} ${PIDS[3]:-}
+  stop_nodes ${PIDS[0]:-} ${PIDS[1]:-}
   if [ "$KEEP" = 1 ]; then
     echo "kept: $DIR, Redis keys $PREFIX:*, PostgreSQL schema $SCHEMA"
   else
@@ -149,7 +150,8 @@ stop_all() {
   fi
 }
 trap stop_all EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
+SETSID=$(command -v setsid || true)
 
 start_node() {
   local i=$1 id=${NAMES[$1]}
@@ -157,9 +159,10 @@ start_node() {
   # setsid: Ctrl-C reaches this script only, which stops the nodes in order
   CLINVK_HOME="$DIR/$id/home" CLINVK_NODE_ID="$id" CLINVK_ROLE="${ROLES[$i]}" CLINVK_CLUSTER=true \
     CLINVK_REDIS_URL="$REDIS_URL" CLINVK_POSTGRES_URL="$PG_URL" CLINVK_API_KEYS="" CLINVK_CONFIG="" FAKE_MACHINE="$id" \
-    setsid node "$ROOT/bin/clinvk.js" serve --config "$DIR/config.yaml" --port "${PORTS[$i]}" --log-format text \
+    $SETSID node "$ROOT/bin/clinvk.js" serve --config "$DIR/config.yaml" --port "${PORTS[$i]}" --log-format text \
     >"$DIR/$id.log" 2>&1 </dev/null &
   PIDS[$i]=$!
+  disown "$!" # watched with kill -0; bash reports nothing when it is stopped
 }
 
 wait_listening() {
@@ -243,11 +246,14 @@ fi
 
 echo "Ctrl-C stops everything."
 # a node that exits by itself stops the demo
-wait -n "${PIDS[@]}" || true
-for i in 0 1 2 3; do
-  if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
-    echo "node ${NAMES[$i]} exited; its log:" >&2
-    tail -n 20 "$DIR/${NAMES[$i]}.log" >&2
-  fi
+while :; do
+  for i in 0 1 2 3; do
+    if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
+      echo "node ${NAMES[$i]} exited; its log:" >&2
+      tail -n 20 "$DIR/${NAMES[$i]}.log" >&2
+      exit 1
+    fi
+  done
+  sleep 1 &
+  wait $! || true
 done
-exit 1
