@@ -110,6 +110,17 @@ export async function startTestCluster(schemas: SchemaPool, o: ClusterOptions = 
   };
 }
 
+/** A JSON request to one node (or the balancer): status, headers and the parsed body. */
+export async function send(base: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(base + path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
 /** Waits until `count` workers have a live heartbeat (a fresh node needs a moment). */
 export async function workersLive(c: TestCluster, count: number, timeoutMs = 10_000): Promise<void> {
   const redis = new Redis(TEST_REDIS_URL);

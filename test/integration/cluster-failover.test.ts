@@ -11,6 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import {
+  send,
   startTestCluster,
   TEST_REDIS_URL,
   workersLive,
@@ -21,6 +22,7 @@ import { SchemaPool } from '../helpers/postgres';
 import { requireBuild } from '../helpers/serve-process';
 import { ndjson, readStream } from '../helpers/stream';
 import { isAlive, waitFor } from '../helpers/server';
+import { createJob, events, expectCompleteLog, readEvents, settle } from '../helpers/jobs';
 
 const schemas = new SchemaPool();
 const clusters: TestCluster[] = [];
@@ -35,16 +37,6 @@ async function cluster(apis: number, workers: number, o: ClusterOptions = {}): P
   clusters.push(c);
   await workersLive(c, workers);
   return c;
-}
-
-async function call(base: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(base + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
 
 /** The start line of the fake CLI whose prompt carries `marker`. */
@@ -83,9 +75,29 @@ test('a worker killed mid-stream: the reader gets one terminal backend_unavailab
   expect(Date.now() - started).toBeLessThan(30_000);
 }, 60_000);
 
+test("a worker killed during a job's run: the job fails with backend_unavailable (worker lost) and is not run again", async () => {
+  const c = await cluster(1, 2);
+  const created = await createJob(c.apis[0]!.url, {
+    operation: 'prompt',
+    request: { backend: 'claude', prompt: '[SLEEP:30000] lost-job', ephemeral: true },
+  });
+  expect(created.status).toBe(202);
+  const start = await waitFor(() => startOf(c, 'lost-job'), 10_000);
+  await c.workers.find((w) => w.id === start.env!.FAKE_MACHINE)!.kill();
+  const job = await settle(c.apis[0]!.url, created.body.data.id);
+  expect(job.status).toBe('failed');
+  expect(job.error).toMatchObject({ code: 'backend_unavailable', message: 'worker lost' });
+  const read = await readEvents(c.apis[0]!.url, created.body.data.id);
+  const evs = events(read.body);
+  expectCompleteLog(evs);
+  expect(evs.at(-1)).toMatchObject({ type: 'error', content: { code: 'backend_unavailable' } });
+  await new Promise((res) => setTimeout(res, 2000));
+  expect(c.logs().filter((e) => e.event === 'start' && e.argv?.some((a) => a.includes('lost-job')))).toHaveLength(1);
+}, 60_000);
+
 test('an API node killed mid-run: the worker kills the run once its lease lapses', async () => {
   const c = await cluster(2, 1);
-  const pending = call(c.apis[0]!.url, 'POST', '/api/v1/prompt', {
+  const pending = send(c.apis[0]!.url, 'POST', '/api/v1/prompt', {
     backend: 'claude',
     prompt: '[GRANDCHILD] [SLEEP:30000] orphan-1',
     ephemeral: true,
@@ -99,7 +111,7 @@ test('an API node killed mid-run: the worker kills the run once its lease lapses
   // lease_secs = 2 (+ the worker's 250 ms lease check and the kill grace)
   expect(Date.now() - killedAt).toBeLessThan(5000);
   // the other API node and the worker carry on
-  const ok = await call(c.apis[1]!.url, 'POST', '/api/v1/prompt', {
+  const ok = await send(c.apis[1]!.url, 'POST', '/api/v1/prompt', {
     backend: 'claude',
     prompt: 'after',
     ephemeral: true,
@@ -109,7 +121,7 @@ test('an API node killed mid-run: the worker kills the run once its lease lapses
 
 test('a worker stopping (SIGTERM) finishes its running run; new runs go to the other worker', async () => {
   const c = await cluster(1, 2);
-  const pending = call(c.apis[0]!.url, 'POST', '/api/v1/prompt', {
+  const pending = send(c.apis[0]!.url, 'POST', '/api/v1/prompt', {
     backend: 'claude',
     prompt: '[SLEEP:2500] drain-1',
     ephemeral: true,
@@ -122,7 +134,7 @@ test('a worker stopping (SIGTERM) finishes its running run; new runs go to the o
   await new Promise((res) => setTimeout(res, 300));
   const more = await Promise.all(
     [1, 2, 3].map((i) =>
-      call(c.apis[0]!.url, 'POST', '/api/v1/prompt', {
+      send(c.apis[0]!.url, 'POST', '/api/v1/prompt', {
         backend: 'claude',
         prompt: `after-drain-${i}`,
         ephemeral: true,
@@ -143,7 +155,7 @@ test('a worker stopping (SIGTERM) finishes its running run; new runs go to the o
 
 test('a session whose worker is gone answers 503 and keeps its record; racing continuations give exactly one 409', async () => {
   const c = await cluster(2, 2);
-  const first = await call(c.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: 'home turn' });
+  const first = await send(c.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: 'home turn' });
   expect(first.status).toBe(200);
   const id = first.body.data.session_id as string;
   const home = startOf(c, 'home turn')!.env!.FAKE_MACHINE!;
@@ -151,7 +163,7 @@ test('a session whose worker is gone answers 503 and keeps its record; racing co
   // two continuations at once through the two API nodes: one runs, one is refused
   const racing = await Promise.all(
     c.apis.map((a) =>
-      call(a.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: '[SLEEP:800] race', session_id: id }),
+      send(a.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: '[SLEEP:800] race', session_id: id }),
     ),
   );
   for (const r of racing) expectMatchesSpec('executePrompt', r.status, r.body);
@@ -159,7 +171,7 @@ test('a session whose worker is gone answers 503 and keeps its record; racing co
 
   await c.workers.find((w) => w.id === home)!.kill();
   await waitFor(async () => {
-    const r = await call(c.apis[0]!.url, 'POST', '/api/v1/prompt', {
+    const r = await send(c.apis[0]!.url, 'POST', '/api/v1/prompt', {
       backend: 'claude',
       prompt: 'orphaned',
       session_id: id,
@@ -174,7 +186,7 @@ test('a session whose worker is gone answers 503 and keeps its record; racing co
     });
   });
   // the claim was released: the session is not left active, and nothing ran elsewhere
-  const s = await call(c.apis[1]!.url, 'GET', `/api/v1/sessions/${id}`);
+  const s = await send(c.apis[1]!.url, 'GET', `/api/v1/sessions/${id}`);
   expectMatchesSpec('getSession', s.status, s.body);
   expect(s.body.data.status).not.toBe('active');
   expect(s.body.data.turn_count).toBe(2);
@@ -183,7 +195,7 @@ test('a session whose worker is gone answers 503 and keeps its record; racing co
   // the worker comes back under its name: the session continues there
   await c.addNode('worker', home);
   await workersLive(c, 2);
-  const back = await call(c.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: 'back home', session_id: id });
+  const back = await send(c.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: 'back home', session_id: id });
   expect(back.status).toBe(200);
   expect(startOf(c, 'back home')!.env!.FAKE_MACHINE).toBe(home);
 }, 60_000);

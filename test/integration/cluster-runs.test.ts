@@ -5,7 +5,7 @@
  * lost API nodes and stopping workers end runs the documented way, never running an agent twice.
  */
 import { expectMatchesSpec, expectStreamMatchesSpec } from '../helpers/contract';
-import { startTestCluster, workersLive, type TestCluster } from '../helpers/cluster';
+import { send, startTestCluster, workersLive, type TestCluster } from '../helpers/cluster';
 import { SchemaPool } from '../helpers/postgres';
 import { requireBuild } from '../helpers/serve-process';
 import { readStream, ndjson } from '../helpers/stream';
@@ -25,19 +25,9 @@ afterAll(async () => {
   await schemas.dropAll();
 });
 
-async function call(base: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(base + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-}
-
 test('a prompt sent to an API node runs on a worker and answers as one process does', async () => {
   const before = c.machines().length;
-  const r = await call(c.apis[0]!.url, 'POST', '/api/v1/prompt', {
+  const r = await send(c.apis[0]!.url, 'POST', '/api/v1/prompt', {
     backend: 'claude',
     prompt: 'hello',
     ephemeral: true,
@@ -52,7 +42,7 @@ test('a prompt sent to an API node runs on a worker and answers as one process d
 });
 
 test('a session continues on the worker that ran its first turn, whichever API node gets the turn', async () => {
-  const first = await call(c.apis[0]!.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: 'remember 7' });
+  const first = await send(c.apis[0]!.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: 'remember 7' });
   expectMatchesSpec('executePrompt', first.status, first.body);
   expect(first.status).toBe(200);
   const id = first.body.data.session_id as string;
@@ -60,14 +50,14 @@ test('a session continues on the worker that ran its first turn, whichever API n
   const home = c.machines()[before - 1]!;
   for (let i = 0; i < 4; i++) {
     const api = c.apis[i % 2]!;
-    const r = await call(api.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: `turn ${i}`, session_id: id });
+    const r = await send(api.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: `turn ${i}`, session_id: id });
     expectMatchesSpec('executePrompt', r.status, r.body);
     expect(r.status).toBe(200);
     expect(r.body.data.session_id).toBe(id);
   }
   // every continuation resumed the CLI's conversation on the same machine
   expect(c.machines().slice(before)).toEqual([home, home, home, home]);
-  const s = await call(c.apis[1]!.url, 'GET', `/api/v1/sessions/${id}`);
+  const s = await send(c.apis[1]!.url, 'GET', `/api/v1/sessions/${id}`);
   expectMatchesSpec('getSession', s.status, s.body);
   expect(s.body.data.turn_count).toBe(5);
   expect(JSON.stringify(s.body)).not.toContain(home === 'w1' ? '"w1"' : '"w2"');
@@ -115,7 +105,7 @@ test('a client that goes away kills the run on the worker, grandchildren include
 });
 
 test('backends are what the live workers report; a worker node serves only /health and /metrics', async () => {
-  const b = await call(c.apis[1]!.url, 'GET', '/api/v1/backends');
+  const b = await send(c.apis[1]!.url, 'GET', '/api/v1/backends');
   expectMatchesSpec('listBackends', b.status, b.body);
   expect(b.status).toBe(200);
   const claude = b.body.data.backends.find((x: { name: string }) => x.name === 'claude');
@@ -124,7 +114,7 @@ test('backends are what the live workers report; a worker node serves only /heal
 
   // a dry run renders the executable as the workers report it, and runs nothing
   const before = c.machines().length;
-  const dry = await call(c.url, 'POST', '/api/v1/prompt', {
+  const dry = await send(c.url, 'POST', '/api/v1/prompt', {
     backend: 'claude',
     prompt: 'dry',
     dry_run: true,
@@ -139,10 +129,10 @@ test('backends are what the live workers report; a worker node serves only /heal
     `clinvk worker node w1 listening on ${c.workers[0]!.url} (GET /health and /metrics only)`,
   );
   expect(c.apis[0]!.output()).toMatch(/Cluster node +a1 \(API node: runs go to the workers\)/);
-  const h = await call(c.workers[0]!.url, 'GET', '/health');
+  const h = await send(c.workers[0]!.url, 'GET', '/health');
   expectMatchesSpec('healthCheck', h.status, h.body);
   expect(h.status).toBe(200);
-  const refused = await call(c.workers[0]!.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: 'x' });
+  const refused = await send(c.workers[0]!.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: 'x' });
   expect(refused.status).toBe(404);
   expect(refused.body).toEqual({
     success: false,
@@ -178,7 +168,7 @@ test("a job's run goes to a worker; its events are complete; cancelling it kills
   );
   const gc = await waitFor(() => c.logs().find((e) => e.event === 'grandchild' && e.parent === start.pid), 10_000);
   expect(['w1', 'w2']).toContain(start.env!.FAKE_MACHINE);
-  const canceled = await call(api, 'POST', `/api/v1/jobs/${long.body.data.id}/cancel`);
+  const canceled = await send(api, 'POST', `/api/v1/jobs/${long.body.data.id}/cancel`);
   expectMatchesSpec('cancelJob', canceled.status, canceled.body);
   expect(canceled.status).toBe(200);
   await waitFor(() => !isAlive(start.pid) && !isAlive(gc.pid), 5000);
