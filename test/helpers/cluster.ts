@@ -9,7 +9,7 @@ import net from 'node:net';
 import { Redis } from 'ioredis';
 import { SchemaPool, TEST_POSTGRES_URL } from './postgres';
 import { serveProcess, type ServerProcess } from './serve-process';
-import { makeTestEnv, type TestEnv } from './server';
+import { deepMerge, makeTestEnv, type TestEnv } from './server';
 
 export const TEST_REDIS_URL = process.env.CLINVK_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -26,6 +26,8 @@ export interface TestCluster {
   workers: ClusterNode[];
   prefix: string;
   schema: string;
+  /** The environment the nodes share (config file, workdir, the fakes' log and state); each node has its own home. */
+  env: TestEnv;
   /** Every fake-CLI log line of every node. */
   logs(): ReturnType<TestEnv['log']>;
   /** The worker that ran each CLI start (`env.FAKE_MACHINE` of the fakes' start lines), in order. */
@@ -46,6 +48,8 @@ export interface ClusterOptions {
   more?: Record<string, unknown>;
   /** Extra environment of every node. */
   env?: NodeJS.ProcessEnv;
+  /** Config overrides deep-merged over everything above (a test suite's own overrides). */
+  overrides?: Record<string, unknown>;
 }
 
 /** Starts `apis` API nodes and `workers` worker nodes; the schema is dropped by the pool's owner. */
@@ -77,7 +81,7 @@ export async function startTestCluster(schemas: SchemaPool, o: ClusterOptions = 
     ...(o.more ?? {}),
   };
   // one environment (config, workdir, fake-CLI log) shared by the nodes; each node its own home
-  const env = makeTestEnv(file);
+  const env = makeTestEnv(deepMerge(file, o.overrides ?? {}));
   const nodes: ClusterNode[] = [];
   const addNode = async (role: ClusterNode['role'], id: string): Promise<ClusterNode> => {
     const home = `${env.root}/home-${id}`;
@@ -89,8 +93,11 @@ export async function startTestCluster(schemas: SchemaPool, o: ClusterOptions = 
     nodes.push(node);
     return node;
   };
-  const workers = await Promise.all(Array.from({ length: o.workers ?? 2 }, (_, i) => addNode('worker', `w${i + 1}`)));
-  const apis = await Promise.all(Array.from({ length: o.apis ?? 2 }, (_, i) => addNode('api', `a${i + 1}`)));
+  // all nodes start at once (an API node needs no worker to come up)
+  const [workers, apis] = await Promise.all([
+    Promise.all(Array.from({ length: o.workers ?? 2 }, (_, i) => addNode('worker', `w${i + 1}`))),
+    Promise.all(Array.from({ length: o.apis ?? 2 }, (_, i) => addNode('api', `a${i + 1}`))),
+  ]);
   const balancer = await roundRobin(apis.map((a) => a.url));
   return {
     url: balancer.url,
@@ -98,6 +105,7 @@ export async function startTestCluster(schemas: SchemaPool, o: ClusterOptions = 
     workers,
     prefix,
     schema,
+    env,
     logs: () => env.log(),
     machines: () => env.starts().map((e) => e.env?.FAKE_MACHINE ?? '?'),
     addNode,

@@ -3,7 +3,8 @@
  * backend, resume argv, working directory, busy sessions, restart survival, list/get/delete.
  * `describeSessionsHttpContract(name, openStore)` runs it against any SessionStore implementation;
  * `openStore(home)` opens the store of a server whose `$CLINVK_HOME` is `home` (two calls with the
- * same home must see the same data: the suite restarts the server).
+ * same home must see the same data: the suite restarts the server). Against a cluster
+ * (`CLINVK_TEST_TARGET=cluster`) it runs once on the cluster's own store (`openStore` undefined).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -13,7 +14,7 @@ import { createServerApp } from '../../src/http/server';
 import { createSilentLogger } from '../../src/observability/logger';
 import type { SessionStore } from '../../src/sessions/types';
 import { expectMatchesSpec } from './contract';
-import { makeTestApp, makeTestEnv, waitFor, type TestApp } from './server';
+import { describeInProcessOnly, makeTestApp, makeTestEnv, waitFor, type TestApp } from './server';
 
 const reply = (prompt: string) =>
   `MOCK-REPLY: ${crypto.createHash('sha256').update(prompt).digest('hex').slice(0, 12)}`;
@@ -24,12 +25,15 @@ async function send(t: { app: TestApp['app'] }, body: object) {
   return res;
 }
 
-export function describeSessionsHttpContract(name: string, openStore: (home: string) => Promise<SessionStore>): void {
+export function describeSessionsHttpContract(
+  name: string,
+  openStore: ((home: string) => Promise<SessionStore>) | undefined,
+): void {
   describe(`multi-turn continuation (${name} store)`, () => {
     let t: TestApp;
     let project: string;
     beforeAll(async () => {
-      t = await makeTestApp({}, { store: openStore });
+      t = await makeTestApp({}, openStore ? { store: openStore } : {});
       project = path.join(t.root, 'project');
       fs.mkdirSync(project);
     });
@@ -52,7 +56,7 @@ export function describeSessionsHttpContract(name: string, openStore: (home: str
       expect(start.cwd).toBe(project);
       const info = await request(t.app).get(`/api/v1/sessions/${id}`);
       expectMatchesSpec('getSession', info.status, info.body);
-      const record = await t.bundle.services.store.resolve(id);
+      const record = await t.storedSession(id);
       expect(record.backend_session_id).toEqual(expect.any(String));
       expect(start.argv).toEqual(resumeArgv(record.backend_session_id as string));
       expect(firstStart.argv!.some((a) => a.startsWith('--resume'))).toBe(false);
@@ -115,7 +119,7 @@ export function describeSessionsHttpContract(name: string, openStore: (home: str
     test('continuation rules: ephemeral, other backend, other workdir → 400; dry run shows resume argv and changes nothing', async () => {
       const first = await send(t, { backend: 'claude', prompt: 'hi', workdir: project });
       const id = first.body.data.session_id;
-      const before = await t.bundle.services.store.resolve(id);
+      const before = await t.storedSession(id);
       const spawned = t.starts().length;
       for (const [body, p] of [
         [{ session_id: id, prompt: 'x', ephemeral: true }, 'body.ephemeral'],
@@ -130,7 +134,7 @@ export function describeSessionsHttpContract(name: string, openStore: (home: str
       expect(same.status).toBe(200);
       expect(same.body.data.command.some((a: string) => a.startsWith('--resume='))).toBe(true);
       expect(t.starts().length).toBe(spawned);
-      expect(await t.bundle.services.store.resolve(id)).toEqual(before);
+      expect(await t.storedSession(id)).toEqual(before);
     });
 
     test('a turn already running → 409 session_busy; delete while running → 409; the running turn finishes', async () => {
@@ -166,70 +170,74 @@ export function describeSessionsHttpContract(name: string, openStore: (home: str
     });
   });
 
-  describe(`listing, prefixes and restart (${name} store)`, () => {
-    test('filters, paging, sort order, ambiguous prefixes; sessions survive a restart', async () => {
-      const env = makeTestEnv();
-      const logger = createSilentLogger();
-      let bundle = await createServerApp(env.config, logger, { store: await openStore(env.home) });
-      try {
-        const ids: string[] = [];
-        for (const [backend, prompt] of [
-          ['claude', 'a'],
-          ['codex', 'b'],
-          ['gemini', 'c'],
-          ['claude', 'd [E400]'],
-        ]) {
-          const r = await request(bundle.app).post('/api/v1/prompt').send({ backend, prompt });
-          ids.push(r.body.data.session_id);
-          await new Promise((r) => setTimeout(r, 5));
-        }
-        await bundle.close();
-        bundle = await createServerApp(env.config, logger, { store: await openStore(env.home) });
-        const all = await request(bundle.app).get('/api/v1/sessions');
-        expectMatchesSpec('listSessions', all.status, all.body);
-        expect(all.body.data.total).toBe(4);
-        expect(all.body.data.sessions.map((s: { id: string }) => s.id)).toEqual([...ids].reverse());
-        const claude = await request(bundle.app).get('/api/v1/sessions?backend=claude');
-        expect(claude.body.data.total).toBe(2);
-        const errors = await request(bundle.app).get('/api/v1/sessions?status=error');
-        expect(errors.body.data.sessions.map((s: { id: string }) => s.id)).toEqual([ids[3]]);
-        const page = await request(bundle.app).get('/api/v1/sessions?limit=2&offset=1');
-        expect(page.body.data).toMatchObject({ total: 4, limit: 2, offset: 1 });
-        expect(page.body.data.sessions.map((s: { id: string }) => s.id)).toEqual([ids[2], ids[1]]);
-        const empty = await request(bundle.app).get('/api/v1/sessions?backend=gemini&status=error');
-        expect(empty.body.data).toEqual({ sessions: [], total: 0, limit: 100, offset: 0 });
-        // Continue after the restart.
-        const cont = await request(bundle.app)
-          .post('/api/v1/prompt')
-          .send({ session_id: ids[0], prompt: 'after restart' });
-        expect(cont.status).toBe(200);
-        expect(cont.body.data.output).toBe(reply('after restart'));
-        // Ambiguous prefix: the empty-ish common prefix of 16 random ids is very likely shared by several;
-        // find one that matches more than one id.
-        const prefix = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'].find(
-          (p) => ids.filter((i) => i.startsWith(p)).length > 1,
-        );
-        if (prefix) {
-          const amb = await request(bundle.app).get(`/api/v1/sessions/${prefix}`);
-          expectMatchesSpec('getSession', amb.status, amb.body);
-          expect(amb.status).toBe(400);
-          expect(amb.body).toEqual({
+  describeInProcessOnly('restarts one server process on its store')(
+    `listing, prefixes and restart (${name} store)`,
+    () => {
+      test('filters, paging, sort order, ambiguous prefixes; sessions survive a restart', async () => {
+        const env = makeTestEnv();
+        const logger = createSilentLogger();
+        const open = async () => ({ store: openStore ? await openStore(env.home) : undefined });
+        let bundle = await createServerApp(env.config, logger, await open());
+        try {
+          const ids: string[] = [];
+          for (const [backend, prompt] of [
+            ['claude', 'a'],
+            ['codex', 'b'],
+            ['gemini', 'c'],
+            ['claude', 'd [E400]'],
+          ]) {
+            const r = await request(bundle.app).post('/api/v1/prompt').send({ backend, prompt });
+            ids.push(r.body.data.session_id);
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          await bundle.close();
+          bundle = await createServerApp(env.config, logger, await open());
+          const all = await request(bundle.app).get('/api/v1/sessions');
+          expectMatchesSpec('listSessions', all.status, all.body);
+          expect(all.body.data.total).toBe(4);
+          expect(all.body.data.sessions.map((s: { id: string }) => s.id)).toEqual([...ids].reverse());
+          const claude = await request(bundle.app).get('/api/v1/sessions?backend=claude');
+          expect(claude.body.data.total).toBe(2);
+          const errors = await request(bundle.app).get('/api/v1/sessions?status=error');
+          expect(errors.body.data.sessions.map((s: { id: string }) => s.id)).toEqual([ids[3]]);
+          const page = await request(bundle.app).get('/api/v1/sessions?limit=2&offset=1');
+          expect(page.body.data).toMatchObject({ total: 4, limit: 2, offset: 1 });
+          expect(page.body.data.sessions.map((s: { id: string }) => s.id)).toEqual([ids[2], ids[1]]);
+          const empty = await request(bundle.app).get('/api/v1/sessions?backend=gemini&status=error');
+          expect(empty.body.data).toEqual({ sessions: [], total: 0, limit: 100, offset: 0 });
+          // Continue after the restart.
+          const cont = await request(bundle.app)
+            .post('/api/v1/prompt')
+            .send({ session_id: ids[0], prompt: 'after restart' });
+          expect(cont.status).toBe(200);
+          expect(cont.body.data.output).toBe(reply('after restart'));
+          // Ambiguous prefix: the empty-ish common prefix of 16 random ids is very likely shared by several;
+          // find one that matches more than one id.
+          const prefix = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'].find(
+            (p) => ids.filter((i) => i.startsWith(p)).length > 1,
+          );
+          if (prefix) {
+            const amb = await request(bundle.app).get(`/api/v1/sessions/${prefix}`);
+            expectMatchesSpec('getSession', amb.status, amb.body);
+            expect(amb.status).toBe(400);
+            expect(amb.body).toEqual({
+              success: false,
+              code: 'ambiguous_session_id',
+              error: `ambiguous session id prefix "${prefix}": matches ${ids.filter((i) => i.startsWith(prefix)).length} sessions`,
+            });
+          }
+          const unknown = await request(bundle.app).get('/api/v1/sessions/' + 'f'.repeat(32));
+          expect(unknown.status).toBe(404);
+          expect(unknown.body).toEqual({
             success: false,
-            code: 'ambiguous_session_id',
-            error: `ambiguous session id prefix "${prefix}": matches ${ids.filter((i) => i.startsWith(prefix)).length} sessions`,
+            code: 'session_not_found',
+            error: `session not found: ${'f'.repeat(32)}`,
           });
+        } finally {
+          await bundle.close();
+          env.cleanup();
         }
-        const unknown = await request(bundle.app).get('/api/v1/sessions/' + 'f'.repeat(32));
-        expect(unknown.status).toBe(404);
-        expect(unknown.body).toEqual({
-          success: false,
-          code: 'session_not_found',
-          error: `session not found: ${'f'.repeat(32)}`,
-        });
-      } finally {
-        await bundle.close();
-        env.cleanup();
-      }
-    });
-  });
+      });
+    },
+  );
 }

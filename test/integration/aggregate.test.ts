@@ -14,7 +14,9 @@ import { startServer } from '../../src/http/server';
 import { createLogger } from '../../src/observability/logger';
 import { expectMatchesSpec } from '../helpers/contract';
 import {
+  describeInProcessOnly,
   FAKE_BIN,
+  inProcessOnly,
   isAlive,
   isCleanupArgv,
   makeTestApp,
@@ -114,8 +116,8 @@ function maxOverlap(log: FakeLogEntry[]): number {
   return max;
 }
 
-/** Session records (the store's own index files are not sessions). */
-const sessionRecords = (t: TestEnv) => t.sessionFiles().filter((f) => /^[0-9a-f]{32}\.json$/.test(f));
+/** Ids of the stored session records. */
+const sessionRecords = (t: TestEnv) => t.storedSessionIds();
 const lastArg = (e: FakeLogEntry) => e.argv![e.argv!.length - 1]!;
 
 /** 400 validation_error naming `detailPath`, and no CLI was started. */
@@ -223,7 +225,7 @@ describe('POST /api/v1/parallel', () => {
     const ends = t.log().filter((e) => e.event === 'end');
     const endOf = (p: string) => ends.find((e) => e.pid === byPrompt.get(p)!.pid)!.time!;
     expect(endOf('[SLEEP:700] slow first')).toBeGreaterThan(endOf('fast second'));
-    expect(sessionRecords(t)).toEqual([]);
+    expect(await sessionRecords(t)).toEqual([]);
   });
 
   test('tasks start in request order (max_parallel 1 runs them one by one)', async () => {
@@ -416,7 +418,7 @@ describe('POST /api/v1/parallel', () => {
     });
     for (const r of res.body.data.results) expectKeyOrder(r);
     expect(t.log().length).toBe(before);
-    expect(sessionRecords(t)).toEqual([]);
+    expect(await sessionRecords(t)).toEqual([]);
   });
 
   // §9 row 38 (schema) and the semantic checks of every task
@@ -644,7 +646,7 @@ describe('POST /api/v1/chain', () => {
     expect(started[0]!.argv).toContain('--no-session-persistence');
     expect(started[1]!.argv).toContain('--ephemeral');
     expect(maxOverlap(t.log().slice(before))).toBe(1);
-    expect(sessionRecords(t)).toEqual([]);
+    expect(await sessionRecords(t)).toEqual([]);
   });
 
   test('a failed step still feeds {{previous}} (empty output); failed_step is the last failure', async () => {
@@ -975,7 +977,7 @@ describe('POST /api/v1/compare', () => {
     expect(
       runs(log).every((e) => e.argv!.includes('--no-session-persistence') || e.argv!.includes('--ephemeral')),
     ).toBe(true);
-    expect(sessionRecords(t)).toEqual([]);
+    expect(await sessionRecords(t)).toEqual([]);
   });
 
   test('sequential: one after another, in list order', async () => {
@@ -1108,8 +1110,7 @@ describe('one execution limiter for the whole server', () => {
       const overlap = maxOverlap(log);
       expect(overlap).toBeLessThanOrEqual(4);
       expect(overlap).toBeGreaterThanOrEqual(2);
-      expect(s.server.services.limiter.running).toBe(0);
-      expect(s.server.services.limiter.queued).toBe(0);
+      expect(await s.executions()).toEqual({ running: 0, queued: 0 });
     } finally {
       await s.close();
     }
@@ -1172,8 +1173,7 @@ describe('client disconnect', () => {
       await waitFor(() => pids.every((p) => !isAlive(p)), 10000);
       await sleep(800);
       expect(runs(s.log())).toHaveLength(3);
-      expect(s.server.services.limiter.running).toBe(0);
-      expect(s.server.services.limiter.queued).toBe(0);
+      expect(await s.executions()).toEqual({ running: 0, queued: 0 });
       // the server keeps serving
       const ok = await fetchPost(s.url, '/api/v1/parallel', { tasks: [{ backend: 'claude', prompt: 'after' }] });
       expect(ok.status).toBe(200);
@@ -1204,10 +1204,10 @@ describe('client disconnect', () => {
         },
         { signal: ac.signal },
       ).catch((e: Error) => e);
-      await waitFor(() => s.server.services.limiter.queued === 1, 5000);
+      await waitFor(async () => (await s.executions()).queued === 1, 5000);
       ac.abort();
       expect(((await pending) as Error).name).toBe('AbortError');
-      await waitFor(() => s.server.services.limiter.queued === 0, 5000);
+      await waitFor(async () => (await s.executions()).queued === 0, 5000);
       expect((await busy).status).toBe(200);
       await sleep(800);
       expect(runs(s.log()).map(lastArg)).toEqual(['[SLEEP:2500] busy']);
@@ -1216,82 +1216,86 @@ describe('client disconnect', () => {
     }
   }, 60_000);
 
-  test('an interrupted chain kills the running step and logs the finished steps at info', async () => {
-    const env: TestEnv = makeTestEnv();
-    const lines: Body[] = [];
-    const stream = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Body);
-        cb();
-      },
-    });
-    const server = await startServer(
-      { ...env.config, server: { ...env.config.server, port: 0, host: '127.0.0.1' } },
-      {
-        logger: createLogger({ level: 'info', stream, json: true }),
-      },
-    );
-    try {
-      const ac = new AbortController();
-      const pending = fetchPost(
-        server.url,
-        '/api/v1/chain',
-        {
-          steps: [
-            { backend: 'claude', prompt: 'step one', name: 'one' },
-            { backend: 'codex', prompt: '[SLEEP:30000] {{previous}}' },
-            { backend: 'claude', prompt: 'never' },
-          ],
+  inProcessOnly("reads the server's log")(
+    'an interrupted chain kills the running step and logs the finished steps at info',
+    async () => {
+      const env: TestEnv = makeTestEnv();
+      const lines: Body[] = [];
+      const stream = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Body);
+          cb();
         },
-        { signal: ac.signal, headers: { 'X-Request-Id': 'chain-disconnect-1' } },
-      ).catch((e: Error) => e);
-      await waitFor(() => runs(env.log()).length === 2, 15000);
-      const running = runs(env.log())[1]!;
-      ac.abort();
-      expect(((await pending) as Error).name).toBe('AbortError');
-      await waitFor(() => !isAlive(running.pid), 10000);
-      const entry = await waitFor(
-        () => lines.find((l) => l.message === 'chain interrupted: client disconnected'),
-        5000,
-      );
-      expect(entry.level).toBe('info');
-      expect(entry.request_id).toBe('chain-disconnect-1');
-      expect(entry.chain).toEqual({
-        total_steps: 3,
-        completed_steps: 1,
-        failed_step: 2,
-        total_duration_ms: expect.any(Number),
-        results: [
-          {
-            step: 1,
-            name: 'one',
-            backend: 'claude',
-            exit_code: 0,
-            duration_ms: expect.any(Number),
-            output: reply('step one'),
-            token_usage: CLAUDE_USAGE,
-          },
-          {
-            step: 2,
-            backend: 'codex',
-            exit_code: -1,
-            duration_ms: expect.any(Number),
-            output: '',
-            error: 'canceled: client disconnected',
-            error_code: 'canceled',
-          },
-        ],
       });
-      await sleep(500);
-      expect(runs(env.log())).toHaveLength(2);
-    } finally {
-      await server.shutdown({ force: true });
-      env.cleanup();
-    }
-  }, 60_000);
+      const server = await startServer(
+        { ...env.config, server: { ...env.config.server, port: 0, host: '127.0.0.1' } },
+        {
+          logger: createLogger({ level: 'info', stream, json: true }),
+        },
+      );
+      try {
+        const ac = new AbortController();
+        const pending = fetchPost(
+          server.url,
+          '/api/v1/chain',
+          {
+            steps: [
+              { backend: 'claude', prompt: 'step one', name: 'one' },
+              { backend: 'codex', prompt: '[SLEEP:30000] {{previous}}' },
+              { backend: 'claude', prompt: 'never' },
+            ],
+          },
+          { signal: ac.signal, headers: { 'X-Request-Id': 'chain-disconnect-1' } },
+        ).catch((e: Error) => e);
+        await waitFor(() => runs(env.log()).length === 2, 15000);
+        const running = runs(env.log())[1]!;
+        ac.abort();
+        expect(((await pending) as Error).name).toBe('AbortError');
+        await waitFor(() => !isAlive(running.pid), 10000);
+        const entry = await waitFor(
+          () => lines.find((l) => l.message === 'chain interrupted: client disconnected'),
+          5000,
+        );
+        expect(entry.level).toBe('info');
+        expect(entry.request_id).toBe('chain-disconnect-1');
+        expect(entry.chain).toEqual({
+          total_steps: 3,
+          completed_steps: 1,
+          failed_step: 2,
+          total_duration_ms: expect.any(Number),
+          results: [
+            {
+              step: 1,
+              name: 'one',
+              backend: 'claude',
+              exit_code: 0,
+              duration_ms: expect.any(Number),
+              output: reply('step one'),
+              token_usage: CLAUDE_USAGE,
+            },
+            {
+              step: 2,
+              backend: 'codex',
+              exit_code: -1,
+              duration_ms: expect.any(Number),
+              output: '',
+              error: 'canceled: client disconnected',
+              error_code: 'canceled',
+            },
+          ],
+        });
+        await sleep(500);
+        expect(runs(env.log())).toHaveLength(2);
+      } finally {
+        await server.shutdown({ force: true });
+        env.cleanup();
+      }
+    },
+    60_000,
+  );
 });
 
-describe('shutdown', () => {
+describeInProcessOnly('shuts one server process down')('shutdown', () => {
   test('an in-flight parallel run answers 503 shutting_down with the aggregate; no process left', async () => {
     const s = await makeTestServer({ server: { shutdown_timeout_secs: 1 } });
     try {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { expectMatchesSpec, expectValidSchema } from '../helpers/contract';
 import { call, createJob, events, expectCompleteLog, getJob, readEvents, settle, sseFrames } from '../helpers/jobs';
 import { postgresConfig, SchemaPool, sql } from '../helpers/postgres';
-import { isAlive, makeTestServer, waitFor, type TestServer } from '../helpers/server';
+import { isAlive, makeTestServer, ON_CLUSTER, waitFor, type TestServer } from '../helpers/server';
 
 const reply = (prompt: string) =>
   `MOCK-REPLY: ${crypto.createHash('sha256').update(prompt).digest('hex').slice(0, 12)}`;
@@ -35,7 +35,8 @@ const jobFiles = (t: TestServer) => {
 const schemas = new SchemaPool();
 const schemaOf = new Map<string, string>();
 afterAll(() => schemas.dropAll());
-const pgSchema = (t: TestServer) => schemaOf.get(t.root)!;
+// a cluster's own schema when the suite runs against one
+const pgSchema = (t: TestServer) => schemaOf.get(t.root) ?? t.config.cluster.postgres_schema;
 
 const JOB_BACKINGS: [string, JobBacking][] = [
   [
@@ -87,7 +88,12 @@ async function serverOn(b: JobBacking, overrides: Record<string, Record<string, 
   return t;
 }
 
-describe.each(JOB_BACKINGS)('%s job store', (_name, b) => {
+// a cluster keeps its jobs in PostgreSQL: the suite runs once there, on the postgres backing's queries
+const BACKINGS: [string, JobBacking][] = ON_CLUSTER
+  ? [['cluster', { ...JOB_BACKINGS[1]![1], config: () => ({}) }]]
+  : JOB_BACKINGS;
+
+describe.each(BACKINGS)('%s job store', (_name, b) => {
   describe('jobs', () => {
     let t: TestServer;
     beforeAll(async () => {

@@ -5,7 +5,7 @@
 import request from 'supertest';
 import { expectMatchesSpec } from '../helpers/contract';
 import { as, KEY_A, KEY_ADMIN, KEY_B, memoryLogger, sha256, teamKeys } from '../helpers/keys';
-import { makeTestApp, type TestApp } from '../helpers/server';
+import { inProcessOnly, makeTestApp, ON_CLUSTER, type TestApp } from '../helpers/server';
 
 const PROMPT = { backend: 'claude', prompt: 'hi', ephemeral: true };
 
@@ -16,7 +16,8 @@ describe('named keys', () => {
     log = memoryLogger('info');
     t = await makeTestApp(
       { auth: { keys: teamKeys({ 'team-b': { expires_at: '2020-01-01T00:00:00Z' } }) } },
-      { apiKeys: ['env-admin-key'], logger: log.logger },
+      // a cluster's nodes log to their own output: the log cases run in process only
+      ON_CLUSTER ? { apiKeys: ['env-admin-key'] } : { apiKeys: ['env-admin-key'], logger: log.logger },
     );
   });
   afterAll(() => t.close());
@@ -29,7 +30,7 @@ describe('named keys', () => {
     }
   });
 
-  it('unknown and expired keys → 401 invalid API key in every style; the expiry is logged with the name', async () => {
+  it('unknown and expired keys → 401 invalid API key in every style', async () => {
     for (const key of ['nope', KEY_B]) {
       const res = await request(t.app).post('/api/v1/prompt').set(as(key)).send(PROMPT);
       expect(res.status).toBe(401);
@@ -42,12 +43,15 @@ describe('named keys', () => {
     const an = await request(t.app).get('/anthropic/v1/models').set({ 'x-api-key': KEY_B });
     expect(an.status).toBe(401);
     expect(an.body.error.type).toBe('authentication_error');
+  });
+
+  inProcessOnly("reads the server's log")('the expiry of a key is logged with its name (the refusals above)', () => {
     const expired = log.lines().filter((l) => l.message === 'expired API key refused');
     expect(expired.length).toBe(3);
     expect(expired[0]).toMatchObject({ level: 'info', key: 'team-b' });
   });
 
-  it('access log lines carry the key name, never a key or its hash', async () => {
+  inProcessOnly("reads the server's log")('access log lines carry the key name, never a key or its hash', async () => {
     const res = await request(t.app).get('/api/v1/backends').set(as(KEY_A)).set('X-Request-Id', 'keys-log-1');
     expect(res.status).toBe(200);
     const line = log.lines().find((l) => l.message === 'request' && l.request_id === 'keys-log-1');
@@ -60,22 +64,25 @@ describe('named keys', () => {
     }
   });
 
-  it('a key removed from the registry is refused by the next request', async () => {
-    const keys = t.bundle.services.keys;
-    const before = await request(t.app).get('/api/v1/backends').set(as(KEY_A));
-    expect(before.status).toBe(200);
-    keys.replace(
-      t.config.auth.keys.filter((k) => k.name !== 'team-a'),
-      {},
-    );
-    const after = await request(t.app).get('/api/v1/backends').set(as(KEY_A));
-    expect(after.status).toBe(401);
-    keys.replace(t.config.auth.keys, {});
-  });
+  inProcessOnly("replaces one process's key registry")(
+    'a key removed from the registry is refused by the next request',
+    async () => {
+      const keys = t.bundle.services.keys;
+      const before = await request(t.app).get('/api/v1/backends').set(as(KEY_A));
+      expect(before.status).toBe(200);
+      keys.replace(
+        t.config.auth.keys.filter((k) => k.name !== 'team-a'),
+        {},
+      );
+      const after = await request(t.app).get('/api/v1/backends').set(as(KEY_A));
+      expect(after.status).toBe(401);
+      keys.replace(t.config.auth.keys, {});
+    },
+  );
 });
 
 describe('auth off', () => {
-  it('without any key every request acts as the anonymous admin', async () => {
+  inProcessOnly("reads the server's log")('without any key every request acts as the anonymous admin', async () => {
     const log = memoryLogger('info');
     const t = await makeTestApp({}, { logger: log.logger });
     try {

@@ -5,7 +5,7 @@
 import request from 'supertest';
 import { expectMatchesSpec, expectValidSchema, streamEventSchemaFor } from '../helpers/contract';
 import { flagValue, lastRun, modelArg, parseSse, reply, runs, withSystem } from '../helpers/compat';
-import { makeTestApp, type TestApp } from '../helpers/server';
+import { makeTestApp, ON_CLUSTER, type TestApp } from '../helpers/server';
 
 const CHAT = '/openai/v1/chat/completions';
 
@@ -43,7 +43,8 @@ describe('OpenAI-compatible API', () => {
   let created: number;
   beforeAll(async () => {
     t = await makeTestApp();
-    created = Math.floor(t.bundle.services.status.startedAt / 1000);
+    // a model's creation time is its server's start: each API node of a cluster has its own
+    created = ON_CLUSTER ? expect.any(Number) : Math.floor(t.bundle.services.status.startedAt / 1000);
   });
   afterAll(() => t.close());
 
@@ -94,7 +95,7 @@ describe('OpenAI-compatible API', () => {
   describe('chat completions, JSON (§3.14–§3.16)', () => {
     test('one user message: exact body, ephemeral run in the default workdir, no session', async () => {
       const before = runs(t).length;
-      const sessionsBefore = t.sessionFiles();
+      const sessionsBefore = await t.storedSessionIds();
       const res = await chat(t, { model: 'claude', messages: [user('What is 2+2?')] });
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
@@ -125,7 +126,7 @@ describe('OpenAI-compatible API', () => {
       expect(run.cli).toBe('claude');
       expect(run.cwd).toBe(t.workdir);
       expect(run.argv).toEqual(['-p', '--output-format', 'json', '--no-session-persistence', '--', 'What is 2+2?']);
-      expect(t.sessionFiles()).toEqual(sessionsBefore);
+      expect(await t.storedSessionIds()).toEqual(sessionsBefore);
     });
 
     test('ids are random per response', async () => {

@@ -2,7 +2,7 @@
  * Sessions over HTTP: the shared sessions HTTP contract suite against the file store and the
  * PostgreSQL store, plus what is specific to the file store (an unusable sessions directory).
  * The PostgreSQL store's own cases (unreachable database, migrations, two processes) are in
- * sessions-postgres.test.ts.
+ * sessions-postgres.test.ts. Against a cluster the contract runs once, on the cluster's store.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import { FileSessionStore } from '../../src/sessions';
 import { PostgresSessionStore } from '../../src/sessions/postgres';
 import { SchemaPool } from '../helpers/postgres';
 import { expectMatchesSpec } from '../helpers/contract';
-import { makeTestEnv } from '../helpers/server';
+import { describeInProcessOnly, makeTestEnv, ON_CLUSTER } from '../helpers/server';
 import { describeSessionsHttpContract } from '../helpers/sessions-http-suite';
 
 const schemas = new SchemaPool();
@@ -21,13 +21,17 @@ const schemas = new SchemaPool();
 const schemaOf = new Map<string, string>();
 afterAll(() => schemas.dropAll());
 
-describeSessionsHttpContract('file', (home) => FileSessionStore.open({ dir: path.join(home, 'sessions') }));
-describeSessionsHttpContract('postgres', (home) => {
-  if (!schemaOf.has(home)) schemaOf.set(home, schemas.schema());
-  return PostgresSessionStore.open({ db: schemas.database(schemaOf.get(home)!) });
-});
+if (ON_CLUSTER) {
+  describeSessionsHttpContract('cluster', undefined);
+} else {
+  describeSessionsHttpContract('file', (home) => FileSessionStore.open({ dir: path.join(home, 'sessions') }));
+  describeSessionsHttpContract('postgres', (home) => {
+    if (!schemaOf.has(home)) schemaOf.set(home, schemas.schema());
+    return PostgresSessionStore.open({ db: schemas.database(schemaOf.get(home)!) });
+  });
+}
 
-describe('file store specifics', () => {
+describeInProcessOnly('breaks the file store of one process')('file store specifics', () => {
   test('an unusable store: /health unhealthy (503), prompts that need a session → 503, ephemeral still works', async () => {
     const env = makeTestEnv();
     fs.writeFileSync(path.join(env.home, 'sessions'), 'not a directory');

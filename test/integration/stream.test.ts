@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import request from 'supertest';
 import { expectValidSchema, streamEventSchemaFor } from '../helpers/contract';
-import { isAlive, makeTestServer, waitFor, type TestServer } from '../helpers/server';
+import { inProcessOnly, isAlive, makeTestServer, waitFor, type TestServer } from '../helpers/server';
 import { lineArrivals, ndjson, readStream } from '../helpers/stream';
 
 const reply = (prompt: string) =>
@@ -74,7 +74,7 @@ describe('stream-json', () => {
       duration_ms: expect.any(Number),
       token_usage: events.find((e) => e.type === 'token_usage')!.content,
     });
-    const s = await request(t.server.server).get(`/api/v1/sessions/${sessionId}`);
+    const s = await request(t.url).get(`/api/v1/sessions/${sessionId}`);
     expect(s.body.data).toMatchObject({ status: 'completed', turn_count: 1 });
   });
 
@@ -165,13 +165,13 @@ describe('stream-json', () => {
     ac.abort();
     await pending;
     await waitFor(() => !isAlive(start.pid) && !isAlive(grandchild!.pid), 3000);
-    const list = await request(t.server.server).get('/api/v1/sessions?limit=1');
+    const list = await request(t.url).get('/api/v1/sessions?limit=1');
     await waitFor(async () => {
-      const l = await request(t.server.server).get('/api/v1/sessions?limit=1');
+      const l = await request(t.url).get('/api/v1/sessions?limit=1');
       return l.body.data.sessions[0]?.status === 'error';
     });
     expect(list.status).toBe(200);
-    const latest = (await request(t.server.server).get('/api/v1/sessions?limit=1')).body.data.sessions[0];
+    const latest = (await request(t.url).get('/api/v1/sessions?limit=1')).body.data.sessions[0];
     expect(latest).toMatchObject({ status: 'error', error_message: 'canceled: client disconnected' });
   });
 
@@ -194,34 +194,37 @@ describe('stream-json', () => {
     }
   });
 
-  test('backpressure: a client that stops reading is cut off after write_timeout_secs and the CLI killed', async () => {
-    // A claude-compatible fake that streams many padded deltas as fast as it can.
-    const fast = path.resolve(__dirname, '../../scripts/bench/fixtures/claude-stream');
-    const s = await makeTestServer({ server: { write_timeout_secs: 1 }, backends: { claude: { command: fast } } });
-    try {
-      const socket = net.connect(s.server.port, '127.0.0.1');
-      const body = JSON.stringify({
-        backend: 'claude',
-        prompt: 'lines=200000 interval=0 pad=2000',
-        output_format: 'stream-json',
-        ephemeral: true,
-      });
-      socket.write(
-        `POST /api/v1/prompt HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
-      socket.pause(); // never read: the server's socket buffer fills up
-      socket.on('error', () => undefined);
-      const runner = s.server.services.runner;
-      await waitFor(() => runner.running.size === 1, 10_000);
-      // Unpaced, the run would take minutes: it ends because the write timeout killed it.
-      await waitFor(() => runner.running.size === 0, 20_000);
-      socket.destroy();
-      const health = await fetch(`${s.url}/health`);
-      expect(health.status).toBe(200);
-    } finally {
-      await s.close();
-    }
-  });
+  inProcessOnly("watches one process's runner")(
+    'backpressure: a client that stops reading is cut off after write_timeout_secs and the CLI killed',
+    async () => {
+      // A claude-compatible fake that streams many padded deltas as fast as it can.
+      const fast = path.resolve(__dirname, '../../scripts/bench/fixtures/claude-stream');
+      const s = await makeTestServer({ server: { write_timeout_secs: 1 }, backends: { claude: { command: fast } } });
+      try {
+        const socket = net.connect(s.server.port, '127.0.0.1');
+        const body = JSON.stringify({
+          backend: 'claude',
+          prompt: 'lines=200000 interval=0 pad=2000',
+          output_format: 'stream-json',
+          ephemeral: true,
+        });
+        socket.write(
+          `POST /api/v1/prompt HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+        socket.pause(); // never read: the server's socket buffer fills up
+        socket.on('error', () => undefined);
+        const runner = s.server.services.runner;
+        await waitFor(() => runner.running.size === 1, 10_000);
+        // Unpaced, the run would take minutes: it ends because the write timeout killed it.
+        await waitFor(() => runner.running.size === 0, 20_000);
+        socket.destroy();
+        const health = await fetch(`${s.url}/health`);
+        expect(health.status).toBe(200);
+      } finally {
+        await s.close();
+      }
+    },
+  );
 
   test('an over-long line ends the stream with stream_line_too_long and kills the CLI', async () => {
     const s = await makeTestServer({ server: { max_output_line_bytes: 4096 } });
@@ -264,25 +267,28 @@ describe('stream-json', () => {
     }
   });
 
-  test('shutdown ends in-flight streams with shutting_down and leaves no process', async () => {
-    const s = await makeTestServer({ server: { shutdown_timeout_secs: 1 } });
-    try {
-      const pending = readStream(`${s.url}/api/v1/prompt`, {
-        backend: 'claude',
-        prompt: 'x [SLOW:2000] [IGNORE_TERM]',
-        output_format: 'stream-json',
-        ephemeral: true,
-      });
-      const start = await waitFor(() => s.starts()[0]);
-      await new Promise((r) => setTimeout(r, 200));
-      await s.server.shutdown();
-      const r = await pending;
-      const events = ndjson(r.body);
-      checkEnvelope(events, 'claude');
-      expect(events.at(-1)).toMatchObject({ type: 'error', content: { code: 'shutting_down' } });
-      expect(isAlive(start.pid)).toBe(false);
-    } finally {
-      await s.close();
-    }
-  });
+  inProcessOnly('shuts one server process down')(
+    'shutdown ends in-flight streams with shutting_down and leaves no process',
+    async () => {
+      const s = await makeTestServer({ server: { shutdown_timeout_secs: 1 } });
+      try {
+        const pending = readStream(`${s.url}/api/v1/prompt`, {
+          backend: 'claude',
+          prompt: 'x [SLOW:2000] [IGNORE_TERM]',
+          output_format: 'stream-json',
+          ephemeral: true,
+        });
+        const start = await waitFor(() => s.starts()[0]);
+        await new Promise((r) => setTimeout(r, 200));
+        await s.server.shutdown();
+        const r = await pending;
+        const events = ndjson(r.body);
+        checkEnvelope(events, 'claude');
+        expect(events.at(-1)).toMatchObject({ type: 'error', content: { code: 'shutting_down' } });
+        expect(isAlive(start.pid)).toBe(false);
+      } finally {
+        await s.close();
+      }
+    },
+  );
 });

@@ -1,0 +1,26 @@
+/**
+ * The HTTP suites against a cluster of 2 API nodes + 2 workers (real processes, Redis, PostgreSQL):
+ * `npm run test:cluster` (needs `npm run build`: the nodes run dist/). The harness reads
+ * CLINVK_TEST_TARGET (test/helpers/server.ts); tests that look inside one process are skipped there.
+ */
+const base = require('../jest.config.js');
+
+process.env.CLINVK_TEST_TARGET = 'cluster';
+
+module.exports = {
+  ...base,
+  rootDir: '..',
+  testMatch: [
+    'prompt',
+    'sessions',
+    'stream',
+    'stream-prompt',
+    'aggregate',
+    'openai',
+    'anthropic',
+    'jobs',
+    'keys',
+  ].map((name) => `<rootDir>/test/integration/${name}.test.ts`),
+  // each file starts its own clusters (4 processes each): one file at a time on a small machine
+  maxWorkers: 1,
+};
