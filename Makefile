@@ -55,11 +55,14 @@ unit: install services
 services: install
 	@scripts/services.sh
 
-# Installs everything, checks the contract, lint, format and types, builds, and runs the whole test suite.
+# Installs everything, checks the contract, lint, format and types, builds, and runs the whole test suite,
+# then the HTTP suites against a cluster of processes (test/jest.cluster.config.js).
 test: install check-generated lint-spec lint typecheck build services
 	@mkdir -p .tmp
 	npx jest --ci --json --outputFile=.tmp/jest-results.json
 	@node -e 'const r=require("./.tmp/jest-results.json"); console.log("jest: " + r.numPassedTests + " passed, " + r.numFailedTests + " failed, " + r.numPendingTests + " skipped")'
+	npx jest -c test/jest.cluster.config.js --ci --json --outputFile=.tmp/jest-cluster-results.json
+	@node -e 'const r=require("./.tmp/jest-cluster-results.json"); console.log("jest (cluster): " + r.numPassedTests + " passed, " + r.numFailedTests + " failed, " + r.numPendingTests + " skipped")'
 
 # The operator console in a real browser: Debian Chromium (/usr/bin/chromium, or $CHROMIUM_PATH) driven by
 # playwright-core, against a server with the fake CLIs. Never downloads a browser. Screenshots: .tmp/browser/.

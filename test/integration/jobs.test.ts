@@ -10,7 +10,7 @@ import path from 'node:path';
 import { expectMatchesSpec, expectValidSchema } from '../helpers/contract';
 import { call, createJob, events, expectCompleteLog, getJob, readEvents, settle, sseFrames } from '../helpers/jobs';
 import { postgresConfig, SchemaPool, sql } from '../helpers/postgres';
-import { isAlive, makeTestServer, ON_CLUSTER, waitFor, type TestServer } from '../helpers/server';
+import { isAlive, makeTestServer, notOnCluster, ON_CLUSTER, waitFor, type TestServer } from '../helpers/server';
 
 const reply = (prompt: string) =>
   `MOCK-REPLY: ${crypto.createHash('sha256').update(prompt).digest('hex').slice(0, 12)}`;
@@ -342,55 +342,58 @@ describe.each(BACKINGS)('%s job store', (_name, b) => {
     });
     afterAll(() => t.close());
 
-    test('cancel queued and running; running: the process group including the grandchild is gone', async () => {
-      const a = await createJob(t.url, {
-        operation: 'prompt',
-        request: { backend: 'claude', prompt: '[GRANDCHILD] [SLEEP:30000] long', ephemeral: true },
-      });
-      const b = await createJob(t.url, {
-        operation: 'prompt',
-        request: { backend: 'claude', prompt: 'queued one', ephemeral: true },
-      });
-      const c = await createJob(t.url, {
-        operation: 'prompt',
-        request: { backend: 'claude', prompt: 'queued two', ephemeral: true },
-      });
-      const full = await createJob(t.url, {
-        operation: 'prompt',
-        request: { backend: 'claude', prompt: 'too many', ephemeral: true },
-      });
-      expect(full.status).toBe(429);
-      expect(full.body.code).toBe('queue_full');
-      const run = await waitFor(() => t.log().find((e) => e.event === 'grandchild'));
-      const cli = t.log().find((e) => e.event === 'start' && e.pid === run.parent)!;
-      expect((await getJob(t.url, a.body.data.id)).body.data.status).toBe('running');
-      expect((await getJob(t.url, b.body.data.id)).body.data.status).toBe('queued');
+    notOnCluster('jobs.max_running and jobs.max_queued hold per API node (docs/postgres.md)')(
+      'cancel queued and running; running: the process group including the grandchild is gone',
+      async () => {
+        const a = await createJob(t.url, {
+          operation: 'prompt',
+          request: { backend: 'claude', prompt: '[GRANDCHILD] [SLEEP:30000] long', ephemeral: true },
+        });
+        const b = await createJob(t.url, {
+          operation: 'prompt',
+          request: { backend: 'claude', prompt: 'queued one', ephemeral: true },
+        });
+        const c = await createJob(t.url, {
+          operation: 'prompt',
+          request: { backend: 'claude', prompt: 'queued two', ephemeral: true },
+        });
+        const full = await createJob(t.url, {
+          operation: 'prompt',
+          request: { backend: 'claude', prompt: 'too many', ephemeral: true },
+        });
+        expect(full.status).toBe(429);
+        expect(full.body.code).toBe('queue_full');
+        const run = await waitFor(() => t.log().find((e) => e.event === 'grandchild'));
+        const cli = t.log().find((e) => e.event === 'start' && e.pid === run.parent)!;
+        expect((await getJob(t.url, a.body.data.id)).body.data.status).toBe('running');
+        expect((await getJob(t.url, b.body.data.id)).body.data.status).toBe('queued');
 
-      const cb = await call(t.url, 'POST', `/api/v1/jobs/${b.body.data.id}/cancel`, 'cancelJob');
-      expect(cb.body.data.status).toBe('canceled');
-      expect(cb.body.data.error.code).toBe('canceled');
-      const bEvents = events((await readEvents(t.url, b.body.data.id)).body);
-      expect(bEvents).toHaveLength(1);
-      expect(bEvents[0]).toMatchObject({ type: 'error', sequence: 1, content: { code: 'canceled' } });
+        const cb = await call(t.url, 'POST', `/api/v1/jobs/${b.body.data.id}/cancel`, 'cancelJob');
+        expect(cb.body.data.status).toBe('canceled');
+        expect(cb.body.data.error.code).toBe('canceled');
+        const bEvents = events((await readEvents(t.url, b.body.data.id)).body);
+        expect(bEvents).toHaveLength(1);
+        expect(bEvents[0]).toMatchObject({ type: 'error', sequence: 1, content: { code: 'canceled' } });
 
-      const follower = readEvents(t.url, a.body.data.id);
-      const del = await call(t.url, 'DELETE', `/api/v1/jobs/${a.body.data.id}`, 'deleteJob');
-      expect(del.status).toBe(409);
-      expect(del.body.code).toBe('job_active');
-      const ca = await call(t.url, 'POST', `/api/v1/jobs/${a.body.data.id}/cancel`, 'cancelJob');
-      expect(ca.body.data.status).toBe('canceled');
-      const followed = events((await follower).body);
-      expectCompleteLog(followed);
-      expect(followed.at(-1)).toMatchObject({ type: 'error', content: { code: 'canceled' } });
-      await waitFor(() => !isAlive(cli.pid) && !isAlive(run.pid), 10_000);
-      // cancel of a terminal job answers it unchanged
-      const again = await call(t.url, 'POST', `/api/v1/jobs/${a.body.data.id}/cancel`, 'cancelJob');
-      expect(again.body.data.status).toBe('canceled');
-      // the next queued job runs; the canceled one never started
-      const cJob = await settle(t.url, c.body.data.id);
-      expect(cJob.status).toBe('succeeded');
-      expect(t.starts().some((e) => e.argv?.join(' ').includes('queued one'))).toBe(false);
-    });
+        const follower = readEvents(t.url, a.body.data.id);
+        const del = await call(t.url, 'DELETE', `/api/v1/jobs/${a.body.data.id}`, 'deleteJob');
+        expect(del.status).toBe(409);
+        expect(del.body.code).toBe('job_active');
+        const ca = await call(t.url, 'POST', `/api/v1/jobs/${a.body.data.id}/cancel`, 'cancelJob');
+        expect(ca.body.data.status).toBe('canceled');
+        const followed = events((await follower).body);
+        expectCompleteLog(followed);
+        expect(followed.at(-1)).toMatchObject({ type: 'error', content: { code: 'canceled' } });
+        await waitFor(() => !isAlive(cli.pid) && !isAlive(run.pid), 10_000);
+        // cancel of a terminal job answers it unchanged
+        const again = await call(t.url, 'POST', `/api/v1/jobs/${a.body.data.id}/cancel`, 'cancelJob');
+        expect(again.body.data.status).toBe('canceled');
+        // the next queued job runs; the canceled one never started
+        const cJob = await settle(t.url, c.body.data.id);
+        expect(cJob.status).toBe('succeeded');
+        expect(t.starts().some((e) => e.argv?.join(' ').includes('queued one'))).toBe(false);
+      },
+    );
 
     test('event cap: later events are not stored, a truncated marker marks the gap, terminal kept', async () => {
       const r = await createJob(t.url, {
@@ -464,58 +467,61 @@ describe.each(BACKINGS)('%s job store', (_name, b) => {
       expect((await turn).status).toBe(200);
     });
 
-    test('executions: a running synchronous run and a running job are listed; cancel kills their process groups', async () => {
-      const sync = fetch(`${t.url}/api/v1/prompt`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          backend: 'claude',
-          prompt: '[GRANDCHILD] [IGNORE_TERM] [SLEEP:20000] sync to cancel',
-          ephemeral: true,
-        }),
-      });
-      const job = await createJob(t.url, {
-        operation: 'prompt',
-        request: { backend: 'codex', prompt: '[GRANDCHILD] [SLEEP:20000] job to cancel', ephemeral: true },
-      });
-      // Both CLIs and the grandchild each spawned (same process group, not detached).
-      const family = (text: string) => {
-        const cli = t.log().find((e) => e.event === 'start' && e.argv?.join(' ').includes(text));
-        const grandchild = cli && t.log().find((e) => e.event === 'grandchild' && e.parent === cli.pid);
-        return cli && grandchild ? [cli.pid, grandchild.pid] : undefined;
-      };
-      const pids = await waitFor(() => {
-        const a = family('sync to cancel');
-        const b = family('job to cancel');
-        return a && b ? [...a, ...b] : undefined;
-      }, 15_000);
-      expect(pids.every(isAlive)).toBe(true);
-      const listed = await waitFor(async () => {
-        const l = await call(t.url, 'GET', '/api/v1/executions', 'listExecutions');
-        const running = l.body.data.executions.filter((e: { state: string }) => e.state === 'running');
-        return running.length === 2 ? running : undefined;
-      }, 15_000);
-      const syncEntry = listed.find((e: { kind: string }) => e.kind === 'prompt');
-      const jobEntry = listed.find((e: { kind: string }) => e.kind === 'job');
-      expect(syncEntry).toMatchObject({ key: 'anonymous', backend: 'claude' });
-      expect(jobEntry).toMatchObject({ key: 'anonymous', backend: 'codex', job_id: job.body.data.id });
-      expect(jobEntry.started_at).toBeDefined();
+    notOnCluster('GET /api/v1/executions lists only the answering API node’s executions (not cluster-wide yet)')(
+      'executions: a running synchronous run and a running job are listed; cancel kills their process groups',
+      async () => {
+        const sync = fetch(`${t.url}/api/v1/prompt`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            backend: 'claude',
+            prompt: '[GRANDCHILD] [IGNORE_TERM] [SLEEP:20000] sync to cancel',
+            ephemeral: true,
+          }),
+        });
+        const job = await createJob(t.url, {
+          operation: 'prompt',
+          request: { backend: 'codex', prompt: '[GRANDCHILD] [SLEEP:20000] job to cancel', ephemeral: true },
+        });
+        // Both CLIs and the grandchild each spawned (same process group, not detached).
+        const family = (text: string) => {
+          const cli = t.log().find((e) => e.event === 'start' && e.argv?.join(' ').includes(text));
+          const grandchild = cli && t.log().find((e) => e.event === 'grandchild' && e.parent === cli.pid);
+          return cli && grandchild ? [cli.pid, grandchild.pid] : undefined;
+        };
+        const pids = await waitFor(() => {
+          const a = family('sync to cancel');
+          const b = family('job to cancel');
+          return a && b ? [...a, ...b] : undefined;
+        }, 15_000);
+        expect(pids.every(isAlive)).toBe(true);
+        const listed = await waitFor(async () => {
+          const l = await call(t.url, 'GET', '/api/v1/executions', 'listExecutions');
+          const running = l.body.data.executions.filter((e: { state: string }) => e.state === 'running');
+          return running.length === 2 ? running : undefined;
+        }, 15_000);
+        const syncEntry = listed.find((e: { kind: string }) => e.kind === 'prompt');
+        const jobEntry = listed.find((e: { kind: string }) => e.kind === 'job');
+        expect(syncEntry).toMatchObject({ key: 'anonymous', backend: 'claude' });
+        expect(jobEntry).toMatchObject({ key: 'anonymous', backend: 'codex', job_id: job.body.data.id });
+        expect(jobEntry.started_at).toBeDefined();
 
-      const c1 = await call(t.url, 'POST', `/api/v1/executions/${syncEntry.id}/cancel`, 'cancelExecution');
-      expect(c1.body.data).toEqual({ id: syncEntry.id, canceled: true });
-      // like a client disconnect: the run is killed and the request's connection ends without an answer
-      await expect(sync).rejects.toThrow();
-      const c2 = await call(t.url, 'POST', `/api/v1/executions/${jobEntry.id}/cancel`, 'cancelExecution');
-      expect(c2.status).toBe(200);
-      expect((await getJob(t.url, job.body.data.id)).body.data.status).toBe('canceled');
-      const gone = await call(t.url, 'POST', `/api/v1/executions/${'0'.repeat(32)}/cancel`, 'cancelExecution');
-      expect(gone.status).toBe(404);
-      // The whole process groups are gone (SIGTERM, then SIGKILL for the one ignoring SIGTERM).
-      await waitFor(() => pids.every((pid) => !isAlive(pid)), 10_000);
-      await waitFor(async () => {
-        const l = await call(t.url, 'GET', '/api/v1/executions', 'listExecutions');
-        return l.body.data.executions.length === 0;
-      });
-    });
+        const c1 = await call(t.url, 'POST', `/api/v1/executions/${syncEntry.id}/cancel`, 'cancelExecution');
+        expect(c1.body.data).toEqual({ id: syncEntry.id, canceled: true });
+        // like a client disconnect: the run is killed and the request's connection ends without an answer
+        await expect(sync).rejects.toThrow();
+        const c2 = await call(t.url, 'POST', `/api/v1/executions/${jobEntry.id}/cancel`, 'cancelExecution');
+        expect(c2.status).toBe(200);
+        expect((await getJob(t.url, job.body.data.id)).body.data.status).toBe('canceled');
+        const gone = await call(t.url, 'POST', `/api/v1/executions/${'0'.repeat(32)}/cancel`, 'cancelExecution');
+        expect(gone.status).toBe(404);
+        // The whole process groups are gone (SIGTERM, then SIGKILL for the one ignoring SIGTERM).
+        await waitFor(() => pids.every((pid) => !isAlive(pid)), 10_000);
+        await waitFor(async () => {
+          const l = await call(t.url, 'GET', '/api/v1/executions', 'listExecutions');
+          return l.body.data.executions.length === 0;
+        });
+      },
+    );
   });
 });
