@@ -10,17 +10,9 @@ process.env.CLINVK_TEST_TARGET = 'cluster';
 module.exports = {
   ...base,
   rootDir: '..',
-  testMatch: [
-    'prompt',
-    'sessions',
-    'stream',
-    'stream-prompt',
-    'aggregate',
-    'openai',
-    'anthropic',
-    'jobs',
-    'keys',
-  ].map((name) => `<rootDir>/test/integration/${name}.test.ts`),
+  testMatch: ['prompt', 'sessions', 'stream', 'stream-prompt', 'aggregate', 'openai', 'anthropic', 'jobs', 'keys'].map(
+    (name) => `<rootDir>/test/integration/${name}.test.ts`,
+  ),
   // each file starts its own clusters (4 processes each): one file at a time on a small machine
   maxWorkers: 1,
 };
