@@ -52,6 +52,9 @@ export class ClusterWorker {
   private free: number;
   private readonly waiting: (() => void)[] = [];
   private draining = false;
+  /** The consumer of `run` (the queue any worker may take from), paused while every slot is busy. */
+  private anyQueue: Worker | undefined;
+  private anyPaused = false;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -83,6 +86,7 @@ export class ClusterWorker {
       });
       w.on('error', (err) => this.opts.logger.debug('cluster worker: queue error', { error: err.message }));
       this.workers.push(w);
+      if (name === ANY_QUEUE) this.anyQueue = w;
     }
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
     this.leaseTimer = setInterval(() => void this.watchLeases(), 250);
@@ -118,18 +122,35 @@ export class ClusterWorker {
       await this.runOne(run);
     } finally {
       this.free++;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else if (this.anyPaused && !this.draining) {
+        // a slot is free again: take runs any worker may take
+        this.anyPaused = false;
+        this.anyQueue?.resume();
+      }
     }
   }
 
+  /**
+   * One of the node's slots. While all are busy the worker stops taking from `run`, so another
+   * worker gets those runs instead of them waiting here (a pinned run still waits for a slot).
+   */
   private slot(): Promise<void> {
-    if (this.free > 0) {
+    const take = (): void => {
       this.free--;
+      if (this.free === 0 && this.anyQueue && !this.anyPaused) {
+        this.anyPaused = true;
+        void this.anyQueue.pause(true).catch(() => undefined);
+      }
+    };
+    if (this.free > 0) {
+      take();
       return Promise.resolve();
     }
     return new Promise((resolve) =>
       this.waiting.push(() => {
-        this.free--;
+        take();
         resolve();
       }),
     );

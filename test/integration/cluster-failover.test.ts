@@ -251,3 +251,32 @@ test('backpressure across nodes: a synchronous stream whose client stops reading
     redis.disconnect();
   }
 }, 60_000);
+
+test('a worker with every slot busy leaves runs to the other worker; no worker runs more than its slots', async () => {
+  const c = await cluster(1, 2, { cluster: { worker_slots: 1 } });
+  const replies = await Promise.all(
+    [1, 2, 3, 4].map((i) =>
+      send(c.apis[0]!.url, 'POST', '/api/v1/prompt', {
+        backend: 'claude',
+        prompt: `[SLEEP:800] slots-${i}`,
+        ephemeral: true,
+      }),
+    ),
+  );
+  for (const r of replies) expect(r.status).toBe(200);
+  const runs = c.logs().filter((e) => e.argv?.some((a) => a.includes('slots-')));
+  const ends = new Map(
+    c
+      .logs()
+      .filter((e) => e.event === 'end')
+      .map((e) => [e.pid, e.time!]),
+  );
+  const machines = runs.map((r) => r.env!.FAKE_MACHINE);
+  expect(new Set(machines)).toEqual(new Set(['w1', 'w2']));
+  // per machine, runs never overlap (one slot each)
+  for (const m of ['w1', 'w2']) {
+    const spans = runs.filter((r) => r.env!.FAKE_MACHINE === m).map((r) => [r.time!, ends.get(r.pid)!] as const);
+    spans.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
+  }
+}, 60_000);
