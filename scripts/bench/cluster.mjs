@@ -4,12 +4,15 @@
 //      paced at 1000 events/s (p99 ≤ 5 ms) and for unpaced bursts (p99 ≤ 15 ms);
 //   2. dispatch overhead, request → CLI started, over one local server (p99 ≤ 15 ms);
 //   3. throughput of `[SLEEP:500]` runs from one worker to two (≥ 1.8×), and the most runs alive at
-//      once with two workers (≥ 2 × worker_slots).
+//      once with two workers (≥ 2 × worker_slots);
+//   4. cancel: client gone → the CLI on the worker gets its SIGTERM (p99 ≤ 100 ms).
+// (Sessions at 100 000 rows on PostgreSQL — claim and filtered page: scripts/bench/sessions.mjs.)
 //
 // Usage:  node scripts/bench/cluster.mjs [--rounds=5] [--paced-lines=2000] [--paced-rate=1000] [--paced-streams=1]
 //                                        [--burst-lines=1000] [--burst=100] [--burst-interval=50]
 //                                        [--dispatch-n=100] [--slots=4] [--runs=32] [--tp-rounds=2]
-//                                        [--no-latency] [--no-dispatch] [--no-throughput]
+//                                        [--cancel-n=20]
+//                                        [--no-latency] [--no-dispatch] [--no-throughput] [--no-cancel]
 //         (Redis: CLINVK_BENCH_REDIS_URL, default redis://127.0.0.1:6379, a fresh key prefix per
 //          cluster; PostgreSQL: CLINVK_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test,
 //          a fresh schema, dropped at the end)
@@ -32,14 +35,16 @@
 // Throughput: claude-sh with `[SLEEP:500]` (a bash fake: its own start-up costs next to nothing, so
 // the cluster's scaling is measured, not the 2-core machine's fork/exec of Node fakes), `--runs`
 // requests at once; its start/end lines give the most runs alive at once.
+// Cancel: the Node fake (test/fixtures/bin/claude) sleeping in a stream; once its log says it runs,
+// the client aborts the request; measured until the fake logs the SIGTERM it got (ms clocks).
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { dropSchema, post, startBenchCluster } from './lib/bench-cluster.mjs';
 import {
   BENCH_DIR,
-  ROOT,
+  FAKE_BIN,
   ensureBuilt,
   ensureExecutable,
   fmt,
@@ -53,9 +58,6 @@ import {
   table,
 } from './lib/common.mjs';
 
-const require = createRequire(import.meta.url);
-const { Redis } = require(path.join(ROOT, 'node_modules/ioredis'));
-const { Client } = require(path.join(ROOT, 'node_modules/pg'));
 const opts = parseArgs(process.argv.slice(2), {
   rounds: 5,
   pacedLines: 2000,
@@ -74,95 +76,16 @@ const opts = parseArgs(process.argv.slice(2), {
   noDispatch: false,
   throughput: true,
   noThroughput: false,
+  cancelN: 20,
+  cancel: true,
+  noCancel: false,
 });
-const REDIS_URL = process.env.CLINVK_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PG_URL = process.env.CLINVK_BENCH_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const RUN = randomBytes(4).toString('hex');
 const SCHEMA = `clinvk_bench_cluster_${RUN}`;
 const hr = () => process.hrtime.bigint();
 const wallMs = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const results = [];
-
-async function dropPrefix(prefix) {
-  const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
-}
-
-async function dropSchema() {
-  const c = new Client({ connectionString: PG_URL });
-  await c.connect();
-  await c.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
-  await c.end();
-}
-
-/** Nodes of one cluster (own key prefix), all on the same configuration apart from role and id. */
-async function cluster(scratch, name, base, { apis = 1, workers = 1 } = {}) {
-  const prefix = `clinvk-bench-${name}-${RUN}`;
-  onCleanup(() => dropPrefix(prefix));
-  const nodes = new Map();
-  const add = async (role, id) => {
-    const config = {
-      ...base,
-      cluster: {
-        enabled: true,
-        redis_url: REDIS_URL,
-        postgres_url: PG_URL,
-        postgres_schema: SCHEMA,
-        key_prefix: prefix,
-        role,
-        node_id: id,
-        worker_slots: opts.slots,
-        // the defaults: a worker busy starting up on a loaded machine must not look lost
-        lock_secs: 30,
-        lease_secs: 10,
-      },
-    };
-    const node = await startServerProcess(scratch, config, { exposeGc: false, name: `${name}-${id}` });
-    nodes.set(id, node);
-    return node;
-  };
-  for (let i = 1; i <= workers; i++) await add('worker', `w${i}`);
-  const api = [];
-  for (let i = 1; i <= apis; i++) api.push(await add('api', `a${i}`));
-  const c = {
-    url: api[0].url,
-    add: async (id) => {
-      await add('worker', id);
-      await c.live();
-    },
-    stop: async (id) => {
-      await nodes.get(id)?.stop();
-      nodes.delete(id);
-    },
-    /** Waits until every worker node has a live heartbeat. */
-    live: async () => {
-      const ids = [...nodes.keys()].filter((k) => k.startsWith('w'));
-      const redis = new Redis(REDIS_URL);
-      try {
-        for (const end = Date.now() + 20_000; ; await sleep(50)) {
-          const v = await redis.mget(...ids.map((id) => `${prefix}:worker:${id}`));
-          if (v.every(Boolean)) return;
-          if (Date.now() > end) throw new Error(`${name}: workers not live`);
-        }
-      } finally {
-        redis.disconnect();
-      }
-    },
-    close: async () => {
-      for (const n of [...nodes.values()].reverse()) await n.stop();
-      await dropPrefix(prefix);
-    },
-  };
-  await c.live();
-  return c;
-}
 
 function baseConfig(scratch, claude, env = {}) {
   return {
@@ -235,7 +158,7 @@ async function latencyPart(scratch) {
   const fake = ensureExecutable(path.join(BENCH_DIR, 'fixtures/claude-stream'));
   const base = baseConfig(scratch, fake);
   const local = await startServerProcess(scratch, base, { exposeGc: false, name: 'latency-local' });
-  const c = await cluster(scratch, 'latency', base);
+  const c = await startBenchCluster(scratch, `latency-${RUN}`, base, { schema: SCHEMA, slots: opts.slots });
   const targets = { local: local.url, cluster: c.url };
   const modes = {
     paced: { prompt: `lines=${opts.pacedLines} rate=${opts.pacedRate}`, streams: opts.pacedStreams, limit: 5 },
@@ -283,33 +206,12 @@ async function latencyPart(scratch) {
 // ---------------------------------------------------------------------------------------------
 // 2. Dispatch: request → CLI started
 
-function post(agent, url, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      `${url}/api/v1/prompt`,
-      {
-        method: 'POST',
-        agent,
-        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        const chunks = [];
-        res.on('data', (d) => chunks.push(d));
-        res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString() }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 async function dispatchPart(scratch) {
   const log = path.join(scratch, 'spawn.log');
   const fake = ensureExecutable(path.join(BENCH_DIR, 'fixtures/claude-sh'));
   const base = baseConfig(scratch, fake, { BENCH_SPAWN_LOG: log });
   const local = await startServerProcess(scratch, base, { exposeGc: false, name: 'dispatch-local' });
-  const c = await cluster(scratch, 'dispatch', base);
+  const c = await startBenchCluster(scratch, `dispatch-${RUN}`, base, { schema: SCHEMA, slots: opts.slots });
   const targets = { local: local.url, cluster: c.url };
   const sent = new Map();
   let n = 0;
@@ -379,7 +281,7 @@ async function throughputPart(scratch) {
   const log = path.join(scratch, 'throughput.log');
   const fake = ensureExecutable(path.join(BENCH_DIR, 'fixtures/claude-sh'));
   const base = baseConfig(scratch, fake, { BENCH_SPAWN_LOG: log });
-  const c = await cluster(scratch, 'throughput', base);
+  const c = await startBenchCluster(scratch, `throughput-${RUN}`, base, { schema: SCHEMA, slots: opts.slots });
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.runs });
   const wave = async (label) => {
     const t0 = wallMs();
@@ -442,16 +344,91 @@ async function throughputPart(scratch) {
   ]);
 }
 
+// ---------------------------------------------------------------------------------------------
+// 4. Cancel: client gone → SIGTERM of the CLI
+
+async function cancelPart(scratch) {
+  const log = path.join(scratch, 'cancel-cli.log');
+  const fake = ensureExecutable(path.join(FAKE_BIN, 'claude'));
+  const base = baseConfig(scratch, fake, { FAKE_CLI_LOG: log, FAKE_CLI_STATE_DIR: path.join(scratch, 'cancel-state') });
+  const local = await startServerProcess(scratch, base, { exposeGc: false, name: 'cancel-local' });
+  const c = await startBenchCluster(scratch, `cancel-${RUN}`, base, { schema: SCHEMA, slots: opts.slots });
+  const entries = () =>
+    fs.existsSync(log)
+      ? fs
+          .readFileSync(log, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+      : [];
+  const waitFor = async (pred, what) => {
+    for (const end = Date.now() + 30_000; ; await sleep(2)) {
+      const e = entries().find(pred);
+      if (e) return e;
+      if (Date.now() > end) throw new Error(`cancel: no ${what} in the fake's log`);
+    }
+  };
+  const one = async (url, tag) => {
+    const ac = new AbortController();
+    const res = await fetch(`${url}/api/v1/prompt`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        backend: 'claude',
+        prompt: `[SLEEP:30000] ${tag}`,
+        output_format: 'stream-json',
+        ephemeral: true,
+      }),
+      signal: ac.signal,
+    });
+    if (res.status !== 200) throw new Error(`cancel: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+    const run = await waitFor((e) => e.event === 'run' && e.prompt?.includes(tag), `run line of ${tag}`);
+    const t0 = Date.now();
+    ac.abort();
+    const end = await waitFor((e) => e.event === 'end' && e.pid === run.pid, `end line of ${tag}`);
+    return end.time - t0;
+  };
+  const by = { local: [], cluster: [] };
+  for (let i = 0; i < opts.cancelN; i++)
+    for (const [where, url] of [
+      ['local', local.url],
+      ['cluster', c.url],
+    ])
+      by[where].push(await one(url, `cancel-${where}-${i}`));
+  await c.close();
+  await local.stop();
+  const l = summarize(by.local);
+  const k = summarize(by.cluster);
+  console.log(`### Cancel: client gone → SIGTERM of the CLI (${opts.cancelN} runs each)\n`);
+  console.log(
+    table(
+      ['server', 'runs', 'p50 ms', 'p99 ms', 'max ms'],
+      [
+        ['local', l.n, fmt(l.p50, 0), fmt(l.p99, 0), fmt(l.max, 0)],
+        ['cluster', k.n, fmt(k.p50, 0), fmt(k.p99, 0), fmt(k.max, 0)],
+      ],
+    ),
+  );
+  console.log();
+  results.push([
+    'cancel on a worker (client gone → CLI SIGTERM), p99',
+    `${fmt(k.p99, 0)} ms (local ${fmt(l.p99, 0)} ms)`,
+    '≤ 100 ms',
+    k.p99 <= 100 ? 'pass' : 'FAIL',
+  ]);
+}
+
 async function main() {
   ensureBuilt();
   printFacts('clinvk cluster benchmark: API node ↔ worker against one local server');
   const scratch = makeScratch('clinvk-bench-cluster-');
   fs.mkdirSync(path.join(scratch, 'work'));
-  onCleanup(dropSchema);
+  onCleanup(() => dropSchema(SCHEMA));
   const t0 = Date.now();
   if (opts.latency && !opts.noLatency) await latencyPart(scratch);
   if (opts.dispatch && !opts.noDispatch) await dispatchPart(scratch);
   if (opts.throughput && !opts.noThroughput) await throughputPart(scratch);
+  if (opts.cancel && !opts.noCancel) await cancelPart(scratch);
   console.log('### Targets\n');
   console.log(table(['what', 'measured', 'target', 'result'], results));
   const { loadavg } = await import('node:os');
