@@ -53,6 +53,12 @@ export interface QueueEntry {
   queue_seq: number;
 }
 
+/** A job that is not terminal, and the node holding it (if any). */
+export interface HeldJob extends QueueEntry {
+  status: JobStatus;
+  node?: string;
+}
+
 /** One event as stored: its sequence number and its serialized JSON (one line, no newline). */
 export interface StoredEvent {
   sequence: number;
@@ -101,7 +107,7 @@ export interface JobStore {
    */
   takeOver(id: string, from: string | undefined, node: string): Promise<JobRecord | undefined>;
   /** Jobs not terminal yet that another node than `node` holds, or running ones no node holds. */
-  heldElsewhere(node: string): Promise<JobRecord[]>;
+  heldElsewhere(node: string): Promise<HeldJob[]>;
   /** The coordination of the nodes sharing this store (a store of one process: only itself). */
   coordinator(node: string, leaseMs: number): JobCoordinator;
   /** Terminal jobs that finished before `beforeMs` (epoch ms). */

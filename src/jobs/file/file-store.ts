@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { type JobCoordinator, LocalCoordinator } from '../coordination';
-import type { JobFilter, JobRecord, JobStatus, JobStore, QueueEntry, StoredEvent } from '../types';
+import type { HeldJob, JobFilter, JobRecord, JobStatus, JobStore, QueueEntry, StoredEvent } from '../types';
 import { isTerminal } from '../types';
 
 const RECORD_SUFFIX = '.json';
@@ -133,7 +133,7 @@ export class FileJobStore implements JobStore {
     return structuredClone(r);
   }
 
-  async heldElsewhere(node: string): Promise<JobRecord[]> {
+  async heldElsewhere(node: string): Promise<HeldJob[]> {
     return (await this.unfinished()).filter((r) => r.node !== node && (r.node !== undefined || r.status === 'running'));
   }
 

@@ -17,7 +17,7 @@ import { DatabaseUnavailable, MigrationError, describeDbError, isConnectionError
 import type { PostgresDatabase } from '../../db/postgres';
 import { ApiError } from '../../errors';
 import type { JobCoordinator } from '../coordination';
-import type { JobFilter, JobRecord, JobStatus, JobStore, QueueEntry, StoredEvent } from '../types';
+import type { HeldJob, JobFilter, JobRecord, JobStatus, JobStore, QueueEntry, StoredEvent } from '../types';
 import { channelOf, PostgresJobCoordinator, statusMessage, type CoordinatorLogger } from './coordinator';
 
 export interface PostgresJobStoreOptions {
@@ -215,15 +215,21 @@ export class PostgresJobStore implements JobStore {
     );
   }
 
-  async heldElsewhere(node: string): Promise<JobRecord[]> {
+  async heldElsewhere(node: string): Promise<HeldJob[]> {
     const rows = await this.run(() =>
-      this.db.query<{ record: JobRecord }>(
-        `SELECT record FROM jobs WHERE status IN ('queued', 'running') AND node IS DISTINCT FROM $1
+      this.db.query<HeldJob & { node: string | null }>(
+        `SELECT id, queue_seq::float8 AS queue_seq, status, node FROM jobs
+         WHERE status IN ('queued', 'running') AND node IS DISTINCT FROM $1
            AND (node IS NOT NULL OR status = 'running') ORDER BY queue_seq`,
         [node],
       ),
     );
-    return rows.map((r) => r.record);
+    return rows.map((r) => ({
+      id: r.id,
+      queue_seq: r.queue_seq,
+      status: r.status,
+      ...(r.node ? { node: r.node } : {}),
+    }));
   }
 
   async finishedBefore(beforeMs: number): Promise<string[]> {
