@@ -161,6 +161,7 @@ class RemoteRunHandle implements LaunchedRun {
   private state: 'waiting' | 'running' | 'ended' = 'waiting';
   private watch: StreamWatch | undefined;
   private killReason: string | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
   private readonly leaseTimer: NodeJS.Timeout;
   private readonly deadlineTimer: NodeJS.Timeout;
   private reported = 0;
@@ -236,6 +237,15 @@ class RemoteRunHandle implements LaunchedRun {
       .publish(cancelChannel(this.redis), JSON.stringify({ id: this.id, reason }))
       .exec()
       .catch(() => undefined);
+    if (this.state === 'running' && !this.killTimer) {
+      // the worker answers a kill with the run's exit entry; if that never comes (the message or
+      // the entry was lost), the run ends here anyway once the worker would surely have answered
+      this.killTimer = setTimeout(
+        () => this.end(this.synthetic(this.killReason ?? reason)),
+        this.spec.killGraceMs + this.opts.lockMs + 1000,
+      );
+      this.killTimer.unref();
+    }
   }
 
   pause(): void {
@@ -263,14 +273,19 @@ class RemoteRunHandle implements LaunchedRun {
       return;
     }
     this.kill(WORKER_LOST);
-    this.end({
+    this.end(this.synthetic(WORKER_LOST));
+  }
+
+  /** The outcome of a run whose end the worker did not report. */
+  private synthetic(killReason: string): RunOutcome {
+    return {
       exit: { code: null, signal: null },
       stdout: '',
       stderr: '',
       outputTooLarge: false,
       lineTooLong: false,
-      killReason: WORKER_LOST,
-    });
+      killReason,
+    };
   }
 
   private renewLease(): void {
@@ -286,19 +301,11 @@ class RemoteRunHandle implements LaunchedRun {
     this.state = 'ended';
     clearInterval(this.leaseTimer);
     clearTimeout(this.deadlineTimer);
+    clearTimeout(this.killTimer);
     this.spec.signal?.removeEventListener('abort', this.onAbort);
     this.watch?.close();
     void this.redis.client.del(this.keys.lease).catch(() => undefined);
     if (wasWaiting) this.rejectStarted(err ?? new ApiError('backend_unavailable', 'run ended before it started'));
-    this.resolveDone(
-      outcome ?? {
-        exit: { code: null, signal: null },
-        stdout: '',
-        stderr: '',
-        outputTooLarge: false,
-        lineTooLong: false,
-        killReason: this.killReason ?? 'canceled',
-      },
-    );
+    this.resolveDone(outcome ?? this.synthetic(this.killReason ?? 'canceled'));
   }
 }
