@@ -13,6 +13,6 @@ module.exports = {
   testMatch: ['prompt', 'sessions', 'stream', 'stream-prompt', 'aggregate', 'openai', 'anthropic', 'jobs', 'keys'].map(
     (name) => `<rootDir>/test/integration/${name}.test.ts`,
   ),
-  // each file starts its own clusters (4 processes each): one file at a time on a small machine
-  maxWorkers: 1,
+  // two files at a time, each with its own clusters (4 nodes each; at most two clusters per file alive)
+  maxWorkers: 2,
 };
