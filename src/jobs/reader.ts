@@ -72,12 +72,15 @@ export class JobEventReader {
   private async followStore(waitFor: Promise<unknown>): Promise<ReadBatch | undefined> {
     const sub = this.jobs.subscribe(this.id);
     try {
-      // the state first: once terminal, the events read after it are all there are
-      const follow = await this.jobs.followStored(this.id);
       const stored = await this.jobs.readStored(this.id, this.cursor);
       this.advance(stored);
-      if (!follow || stored.some(isJobEnd)) return { events: stored, end: true };
-      if (stored.length > 0) return { events: stored, end: false };
+      if (stored.length > 0) return { events: stored, end: stored.some(isJobEnd) };
+      // nothing new: the state decides (once terminal, what is stored after it is all there is)
+      if (!(await this.jobs.followStored(this.id))) {
+        const rest = await this.jobs.readStored(this.id, this.cursor);
+        this.advance(rest);
+        return { events: rest, end: true };
+      }
       if (this.jobs.hubOf(this.id)) return undefined;
       const woke = await Promise.race([sub.changed(this.jobs.storePollMs), waitFor.then(() => 'wait' as const)]);
       return woke === 'wait' ? { events: [], end: false } : undefined;

@@ -30,7 +30,7 @@ function nodeEnv(): TestEnv {
   const pg = postgresConfig(schema) as { cluster: Record<string, unknown>; jobs: Record<string, unknown> };
   const env = makeTestEnv({
     ...pg,
-    cluster: { ...pg.cluster, lease_secs: 2 },
+    cluster: { ...pg.cluster, lease_secs: 3 },
     server: { max_concurrent_executions: 2, stream_heartbeat_secs: 1 },
     jobs: { ...pg.jobs, max_running: 2 },
   });
