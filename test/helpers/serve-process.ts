@@ -28,7 +28,16 @@ export function requireBuild(): void {
 export function serveProcess(env: TestEnv, extraEnv: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    [BIN, 'serve', '--config', path.join(env.root, 'config.yaml'), '--port', '0', '--log-level', process.env.CLINVK_TEST_NODE_LOG ?? 'error'],
+    [
+      BIN,
+      'serve',
+      '--config',
+      path.join(env.root, 'config.yaml'),
+      '--port',
+      '0',
+      '--log-level',
+      process.env.CLINVK_TEST_NODE_LOG ?? 'error',
+    ],
     {
       env: { ...process.env, CLINVK_HOME: env.home, CLINVK_API_KEYS: '', CLINVK_CONFIG: '', ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
