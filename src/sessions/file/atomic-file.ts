@@ -26,59 +26,23 @@ export function closeQuietly(fd: number): void {
   }
 }
 
-/** fsync(2) of an open descriptor in the thread pool (the one step here that waits for the disk). */
-function fsyncFd(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
-}
-
-/**
- * Makes renames and unlinks in `dir` durable. File systems that cannot fsync a directory are
- * tolerated. Opening and closing are synchronous (no disk wait): the fsync is the only step that
- * goes to the thread pool, where concurrent commits' fsyncs would otherwise queue behind them.
- */
+/** Makes renames and unlinks in `dir` durable. File systems that cannot fsync a directory are tolerated. */
 export async function fsyncDir(dir: string): Promise<void> {
-  let fd = -1;
+  let fh: fsp.FileHandle | undefined;
   try {
-    fd = fs.openSync(dir, 'r');
-    await fsyncFd(fd);
+    fh = await fsp.open(dir, 'r');
+    await fh.sync();
   } catch (e) {
     const code = errnoCode(e);
     if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') throw e;
   } finally {
-    closeQuietly(fd);
+    if (fh) await fh.close().catch(() => undefined);
   }
 }
 
-/** Data up to this size is written synchronously (a copy into the page cache); larger data in the thread pool. */
-const SYNC_WRITE_MAX = 64 * 1024;
-
-/**
- * Writes `data` to a new temp file in `dir` and fsyncs it; returns its path and stats. Small files
- * (session records) are opened, written and stat'ed synchronously and only fsynced in the thread
- * pool: one pool task per file instead of five.
- */
+/** Writes `data` to a new temp file in `dir` and fsyncs it; returns its path and stats. */
 export async function writeSyncedTemp(dir: string, data: string): Promise<{ tmp: string; stats: fs.Stats }> {
   const tmp = tempPath(dir);
-  if (data.length > SYNC_WRITE_MAX) return writeSyncedTempAsync(tmp, data);
-  let fd = -1;
-  try {
-    fd = fs.openSync(tmp, 'wx', 0o600);
-    const buf = Buffer.from(data);
-    let written = 0;
-    while (written < buf.length) written += fs.writeSync(fd, buf, written, buf.length - written);
-    await fsyncFd(fd);
-    const stats = fs.fstatSync(fd);
-    fs.closeSync(fd);
-    fd = -1;
-    return { tmp, stats };
-  } catch (e) {
-    closeQuietly(fd);
-    await fsp.unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-}
-
-async function writeSyncedTempAsync(tmp: string, data: string): Promise<{ tmp: string; stats: fs.Stats }> {
   let fh: fsp.FileHandle | undefined;
   try {
     fh = await fsp.open(tmp, 'wx', 0o600);

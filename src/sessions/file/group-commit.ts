@@ -6,7 +6,6 @@
  * that throws leaves no trace. A plan's promise settles once the batch's records are durable (temp
  * file fsynced, renamed, directory fsynced), so a success still means the record is on disk.
  */
-import * as fs from 'fs';
 import * as fsp from 'fs/promises';
 import { errnoCode } from '../../lib/errno';
 import type { SessionRecord } from '../types';
@@ -124,22 +123,28 @@ async function writeBatch(dir: string, journal: JournalIndex, txn: BatchTransact
       const failed = temps.find((t): t is PromiseRejectedResult => t.status === 'rejected');
       if (failed) throw failed.reason;
       const ops: JournalOp[] = [];
-      // Renames and unlinks are directory updates without a disk wait (made durable by the directory
-      // fsync below): done synchronously, not queued in the thread pool behind other fsyncs.
-      for (const [i, rec] of puts.entries()) {
-        const { tmp, stats } = (temps[i] as PromiseFulfilledResult<Awaited<ReturnType<typeof writeSyncedTemp>>>).value;
-        fs.renameSync(tmp, recordPath(dir, rec.id));
-        pending.delete(tmp);
-        ops.push(putOp(rec, stats.mtimeMs, stats.size));
-      }
-      for (const id of removals) {
-        try {
-          fs.unlinkSync(recordPath(dir, id));
-        } catch (e) {
-          if (errnoCode(e) !== 'ENOENT') throw e;
-        }
-        if (txn.index.has(id)) ops.push(['d', id]);
-      }
+      // Renames and unlinks are issued together (each waits in the thread pool behind other
+      // commits' fsyncs; one after the other they added up), made durable by the directory fsync.
+      const renamed = await Promise.allSettled(
+        puts.map(async (rec, i) => {
+          const { tmp, stats } = (temps[i] as PromiseFulfilledResult<Awaited<ReturnType<typeof writeSyncedTemp>>>)
+            .value;
+          await fsp.rename(tmp, recordPath(dir, rec.id));
+          pending.delete(tmp);
+          return putOp(rec, stats.mtimeMs, stats.size);
+        }),
+      );
+      const renameFailed = renamed.find((t): t is PromiseRejectedResult => t.status === 'rejected');
+      if (renameFailed) throw renameFailed.reason;
+      for (const r of renamed) if (r.status === 'fulfilled') ops.push(r.value);
+      await Promise.all(
+        removals.map((id) =>
+          fsp.unlink(recordPath(dir, id)).catch((e: unknown) => {
+            if (errnoCode(e) !== 'ENOENT') throw e;
+          }),
+        ),
+      );
+      for (const id of removals) if (txn.index.has(id)) ops.push(['d', id]);
       await fsyncDir(dir);
       journal.appendLocked(ops);
     }
