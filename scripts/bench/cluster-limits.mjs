@@ -19,14 +19,15 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import {
   BENCH_DIR,
   FAKE_BIN,
-  ROOT,
+  PG_URL,
+  REDIS_URL,
   ensureBuilt,
   ensureExecutable,
   fmt,
+  httpRequest,
   makeScratch,
   nowMs,
   parseArgs,
@@ -36,50 +37,15 @@ import {
   summarize,
   table,
 } from './lib/common.mjs';
+import { dropPrefix, dropSchema } from './lib/bench-cluster.mjs';
 
-const require = createRequire(import.meta.url);
-const { Redis } = require(path.join(ROOT, 'node_modules/ioredis'));
 const opts = parseArgs(process.argv.slice(2), { n: 300, rounds: 5, burst: 200, limit: 4 });
-const REDIS_URL = process.env.CLINVK_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PG_URL = process.env.CLINVK_BENCH_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test';
-
-async function dropSchema(schema) {
-  const { Client } = require(path.join(ROOT, 'node_modules/pg'));
-  const c = new Client({ connectionString: PG_URL });
-  await c.connect();
-  await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await c.end();
-}
-
-function request(agent, url, method, body) {
-  return new Promise((resolve, reject) => {
-    const t0 = nowMs();
-    const req = http.request(
-      url,
-      {
-        method,
-        agent,
-        headers: body ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } : {},
-      },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ ms: nowMs() - t0, status: res.statusCode, text: Buffer.concat(chunks).toString() }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 async function series(url, method, body, n) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const lat = [];
   for (let i = 0; i < n; i++) {
-    const r = await request(agent, url, method, body);
+    const r = await httpRequest(agent, url, method, body);
     if (r.status !== 200) throw new Error(`${method} ${url}: HTTP ${r.status} ${r.text.slice(0, 200)}`);
     lat.push(r.ms);
   }
@@ -102,13 +68,6 @@ function maxOverlap(logFile) {
   let max = 0;
   for (const p of points) max = Math.max(max, (now += p.d));
   return max;
-}
-
-async function dropPrefix(prefix) {
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  await redis.quit();
 }
 
 async function main() {
@@ -211,7 +170,7 @@ async function main() {
   const t0 = nowMs();
   const replies = await Promise.all(
     Array.from({ length: opts.burst }, (_, i) =>
-      request(
+      httpRequest(
         agent,
         `${nodes[i % 2].url}/api/v1/prompt`,
         'POST',

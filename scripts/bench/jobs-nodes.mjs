@@ -20,25 +20,28 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import {
   BENCH_DIR,
-  ROOT,
+  PG_URL,
   ensureBuilt,
   ensureExecutable,
   fmt,
+  hr,
   makeScratch,
   nowMs,
   onCleanup,
   parseArgs,
   printFacts,
   runMain,
+  sleep,
+  stampOf,
   startServerProcess,
   summarize,
   table,
 } from './lib/common.mjs';
+import { dropSchema } from './lib/bench-cluster.mjs';
+import { api, createJob, jobsServerConfig, seenStarted, settle } from './lib/jobs-api.mjs';
 
-const require = createRequire(import.meta.url);
 const opts = parseArgs(process.argv.slice(2), {
   creates: 100,
   rounds: 3,
@@ -46,62 +49,18 @@ const opts = parseArgs(process.argv.slice(2), {
   liveInterval: 20,
   burst: 200,
 });
-const PG_URL = process.env.CLINVK_BENCH_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const SCHEMA = `clinvk_bench_nodes_${randomBytes(4).toString('hex')}`;
 const SH = ensureExecutable(path.join(BENCH_DIR, 'fixtures/claude-sh'));
 const NODE_FAKE = ensureExecutable(path.join(BENCH_DIR, 'fixtures/claude-stream'));
-const hr = () => process.hrtime.bigint();
 const median = (xs) => summarize(xs).p50;
 
-async function dropSchema() {
-  const { Client } = require(path.join(ROOT, 'node_modules/pg'));
-  const c = new Client({ connectionString: PG_URL });
-  await c.connect();
-  await c.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
-  await c.end();
-}
-
-async function api(url, method, p, body) {
-  const res = await fetch(`${url}${p}`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: await res.json() };
-}
-
-async function createJob(url, prompt) {
-  const r = await api(url, 'POST', '/api/v1/jobs', {
-    operation: 'prompt',
-    request: { backend: 'claude', prompt, ephemeral: true },
-  });
-  if (r.status !== 202) throw new Error(`create: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
-  return r.body.data;
-}
-
-async function settle(url, id) {
-  for (;;) {
-    const job = (await api(url, 'GET', `/api/v1/jobs/${id}?wait=30`)).body.data;
-    if (['succeeded', 'failed', 'canceled'].includes(job.status)) return job;
-  }
-}
-
 function nodeConfig(scratch, name, command, env) {
-  const work = path.join(scratch, 'work');
-  fs.mkdirSync(work, { recursive: true });
-  return {
-    server: {
-      port: 0,
-      default_workdir: work,
-      max_concurrent_executions: 4,
-      log_level: 'warn',
-      stream_heartbeat_secs: 30,
-    },
-    jobs: { store: 'postgres', max_queued: 5000, max_running: 2 },
+  return jobsServerConfig(scratch, {
+    command,
+    env,
+    jobs: { store: 'postgres', max_queued: 5000 },
     cluster: { postgres_url: PG_URL, postgres_schema: SCHEMA, node_id: name },
-    session: { retention_days: 0 },
-    backends: { claude: { command, env }, codex: { enabled: false }, gemini: { enabled: false } },
-  };
+  });
 }
 
 async function startNodes(scratch, command, env = {}) {
@@ -119,12 +78,7 @@ async function createToRunning(scratch, rows) {
     for (let i = 0; i < opts.creates + 10; i++) {
       const t0 = nowMs();
       const job = await createJob(a.url, `tag=c${i} lines=0 interval=0`);
-      let seen = job.status !== 'queued' ? nowMs() : undefined;
-      while (seen === undefined) {
-        const r = await api(a.url, 'GET', `/api/v1/jobs/${job.id}`);
-        if (r.body.data.status !== 'queued') seen = nowMs();
-        else await new Promise((res) => setTimeout(res, 1));
-      }
+      const seen = await seenStarted(a.url, job, nowMs());
       await settle(a.url, job.id);
       if (i >= 10) visible.push(seen - t0);
     }
@@ -158,8 +112,8 @@ async function follow(url, id, lat) {
       if (!line) continue;
       const ev = JSON.parse(line);
       last = ev;
-      const m = ev.type === 'message' ? /t=(\d+);/.exec(ev.content?.text ?? '') : null;
-      if (m && BigInt(m[1]) >= since) lat.push(Number(at - BigInt(m[1])) / 1e6);
+      const t = ev.type === 'message' ? stampOf(ev.content?.text) : undefined;
+      if (t !== undefined && t >= since) lat.push(Number(at - t) / 1e6);
     }
   }
   if (last?.type !== 'done') throw new Error(`stream ended with ${JSON.stringify(last)?.slice(0, 200)}`);
@@ -212,7 +166,7 @@ async function ranBy(nodes, id) {
       const list = (await api(n.url, 'GET', '/api/v1/executions')).body.data.executions;
       if (list.some((e) => e.job_id === id)) return n;
     }
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(5);
   }
   throw new Error(`job ${id} did not start`);
 }
@@ -248,7 +202,7 @@ async function burst(scratch, rows) {
 async function main() {
   ensureBuilt();
   printFacts('Jobs across two nodes on PostgreSQL (scripts/bench/jobs-nodes.mjs)');
-  onCleanup(() => dropSchema().catch(() => undefined));
+  onCleanup(() => dropSchema(SCHEMA).catch(() => undefined));
   const scratch = makeScratch('clinvk-bench-jobs-nodes-');
   const rows = [];
   for (const [name, fn] of [

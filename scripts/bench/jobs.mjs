@@ -39,16 +39,20 @@ import {
   ensureBuilt,
   ensureExecutable,
   fmt,
+  hr,
   makeScratch,
   nowMs,
   parseArgs,
   pool,
   printFacts,
   runMain,
+  sleep,
+  stampOf,
   startServerProcess,
   summarize,
   table,
 } from './lib/common.mjs';
+import { api, createJob, jobsServerConfig, seenStarted, settle } from './lib/jobs-api.mjs';
 
 const opts = parseArgs(process.argv.slice(2), {
   rounds: 5,
@@ -73,65 +77,15 @@ const opts = parseArgs(process.argv.slice(2), {
 const SH = ensureExecutable(path.join(BENCH_DIR, 'fixtures/claude-sh'));
 const NODE_FAKE = ensureExecutable(path.join(BENCH_DIR, 'fixtures/claude-stream'));
 const wallMs = () => performance.timeOrigin + performance.now();
-const hr = () => process.hrtime.bigint();
 const median = (xs) => summarize(xs).p50;
 
-async function api(url, method, p, body) {
-  const res = await fetch(`${url}${p}`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, body: json, text };
-}
-
-async function createJob(url, prompt) {
-  const r = await api(url, 'POST', '/api/v1/jobs', {
-    operation: 'prompt',
-    request: { backend: 'claude', prompt, ephemeral: true },
-  });
-  if (r.status !== 202) throw new Error(`create: HTTP ${r.status} ${r.text.slice(0, 300)}`);
-  return r.body.data;
-}
-
-async function settle(url, id, timeoutMs = 120_000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await api(url, 'GET', `/api/v1/jobs/${id}?wait=30`);
-    const job = r.body?.data;
-    if (job && ['succeeded', 'failed', 'canceled'].includes(job.status)) return job;
-    if (Date.now() > end) throw new Error(`job ${id} not terminal within ${timeoutMs} ms (${job?.status})`);
-  }
-}
-
 function serverConfig(scratch, extra = {}) {
-  const work = path.join(scratch, 'work');
-  fs.mkdirSync(work, { recursive: true });
-  return {
-    server: {
-      port: 0,
-      default_workdir: work,
-      max_concurrent_executions: 4,
-      max_queued_executions: 100,
-      log_level: 'warn',
-      stream_heartbeat_secs: 30,
-      ...(extra.server ?? {}),
-    },
-    jobs: { max_queued: 2000, max_running: 2, ...(extra.jobs ?? {}) },
-    session: { retention_days: 0 },
-    backends: {
-      claude: { command: extra.command ?? SH, env: extra.env ?? {} },
-      codex: { enabled: false },
-      gemini: { enabled: false },
-    },
-  };
+  return jobsServerConfig(scratch, {
+    command: extra.command ?? SH,
+    env: extra.env ?? {},
+    server: { max_queued_executions: 100, ...(extra.server ?? {}) },
+    jobs: extra.jobs ?? {},
+  });
 }
 
 // ------------------------------------------------------------------------------------------ 1
@@ -155,12 +109,7 @@ async function createToRunning(scratch, rows) {
       const t0 = nowMs();
       const job = await createJob(server.url, `tag=${tag} lines=0 interval=0`);
       const t1 = nowMs();
-      let seen = job.status !== 'queued' ? t1 : undefined;
-      while (seen === undefined) {
-        const r = await api(server.url, 'GET', `/api/v1/jobs/${job.id}`);
-        if (r.body.data.status !== 'queued') seen = nowMs();
-        else await new Promise((res) => setTimeout(res, 1));
-      }
+      const seen = await seenStarted(server.url, job, t1);
       const done = await settle(server.url, job.id);
       if (done.status !== 'succeeded')
         throw new Error(`create job ${job.id}: ${done.status} ${JSON.stringify(done.error)}`);
@@ -276,11 +225,6 @@ async function replay(scratch, rows) {
 }
 
 // ------------------------------------------------------------------------------------------ 3
-
-const stampOf = (text) => {
-  const m = /t=(\d+);/.exec(text ?? '');
-  return m ? BigInt(m[1]) : undefined;
-};
 
 /** Reads an NDJSON response, pushing receive − write (ms) of stamped `message` events after `from()`. */
 async function follow(res, lat, from) {
@@ -414,7 +358,7 @@ async function restart(scratch, rows) {
   const listed = await api(first.url, 'GET', '/api/v1/jobs?status=queued&limit=1');
   const queuedBefore = listed.body.data.total;
   process.kill(first.pid, 'SIGKILL');
-  await new Promise((r) => setTimeout(r, 500));
+  await sleep(500);
   const r0 = nowMs();
   const second = await startServerProcess(
     scratch,
@@ -436,7 +380,7 @@ async function restart(scratch, rows) {
       const running = (await api(second.url, 'GET', '/api/v1/jobs?status=running&limit=1')).body.data.total;
       if (open === 0 && running === 0) break;
       if (nowMs() - r0 > 600_000) throw new Error('restart: jobs still pending after 10 min');
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
     // counted again now that nothing is queued or running (the loop's count may be older)
     succeeded = (await api(second.url, 'GET', '/api/v1/jobs?status=succeeded&limit=1')).body.data.total;

@@ -23,6 +23,7 @@ import {
   parseArgs,
   printFacts,
   runMain,
+  sleep,
   startServerProcess,
   summarize,
   table,
@@ -43,8 +44,6 @@ function alive(pid) {
     return false;
   }
 }
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function readLog(file) {
   try {

@@ -44,6 +44,7 @@ import {
   ensureBuilt,
   ensureExecutable,
   fmt,
+  httpRequest,
   makeScratch,
   nowMs,
   parseArgs,
@@ -112,37 +113,16 @@ function direct(command, cwd, env) {
 /** Client-side latency of each request, in order (paired with the server's trace at c=1). */
 let clientTrace = [];
 
-function post(agent, url, body) {
-  return new Promise((resolve, reject) => {
-    const t0 = nowMs();
-    const req = http.request(
-      `${url}/api/v1/prompt`,
-      {
-        method: 'POST',
-        agent,
-        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          const ms = nowMs() - t0;
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`));
-          try {
-            JSON.parse(text);
-          } catch {
-            return reject(new Error(`bad JSON response: ${text.slice(0, 300)}`));
-          }
-          clientTrace.push(ms);
-          resolve(ms);
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+async function post(agent, url, body) {
+  const { ms, status, text } = await httpRequest(agent, `${url}/api/v1/prompt`, 'POST', body);
+  if (status !== 200) throw new Error(`HTTP ${status}: ${text.slice(0, 300)}`);
+  try {
+    JSON.parse(text);
+  } catch {
+    throw new Error(`bad JSON response: ${text.slice(0, 300)}`);
+  }
+  clientTrace.push(ms);
+  return ms;
 }
 
 async function measure(n, c, one, cpu) {

@@ -45,11 +45,14 @@ import {
   ensureBuilt,
   ensureExecutable,
   fmt,
+  hr,
   makeScratch,
   mib,
   parseArgs,
   printFacts,
   runMain,
+  sleep,
+  stampOf,
   startServerProcess,
   summarize,
   table,
@@ -88,7 +91,6 @@ const STREAM_ARGS = [
   '--no-session-persistence',
   '--',
 ];
-const hr = () => process.hrtime.bigint();
 
 /** Latency samples (ms) of the `message` events in one NDJSON chunk set, plus stream checks. */
 class NdjsonReader {
@@ -116,11 +118,6 @@ class NdjsonReader {
     }
   }
 }
-
-const stampOf = (text) => {
-  const m = /t=(\d+);/.exec(text);
-  return m ? BigInt(m[1]) : undefined;
-};
 
 /** One stream through the server; pushes latencies (ms) of timestamped message events. */
 async function serverStream(url, prompt, lat, state, signal) {
@@ -348,7 +345,7 @@ async function burstPart(scratch) {
     const end = Date.now() + ms;
     while (!cond()) {
       if (Date.now() > end) throw new Error('burst: streams did not start in time');
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
     }
   };
   for (let round = 0; round < opts.burstRounds; round++) {
@@ -361,7 +358,7 @@ async function burstPart(scratch) {
         serverStream(server.url, `lines=100000 interval=${opts.interval}`, lat, bgState, ac.signal).catch(() => null),
       );
       await waitUntil(() => bgState.open === opts.bgStreams, 60_000);
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       await server.eld();
       await server.trace();
       const newState = { open: 0 };
@@ -452,7 +449,7 @@ async function memoryPart(scratch) {
   );
   // Warm-up: the stream code paths once, with a few concurrent streams.
   await Promise.all(Array.from({ length: 8 }, () => serverStream(server.url, 'lines=5 interval=10', null)));
-  await new Promise((r) => setTimeout(r, 500));
+  await sleep(500);
   const base = await server.mem(true);
   const baseProc = server.procStatus();
   await server.eld();
@@ -475,7 +472,7 @@ async function memoryPart(scratch) {
   const sampler = (async () => {
     while (sampling) {
       await sampleOnce();
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
   })();
   const t0 = Date.now();
@@ -487,15 +484,14 @@ async function memoryPart(scratch) {
   let settled = false;
   void streams.then(() => (settled = true));
   // Ramp-up: wait until all streams are open (or the ramp-up limit).
-  while (state.open < n && !settled && Date.now() - t0 < opts.memRampSecs * 1000)
-    await new Promise((r) => setTimeout(r, 100));
+  while (state.open < n && !settled && Date.now() - t0 < opts.memRampSecs * 1000) await sleep(100);
   const ramp = Date.now() - t0;
   const allOpen = state.open === n;
   state.maxOpen = Math.max(state.maxOpen, state.open);
   const rampEld = await server.eld();
   const rampSpawns = summarize((await server.trace()).spawns.map((x) => x.s1 - x.s0));
   // Plateau: hold for memSecs with every stream producing, then one sample after a full GC.
-  await new Promise((r) => setTimeout(r, opts.memSecs * 1000));
+  await sleep(opts.memSecs * 1000);
   const plateauOpen = state.open;
   const plateau = { ...(await server.mem(true)), proc: server.procStatus() };
   const plateauEld = await server.eld();
@@ -506,7 +502,7 @@ async function memoryPart(scratch) {
   await sampler;
   const failed = results.filter((r) => r.status === 'rejected');
   const events = results.reduce((a, r) => a + (r.status === 'fulfilled' ? r.value.events : 0), 0);
-  await new Promise((r) => setTimeout(r, 500));
+  await sleep(500);
   const after = await server.mem(true);
   const afterProc = server.procStatus();
   await server.stop();

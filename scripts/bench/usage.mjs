@@ -18,7 +18,6 @@
 //          CLINVK_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test, for the
 //          PostgreSQL rows, in a schema of their own that is dropped at the end)
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import {
@@ -34,7 +33,7 @@ import {
   summarize,
   table,
 } from './lib/common.mjs';
-import { benchPostgresUsage } from './lib/usage-postgres.mjs';
+import { benchPostgresUsage, getUsage } from './lib/usage-postgres.mjs';
 
 const require = createRequire(import.meta.url);
 const opts = parseArgs(process.argv.slice(2), {
@@ -92,22 +91,6 @@ async function populate(FileUsageStore, dir, n, days, now) {
   }
   await store.close();
   return nowMs() - t0;
-}
-
-function get(url) {
-  return new Promise((resolve, reject) => {
-    const t0 = nowMs();
-    http
-      .get(url, (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ ms: nowMs() - t0, status: res.statusCode, body: Buffer.concat(chunks).toString() }),
-        );
-        res.on('error', reject);
-      })
-      .on('error', reject);
-  });
 }
 
 async function main() {
@@ -315,11 +298,7 @@ async function benchFile(rows, now, scratch, { FileUsageStore, UsageService, usa
     for (const groupBy of ['key,backend', 'day,key,backend,model']) {
       const samples = [];
       for (let i = 0; i < opts.queries; i++) {
-        const r = await get(`${srv.url}/api/v1/usage?from=${fromDay}&to=${toDay}&group_by=${groupBy}`);
-        if (r.status !== 200) throw new Error(`GET /api/v1/usage: ${r.status} ${r.body.slice(0, 200)}`);
-        const total = JSON.parse(r.body).data.totals.requests;
-        if (total !== opts.records) throw new Error(`GET /api/v1/usage counted ${total} records`);
-        samples.push(r.ms);
+        samples.push(await getUsage(srv.url, `from=${fromDay}&to=${toDay}&group_by=${groupBy}`, opts.records));
       }
       const s = summarize(samples);
       rows.push([

@@ -1,6 +1,7 @@
 // Shared helpers of the HTTP benchmarks (scripts/bench/overhead.mjs, scripts/bench/stream.mjs):
 // build check, scratch directories, the server child process, statistics and table printing.
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fork, spawnSync } from 'node:child_process';
@@ -287,9 +288,52 @@ export function procStatus(pid) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// HTTP client
+
+/**
+ * One request over node:http (`agent` may be undefined: the global agent); resolves with
+ * { ms (request → last response byte), status, text } whatever the status.
+ */
+export function httpRequest(agent, url, method = 'GET', body = undefined) {
+  return new Promise((resolve, reject) => {
+    const t0 = nowMs();
+    const req = http.request(
+      url,
+      {
+        method,
+        agent,
+        headers: body ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } : {},
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ ms: nowMs() - t0, status: res.statusCode, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** PostgreSQL and Redis of the benchmarks that need them (schemas and key prefixes of their own). */
+export const PG_URL = process.env.CLINVK_BENCH_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test';
+export const REDIS_URL = process.env.CLINVK_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+// ---------------------------------------------------------------------------------------------
 // Statistics and output
 
 export const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const hr = () => process.hrtime.bigint();
+
+/** The process.hrtime.bigint() stamp (`t=<ns>;`) the stamping fakes put in a delta's text, if any. */
+export const stampOf = (text) => {
+  const m = /t=(\d+);/.exec(text ?? '');
+  return m ? BigInt(m[1]) : undefined;
+};
 
 export function summarize(samples) {
   const s = Float64Array.from(samples).sort();

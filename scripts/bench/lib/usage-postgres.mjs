@@ -5,29 +5,20 @@
 //   - GET /api/v1/usage through a real server process whose usage store is that schema,
 //   - what an append of a typical batch (100 records, the service's batching) costs.
 // Every timing is `queries` runs after one warm-up; p50 / p99 / max in ms.
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
-import { ROOT, fmt, nowMs, startServerProcess, summarize } from './common.mjs';
+import { PG_URL, ROOT, fmt, httpRequest, nowMs, startServerProcess, summarize } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const DAY_MS = 86_400_000;
-export const PG_URL = process.env.CLINVK_BENCH_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
-function get(url) {
-  return new Promise((resolve, reject) => {
-    const t0 = nowMs();
-    http
-      .get(url, (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ ms: nowMs() - t0, status: res.statusCode, body: Buffer.concat(chunks).toString() }),
-        );
-        res.on('error', reject);
-      })
-      .on('error', reject);
-  });
+/** GET /api/v1/usage?`query` through a server, checked to count `records` records; resolves with its ms. */
+export async function getUsage(serverUrl, query, records) {
+  const r = await httpRequest(undefined, `${serverUrl}/api/v1/usage?${query}`);
+  if (r.status !== 200) throw new Error(`GET /api/v1/usage: ${r.status} ${r.text.slice(0, 200)}`);
+  const total = JSON.parse(r.text).data.totals.requests;
+  if (total !== records) throw new Error(`GET /api/v1/usage counted ${total} records`);
+  return r.ms;
 }
 
 async function timed(runs, fn) {
@@ -123,13 +114,8 @@ export async function benchPostgresUsage({ opts, now, scratch, record, rows }) {
     );
     const day = (ms) => new Date(ms).toISOString().slice(0, 10);
     for (const groupBy of ['key,backend', 'day,key,backend,model']) {
-      const url = `${server.url}/api/v1/usage?from=${day(from)}&to=${day(to)}&group_by=${groupBy}`;
-      const { s } = await timed(opts.pgQueries, async () => {
-        const r = await get(url);
-        if (r.status !== 200) throw new Error(`GET /api/v1/usage: ${r.status} ${r.body.slice(0, 200)}`);
-        const total = JSON.parse(r.body).data.totals.requests;
-        if (total !== opts.records) throw new Error(`GET /api/v1/usage counted ${total} records`);
-      });
+      const query = `from=${day(from)}&to=${day(to)}&group_by=${groupBy}`;
+      const { s } = await timed(opts.pgQueries, () => getUsage(server.url, query, opts.records));
       rows.push([
         `PostgreSQL GET /api/v1/usage 30 days group_by=${groupBy}`,
         cell(s),

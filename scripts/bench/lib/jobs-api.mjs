@@ -1,0 +1,79 @@
+// The jobs API as the job benchmarks (scripts/bench/jobs.mjs, scripts/bench/jobs-nodes.mjs) drive it:
+// JSON requests, a prompt job, waiting for its end or for it to leave `queued`, and the server config.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { nowMs, sleep } from './common.mjs';
+
+/** A JSON request; resolves with { status, body (parsed, undefined when not JSON), text }. */
+export async function api(url, method, p, body) {
+  const res = await fetch(`${url}${p}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, body: json, text };
+}
+
+/** POST /api/v1/jobs of an ephemeral claude prompt; resolves with the job (202 answer). */
+export async function createJob(url, prompt) {
+  const r = await api(url, 'POST', '/api/v1/jobs', {
+    operation: 'prompt',
+    request: { backend: 'claude', prompt, ephemeral: true },
+  });
+  if (r.status !== 202) throw new Error(`create: HTTP ${r.status} ${r.text.slice(0, 300)}`);
+  return r.body.data;
+}
+
+/** Long-polls a job until it is terminal (at most `timeoutMs`); resolves with it. */
+export async function settle(url, id, timeoutMs = 120_000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await api(url, 'GET', `/api/v1/jobs/${id}?wait=30`);
+    const job = r.body?.data;
+    if (job && ['succeeded', 'failed', 'canceled'].includes(job.status)) return job;
+    if (Date.now() > end) throw new Error(`job ${id} not terminal within ${timeoutMs} ms (${job?.status})`);
+  }
+}
+
+/**
+ * When the job (as created, answered at `answeredAt`) was first seen no longer `queued`: `answeredAt`
+ * when the create answer already said so, else the time of the first GET (polled every ~1 ms) saying so.
+ */
+export async function seenStarted(url, job, answeredAt) {
+  if (job.status !== 'queued') return answeredAt;
+  for (;;) {
+    const r = await api(url, 'GET', `/api/v1/jobs/${job.id}`);
+    if (r.body.data.status !== 'queued') return nowMs();
+    await sleep(1);
+  }
+}
+
+/**
+ * A server config for the job benchmarks: the claude backend runs `command` (with `env`), the
+ * others are off; `server` and `jobs` are merged into the defaults, `rest` added at the top.
+ */
+export function jobsServerConfig(scratch, { command, env = {}, server = {}, jobs = {}, ...rest }) {
+  const work = path.join(scratch, 'work');
+  fs.mkdirSync(work, { recursive: true });
+  return {
+    server: {
+      port: 0,
+      default_workdir: work,
+      max_concurrent_executions: 4,
+      log_level: 'warn',
+      stream_heartbeat_secs: 30,
+      ...server,
+    },
+    jobs: { max_queued: 2000, max_running: 2, ...jobs },
+    session: { retention_days: 0 },
+    backends: { claude: { command, env }, codex: { enabled: false }, gemini: { enabled: false } },
+    ...rest,
+  };
+}
