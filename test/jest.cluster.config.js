@@ -10,9 +10,18 @@ process.env.CLINVK_TEST_TARGET = 'cluster';
 module.exports = {
   ...base,
   rootDir: '..',
-  testMatch: ['prompt', 'sessions', 'stream', 'stream-prompt', 'aggregate', 'openai', 'anthropic', 'jobs', 'keys'].map(
-    (name) => `<rootDir>/test/integration/${name}.test.ts`,
-  ),
+  testMatch: [
+    'prompt',
+    'sessions',
+    'stream',
+    'stream-prompt',
+    'aggregate',
+    'openai',
+    'anthropic',
+    'jobs',
+    'keys',
+    'key-policies',
+  ].map((name) => `<rootDir>/test/integration/${name}.test.ts`),
   // two files at a time, each with its own clusters (4 nodes each; at most two clusters per file alive)
   maxWorkers: 2,
 };

@@ -16,7 +16,7 @@ import { call } from '../helpers/jobs';
 import { as, KEY_A, KEY_ADMIN, KEY_B, sha256, teamKeys } from '../helpers/keys';
 import request from 'supertest';
 import { expectMatchesSpec } from '../helpers/contract';
-import { makeTestApp, makeTestServer, type TestServer } from '../helpers/server';
+import { inProcessOnly, makeTestApp, makeTestServer, type TestServer } from '../helpers/server';
 
 type AnyObject = Record<string, any>;
 
@@ -480,32 +480,35 @@ describe('expires_at', () => {
 });
 
 describe('a continued session is re-checked against the key’s current policy', () => {
-  test('after a reload narrows the key, its own session is refused (workdir, backend); nothing runs', async () => {
-    const t = await makeTestApp({
-      server: { default_workdir: teamDir },
-      auth: { keys: teamKeys() },
-    });
-    try {
-      const send = (body: AnyObject) => request(t.app).post('/api/v1/prompt').set(as(KEY_A)).send(body);
-      const inTeam = await send({ ...PROMPT, workdir: path.join(teamDir, 'sub') });
-      const onCodex = await send({ backend: 'codex', prompt: 'codex session' });
-      expect([inTeam.status, onCodex.status]).toEqual([200, 200]);
-      const entries = t.config.auth.keys.map((k) =>
-        k.name === 'team-a' ? { ...k, workdir_prefixes: [otherDir], backends: ['claude' as const] } : k,
-      );
-      t.bundle.services.keys.replace(entries, {});
-      const before = t.starts().length;
-      const moved = await send({ session_id: inTeam.body.data.session_id, prompt: 'again' });
-      expectMatchesSpec('executePrompt', moved.status, moved.body);
-      expect(moved.status).toBe(403);
-      expect(moved.body.code).toBe('forbidden_workdir');
-      const codex = await send({ session_id: onCodex.body.data.session_id, prompt: 'again', workdir: otherDir });
-      expectMatchesSpec('executePrompt', codex.status, codex.body);
-      expect(codex.status).toBe(403);
-      expect(codex.body.code).toBe('backend_not_allowed');
-      expect(t.starts().length).toBe(before);
-    } finally {
-      await t.close();
-    }
-  });
+  inProcessOnly("replaces one process's key registry")(
+    'after a reload narrows the key, its own session is refused (workdir, backend); nothing runs',
+    async () => {
+      const t = await makeTestApp({
+        server: { default_workdir: teamDir },
+        auth: { keys: teamKeys() },
+      });
+      try {
+        const send = (body: AnyObject) => request(t.app).post('/api/v1/prompt').set(as(KEY_A)).send(body);
+        const inTeam = await send({ ...PROMPT, workdir: path.join(teamDir, 'sub') });
+        const onCodex = await send({ backend: 'codex', prompt: 'codex session' });
+        expect([inTeam.status, onCodex.status]).toEqual([200, 200]);
+        const entries = t.config.auth.keys.map((k) =>
+          k.name === 'team-a' ? { ...k, workdir_prefixes: [otherDir], backends: ['claude' as const] } : k,
+        );
+        t.bundle.services.keys.replace(entries, {});
+        const before = t.starts().length;
+        const moved = await send({ session_id: inTeam.body.data.session_id, prompt: 'again' });
+        expectMatchesSpec('executePrompt', moved.status, moved.body);
+        expect(moved.status).toBe(403);
+        expect(moved.body.code).toBe('forbidden_workdir');
+        const codex = await send({ session_id: onCodex.body.data.session_id, prompt: 'again', workdir: otherDir });
+        expectMatchesSpec('executePrompt', codex.status, codex.body);
+        expect(codex.status).toBe(403);
+        expect(codex.body.code).toBe('backend_not_allowed');
+        expect(t.starts().length).toBe(before);
+      } finally {
+        await t.close();
+      }
+    },
+  );
 });
