@@ -93,11 +93,20 @@ export async function startTestCluster(schemas: SchemaPool, o: ClusterOptions = 
     nodes.push(node);
     return node;
   };
-  // all nodes start at once (an API node needs no worker to come up)
-  const [workers, apis] = await Promise.all([
-    Promise.all(Array.from({ length: o.workers ?? 2 }, (_, i) => addNode('worker', `w${i + 1}`))),
-    Promise.all(Array.from({ length: o.apis ?? 2 }, (_, i) => addNode('api', `a${i + 1}`))),
+  // all nodes start at once (an API node needs no worker to come up); if one fails, none is left running
+  const started = await Promise.allSettled([
+    ...Array.from({ length: o.workers ?? 2 }, (_, i) => addNode('worker', `w${i + 1}`)),
+    ...Array.from({ length: o.apis ?? 2 }, (_, i) => addNode('api', `a${i + 1}`)),
   ]);
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(nodes.map((n) => n.kill()));
+    env.cleanup();
+    throw failed.reason;
+  }
+  const byId = (a: ClusterNode, b: ClusterNode) => a.id.localeCompare(b.id);
+  const workers = nodes.filter((n) => n.role === 'worker').sort(byId);
+  const apis = nodes.filter((n) => n.role === 'api').sort(byId);
   const balancer = await roundRobin(apis.map((a) => a.url));
   return {
     url: balancer.url,
