@@ -31,15 +31,32 @@ export function createJob(base: string, body: unknown, headers: Record<string, s
   return call(base, 'POST', '/api/v1/jobs', 'createJob', body, headers);
 }
 
-export function getJob(base: string, id: string, wait?: number): Promise<JsonReply> {
-  return call(base, 'GET', `/api/v1/jobs/${id}${wait !== undefined ? `?wait=${wait}` : ''}`, 'getJob');
+export function getJob(
+  base: string,
+  id: string,
+  wait?: number,
+  headers: Record<string, string> = {},
+): Promise<JsonReply> {
+  return call(
+    base,
+    'GET',
+    `/api/v1/jobs/${id}${wait !== undefined ? `?wait=${wait}` : ''}`,
+    'getJob',
+    undefined,
+    headers,
+  );
 }
 
 /** Waits (long-poll, repeated) until the job is terminal; returns the job. */
-export async function settle(base: string, id: string, timeoutMs = 30_000): Promise<AnyObject> {
+export async function settle(
+  base: string,
+  id: string,
+  timeoutMs = 30_000,
+  headers: Record<string, string> = {},
+): Promise<AnyObject> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const r = await getJob(base, id, 10);
+    const r = await getJob(base, id, 10, headers);
     expect(r.status).toBe(200);
     const job = r.body.data as AnyObject;
     if (['succeeded', 'failed', 'canceled'].includes(job.status)) return job;

@@ -131,6 +131,39 @@ async function expectValidationError(t: TestApp, path: string, body: unknown, de
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The aggregate of a three-step chain stopped in its second step: step 1 (claude, named `name`,
+ * prompt `prompt`) finished, step 2 (codex) was ended with `error` / `errorCode`, step 3 never ran.
+ */
+function stoppedAtStep2(name: string, prompt: string, error: string, errorCode: string) {
+  return {
+    total_steps: 3,
+    completed_steps: 1,
+    failed_step: 2,
+    total_duration_ms: expect.any(Number),
+    results: [
+      {
+        step: 1,
+        name,
+        backend: 'claude',
+        exit_code: 0,
+        duration_ms: expect.any(Number),
+        output: reply(prompt),
+        token_usage: CLAUDE_USAGE,
+      },
+      {
+        step: 2,
+        backend: 'codex',
+        exit_code: -1,
+        duration_ms: expect.any(Number),
+        output: '',
+        error,
+        error_code: errorCode,
+      },
+    ],
+  };
+}
+
 function expectKeyOrder(item: Body, first: string[] = []) {
   const keys = Object.keys(item);
   const expected = [...first, ...TASK_KEYS].filter((k) => keys.includes(k));
@@ -889,32 +922,7 @@ describe('POST /api/v1/chain', () => {
         success: false,
         error: 'timed out after 5 s',
         code: 'backend_timeout',
-        data: {
-          total_steps: 3,
-          completed_steps: 1,
-          failed_step: 2,
-          total_duration_ms: expect.any(Number),
-          results: [
-            {
-              step: 1,
-              name: 'first',
-              backend: 'claude',
-              exit_code: 0,
-              duration_ms: expect.any(Number),
-              output: reply('done in time'),
-              token_usage: CLAUDE_USAGE,
-            },
-            {
-              step: 2,
-              backend: 'codex',
-              exit_code: -1,
-              duration_ms: expect.any(Number),
-              output: '',
-              error: 'timed out after 5 s',
-              error_code: 'backend_timeout',
-            },
-          ],
-        },
+        data: stoppedAtStep2('first', 'done in time', 'timed out after 5 s', 'backend_timeout'),
       });
       const started = runs(s.log());
       expect(started).toHaveLength(2);
@@ -1258,32 +1266,7 @@ describe('client disconnect', () => {
         );
         expect(entry.level).toBe('info');
         expect(entry.request_id).toBe('chain-disconnect-1');
-        expect(entry.chain).toEqual({
-          total_steps: 3,
-          completed_steps: 1,
-          failed_step: 2,
-          total_duration_ms: expect.any(Number),
-          results: [
-            {
-              step: 1,
-              name: 'one',
-              backend: 'claude',
-              exit_code: 0,
-              duration_ms: expect.any(Number),
-              output: reply('step one'),
-              token_usage: CLAUDE_USAGE,
-            },
-            {
-              step: 2,
-              backend: 'codex',
-              exit_code: -1,
-              duration_ms: expect.any(Number),
-              output: '',
-              error: 'canceled: client disconnected',
-              error_code: 'canceled',
-            },
-          ],
-        });
+        expect(entry.chain).toEqual(stoppedAtStep2('one', 'step one', 'canceled: client disconnected', 'canceled'));
         await sleep(500);
         expect(runs(env.log())).toHaveLength(2);
       } finally {

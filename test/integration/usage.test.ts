@@ -9,7 +9,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import request from 'supertest';
 import { expectMatchesSpec } from '../helpers/contract';
-import { call } from '../helpers/jobs';
+import { createJob, settle } from '../helpers/jobs';
 import { as, KEY_A, KEY_ADMIN, KEY_B, teamKeys } from '../helpers/keys';
 import { makeTestApp, makeTestEnv, makeTestServer, type TestApp, type TestServer } from '../helpers/server';
 import { createServerApp } from '../../src/http/server';
@@ -500,6 +500,14 @@ describe.each(storeBackings(schemas))('%s stores', (_stores, b) => {
     });
     afterAll(() => srv.close());
 
+    const promptJob = (key: string, backend: string, prompt: string) =>
+      createJob(srv.url, { operation: 'prompt', request: { backend, prompt, ephemeral: true } }, as(key));
+    const promptNow = (key: string, prompt: string) =>
+      fetch(`${srv.url}/api/v1/prompt`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...as(key) },
+        body: JSON.stringify({ backend: 'claude', prompt, ephemeral: true }),
+      });
     const openai = (key: string) => new OpenAI({ baseURL: `${srv.url}/openai/v1`, apiKey: key, maxRetries: 0 });
     const anthropic = (key: string) => new Anthropic({ baseURL: `${srv.url}/anthropic`, apiKey: key, maxRetries: 0 });
 
@@ -524,17 +532,7 @@ describe.each(storeBackings(schemas))('%s stores', (_stores, b) => {
       expect(aerr).toBeInstanceOf(Anthropic.RateLimitError);
       expect((aerr as InstanceType<typeof Anthropic.RateLimitError>).headers?.get('retry-after')).toBe('3600');
       // a job is refused at creation
-      const job = await call(
-        srv.url,
-        'POST',
-        '/api/v1/jobs',
-        'createJob',
-        {
-          operation: 'prompt',
-          request: { backend: 'claude', prompt: 'later', ephemeral: true },
-        },
-        as(KEY_A),
-      );
+      const job = await promptJob(KEY_A, 'claude', 'later');
       expect(job.status).toBe(429);
       expect(job.body.code).toBe('quota_exceeded');
     });
@@ -561,68 +559,21 @@ describe.each(storeBackings(schemas))('%s stores', (_stores, b) => {
     it('a job whose owner used up the quota before it started fails with quota_exceeded; job runs are recorded', async () => {
       now = Date.parse('2026-11-28T08:00:00.000Z'); // team-a has 1 request again
       // the admin holds the only execution slot; team-a's job waits behind it, and so does a synchronous prompt
-      const hold = fetch(`${srv.url}/api/v1/prompt`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...as(KEY_ADMIN) },
-        body: JSON.stringify({ backend: 'claude', prompt: 'hold [SLEEP:1500]', ephemeral: true }),
-      });
+      const hold = promptNow(KEY_ADMIN, 'hold [SLEEP:1500]');
       await waitUntil(() => srv.server.services.limiter.running === 1);
-      const job = await call(
-        srv.url,
-        'POST',
-        '/api/v1/jobs',
-        'createJob',
-        {
-          operation: 'prompt',
-          request: { backend: 'claude', prompt: 'the job', ephemeral: true },
-        },
-        as(KEY_A),
-      );
+      const job = await promptJob(KEY_A, 'claude', 'the job');
       expect(job.status).toBe(202);
       // the synchronous request goes first when the slot frees: it takes team-a's last request
-      const sync = await fetch(`${srv.url}/api/v1/prompt`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...as(KEY_A) },
-        body: JSON.stringify({ backend: 'claude', prompt: 'sync', ephemeral: true }),
-      });
+      const sync = await promptNow(KEY_A, 'sync');
       expect(sync.status).toBe(200);
       expect((await hold).status).toBe(200);
-      const end = Date.now() + 20_000;
-      let done: Record<string, any> | undefined;
-      while (Date.now() < end) {
-        const r = await call(srv.url, 'GET', `/api/v1/jobs/${job.body.data.id}?wait=5`, 'getJob', undefined, as(KEY_A));
-        if (['succeeded', 'failed', 'canceled'].includes(r.body.data.status)) {
-          done = r.body.data;
-          break;
-        }
-      }
+      const done = await settle(srv.url, job.body.data.id, 20_000, as(KEY_A));
       expect(done).toMatchObject({ status: 'failed', error: { code: 'quota_exceeded' } });
 
       // a job that runs is recorded with its id and operation
-      const ok = await call(
-        srv.url,
-        'POST',
-        '/api/v1/jobs',
-        'createJob',
-        {
-          operation: 'prompt',
-          request: { backend: 'gemini', prompt: 'job run', ephemeral: true },
-        },
-        as(KEY_ADMIN),
-      );
+      const ok = await promptJob(KEY_ADMIN, 'gemini', 'job run');
       expect(ok.status).toBe(202);
-      for (;;) {
-        const r = await call(
-          srv.url,
-          'GET',
-          `/api/v1/jobs/${ok.body.data.id}?wait=5`,
-          'getJob',
-          undefined,
-          as(KEY_ADMIN),
-        );
-        if (r.body.data.status === 'succeeded') break;
-        expect(['queued', 'running']).toContain(r.body.data.status);
-      }
+      expect(await settle(srv.url, ok.body.data.id, 20_000, as(KEY_ADMIN))).toMatchObject({ status: 'succeeded' });
       await srv.server.services.usage.flush();
       const rec = (await b.usageRecords(srv, '2026-11-28')).find((r) => r.job_id === ok.body.data.id);
       expect(rec).toMatchObject({

@@ -56,6 +56,28 @@ export async function openStore(dir: string, opts: Partial<FileSessionStoreOptio
   return FileSessionStore.open({ dir, ...opts });
 }
 
+/**
+ * For a test file whose tests open stores: returns `open`, which opens a store and waits for its
+ * background start-up check (record files vs index); after each test the stores it opened are
+ * closed and the temporary homes removed.
+ */
+export function storesClosedAfterEach(): (
+  dir: string,
+  opts?: Partial<FileSessionStoreOptions>,
+) => Promise<FileSessionStore> {
+  const stores: FileSessionStore[] = [];
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+    cleanupHomes();
+  });
+  return async (dir, opts = {}) => {
+    const s = await openStore(dir, opts);
+    stores.push(s);
+    await s.idle();
+    return s;
+  };
+}
+
 export function dirFiles(dir: string): string[] {
   return fs.readdirSync(dir).sort();
 }

@@ -8,22 +8,10 @@ import * as path from 'path';
 import type { FileSessionStore } from '../../../../src/sessions/file';
 import { VERIFY_PER_READ } from '../../../../src/sessions/file/record-cache';
 import type { SessionRecord } from '../../../../src/sessions/types';
-import { Clock, cleanupHomes, newSession, openStore, tmpHome } from '../helpers';
+import { Clock, newSession, storesClosedAfterEach, tmpHome } from '../helpers';
 
 const STALE = 60_000;
-const stores: FileSessionStore[] = [];
-
-async function open(dir: string, opts: Parameters<typeof openStore>[1] = {}): Promise<FileSessionStore> {
-  const s = await openStore(dir, opts);
-  stores.push(s);
-  await s.idle();
-  return s;
-}
-
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  cleanupHomes();
-});
+const open = storesClosedAfterEach();
 
 async function pageOf(store: FileSessionStore, limit = 100): Promise<SessionRecord[]> {
   return (await store.list({ limit, offset: 0 })).sessions;

@@ -5,34 +5,20 @@ import { isJournalOp } from '../../../../src/sessions/file/journal';
 import type { SessionRecord } from '../../../../src/sessions/types';
 import {
   Clock,
-  cleanupHomes,
   dirFiles,
   expectApiError,
   newSession,
-  openStore,
   recordingLogger,
+  storesClosedAfterEach,
   tmpHome,
 } from '../helpers';
 
 const STALE = 60_000;
-const stores: FileSessionStore[] = [];
-
-/** Opens a store and waits for its background start-up check (record files vs index). */
-async function open(dir: string, opts: Parameters<typeof openStore>[1] = {}): Promise<FileSessionStore> {
-  const s = await openStore(dir, opts);
-  stores.push(s);
-  await s.idle();
-  return s;
-}
+const open = storesClosedAfterEach();
 
 function sessionsDir(): string {
   return path.join(tmpHome(), 'sessions');
 }
-
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  cleanupHomes();
-});
 
 function readJson(dir: string, id: string): Record<string, unknown> {
   return JSON.parse(fs.readFileSync(path.join(dir, `${id}.json`), 'utf8')) as Record<string, unknown>;
