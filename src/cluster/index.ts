@@ -13,7 +13,7 @@ import type { Logger } from '../observability/logger';
 import { ADMISSION_SCRIPTS, ClusterAdmission } from './admission';
 import { KEY_COUNTER_SCRIPTS, RedisKeyCounters } from './key-counters';
 import { TOKEN_BUCKET_SCRIPT } from './rate-limit-store';
-import { RedisConnection, redactUrl } from './redis';
+import { bullConnection, RedisConnection, redactUrl } from './redis';
 import { RemoteLauncher } from './remote-launcher';
 import { RunStreamReader } from './run-reader';
 import { ClusterWorker } from './worker';
@@ -73,7 +73,7 @@ export async function startCluster(
     let q = queues.get(name);
     if (!q) {
       const { Queue: BullQueue } = require('bullmq') as typeof import('bullmq');
-      q = new BullQueue(name, { connection: { url: c.redis_url!, maxRetriesPerRequest: null }, prefix: bullPrefix });
+      q = new BullQueue(name, { connection: bullConnection(c.redis_url!), prefix: bullPrefix });
       q.on('error', () => undefined);
       queues.set(name, q);
     }

@@ -112,6 +112,15 @@ export class RedisConnection {
   }
 }
 
+/**
+ * Connection options of BullMQ's own connections (queues and workers): commands wait while Redis is
+ * away (BullMQ needs that), and reconnecting keeps the same short back-off as the node's other
+ * connections instead of BullMQ's default, which grows to 20 s between attempts.
+ */
+export function bullConnection(url: string) {
+  return { url, maxRetriesPerRequest: null, retryStrategy: (times: number) => Math.min(times * 100, 2000) };
+}
+
 /** 503 for a request that needs a decision of the cluster while Redis cannot be reached. */
 export function coordinationUnavailable(err: unknown): ApiError {
   const why = err instanceof Error ? err.message : String(err);

@@ -12,7 +12,7 @@ import { ApiError } from '../errors';
 import { KILL_SHUTDOWN, KILL_TIMEOUT } from '../execution/executor';
 import type { LocalLauncher } from '../execution/launcher';
 import type { Logger } from '../observability/logger';
-import type { RedisConnection } from './redis';
+import { bullConnection, type RedisConnection } from './redis';
 import {
   ANY_QUEUE,
   cancelChannel,
@@ -72,7 +72,7 @@ export class ClusterWorker {
     await this.heartbeat.start();
     // a Redis that restarted empty learns at once that this worker is alive
     this.redis.client.on('ready', () => void this.heartbeat.beat().catch(() => undefined));
-    const connection = { url: this.redis.url, maxRetriesPerRequest: null };
+    const connection = bullConnection(this.redis.url);
     for (const name of [nodeQueue(this.opts.node), ANY_QUEUE]) {
       const w = new Worker(name, (job: Job<RemoteRun>) => this.process(job.data, name === ANY_QUEUE), {
         connection,
@@ -212,7 +212,7 @@ export class ClusterWorker {
   private async handBack(run: RemoteRun): Promise<void> {
     const { Queue } = require('bullmq') as typeof import('bullmq');
     const q = new Queue(ANY_QUEUE, {
-      connection: { url: this.redis.url, maxRetriesPerRequest: null },
+      connection: bullConnection(this.redis.url),
       prefix: this.opts.bullPrefix,
     });
     try {

@@ -324,8 +324,12 @@ describe('a node whose Redis goes away', () => {
         return r.status === 200 && r.body.data.today.requests === 2 ? r : undefined;
       }, 10_000);
       expectMatchesSpec('getCurrentKey', me.status, me.body);
-      const after = await call(url, 'POST', '/api/v1/prompt', prompt('after'), as(KEY_A));
-      expect(after.status).toBe(200);
+      // runs are admitted again once the node's queue and worker connections are back too
+      const after = await waitFor(async () => {
+        const r = await call(url, 'POST', '/api/v1/prompt', prompt('after'), as(KEY_A));
+        return r.status === 200 ? r : undefined;
+      }, 10_000);
+      expectMatchesSpec('executePrompt', after.status, after.body);
     } finally {
       await c.stop();
     }
