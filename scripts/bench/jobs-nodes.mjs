@@ -34,13 +34,12 @@ import {
   printFacts,
   runMain,
   sleep,
-  stampOf,
   startServerProcess,
   summarize,
   table,
 } from './lib/common.mjs';
 import { dropSchema } from './lib/bench-cluster.mjs';
-import { api, createJob, jobsServerConfig, seenStarted, settle } from './lib/jobs-api.mjs';
+import { api, createJob, followStamped, jobsServerConfig, seenStarted, settle } from './lib/jobs-api.mjs';
 
 const opts = parseArgs(process.argv.slice(2), {
   creates: 100,
@@ -99,24 +98,7 @@ async function follow(url, id, lat) {
   const res = await fetch(`${url}/api/v1/jobs/${id}/events`);
   // events written before this reader was connected are a replay, not live
   const since = hr();
-  const decoder = new TextDecoder();
-  let buf = '';
-  let last;
-  for await (const chunk of res.body) {
-    const at = hr();
-    buf += decoder.decode(chunk, { stream: true });
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (!line) continue;
-      const ev = JSON.parse(line);
-      last = ev;
-      const t = ev.type === 'message' ? stampOf(ev.content?.text) : undefined;
-      if (t !== undefined && t >= since) lat.push(Number(at - t) / 1e6);
-    }
-  }
-  if (last?.type !== 'done') throw new Error(`stream ended with ${JSON.stringify(last)?.slice(0, 200)}`);
+  await followStamped(res, lat, () => since);
 }
 
 async function readers(scratch, rows) {

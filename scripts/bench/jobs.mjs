@@ -47,12 +47,11 @@ import {
   printFacts,
   runMain,
   sleep,
-  stampOf,
   startServerProcess,
   summarize,
   table,
 } from './lib/common.mjs';
-import { api, createJob, jobsServerConfig, seenStarted, settle } from './lib/jobs-api.mjs';
+import { api, createJob, followStamped, jobsServerConfig, seenStarted, settle } from './lib/jobs-api.mjs';
 
 const opts = parseArgs(process.argv.slice(2), {
   rounds: 5,
@@ -226,32 +225,6 @@ async function replay(scratch, rows) {
 
 // ------------------------------------------------------------------------------------------ 3
 
-/** Reads an NDJSON response, pushing receive − write (ms) of stamped `message` events after `from()`. */
-async function follow(res, lat, from) {
-  const decoder = new TextDecoder();
-  let buf = '';
-  let last;
-  for await (const chunk of res.body) {
-    const at = hr();
-    buf += decoder.decode(chunk, { stream: true });
-    let start = 0;
-    let nl;
-    while ((nl = buf.indexOf('\n', start)) >= 0) {
-      const line = buf.slice(start, nl);
-      start = nl + 1;
-      if (line === '') continue;
-      const ev = JSON.parse(line);
-      last = ev;
-      if (ev.type !== 'message') continue;
-      const t = stampOf(ev.content?.text);
-      const since = from();
-      if (t !== undefined && since !== undefined && t >= since) lat.push(Number(at - t) / 1e6);
-    }
-    buf = buf.slice(start);
-  }
-  if (last?.type !== 'done') throw new Error(`stream ended with ${JSON.stringify(last)?.slice(0, 200)}`);
-}
-
 async function drain(res) {
   for await (const chunk of res.body) void chunk;
 }
@@ -267,7 +240,7 @@ async function live(scratch, rows) {
   try {
     // warm-up of both paths
     await settle(server.url, (await createJob(server.url, 'lines=10 interval=5')).id);
-    await follow(
+    await followStamped(
       await fetch(`${server.url}/api/v1/prompt`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -290,14 +263,14 @@ async function live(scratch, rows) {
       const connectedAt = hr();
       // One reader parses and measures; the others only consume the bytes, so that the client's
       // own parsing of 16 copies of every event in this one process does not count as server latency.
-      await Promise.all(responses.map((res, i) => (i === 0 ? follow(res, lat, () => connectedAt) : drain(res))));
+      await Promise.all(responses.map((res, i) => (i === 0 ? followStamped(res, lat, () => connectedAt) : drain(res))));
       const direct = [];
       const res = await fetch(`${server.url}/api/v1/prompt`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ backend: 'claude', prompt, output_format: 'stream-json', ephemeral: true }),
       });
-      await follow(res, direct, () => 0n);
+      await followStamped(res, direct, () => 0n);
       const r = summarize(lat);
       const d = summarize(direct);
       perRound.readers.push(r.p99);

@@ -44,6 +44,16 @@ async function startNode(name: string, env = nodeEnv()): Promise<Node> {
   return node;
 }
 
+/** Creates an ephemeral prompt job through the node at `url` (claude unless `backend` says otherwise). */
+function promptJob(url: string, prompt: string, backend = 'claude') {
+  return createJob(url, { operation: 'prompt', request: { backend, prompt, ephemeral: true } });
+}
+
+/** POST /api/v1/jobs/{id}/cancel through the node at `url`. */
+function cancelJob(url: string, id: string) {
+  return call(url, 'POST', `/api/v1/jobs/${id}/cancel`, 'cancelJob');
+}
+
 /** Fake CLI starts (not `--version` probes, not clean-ups) on every node so far. */
 function starts(): FakeLogEntry[] {
   return envs.flatMap((e) => e.starts());
@@ -103,10 +113,7 @@ afterAll(async () => {
 });
 
 test('a job created on one node is read and followed live on the other, to its terminal event', async () => {
-  const created = await createJob(a.proc.url, {
-    operation: 'prompt',
-    request: { backend: 'claude', prompt: '[SLOW:300] [TOOL] follow me elsewhere', ephemeral: true },
-  });
+  const created = await promptJob(a.proc.url, '[SLOW:300] [TOOL] follow me elsewhere');
   expect(created.status).toBe(202);
   const id = created.body.data.id as string;
   const { runner, other } = await runnerOf('follow me elsewhere', [a, b]);
@@ -131,19 +138,13 @@ test('a job created on one node is read and followed live on the other, to its t
   expect(events((await readEvents(runner.proc.url, id)).body)).toEqual(followed);
   expect((await getJob(runner.proc.url, id)).body.data).toEqual(done);
   // a long poll on the other node answers once the job ended there
-  const again = await createJob(runner.proc.url, {
-    operation: 'prompt',
-    request: { backend: 'codex', prompt: '[SLEEP:1500] poll me elsewhere', ephemeral: true },
-  });
+  const again = await promptJob(runner.proc.url, '[SLEEP:1500] poll me elsewhere', 'codex');
   const polled = await getJob(other.proc.url, again.body.data.id, 30);
   expect(polled.body.data.status).toBe('succeeded');
 }, 60_000);
 
 test('cancel on the other node stops the run: the CLI and its grandchild are gone', async () => {
-  const created = await createJob(b.proc.url, {
-    operation: 'prompt',
-    request: { backend: 'claude', prompt: '[GRANDCHILD] [SLEEP:30000] cancel me elsewhere', ephemeral: true },
-  });
+  const created = await promptJob(b.proc.url, '[GRANDCHILD] [SLEEP:30000] cancel me elsewhere');
   const id = created.body.data.id as string;
   const { runner, other, cli } = await runnerOf('cancel me elsewhere', [a, b]);
   const grandchild = await waitFor(() =>
@@ -152,7 +153,7 @@ test('cancel on the other node stops the run: the CLI and its grandchild are gon
   await waitFor(async () => (await getJob(other.proc.url, id)).body.data.status === 'running', 10_000);
   const follower = readEvents(other.proc.url, id);
 
-  const canceled = await call(other.proc.url, 'POST', `/api/v1/jobs/${id}/cancel`, 'cancelJob');
+  const canceled = await cancelJob(other.proc.url, id);
   expect(canceled.status).toBe(200);
   expect(canceled.body.data.status).toBe('canceled');
   expect(canceled.body.data.error.code).toBe('canceled');
@@ -162,16 +163,13 @@ test('cancel on the other node stops the run: the CLI and its grandchild are gon
   expect(followed.at(-1)).toMatchObject({ type: 'error', content: { code: 'canceled' } });
   expect((await getJob(runner.proc.url, id)).body.data.status).toBe('canceled');
   // a job the other node holds is active there: deleting it anywhere is refused
-  const busy = await createJob(runner.proc.url, {
-    operation: 'prompt',
-    request: { backend: 'claude', prompt: '[SLEEP:30000] delete me elsewhere', ephemeral: true },
-  });
+  const busy = await promptJob(runner.proc.url, '[SLEEP:30000] delete me elsewhere');
   const owner = await runnerOf('delete me elsewhere', [a, b]);
   await waitFor(async () => (await getJob(owner.other.proc.url, busy.body.data.id)).body.data.status === 'running');
   const del = await call(owner.other.proc.url, 'DELETE', `/api/v1/jobs/${busy.body.data.id}`, 'deleteJob');
   expect(del.status).toBe(409);
   expect(del.body.code).toBe('job_active');
-  const stop = await call(owner.other.proc.url, 'POST', `/api/v1/jobs/${busy.body.data.id}/cancel`, 'cancelJob');
+  const stop = await cancelJob(owner.other.proc.url, busy.body.data.id);
   expect(stop.body.data.status).toBe('canceled');
   await waitFor(() => !isAlive(owner.cli.pid), 10_000);
 }, 60_000);
@@ -180,25 +178,19 @@ test('a job canceled while queued on another node never runs', async () => {
   // both nodes busy: the next job waits in the shared queue
   const busy: string[] = [];
   for (let i = 0; i < 4; i++) {
-    const r = await createJob(i % 2 ? b.proc.url : a.proc.url, {
-      operation: 'prompt',
-      request: { backend: 'claude', prompt: `[SLEEP:30000] hold a slot ${i}`, ephemeral: true },
-    });
+    const r = await promptJob(i % 2 ? b.proc.url : a.proc.url, `[SLEEP:30000] hold a slot ${i}`);
     busy.push(r.body.data.id);
   }
   await waitFor(() => starts().filter((e) => e.argv?.some((x) => x.includes('hold a slot'))).length === 4, 20_000);
-  const queued = await createJob(a.proc.url, {
-    operation: 'prompt',
-    request: { backend: 'claude', prompt: 'never run me', ephemeral: true },
-  });
+  const queued = await promptJob(a.proc.url, 'never run me');
   expect((await getJob(b.proc.url, queued.body.data.id)).body.data.status).toBe('queued');
-  const canceled = await call(b.proc.url, 'POST', `/api/v1/jobs/${queued.body.data.id}/cancel`, 'cancelJob');
+  const canceled = await cancelJob(b.proc.url, queued.body.data.id);
   expect(canceled.body.data.status).toBe('canceled');
   const log = events((await readEvents(a.proc.url, queued.body.data.id)).body);
   expect(log).toHaveLength(1);
   expect(log[0]).toMatchObject({ type: 'error', sequence: 1, content: { code: 'canceled' } });
   for (let i = 0; i < busy.length; i++) {
-    const r = await call(i % 2 ? a.proc.url : b.proc.url, 'POST', `/api/v1/jobs/${busy[i]}/cancel`, 'cancelJob');
+    const r = await cancelJob(i % 2 ? a.proc.url : b.proc.url, busy[i]);
     expect(r.body.data.status).toBe('canceled');
   }
   expect(starts().some((e) => e.argv?.some((x) => x.includes('never run me')))).toBe(false);
@@ -210,10 +202,7 @@ test('a burst of jobs created on both nodes runs each job exactly once, on both 
   const created = await Promise.all(
     Array.from({ length: N }, (_, i) =>
       // most of them on one node: the other takes queued ones from the shared queue
-      createJob(i % 4 === 3 ? b.proc.url : a.proc.url, {
-        operation: 'prompt',
-        request: { backend: 'claude', prompt: `[SLEEP:100] burst ${i} end`, ephemeral: true },
-      }),
+      promptJob(i % 4 === 3 ? b.proc.url : a.proc.url, `[SLEEP:100] burst ${i} end`),
     ),
   );
   for (const r of created) expect(r.status).toBe(202);
@@ -234,10 +223,7 @@ test('a burst of jobs created on both nodes runs each job exactly once, on both 
 }, 180_000);
 
 test('a node whose heartbeat lapses (SIGSTOP) loses its running job: it fails on the other node, and the frozen node stops the run and writes nothing more', async () => {
-  const created = await createJob(a.proc.url, {
-    operation: 'prompt',
-    request: { backend: 'claude', prompt: '[SLOW:100] [SLEEP:30000] frozen node', ephemeral: true },
-  });
+  const created = await promptJob(a.proc.url, '[SLOW:100] [SLEEP:30000] frozen node');
   const id = created.body.data.id as string;
   const { runner, other, cli } = await runnerOf('frozen node', [a, b]);
   await waitFor(async () => (await getJob(other.proc.url, id)).body.data.status === 'running', 10_000);
@@ -263,10 +249,7 @@ test('a node whose heartbeat lapses (SIGSTOP) loses its running job: it fails on
 }, 90_000);
 
 test('starting another node leaves running jobs alone; SIGKILL of a node fails its running job on the survivor', async () => {
-  const created = await createJob(a.proc.url, {
-    operation: 'prompt',
-    request: { backend: 'claude', prompt: '[SLOW:200] [SLEEP:6000] outlive a new node', ephemeral: true },
-  });
+  const created = await promptJob(a.proc.url, '[SLOW:200] [SLEEP:6000] outlive a new node');
   const id = created.body.data.id as string;
   await runnerOf('outlive a new node', [a, b]);
   await waitFor(async () => (await getJob(a.proc.url, id)).body.data.status === 'running', 10_000);
@@ -277,10 +260,7 @@ test('starting another node leaves running jobs alone; SIGKILL of a node fails i
   const outlived = await settle(c.proc.url, id);
   expect(outlived.status).toBe('succeeded');
 
-  const doomed = await createJob(a.proc.url, {
-    operation: 'prompt',
-    request: { backend: 'claude', prompt: '[SLOW:200] [SLEEP:60000] killed with its node', ephemeral: true },
-  });
+  const doomed = await promptJob(a.proc.url, '[SLOW:200] [SLEEP:60000] killed with its node');
   const doomedId = doomed.body.data.id as string;
   const { runner } = await runnerOf('killed with its node', [a, b, c]);
   await waitFor(async () => (await getJob(c.proc.url, doomedId)).body.data.status === 'running', 10_000);
@@ -298,10 +278,7 @@ test('starting another node leaves running jobs alone; SIGKILL of a node fails i
 test('SIGTERM of a node: its running job finishes in the drain window, seen from the others; its heartbeat row goes', async () => {
   const live = nodes.filter((n) => n.proc.child.exitCode === null && n.proc.child.signalCode === null);
   expect(live.length).toBeGreaterThanOrEqual(2);
-  const created = await createJob(live[0].proc.url, {
-    operation: 'prompt',
-    request: { backend: 'claude', prompt: '[SLEEP:2000] drain me', ephemeral: true },
-  });
+  const created = await promptJob(live[0].proc.url, '[SLEEP:2000] drain me');
   const id = created.body.data.id as string;
   const { runner } = await runnerOf('drain me', live);
   const watcher = live.find((n) => n !== runner)!;

@@ -1,8 +1,9 @@
 // The jobs API as the job benchmarks (scripts/bench/jobs.mjs, scripts/bench/jobs-nodes.mjs) drive it:
-// JSON requests, a prompt job, waiting for its end or for it to leave `queued`, and the server config.
+// JSON requests, a prompt job, waiting for its end or for it to leave `queued`, reading a job's live
+// events, and the server config.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { nowMs, sleep } from './common.mjs';
+import { hr, nowMs, sleep, stampOf } from './common.mjs';
 
 /** A JSON request; resolves with { status, body (parsed, undefined when not JSON), text }. */
 export async function api(url, method, p, body) {
@@ -53,6 +54,32 @@ export async function seenStarted(url, job, answeredAt) {
     if (r.body.data.status !== 'queued') return nowMs();
     await sleep(1);
   }
+}
+
+/** Reads an NDJSON response, pushing receive − write (ms) of stamped `message` events after `from()`. */
+export async function followStamped(res, lat, from) {
+  const decoder = new TextDecoder();
+  let buf = '';
+  let last;
+  for await (const chunk of res.body) {
+    const at = hr();
+    buf += decoder.decode(chunk, { stream: true });
+    let start = 0;
+    let nl;
+    while ((nl = buf.indexOf('\n', start)) >= 0) {
+      const line = buf.slice(start, nl);
+      start = nl + 1;
+      if (line === '') continue;
+      const ev = JSON.parse(line);
+      last = ev;
+      if (ev.type !== 'message') continue;
+      const t = stampOf(ev.content?.text);
+      const since = from();
+      if (t !== undefined && since !== undefined && t >= since) lat.push(Number(at - t) / 1e6);
+    }
+    buf = buf.slice(start);
+  }
+  if (last?.type !== 'done') throw new Error(`stream ended with ${JSON.stringify(last)?.slice(0, 200)}`);
 }
 
 /**
