@@ -51,7 +51,7 @@ import {
   summarize,
   table,
 } from './lib/common.mjs';
-import { api, createJob, followStamped, jobsServerConfig, seenStarted, settle } from './lib/jobs-api.mjs';
+import { api, createJob, followStamped, jobsServerConfig, ndjsonChunks, seenStarted, settle } from './lib/jobs-api.mjs';
 
 const opts = parseArgs(process.argv.slice(2), {
   rounds: 5,
@@ -163,22 +163,13 @@ async function readAll(url, id, parse = true) {
     for await (const chunk of res.body) bytes += chunk.length;
     return { bytes };
   }
-  let buf = '';
   let n = 0;
   let last;
-  const decoder = new TextDecoder();
-  for await (const chunk of res.body) {
-    buf += decoder.decode(chunk, { stream: true });
-    let start = 0;
-    let nl;
-    while ((nl = buf.indexOf('\n', start)) >= 0) {
-      const line = buf.slice(start, nl);
-      start = nl + 1;
-      if (line === '') continue;
+  for await (const { lines } of ndjsonChunks(res)) {
+    for (const line of lines) {
       last = JSON.parse(line);
       n++;
     }
-    buf = buf.slice(start);
   }
   return { n, last };
 }

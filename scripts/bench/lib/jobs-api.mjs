@@ -56,20 +56,31 @@ export async function seenStarted(url, job, answeredAt) {
   }
 }
 
-/** Reads an NDJSON response, pushing receive − write (ms) of stamped `message` events after `from()`. */
-export async function followStamped(res, lat, from) {
+/** An NDJSON response body chunk by chunk: the complete non-empty lines of each, and when it arrived (hr()). */
+export async function* ndjsonChunks(res) {
   const decoder = new TextDecoder();
   let buf = '';
-  let last;
   for await (const chunk of res.body) {
     const at = hr();
     buf += decoder.decode(chunk, { stream: true });
+    const lines = [];
     let start = 0;
     let nl;
     while ((nl = buf.indexOf('\n', start)) >= 0) {
       const line = buf.slice(start, nl);
       start = nl + 1;
-      if (line === '') continue;
+      if (line !== '') lines.push(line);
+    }
+    buf = buf.slice(start);
+    yield { lines, at };
+  }
+}
+
+/** Reads an NDJSON response, pushing receive − write (ms) of stamped `message` events after `from()`. */
+export async function followStamped(res, lat, from) {
+  let last;
+  for await (const { lines, at } of ndjsonChunks(res)) {
+    for (const line of lines) {
       const ev = JSON.parse(line);
       last = ev;
       if (ev.type !== 'message') continue;
@@ -77,7 +88,6 @@ export async function followStamped(res, lat, from) {
       const since = from();
       if (t !== undefined && since !== undefined && t >= since) lat.push(Number(at - t) / 1e6);
     }
-    buf = buf.slice(start);
   }
   if (last?.type !== 'done') throw new Error(`stream ended with ${JSON.stringify(last)?.slice(0, 200)}`);
 }
