@@ -21,6 +21,7 @@ module.exports = {
     'jobs',
     'keys',
     'key-policies',
+    'ownership',
   ].map((name) => `<rootDir>/test/integration/${name}.test.ts`),
   // two files at a time, each with its own clusters (4 nodes each; at most two clusters per file alive)
   maxWorkers: 2,

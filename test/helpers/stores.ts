@@ -2,13 +2,15 @@
  * The two sets of durable stores an HTTP suite runs against: the file stores (the default) and the
  * PostgreSQL stores (sessions, jobs and usage in a fresh schema per server). A suite takes its
  * config overrides from `config()` and looks at the stored usage records through `usageRecords`, so
- * the same cases run on both (`describe.each(storeBackings(schemas))`).
+ * the same cases run on both (`describe.each(storeBackings(schemas))`). Against a cluster
+ * (`CLINVK_TEST_TARGET=cluster`) there is one backing: the cluster's own PostgreSQL schema.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../src/config/types';
 import type { UsageRecord } from '../../src/usage/types';
 import { postgresConfig, type SchemaPool, sql } from './postgres';
+import { ON_CLUSTER } from './server';
 
 export interface StoreBacking {
   /** Config overrides selecting the stores (merged into a test's own overrides). */
@@ -45,7 +47,18 @@ function recordOf(row: UsageRow): UsageRecord {
   } as UsageRecord;
 }
 
+// the table is only ever appended to, so its physical order is the order of the inserts
+const postgresUsageRecords: StoreBacking['usageRecords'] = async (env, day) =>
+  (
+    await sql<UsageRow>(
+      `SELECT * FROM "${env.config.cluster.postgres_schema}".usage_records WHERE day = $1 ORDER BY ctid`,
+      [day],
+    )
+  ).map(recordOf);
+
 export function storeBackings(schemas: SchemaPool): [string, StoreBacking][] {
+  // a cluster keeps everything in PostgreSQL, in its own schema: the suite runs once, there
+  if (ON_CLUSTER) return [['cluster', { config: () => ({}), usageRecords: postgresUsageRecords }]];
   return [
     [
       'file',
@@ -66,14 +79,7 @@ export function storeBackings(schemas: SchemaPool): [string, StoreBacking][] {
       'postgres',
       {
         config: () => postgresConfig(schemas.schema()),
-        // the table is only ever appended to, so its physical order is the order of the inserts
-        usageRecords: async (env, day) =>
-          (
-            await sql<UsageRow>(
-              `SELECT * FROM "${env.config.cluster.postgres_schema}".usage_records WHERE day = $1 ORDER BY ctid`,
-              [day],
-            )
-          ).map(recordOf),
+        usageRecords: postgresUsageRecords,
       },
     ],
   ];

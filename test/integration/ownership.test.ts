@@ -67,7 +67,7 @@ describe.each(storeBackings(schemas))('session ownership (%s stores)', (_stores,
     const a = await get(KEY_A, ids['team-a'][0]);
     expect(a.status).toBe(200);
     expect(a.body.data).toMatchObject({ id: ids['team-a'][0], owner: 'team-a' });
-    const rec = await t.bundle.services.store.resolve(ids['team-b'][0]);
+    const rec = await t.storedSession(ids['team-b'][0]);
     expect(rec.owner).toBe('team-b');
     const admin = await get(KEY_ADMIN, ids['team-b'][0]);
     expect(admin.status).toBe(200);
