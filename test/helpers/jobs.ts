@@ -31,6 +31,21 @@ export function createJob(base: string, body: unknown, headers: Record<string, s
   return call(base, 'POST', '/api/v1/jobs', 'createJob', body, headers);
 }
 
+/** POST /api/v1/jobs of an ephemeral prompt (claude unless `backend` says otherwise). */
+export function promptJob(
+  base: string,
+  prompt: string,
+  backend = 'claude',
+  headers: Record<string, string> = {},
+): Promise<JsonReply> {
+  return createJob(base, { operation: 'prompt', request: { backend, prompt, ephemeral: true } }, headers);
+}
+
+/** POST /api/v1/jobs/{id}/cancel. */
+export function cancelJob(base: string, id: string, headers: Record<string, string> = {}): Promise<JsonReply> {
+  return call(base, 'POST', `/api/v1/jobs/${id}/cancel`, 'cancelJob', undefined, headers);
+}
+
 export function getJob(
   base: string,
   id: string,

@@ -7,7 +7,7 @@
  * node; a node stopped with SIGTERM drains its running job. Every JSON answer and every event is
  * checked against the contract.
  */
-import { call, createJob, events, expectCompleteLog, getJob, readEvents, settle } from '../helpers/jobs';
+import { call, cancelJob, events, expectCompleteLog, getJob, promptJob, readEvents, settle } from '../helpers/jobs';
 import { postgresConfig, SchemaPool, sql } from '../helpers/postgres';
 import { requireBuild, serveProcess, type ServerProcess } from '../helpers/serve-process';
 import { isAlive, makeTestEnv, waitFor, type FakeLogEntry, type TestEnv } from '../helpers/server';
@@ -42,16 +42,6 @@ async function startNode(name: string, env = nodeEnv()): Promise<Node> {
   const node = { name, env, proc: await serveProcess(env) };
   nodes.push(node);
   return node;
-}
-
-/** Creates an ephemeral prompt job through the node at `url` (claude unless `backend` says otherwise). */
-function promptJob(url: string, prompt: string, backend = 'claude') {
-  return createJob(url, { operation: 'prompt', request: { backend, prompt, ephemeral: true } });
-}
-
-/** POST /api/v1/jobs/{id}/cancel through the node at `url`. */
-function cancelJob(url: string, id: string) {
-  return call(url, 'POST', `/api/v1/jobs/${id}/cancel`, 'cancelJob');
 }
 
 /** Fake CLI starts (not `--version` probes, not clean-ups) on every node so far. */

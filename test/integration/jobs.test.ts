@@ -8,7 +8,18 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expectMatchesSpec, expectValidSchema } from '../helpers/contract';
-import { call, createJob, events, expectCompleteLog, getJob, readEvents, settle, sseFrames } from '../helpers/jobs';
+import {
+  call,
+  cancelJob,
+  createJob,
+  events,
+  expectCompleteLog,
+  getJob,
+  promptJob,
+  readEvents,
+  settle,
+  sseFrames,
+} from '../helpers/jobs';
 import { postgresConfig, SchemaPool, sql } from '../helpers/postgres';
 import { isAlive, makeTestServer, notOnCluster, ON_CLUSTER, waitFor, type TestServer } from '../helpers/server';
 
@@ -132,10 +143,7 @@ describe.each(BACKINGS)('%s job store', (_name, b) => {
     );
 
     test('resume: after=N and Last-Event-ID give exactly the missing events; follow=false ends', async () => {
-      const r = await createJob(t.url, {
-        operation: 'prompt',
-        request: { backend: 'claude', prompt: 'resume me', ephemeral: true },
-      });
+      const r = await promptJob(t.url, 'resume me');
       const id = r.body.data.id;
       await settle(t.url, id);
       const all = events((await readEvents(t.url, id)).body);
@@ -151,10 +159,7 @@ describe.each(BACKINGS)('%s job store', (_name, b) => {
     });
 
     test('SSE framing with id:, event:, data:', async () => {
-      const r = await createJob(t.url, {
-        operation: 'prompt',
-        request: { backend: 'gemini', prompt: 'sse please', ephemeral: true },
-      });
+      const r = await promptJob(t.url, 'sse please', 'gemini');
       const id = r.body.data.id;
       const ev = await readEvents(t.url, id, '', { Accept: 'text/event-stream' });
       expect(ev.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
@@ -173,10 +178,7 @@ describe.each(BACKINGS)('%s job store', (_name, b) => {
     });
 
     test('live readers: two readers at different speeds get the same complete log; heartbeats carry no sequence', async () => {
-      const r = await createJob(t.url, {
-        operation: 'prompt',
-        request: { backend: 'claude', prompt: '[SLOW:400] two readers', ephemeral: true },
-      });
+      const r = await promptJob(t.url, '[SLOW:400] two readers');
       const id = r.body.data.id;
       const fast = readEvents(t.url, id);
       // the slow reader starts late and reads everything after the job ended
@@ -278,10 +280,7 @@ describe.each(BACKINGS)('%s job store', (_name, b) => {
     });
 
     test('wait long-poll answers as soon as the job is terminal', async () => {
-      const r = await createJob(t.url, {
-        operation: 'prompt',
-        request: { backend: 'claude', prompt: '[SLEEP:800] poll', ephemeral: true },
-      });
+      const r = await promptJob(t.url, '[SLEEP:800] poll');
       const started = Date.now();
       const g = await getJob(t.url, r.body.data.id, 20);
       expect(g.body.data.status).toBe('succeeded');
@@ -345,22 +344,10 @@ describe.each(BACKINGS)('%s job store', (_name, b) => {
     notOnCluster('jobs.max_running and jobs.max_queued hold per API node (docs/postgres.md)')(
       'cancel queued and running; running: the process group including the grandchild is gone',
       async () => {
-        const a = await createJob(t.url, {
-          operation: 'prompt',
-          request: { backend: 'claude', prompt: '[GRANDCHILD] [SLEEP:30000] long', ephemeral: true },
-        });
-        const b = await createJob(t.url, {
-          operation: 'prompt',
-          request: { backend: 'claude', prompt: 'queued one', ephemeral: true },
-        });
-        const c = await createJob(t.url, {
-          operation: 'prompt',
-          request: { backend: 'claude', prompt: 'queued two', ephemeral: true },
-        });
-        const full = await createJob(t.url, {
-          operation: 'prompt',
-          request: { backend: 'claude', prompt: 'too many', ephemeral: true },
-        });
+        const a = await promptJob(t.url, '[GRANDCHILD] [SLEEP:30000] long');
+        const b = await promptJob(t.url, 'queued one');
+        const c = await promptJob(t.url, 'queued two');
+        const full = await promptJob(t.url, 'too many');
         expect(full.status).toBe(429);
         expect(full.body.code).toBe('queue_full');
         const run = await waitFor(() => t.log().find((e) => e.event === 'grandchild'));
@@ -368,7 +355,7 @@ describe.each(BACKINGS)('%s job store', (_name, b) => {
         expect((await getJob(t.url, a.body.data.id)).body.data.status).toBe('running');
         expect((await getJob(t.url, b.body.data.id)).body.data.status).toBe('queued');
 
-        const cb = await call(t.url, 'POST', `/api/v1/jobs/${b.body.data.id}/cancel`, 'cancelJob');
+        const cb = await cancelJob(t.url, b.body.data.id);
         expect(cb.body.data.status).toBe('canceled');
         expect(cb.body.data.error.code).toBe('canceled');
         const bEvents = events((await readEvents(t.url, b.body.data.id)).body);
@@ -379,14 +366,14 @@ describe.each(BACKINGS)('%s job store', (_name, b) => {
         const del = await call(t.url, 'DELETE', `/api/v1/jobs/${a.body.data.id}`, 'deleteJob');
         expect(del.status).toBe(409);
         expect(del.body.code).toBe('job_active');
-        const ca = await call(t.url, 'POST', `/api/v1/jobs/${a.body.data.id}/cancel`, 'cancelJob');
+        const ca = await cancelJob(t.url, a.body.data.id);
         expect(ca.body.data.status).toBe('canceled');
         const followed = events((await follower).body);
         expectCompleteLog(followed);
         expect(followed.at(-1)).toMatchObject({ type: 'error', content: { code: 'canceled' } });
         await waitFor(() => !isAlive(cli.pid) && !isAlive(run.pid), 10_000);
         // cancel of a terminal job answers it unchanged
-        const again = await call(t.url, 'POST', `/api/v1/jobs/${a.body.data.id}/cancel`, 'cancelJob');
+        const again = await cancelJob(t.url, a.body.data.id);
         expect(again.body.data.status).toBe('canceled');
         // the next queued job runs; the canceled one never started
         const cJob = await settle(t.url, c.body.data.id);
@@ -427,10 +414,7 @@ describe.each(BACKINGS)('%s job store', (_name, b) => {
     );
 
     test('retention: terminal jobs and their events disappear after retention_secs', async () => {
-      const r = await createJob(t.url, {
-        operation: 'prompt',
-        request: { backend: 'claude', prompt: 'short-lived', ephemeral: true },
-      });
+      const r = await promptJob(t.url, 'short-lived');
       const id = r.body.data.id;
       await settle(t.url, id);
       expect(await b.stored(t, id)).toEqual({ record: true, events: true });
@@ -482,10 +466,7 @@ describe.each(BACKINGS)('%s job store', (_name, b) => {
             ephemeral: true,
           }),
         });
-        const job = await createJob(t.url, {
-          operation: 'prompt',
-          request: { backend: 'codex', prompt: '[GRANDCHILD] [SLEEP:20000] job to cancel', ephemeral: true },
-        });
+        const job = await promptJob(t.url, '[GRANDCHILD] [SLEEP:20000] job to cancel', 'codex');
         // Both CLIs and the grandchild each spawned (same process group, not detached).
         const family = (text: string) => {
           const cli = t.log().find((e) => e.event === 'start' && e.argv?.join(' ').includes(text));

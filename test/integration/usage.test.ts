@@ -9,7 +9,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import request from 'supertest';
 import { expectMatchesSpec } from '../helpers/contract';
-import { createJob, settle } from '../helpers/jobs';
+import { promptJob, settle } from '../helpers/jobs';
 import { as, KEY_A, KEY_ADMIN, KEY_B, teamKeys } from '../helpers/keys';
 import { makeTestApp, makeTestEnv, makeTestServer, type TestApp, type TestServer } from '../helpers/server';
 import { createServerApp } from '../../src/http/server';
@@ -500,8 +500,6 @@ describe.each(storeBackings(schemas))('%s stores', (_stores, b) => {
     });
     afterAll(() => srv.close());
 
-    const promptJob = (key: string, backend: string, prompt: string) =>
-      createJob(srv.url, { operation: 'prompt', request: { backend, prompt, ephemeral: true } }, as(key));
     const promptNow = (key: string, prompt: string) =>
       fetch(`${srv.url}/api/v1/prompt`, {
         method: 'POST',
@@ -532,7 +530,7 @@ describe.each(storeBackings(schemas))('%s stores', (_stores, b) => {
       expect(aerr).toBeInstanceOf(Anthropic.RateLimitError);
       expect((aerr as InstanceType<typeof Anthropic.RateLimitError>).headers?.get('retry-after')).toBe('3600');
       // a job is refused at creation
-      const job = await promptJob(KEY_A, 'claude', 'later');
+      const job = await promptJob(srv.url, 'later', 'claude', as(KEY_A));
       expect(job.status).toBe(429);
       expect(job.body.code).toBe('quota_exceeded');
     });
@@ -561,7 +559,7 @@ describe.each(storeBackings(schemas))('%s stores', (_stores, b) => {
       // the admin holds the only execution slot; team-a's job waits behind it, and so does a synchronous prompt
       const hold = promptNow(KEY_ADMIN, 'hold [SLEEP:1500]');
       await waitUntil(() => srv.server.services.limiter.running === 1);
-      const job = await promptJob(KEY_A, 'claude', 'the job');
+      const job = await promptJob(srv.url, 'the job', 'claude', as(KEY_A));
       expect(job.status).toBe(202);
       // the synchronous request goes first when the slot frees: it takes team-a's last request
       const sync = await promptNow(KEY_A, 'sync');
@@ -571,7 +569,7 @@ describe.each(storeBackings(schemas))('%s stores', (_stores, b) => {
       expect(done).toMatchObject({ status: 'failed', error: { code: 'quota_exceeded' } });
 
       // a job that runs is recorded with its id and operation
-      const ok = await promptJob(KEY_ADMIN, 'gemini', 'job run');
+      const ok = await promptJob(srv.url, 'job run', 'gemini', as(KEY_ADMIN));
       expect(ok.status).toBe(202);
       expect(await settle(srv.url, ok.body.data.id, 20_000, as(KEY_ADMIN))).toMatchObject({ status: 'succeeded' });
       await srv.server.services.usage.flush();
