@@ -164,8 +164,12 @@ export class ClusterWorker {
     const [lease, cancel] = await this.redis.client.mget(keys.lease, keys.cancel);
     // nobody waits for it any more (cancelled, or the API node is gone): never spawned
     if (lease === null || cancel !== null) return;
+    // the stream exists from its first entry on; it expires even if this worker dies mid-run
     const expireAfter = Math.ceil(Math.max(0, run.deadline - Date.now()) / 1000) + STREAM_TTL_SECS;
-    await this.redis.client.expire(keys.stream, expireAfter).catch(() => undefined);
+    const first = (e: RunEntry): void => {
+      write(e);
+      void this.redis.client.expire(keys.stream, expireAfter).catch(() => undefined);
+    };
     let spawned = false;
     const early: string[] = [];
     const a: Partial<Active> = { run, written: 0, paused: false };
@@ -191,12 +195,12 @@ export class ClusterWorker {
       handle = await this.local.launch({ ...spec, command: st.command });
     } catch (err) {
       const e = err instanceof ApiError ? err : new ApiError('backend_unavailable', (err as Error).message);
-      write({ t: 'refused', code: e.code, message: e.message, node: this.opts.node });
+      first({ t: 'refused', code: e.code, message: e.message, node: this.opts.node });
       return;
     }
     a.handle = handle;
     this.active.set(run.id, a as Active);
-    write({ t: 'spawned', pid: handle.pid, node: this.opts.node });
+    first({ t: 'spawned', pid: handle.pid, node: this.opts.node });
     spawned = true;
     for (const l of early) write({ t: 'line', l });
     // the API node kills at the deadline; this is the backstop for a lost message
@@ -244,12 +248,19 @@ export class ClusterWorker {
     if (runs.length === 0) return;
     let values: (string | null)[];
     try {
-      values = await this.redis.client.mget(...runs.map((r) => runKeys(this.redis, r.run.id).lease));
+      const keys = runs.flatMap((r) => {
+        const k = runKeys(this.redis, r.run.id);
+        return [k.lease, k.cancel];
+      });
+      values = await this.redis.client.mget(...keys);
     } catch {
       return; // Redis unreachable: leases cannot be judged now
     }
     runs.forEach((r, i) => {
-      const v = values[i];
+      const v = values[2 * i];
+      const cancel = values[2 * i + 1];
+      // a cancel whose message this worker missed (e.g. while its subscription reconnected)
+      if (cancel) r.handle.kill(cancel);
       if (v === null || v === undefined) {
         r.handle.kill(LEASE_LAPSED);
         return;

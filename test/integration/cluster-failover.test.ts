@@ -70,6 +70,14 @@ test('a worker killed mid-stream: the reader gets one terminal backend_unavailab
   expect(tookMs).toBeLessThan(4000);
   // the CLI died with its worker, and no other worker picked the run up
   await waitFor(() => !isAlive(start.pid), 5000);
+  // the dead worker's run stream still expires by itself
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    const [key] = await redis.keys(`${c.prefix}:run:*:events`);
+    expect(await redis.ttl(key!)).toBeGreaterThan(0);
+  } finally {
+    redis.disconnect();
+  }
   await new Promise((res) => setTimeout(res, 2500));
   expect(c.logs().filter((e) => e.event === 'start' && e.argv?.some((a) => a.includes('lost-1')))).toHaveLength(1);
   expect(Date.now() - started).toBeLessThan(30_000);
