@@ -297,18 +297,19 @@ describe('backend availability and timeouts', () => {
   });
 
   test('request_timeout_secs kills the CLI → 504 with the result', async () => {
-    const t = await makeTestApp({ server: { request_timeout_secs: 1 } });
+    // 3 s: room for the run to be dispatched and the fake CLI (a Node script) to start on a loaded machine
+    const t = await makeTestApp({ server: { request_timeout_secs: 3 } });
     try {
-      const res = await prompt(t, { backend: 'claude', prompt: 'slow [SLEEP:5000]' });
+      const res = await prompt(t, { backend: 'claude', prompt: 'slow [SLEEP:8000]' });
       expect(res.status).toBe(504);
       expect(res.body).toMatchObject({
         success: false,
         code: 'backend_timeout',
-        error: 'timed out after 1 s',
-        data: { backend: 'claude', exit_code: -1, error: 'timed out after 1 s' },
+        error: 'timed out after 3 s',
+        data: { backend: 'claude', exit_code: -1, error: 'timed out after 3 s' },
       });
       const s = await request(t.app).get(`/api/v1/sessions/${res.body.data.session_id}`);
-      expect(s.body.data).toMatchObject({ status: 'error', error_message: 'timed out after 1 s', turn_count: 1 });
+      expect(s.body.data).toMatchObject({ status: 'error', error_message: 'timed out after 3 s', turn_count: 1 });
     } finally {
       await t.close();
     }
