@@ -10,6 +10,7 @@ import type { ProcessRunner } from './backends/runner-types';
 import type { Config } from './config/types';
 import { AggregateService } from './execution/aggregate';
 import { Executor } from './execution/executor';
+import { type ExecutionsView, LocalExecutions } from './execution/executions';
 import { LocalLauncher } from './execution/launcher';
 import { ExecutionLimiter } from './execution/limiter';
 import { Planner } from './execution/plan';
@@ -58,6 +59,8 @@ export interface Services {
   cluster?: ClusterServices;
   /** Usage records, per-key quotas and concurrency. */
   usage: UsageService;
+  /** Running and queued executions (a cluster API node: of every API node). */
+  executions: ExecutionsView;
 }
 
 export interface ServiceOptions {
@@ -190,6 +193,7 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
     1000,
   );
   await cluster?.startWorker(local, availability, versions);
+  const localExecutions = new LocalExecutions(limiter, jobs);
   const keys = new KeyRegistry({
     entries: config.auth.keys,
     unnamed: config.api_keys,
@@ -214,5 +218,6 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
     keys,
     cluster,
     usage,
+    executions: cluster?.executions?.(localExecutions) ?? localExecutions,
   };
 }

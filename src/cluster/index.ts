@@ -3,17 +3,20 @@
  * limits through Redis. Everything here is created only when cluster mode is configured; see
  * docs/cluster.md.
  */
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Queue } from 'bullmq';
 import type { BackendAvailability } from '../backends/availability';
 import type { VersionProbe } from '../backends/version-probe';
 import type { Config } from '../config/types';
+import type { ExecutionsView, LocalExecutions } from '../execution/executions';
 import type { LocalLauncher } from '../execution/launcher';
 import type { Logger } from '../observability/logger';
 import { ADMISSION_SCRIPTS, ClusterAdmission } from './admission';
 import { KEY_COUNTER_SCRIPTS, RedisKeyCounters } from './key-counters';
 import { TOKEN_BUCKET_SCRIPT } from './rate-limit-store';
 import { bullConnection, RedisConnection, redactUrl } from './redis';
+import { ClusterExecutions } from './executions';
 import { RemoteLauncher } from './remote-launcher';
 import { RunStreamReader } from './run-reader';
 import { ClusterWorker } from './worker';
@@ -31,6 +34,8 @@ export interface ClusterServices {
   launcher?: RemoteLauncher;
   /** API nodes: backends are available when a live worker reports them. */
   availability?: ClusterAvailability;
+  /** API nodes: the executions list of every API node, around this node's own. */
+  executions?(local: LocalExecutions): ExecutionsView;
   /** Worker nodes (`worker`, `all`): starts taking runs. */
   startWorker(local: LocalLauncher, availability: BackendAvailability, versions: VersionProbe): Promise<void>;
   /** Worker nodes: graceful stop (no new runs; running ones get `drainMs`, then are killed). */
@@ -97,6 +102,7 @@ export async function startCluster(
     redis.client.on('ready', () => void l.requeueLost());
   }
   let worker: ClusterWorker | undefined;
+  let executions: ClusterExecutions | undefined;
   return {
     redis,
     admission,
@@ -105,6 +111,14 @@ export async function startCluster(
     workers,
     launcher,
     availability,
+    executions:
+      c.role === 'worker'
+        ? undefined
+        : (local) => {
+            executions = new ClusterExecutions(redis, `${nodeId}.${randomBytes(4).toString('hex')}`, local);
+            executions.start();
+            return executions;
+          },
     startWorker: async (local, localAvailability, versions) => {
       if (c.role === 'api' || worker) return;
       worker = new ClusterWorker(redis, local, localAvailability, versions, {
@@ -129,6 +143,7 @@ export async function startCluster(
       });
     },
     close: async () => {
+      await executions?.close();
       await worker?.stop(0);
       launcher?.close();
       await reader?.close();

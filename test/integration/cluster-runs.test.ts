@@ -174,3 +174,37 @@ test("a job's run goes to a worker; its events are complete; cancelling it kills
   await waitFor(() => !isAlive(start.pid) && !isAlive(gc.pid), 5000);
   expect((await settle(api, long.body.data.id)).status).toBe('canceled');
 });
+
+test('the executions list shows every API node’s executions; one can be cancelled through any API node', async () => {
+  const before = c.logs().length;
+  const sync = send(c.apis[0]!.url, 'POST', '/api/v1/prompt', {
+    backend: 'claude',
+    prompt: '[SLEEP:30000] listed elsewhere',
+    ephemeral: true,
+  });
+  const start = await waitFor(
+    () =>
+      c
+        .logs()
+        .slice(before)
+        .find((e) => e.event === 'start'),
+    10_000,
+  );
+  // another API node lists it (from what the first one publishes twice a second)
+  const listed = await waitFor(async () => {
+    const r = await send(c.apis[1]!.url, 'GET', '/api/v1/executions');
+    expectMatchesSpec('listExecutions', r.status, r.body);
+    return r.body.data.executions.find(
+      (e: { state: string; kind: string }) => e.state === 'running' && e.kind === 'prompt',
+    );
+  }, 5000);
+  expect(listed).toMatchObject({ kind: 'prompt', key: 'anonymous', state: 'running', backend: 'claude' });
+  const canceled = await send(c.apis[1]!.url, 'POST', `/api/v1/executions/${listed.id}/cancel`);
+  expectMatchesSpec('cancelExecution', canceled.status, canceled.body);
+  expect(canceled.body).toEqual({ success: true, data: { id: listed.id, canceled: true } });
+  await waitFor(() => !isAlive(start.pid), 5000);
+  // a cancelled synchronous run ends its request as a client disconnect does: no answer
+  await expect(sync).rejects.toThrow();
+  const unknown = await send(c.apis[1]!.url, 'POST', `/api/v1/executions/${'0'.repeat(32)}/cancel`);
+  expect(unknown.status).toBe(404);
+});

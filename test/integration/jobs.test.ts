@@ -454,58 +454,55 @@ describe.each(BACKINGS)('%s job store', (_name, b) => {
       expect((await turn).status).toBe(200);
     });
 
-    notOnCluster('GET /api/v1/executions lists only the answering API node’s executions (not cluster-wide yet)')(
-      'executions: a running synchronous run and a running job are listed; cancel kills their process groups',
-      async () => {
-        const sync = fetch(`${t.url}/api/v1/prompt`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            backend: 'claude',
-            prompt: '[GRANDCHILD] [IGNORE_TERM] [SLEEP:20000] sync to cancel',
-            ephemeral: true,
-          }),
-        });
-        const job = await promptJob(t.url, '[GRANDCHILD] [SLEEP:20000] job to cancel', 'codex');
-        // Both CLIs and the grandchild each spawned (same process group, not detached).
-        const family = (text: string) => {
-          const cli = t.log().find((e) => e.event === 'start' && e.argv?.join(' ').includes(text));
-          const grandchild = cli && t.log().find((e) => e.event === 'grandchild' && e.parent === cli.pid);
-          return cli && grandchild ? [cli.pid, grandchild.pid] : undefined;
-        };
-        const pids = await waitFor(() => {
-          const a = family('sync to cancel');
-          const b = family('job to cancel');
-          return a && b ? [...a, ...b] : undefined;
-        }, 15_000);
-        expect(pids.every(isAlive)).toBe(true);
-        const listed = await waitFor(async () => {
-          const l = await call(t.url, 'GET', '/api/v1/executions', 'listExecutions');
-          const running = l.body.data.executions.filter((e: { state: string }) => e.state === 'running');
-          return running.length === 2 ? running : undefined;
-        }, 15_000);
-        const syncEntry = listed.find((e: { kind: string }) => e.kind === 'prompt');
-        const jobEntry = listed.find((e: { kind: string }) => e.kind === 'job');
-        expect(syncEntry).toMatchObject({ key: 'anonymous', backend: 'claude' });
-        expect(jobEntry).toMatchObject({ key: 'anonymous', backend: 'codex', job_id: job.body.data.id });
-        expect(jobEntry.started_at).toBeDefined();
+    test('executions: a running synchronous run and a running job are listed; cancel kills their process groups', async () => {
+      const sync = fetch(`${t.url}/api/v1/prompt`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          backend: 'claude',
+          prompt: '[GRANDCHILD] [IGNORE_TERM] [SLEEP:20000] sync to cancel',
+          ephemeral: true,
+        }),
+      });
+      const job = await promptJob(t.url, '[GRANDCHILD] [SLEEP:20000] job to cancel', 'codex');
+      // Both CLIs and the grandchild each spawned (same process group, not detached).
+      const family = (text: string) => {
+        const cli = t.log().find((e) => e.event === 'start' && e.argv?.join(' ').includes(text));
+        const grandchild = cli && t.log().find((e) => e.event === 'grandchild' && e.parent === cli.pid);
+        return cli && grandchild ? [cli.pid, grandchild.pid] : undefined;
+      };
+      const pids = await waitFor(() => {
+        const a = family('sync to cancel');
+        const b = family('job to cancel');
+        return a && b ? [...a, ...b] : undefined;
+      }, 15_000);
+      expect(pids.every(isAlive)).toBe(true);
+      const listed = await waitFor(async () => {
+        const l = await call(t.url, 'GET', '/api/v1/executions', 'listExecutions');
+        const running = l.body.data.executions.filter((e: { state: string }) => e.state === 'running');
+        return running.length === 2 ? running : undefined;
+      }, 15_000);
+      const syncEntry = listed.find((e: { kind: string }) => e.kind === 'prompt');
+      const jobEntry = listed.find((e: { kind: string }) => e.kind === 'job');
+      expect(syncEntry).toMatchObject({ key: 'anonymous', backend: 'claude' });
+      expect(jobEntry).toMatchObject({ key: 'anonymous', backend: 'codex', job_id: job.body.data.id });
+      expect(jobEntry.started_at).toBeDefined();
 
-        const c1 = await call(t.url, 'POST', `/api/v1/executions/${syncEntry.id}/cancel`, 'cancelExecution');
-        expect(c1.body.data).toEqual({ id: syncEntry.id, canceled: true });
-        // like a client disconnect: the run is killed and the request's connection ends without an answer
-        await expect(sync).rejects.toThrow();
-        const c2 = await call(t.url, 'POST', `/api/v1/executions/${jobEntry.id}/cancel`, 'cancelExecution');
-        expect(c2.status).toBe(200);
-        expect((await getJob(t.url, job.body.data.id)).body.data.status).toBe('canceled');
-        const gone = await call(t.url, 'POST', `/api/v1/executions/${'0'.repeat(32)}/cancel`, 'cancelExecution');
-        expect(gone.status).toBe(404);
-        // The whole process groups are gone (SIGTERM, then SIGKILL for the one ignoring SIGTERM).
-        await waitFor(() => pids.every((pid) => !isAlive(pid)), 10_000);
-        await waitFor(async () => {
-          const l = await call(t.url, 'GET', '/api/v1/executions', 'listExecutions');
-          return l.body.data.executions.length === 0;
-        });
-      },
-    );
+      const c1 = await call(t.url, 'POST', `/api/v1/executions/${syncEntry.id}/cancel`, 'cancelExecution');
+      expect(c1.body.data).toEqual({ id: syncEntry.id, canceled: true });
+      // like a client disconnect: the run is killed and the request's connection ends without an answer
+      await expect(sync).rejects.toThrow();
+      const c2 = await call(t.url, 'POST', `/api/v1/executions/${jobEntry.id}/cancel`, 'cancelExecution');
+      expect(c2.status).toBe(200);
+      expect((await getJob(t.url, job.body.data.id)).body.data.status).toBe('canceled');
+      const gone = await call(t.url, 'POST', `/api/v1/executions/${'0'.repeat(32)}/cancel`, 'cancelExecution');
+      expect(gone.status).toBe(404);
+      // The whole process groups are gone (SIGTERM, then SIGKILL for the one ignoring SIGTERM).
+      await waitFor(() => pids.every((pid) => !isAlive(pid)), 10_000);
+      await waitFor(async () => {
+        const l = await call(t.url, 'GET', '/api/v1/executions', 'listExecutions');
+        return l.body.data.executions.length === 0;
+      });
+    });
   });
 });
