@@ -40,6 +40,8 @@ const KNOWN_CODES = new Set<string>(Object.keys(ERROR_STATUS));
 export class RemoteLauncher implements RunLauncher {
   private readonly runs = new Set<RemoteRunHandle>();
   private readonly watchdog: NodeJS.Timeout;
+  /** Since when no live worker takes runs while runs wait for one. */
+  private noWorkerSince: number | undefined;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -126,6 +128,7 @@ export class RemoteLauncher implements RunLauncher {
   }
 
   private async checkWorkers(): Promise<void> {
+    await this.checkAnyWorker();
     const nodes = new Set<string>();
     for (const r of this.runs) {
       const n = r.node ?? r.pinned;
@@ -142,6 +145,31 @@ export class RemoteLauncher implements RunLauncher {
       const n = r.node ?? r.pinned;
       if (n !== undefined && !alive.has(n)) r.lost(n);
     }
+  }
+
+  /**
+   * Runs waiting for any worker while no worker takes runs (all lost or stopping) for `lock_secs`:
+   * they end with 503 instead of waiting for their deadline.
+   */
+  private async checkAnyWorker(): Promise<void> {
+    const waiting = [...this.runs].filter((r) => r.waiting && r.pinned === undefined);
+    if (waiting.length === 0) {
+      this.noWorkerSince = undefined;
+      return;
+    }
+    let taking: number;
+    try {
+      taking = (await this.workers.live()).filter((w) => !w.draining).length;
+    } catch {
+      return; // Redis unreachable: nothing can be decided now
+    }
+    if (taking > 0) {
+      this.noWorkerSince = undefined;
+      return;
+    }
+    this.noWorkerSince ??= Date.now();
+    if (Date.now() - this.noWorkerSince < this.opts.lockMs) return;
+    for (const r of waiting) r.abandon(new ApiError('backend_unavailable', 'no live worker takes runs'));
   }
 
   close(): void {

@@ -288,3 +288,22 @@ test('a worker with every slot busy leaves runs to the other worker; no worker r
     for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
   }
 }, 60_000);
+
+test('with no live worker left, a run waiting for one answers 503 instead of waiting for its deadline', async () => {
+  const c = await cluster(1, 1);
+  await c.workers[0]!.kill();
+  // the worker's heartbeat has not expired yet: the run is queued, then given up
+  const t0 = Date.now();
+  const r = await send(c.apis[0]!.url, 'POST', '/api/v1/prompt', {
+    backend: 'claude',
+    prompt: 'nobody',
+    ephemeral: true,
+  });
+  expectMatchesSpec('executePrompt', r.status, r.body);
+  expect(r.status).toBe(503);
+  expect(r.body.code).toBe('backend_unavailable');
+  expect(r.body.error).toMatch(/no live worker/);
+  // lock_secs = 2: the heartbeat expires, then the runs wait one more lock period (+ slack)
+  expect(Date.now() - t0).toBeLessThan(8000);
+  expect(c.logs().filter((e) => e.argv?.includes('nobody'))).toHaveLength(0);
+}, 60_000);
