@@ -30,6 +30,8 @@
 // Added = cluster − local: judged on the median over the rounds of (cluster p99 − local p99) of that
 // round, so that one round disturbed by other work on the machine does not decide; the pooled
 // percentiles of all rounds are printed as well.
+// Each part first warms both servers up for about 3 s: fresh nodes have start-up transients (seen:
+// dispatches of 100–270 ms for about a second, some 1.5 s after a new cluster was ready).
 // Dispatch: scripts/bench/fixtures/claude-sh (bash, starts in ~1 ms) appends `<tag> $EPOCHREALTIME` to a
 // file first thing; request sent (wall clock) → that line, one request at a time.
 // Throughput: claude-sh with `[SLEEP:500]` (a bash fake: its own start-up costs next to nothing, so
@@ -168,8 +170,8 @@ async function latencyPart(scratch) {
       limit: 15,
     },
   };
-  // warm-up of both paths
-  for (const url of Object.values(targets)) await stream(url, 'lines=200 interval=1', []);
+  // warm-up of both paths, past the start-up transients of fresh nodes (a few seconds)
+  for (const url of Object.values(targets)) await stream(url, `lines=${3 * opts.pacedRate} rate=${opts.pacedRate}`, []);
   const lat = {};
   const rate = [];
   for (let r = 0; r < opts.rounds; r++) {
@@ -227,7 +229,10 @@ async function dispatchPart(scratch) {
     }
     agent.destroy();
   };
-  for (const [where, url] of Object.entries(targets)) await series(`warm${where}`, url, 10);
+  // warm-up, past the start-up transients of fresh nodes (a few seconds)
+  for (const [where, url] of Object.entries(targets)) {
+    for (const end = Date.now() + 3000; Date.now() < end;) await series(`warm${where}`, url, 10);
+  }
   for (let r = 0; r < opts.rounds; r++)
     for (const [where, url] of Object.entries(targets)) await series(where, url, opts.dispatchN, r);
   await c.close();
