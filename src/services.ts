@@ -193,6 +193,9 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
     1000,
   );
   await cluster?.startWorker(local, availability, versions);
+  if (cluster && metrics && config.cluster.role !== 'api') {
+    metrics.worker(() => cluster.workerRuns(), config.cluster.worker_slots);
+  }
   const localExecutions = new LocalExecutions(limiter, jobs);
   const keys = new KeyRegistry({
     entries: config.auth.keys,

@@ -38,6 +38,8 @@ export interface ClusterServices {
   executions?(local: LocalExecutions): ExecutionsView;
   /** Worker nodes (`worker`, `all`): starts taking runs. */
   startWorker(local: LocalLauncher, availability: BackendAvailability, versions: VersionProbe): Promise<void>;
+  /** Worker nodes: CLI runs in progress here. */
+  workerRuns(): number;
   /** Worker nodes: graceful stop (no new runs; running ones get `drainMs`, then are killed). */
   stopWorker(drainMs: number): Promise<void>;
   /** Calls `fn` each time the connection to Redis is ready again after it was lost. */
@@ -130,6 +132,7 @@ export async function startCluster(
       });
       await worker.start();
     },
+    workerRuns: () => worker?.running ?? 0,
     stopWorker: async (drainMs) => {
       await worker?.stop(drainMs);
     },

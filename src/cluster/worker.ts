@@ -67,6 +67,11 @@ export class ClusterWorker {
     this.heartbeat = new WorkerHeartbeat(redis, opts.node, opts.lockMs, () => this.report());
   }
 
+  /** CLI runs in progress here. */
+  get running(): number {
+    return this.active.size;
+  }
+
   async start(): Promise<void> {
     this.redis.subscribe(cancelChannel(this.redis), (msg) => this.onCancel(msg));
     await this.heartbeat.start();

@@ -24,6 +24,26 @@ export class Metrics implements ExecutionObserver {
   private readonly keyExecutions: client.Counter<'key' | 'backend' | 'status'>;
   private readonly keyTokens: client.Counter<'key' | 'backend' | 'direction'>;
 
+  /** A cluster worker node: its runs in progress and its slots. */
+  worker(running: () => number, slots: number): void {
+    new client.Gauge({
+      name: 'clinvk_worker_runs',
+      help: 'CLI runs in progress on this worker node',
+      registers: [this.registry],
+      collect() {
+        this.set(running());
+      },
+    });
+    new client.Gauge({
+      name: 'clinvk_worker_slots',
+      help: 'CLI runs this worker node runs at once (cluster.worker_slots)',
+      registers: [this.registry],
+      collect() {
+        this.set(slots);
+      },
+    });
+  }
+
   constructor(queued: () => number) {
     const registers = [this.registry];
     this.requests = new client.Counter({

@@ -17,7 +17,7 @@ let c: TestCluster;
 
 beforeAll(async () => {
   requireBuild();
-  c = await startTestCluster(schemas);
+  c = await startTestCluster(schemas, { server: { metrics_enabled: true } });
   await workersLive(c, 2);
 }, 60_000);
 afterAll(async () => {
@@ -132,6 +132,9 @@ test('backends are what the live workers report; a worker node serves only /heal
   const h = await send(c.workers[0]!.url, 'GET', '/health');
   expectMatchesSpec('healthCheck', h.status, h.body);
   expect(h.status).toBe(200);
+  const metrics = await (await fetch(`${c.workers[0]!.url}/metrics`)).text();
+  expect(metrics).toMatch(/^clinvk_worker_slots 4$/m);
+  expect(metrics).toMatch(/^clinvk_worker_runs 0$/m);
   const refused = await send(c.workers[0]!.url, 'POST', '/api/v1/prompt', { backend: 'claude', prompt: 'x' });
   expect(refused.status).toBe(404);
   expect(refused.body).toEqual({
