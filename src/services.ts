@@ -140,7 +140,10 @@ export async function buildServices(config: Config, logger: Logger, opts: Servic
   // first and exits 2; this keeps embedded servers honest as well).
   const modeProblems = modes.startupProblems();
   if (modeProblems.length > 0) throw new ConfigError(modeProblems);
-  const planner = new Planner(config, workdirs, modes);
+  // a cluster API node checks working directories as text: they exist on the workers, which check
+  // them on their own disks before spawning
+  const planWorkdirs = config.cluster.enabled && config.cluster.role !== 'worker' ? workdirs.asText() : workdirs;
+  const planner = new Planner(config, planWorkdirs, modes);
   const usage = new UsageService(opts.usageStore ?? createUsageStore(config, logger, db), {
     clock: opts.clock,
     counters: cluster?.keyCounters,

@@ -192,7 +192,7 @@ export class ClusterWorker {
           else early.push(line);
         },
       };
-      await this.local.precheck(spec);
+      spec.cwd = await this.local.resolveWorkdir(run.cwd, run.workdirPrefixes);
       const st = await this.availability.check(run.backend);
       if (!st.available || !st.command) {
         throw new ApiError('backend_unavailable', st.reason ?? `backend "${run.backend}" is not available`);

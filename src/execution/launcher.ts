@@ -81,6 +81,14 @@ export class LocalLauncher implements RunLauncher {
     await this.security.workdirs?.recheck(spec.cwd, spec.workdirPrefixes as string[] | undefined);
   }
 
+  /**
+   * A cluster worker: the working directory as the API node checked it (as text) is resolved and
+   * checked here, on the disk the CLI runs on; the real path is where it runs.
+   */
+  async resolveWorkdir(cwd: string, workdirPrefixes?: readonly string[]): Promise<string> {
+    return this.security.workdirs ? this.security.workdirs.resolve(cwd, 'workdir', workdirPrefixes) : cwd;
+  }
+
   async launch(spec: LaunchSpec): Promise<LaunchedRun> {
     try {
       return await this.runner.start({

@@ -59,6 +59,12 @@ export interface WorkdirPolicyOptions {
   protectedDirs?: string[];
   /** Places whose ancestors are refused (not what is inside): the config file's directory. */
   protectedAncestorsOf?: string[];
+  /**
+   * false: a cluster API node, whose filesystem is not where the CLI runs — `resolve` checks the
+   * path as text (format, normalisation, the policy on the normalised path) and returns it
+   * normalised; the worker resolves it on its own disk before spawning (`resolve` there).
+   */
+  onDisk?: boolean;
 }
 
 /**
@@ -130,8 +136,10 @@ export class WorkdirPolicy {
   readonly ancestorsOf: readonly string[];
   /** CLI state directories (refused with everything inside them). */
   readonly state: readonly string[];
+  /** Lexical and real forms of the allowed prefixes (the text check of a cluster API node). */
+  private readonly allowedText: readonly string[];
 
-  constructor(opts: WorkdirPolicyOptions) {
+  constructor(private readonly opts: WorkdirPolicyOptions) {
     this.blocked = Object.freeze(bothForms([...BUILTIN_BLOCKED_WORKDIR_PREFIXES, ...(opts.blockedPrefixes ?? [])]));
     this.home = Object.freeze(opts.clinvkHome ? bothForms([opts.clinvkHome]) : []);
     const allowed = new Set<string>();
@@ -140,10 +148,16 @@ export class WorkdirPolicy {
       allowed.add(realForm(path.resolve(raw)));
     }
     this.allowed = Object.freeze([...allowed]);
+    this.allowedText = Object.freeze(bothForms(opts.allowedPrefixes ?? []));
     this.state = Object.freeze(bothForms(opts.protectedDirs ?? []));
     this.ancestorsOf = Object.freeze([
       ...new Set([...this.blocked, ...this.home, ...this.state, ...bothForms(opts.protectedAncestorsOf ?? [])]),
     ]);
+  }
+
+  /** The same policy checking paths as text only (a cluster API node: see `onDisk`). */
+  asText(): WorkdirPolicy {
+    return new WorkdirPolicy({ ...this.opts, onDisk: false });
   }
 
   /** True when `p` (absolute, normalised) is the root, under a blocked prefix, or inside `$CLINVK_HOME`. */
@@ -203,6 +217,16 @@ export class WorkdirPolicy {
     // 2–3. Lexical normalisation; policy on the normalised path.
     const normalised = path.resolve(input);
     if (this.isBlocked(normalised)) throw forbidden('blocked path');
+    if (this.opts.onDisk === false) {
+      // the worker checks the real path, existence and type again on its own disk
+      if (this.allowedText.length > 0 && !this.allowedText.some((p) => isUnder(normalised, p))) {
+        throw forbidden('not in allowed paths');
+      }
+      if (keyPrefixes !== undefined && !bothForms(keyPrefixes).some((p) => isUnder(normalised, p))) {
+        throw forbidden('not in the allowed paths of this API key');
+      }
+      return normalised;
+    }
 
     // 4. Real path; existence and type.
     let real: string;

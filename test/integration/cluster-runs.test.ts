@@ -4,6 +4,8 @@
  * worker that holds their CLI state; streams keep their guarantees across the nodes; lost workers,
  * lost API nodes and stopping workers end runs the documented way, never running an agent twice.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { expectMatchesSpec, expectStreamMatchesSpec } from '../helpers/contract';
 import { send, startTestCluster, workersLive, type TestCluster } from '../helpers/cluster';
 import { SchemaPool } from '../helpers/postgres';
@@ -210,4 +212,38 @@ test('the executions list shows every API node’s executions; one can be cancel
   await expect(sync).rejects.toThrow();
   const unknown = await send(c.apis[1]!.url, 'POST', `/api/v1/executions/${'0'.repeat(32)}/cancel`);
   expect(unknown.status).toBe(404);
+});
+
+test('working directories are checked as text on the API node and on disk by the worker, which runs in the real path', async () => {
+  const missing = path.join(c.env.workdir, 'not-here');
+  const r = await send(c.url, 'POST', '/api/v1/prompt', {
+    backend: 'claude',
+    prompt: 'x',
+    workdir: missing,
+    ephemeral: true,
+  });
+  expectMatchesSpec('executePrompt', r.status, r.body);
+  expect(r.status).toBe(400);
+  expect(r.body).toMatchObject({ success: false, code: 'validation_error' });
+  expect(r.body.error).toContain(`work directory does not exist: ${missing}`);
+  expect(c.logs().filter((e) => e.event === 'start' && e.cwd === missing)).toHaveLength(0);
+
+  const real = path.join(c.env.workdir, 'real-dir');
+  const link = path.join(c.env.workdir, 'link-dir');
+  fs.mkdirSync(real, { recursive: true });
+  fs.symlinkSync(real, link);
+  const before = c.logs().length;
+  const ok = await send(c.url, 'POST', '/api/v1/prompt', {
+    backend: 'claude',
+    prompt: 'in a link',
+    workdir: link,
+    ephemeral: true,
+  });
+  expect(ok.status).toBe(200);
+  expect(
+    c
+      .logs()
+      .slice(before)
+      .find((e) => e.event === 'start')!.cwd,
+  ).toBe(real);
 });

@@ -310,3 +310,33 @@ describe("an API key's workdir prefixes", () => {
     expect(blocked.message).toBe('work directory not allowed: /etc (blocked path)');
   });
 });
+
+describe('as text (a cluster API node: the directory exists on the workers)', () => {
+  test('a path that does not exist here is accepted, normalised, and not resolved', async () => {
+    const text = policy().asText();
+    expect(await text.resolve(`${tmp}/nowhere/../elsewhere//proj/`, 'body.workdir')).toBe(`${tmp}/elsewhere/proj`);
+    // a symlink is left as it is: the worker resolves it on its own disk
+    expect(await text.resolve(path.join(tmp, 'worklink'), 'body.workdir')).toBe(path.join(tmp, 'worklink'));
+  });
+
+  test('format and the policy on the normalised path still apply', async () => {
+    const text = policy({ allowedPrefixes: [path.join(tmp, 'allowed')] }).asText();
+    await expect400('relative/dir', 'must be an absolute path', 'body.workdir', text);
+    await expect403('/etc/x', 'blocked path', text);
+    await expect403(path.join(home, 'sessions'), 'blocked path', text);
+    await expect403(path.join(tmp, 'outside', 'new'), 'not in allowed paths', text);
+    expect(await text.resolve(path.join(tmp, 'allowed', 'new'), 'body.workdir')).toBe(path.join(tmp, 'allowed', 'new'));
+    const key = await failure(
+      text.resolve(path.join(tmp, 'allowed', 'new'), 'body.workdir', [path.join(tmp, 'allowed', 'proj')]),
+    );
+    expect(key.message).toBe(
+      `work directory not allowed: ${path.join(tmp, 'allowed', 'new')} (not in the allowed paths of this API key)`,
+    );
+  });
+
+  test('the policy it came from still checks on disk (what a worker does)', async () => {
+    const onDisk = policy();
+    onDisk.asText();
+    await expect400(`${tmp}/nowhere`, `work directory does not exist: ${tmp}/nowhere`, 'body.workdir', onDisk);
+  });
+});
