@@ -143,6 +143,9 @@ export async function startCluster(
         if (!lost) return;
         lost = false;
         fn();
+        // once more a little later: a connection that comes back flapping may fail the first call
+        // (what `fn` does here is idempotent: counters are only set where Redis has none)
+        for (const ms of [1000, 3000]) setTimeout(() => redis.client.status === 'ready' && fn(), ms).unref();
       });
     },
     close: async () => {

@@ -322,7 +322,7 @@ describe('a node whose Redis goes away', () => {
       const me = await waitFor(async () => {
         const r = await call(url, 'GET', '/api/v1/me', undefined, as(KEY_A));
         return r.status === 200 && r.body.data.today.requests === 2 ? r : undefined;
-      }, 10_000);
+      }, 20_000);
       expectMatchesSpec('getCurrentKey', me.status, me.body);
       // runs are admitted again once the node's queue and worker connections are back too
       const after = await waitFor(async () => {

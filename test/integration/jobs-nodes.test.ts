@@ -239,7 +239,7 @@ test('a node whose heartbeat lapses (SIGSTOP) loses its running job: it fails on
 }, 90_000);
 
 test('starting another node leaves running jobs alone; SIGKILL of a node fails its running job on the survivor', async () => {
-  const created = await promptJob(a.proc.url, '[SLOW:200] [SLEEP:6000] outlive a new node');
+  const created = await promptJob(a.proc.url, '[SLOW:200] [SLEEP:15000] outlive a new node');
   const id = created.body.data.id as string;
   await runnerOf('outlive a new node', [a, b]);
   await waitFor(async () => (await getJob(a.proc.url, id)).body.data.status === 'running', 10_000);
