@@ -27,6 +27,18 @@ afterAll(async () => {
   await schemas.dropAll();
 });
 
+/** The first fake-CLI log line of `event` written after the first `before` lines (waits up to 10 s). */
+function nextLine(before: number, event: 'start' | 'end' | 'grandchild') {
+  return waitFor(
+    () =>
+      c
+        .logs()
+        .slice(before)
+        .find((e) => e.event === event),
+    10_000,
+  );
+}
+
 test('a prompt sent to an API node runs on a worker and answers as one process does', async () => {
   const before = c.machines().length;
   const r = await send(c.apis[0]!.url, 'POST', '/api/v1/prompt', {
@@ -89,14 +101,7 @@ test('a client that goes away kills the run on the worker, grandchildren include
     { backend: 'claude', prompt: '[GRANDCHILD] [SLEEP:20000] wait', ephemeral: true },
     { signal: ac.signal },
   ).catch(() => undefined);
-  const gc = await waitFor(
-    () =>
-      c
-        .logs()
-        .slice(before)
-        .find((e) => e.event === 'grandchild'),
-    10_000,
-  );
+  const gc = await nextLine(before, 'grandchild');
   const start = c
     .logs()
     .slice(before)
@@ -163,14 +168,7 @@ test("a job's run goes to a worker; its events are complete; cancelling it kills
     operation: 'prompt',
     request: { backend: 'claude', prompt: '[GRANDCHILD] [SLEEP:30000] cancel me', ephemeral: true },
   });
-  const start = await waitFor(
-    () =>
-      c
-        .logs()
-        .slice(before)
-        .find((e) => e.event === 'start'),
-    10_000,
-  );
+  const start = await nextLine(before, 'start');
   const gc = await waitFor(() => c.logs().find((e) => e.event === 'grandchild' && e.parent === start.pid), 10_000);
   expect(['w1', 'w2']).toContain(start.env!.FAKE_MACHINE);
   const canceled = await send(api, 'POST', `/api/v1/jobs/${long.body.data.id}/cancel`);
@@ -187,14 +185,7 @@ test('the executions list shows every API node’s executions; one can be cancel
     prompt: '[SLEEP:30000] listed elsewhere',
     ephemeral: true,
   });
-  const start = await waitFor(
-    () =>
-      c
-        .logs()
-        .slice(before)
-        .find((e) => e.event === 'start'),
-    10_000,
-  );
+  const start = await nextLine(before, 'start');
   // another API node lists it (from what the first one publishes twice a second)
   const listed = await waitFor(async () => {
     const r = await send(c.apis[1]!.url, 'GET', '/api/v1/executions');
