@@ -239,12 +239,6 @@ describe.each(BACKINGS)('%s job store', (_name, b) => {
       });
       expect(fmt.status).toBe(400);
       expect(fmt.body.details[0].path).toBe('body.request.output_format');
-      const wd = await createJob(t.url, {
-        operation: 'parallel',
-        request: { tasks: [{ backend: 'claude', prompt: 'x', workdir: '/nonexistent/dir' }] },
-      });
-      expect(wd.status).toBe(400);
-      expect(wd.body.details[0].path).toBe('body.request.tasks[0].workdir');
       const session = await createJob(t.url, {
         operation: 'prompt',
         request: { prompt: 'x', session_id: 'abcdef' },
@@ -255,6 +249,20 @@ describe.each(BACKINGS)('%s job store', (_name, b) => {
       expect(op.status).toBe(400);
       expect(await b.jobIds(t)).toEqual(before);
     });
+
+    notOnCluster('a workdir is checked on the worker, after the queue (docs/cluster.md)')(
+      'a working directory that does not exist is refused at creation, and nothing is stored',
+      async () => {
+        const before = await b.jobIds(t);
+        const wd = await createJob(t.url, {
+          operation: 'parallel',
+          request: { tasks: [{ backend: 'claude', prompt: 'x', workdir: '/nonexistent/dir' }] },
+        });
+        expect(wd.status).toBe(400);
+        expect(wd.body.details[0].path).toBe('body.request.tasks[0].workdir');
+        expect(await b.jobIds(t)).toEqual(before);
+      },
+    );
 
     test('idempotency: same key + body → same job (200); different body → 409', async () => {
       const body = { operation: 'prompt', request: { backend: 'claude', prompt: 'idem', ephemeral: true } };
