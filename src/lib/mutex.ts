@@ -14,3 +14,29 @@ export class Mutex {
     return result;
   }
 }
+
+/**
+ * One queue per key: `run(key, fn)` calls with the same key execute one at a time, in call order
+ * (calls with different keys run independently). A failed call does not block the ones after it.
+ */
+export class KeyedMutex {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const result = (this.tails.get(key) ?? Promise.resolve()).then(fn);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+
+  /** Resolves once every call queued so far has finished. */
+  async idle(): Promise<void> {
+    await Promise.all([...this.tails.values()]);
+  }
+}

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { type JobCoordinator, LocalCoordinator } from '../coordination';
 import type { HeldJob, JobFilter, JobRecord, JobStatus, JobStore, QueueEntry, StoredEvent } from '../types';
 import { isTerminal } from '../types';
+import { KeyedMutex } from '../../lib/mutex';
 
 const RECORD_SUFFIX = '.json';
 const EVENTS_SUFFIX = '.events';
@@ -23,8 +24,8 @@ export class FileJobStore implements JobStore {
   private readonly idempotency = new Map<string, string>();
   /** Open append handles of event logs. */
   private readonly logs = new Map<string, Promise<fs.promises.FileHandle>>();
-  /** The pending record write per job. */
-  private readonly writes = new Map<string, Promise<void>>();
+  /** Record writes, serialized per job: the last `put` is the one that stays. */
+  private readonly writes = new KeyedMutex();
   private nextSeq = 1;
 
   constructor(readonly dir: string) {}
@@ -50,14 +51,7 @@ export class FileJobStore implements JobStore {
   /** Writes of one record are serialized, so that the last `put` is the one that stays. */
   async put(record: JobRecord): Promise<void> {
     const copy = structuredClone(record);
-    const previous = this.writes.get(record.id) ?? Promise.resolve();
-    const next = previous.then(() => this.write(copy));
-    const tail = next.catch(() => undefined);
-    this.writes.set(record.id, tail);
-    void tail.then(() => {
-      if (this.writes.get(record.id) === tail) this.writes.delete(record.id);
-    });
-    return next;
+    return this.writes.run(record.id, () => this.write(copy));
   }
 
   private async write(record: JobRecord): Promise<void> {

@@ -19,6 +19,7 @@ import { ApiError } from '../../errors';
 import type { JobCoordinator } from '../coordination';
 import type { HeldJob, JobFilter, JobRecord, JobStatus, JobStore, QueueEntry, StoredEvent } from '../types';
 import { channelOf, PostgresJobCoordinator, statusMessage, type CoordinatorLogger } from './coordinator';
+import { KeyedMutex } from '../../lib/mutex';
 
 export interface PostgresJobStoreOptions {
   db: PostgresDatabase;
@@ -33,7 +34,8 @@ export class PostgresJobStore implements JobStore {
   readonly eventBatchMs = 20;
   private readonly db: PostgresDatabase;
   /** The pending record write per job. */
-  private readonly writes = new Map<string, Promise<void>>();
+  /** Writes of one record are serialized, so that the last `put` is the one that stays. */
+  private readonly writes = new KeyedMutex();
   private opened = false;
   private closed = false;
   private readonly channel: string;
@@ -62,14 +64,7 @@ export class PostgresJobStore implements JobStore {
 
   async put(record: JobRecord): Promise<void> {
     const copy = structuredClone(record);
-    const previous = this.writes.get(record.id) ?? Promise.resolve();
-    const next = previous.then(() => this.write(copy));
-    const tail = next.catch(() => undefined);
-    this.writes.set(record.id, tail);
-    void tail.then(() => {
-      if (this.writes.get(record.id) === tail) this.writes.delete(record.id);
-    });
-    return next;
+    return this.writes.run(record.id, () => this.write(copy));
   }
 
   /** The upsert; an existing row is replaced only when the record names the node holding it. */
@@ -297,7 +292,7 @@ export class PostgresJobStore implements JobStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.writes.values()]);
+    await this.writes.idle();
     await this.coord?.stop();
     if (this.opened) await this.db.release();
   }

@@ -1,5 +1,5 @@
 import { errnoCode, isErrno } from '../../../src/lib/errno';
-import { Mutex } from '../../../src/lib/mutex';
+import { KeyedMutex, Mutex } from '../../../src/lib/mutex';
 import { packageVersion } from '../../../src/lib/package-version';
 import { sleep } from '../../../src/lib/sleep';
 
@@ -35,6 +35,25 @@ describe('lib helpers', () => {
     await expect(b).rejects.toThrow('boom');
     await expect(c).resolves.toBe(3);
     expect(order).toEqual(['a:start', 'a:end', 'b', 'c']);
+  });
+
+  test('KeyedMutex runs calls of one key in order, other keys alongside; idle waits for all', async () => {
+    const m = new KeyedMutex();
+    const order: string[] = [];
+    const slow = (tag: string, ms: number) => async () => {
+      order.push(`${tag}:start`);
+      await sleep(ms);
+      order.push(`${tag}:end`);
+    };
+    void m.run('x', slow('x1', 30));
+    const failed = m.run('x', async () => {
+      throw new Error('boom');
+    });
+    void m.run('x', slow('x2', 1));
+    void m.run('y', slow('y1', 1));
+    await expect(failed).rejects.toThrow('boom');
+    await m.idle();
+    expect(order).toEqual(['x1:start', 'y1:start', 'y1:end', 'x1:end', 'x2:start', 'x2:end']);
   });
 
   test('packageVersion reads clinvk package.json', () => {
