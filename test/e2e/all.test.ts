@@ -1,24 +1,12 @@
 /** All three real CLIs at once through clinvk: a parallel request (and a job where jobs exist). */
 import { expectMatchesSpec } from '../helpers/contract';
-import { BACKENDS, cliInfo, expectStatus, postJson, startE2E, uniquePrompt, type E2EEnv } from './helpers';
+import { BACKENDS, describeAllCLIs, expectStatus, postJson, uniquePrompt } from './helpers';
 import { mockReply } from './provider';
 
-const clis = cliInfo();
-const allUsable = BACKENDS.every((b) => clis[b].ok);
-const check = allUsable ? test : test.skip;
-
-describe('all three CLIs through clinvk', () => {
-  let env: E2EEnv;
-  beforeAll(async () => {
-    if (allUsable) env = await startE2E();
-  }, 60_000);
-  afterAll(async () => {
-    await env?.close();
-  });
-
+describeAllCLIs('all three CLIs through clinvk', (check, env) => {
   check('a parallel request runs claude, codex and gemini side by side', async () => {
     const tasks = BACKENDS.map((backend) => ({ backend, prompt: uniquePrompt(`parallel ${backend}`) }));
-    const res = await postJson(`${env.url}/api/v1/parallel`, { tasks, max_parallel: 3 });
+    const res = await postJson(`${env().url}/api/v1/parallel`, { tasks, max_parallel: 3 });
     expectStatus(res, 200);
     expectMatchesSpec('executeParallel', 200, res.body);
     const results = res.body.data.results as { backend: string; output: string; exit_code: number }[];
@@ -28,6 +16,6 @@ describe('all three CLIs through clinvk', () => {
   });
 
   check('no CLI tried to reach the internet', () => {
-    expect(env.provider.outbound).toEqual([]);
+    expect(env().provider.outbound).toEqual([]);
   });
 });

@@ -308,6 +308,25 @@ export async function startE2E(overrides: Overrides = {}): Promise<E2EEnv> {
 }
 
 /** Processes (not zombies) whose working directory is `dir` or lies inside it. */
+/**
+ * A describe block whose tests share one clinvk with all three real CLIs; its tests run only when
+ * every CLI is usable here (`check` is `test` or `test.skip`), `env()` is that server.
+ */
+export function describeAllCLIs(name: string, body: (check: jest.It, env: () => E2EEnv) => void): void {
+  const clis = cliInfo();
+  const allUsable = BACKENDS.every((b) => clis[b].ok);
+  describe(name, () => {
+    let env: E2EEnv | undefined;
+    beforeAll(async () => {
+      if (allUsable) env = await startE2E();
+    }, 60_000);
+    afterAll(async () => {
+      await env?.close();
+    });
+    body(allUsable ? test : test.skip, () => env!);
+  });
+}
+
 export function processesIn(dir: string): { pid: number; cmd: string }[] {
   const out: { pid: number; cmd: string }[] = [];
   for (const entry of fs.readdirSync('/proc')) {
