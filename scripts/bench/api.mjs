@@ -19,7 +19,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   BENCH_DIR,
-  FAKE_BIN,
   ensureBuilt,
   fmt,
   makeScratch,
@@ -29,6 +28,7 @@ import {
   runMain,
   startServerProcess,
   table,
+  productionLikeConfig,
 } from './lib/common.mjs';
 
 const opts = parseArgs(process.argv.slice(2), {
@@ -88,26 +88,10 @@ async function main() {
   // The working directory must not be an ancestor of the server's home (scratch/server-home).
   const work = path.join(scratch, 'work');
   fs.mkdirSync(work);
-  const server = await startServerProcess(
-    scratch,
-    {
-      server: {
-        host: '127.0.0.1',
-        port: 0,
-        log_level: 'info',
-        rate_limit_enabled: true,
-        rate_limit_rps: 1000000,
-        rate_limit_burst: 1000000,
-        metrics_enabled: true,
-      },
-      backends: {
-        claude: { command: path.join(FAKE_BIN, 'claude') },
-        codex: { command: path.join(FAKE_BIN, 'codex') },
-        gemini: { command: path.join(FAKE_BIN, 'gemini') },
-      },
-    },
-    { env: { CLINVK_API_KEYS: KEY }, root: opts.root ? path.resolve(opts.root) : undefined },
-  );
+  const server = await startServerProcess(scratch, productionLikeConfig(), {
+    env: { CLINVK_API_KEYS: KEY },
+    root: opts.root ? path.resolve(opts.root) : undefined,
+  });
   const auth = { 'x-api-key': KEY };
   // 100 sessions for the list endpoint.
   await pool(ENDPOINTS.includes('/api/v1/sessions') ? 100 : 0, 8, async () => {

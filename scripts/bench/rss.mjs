@@ -13,7 +13,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  FAKE_BIN,
   ensureBuilt,
   fmt,
   makeScratch,
@@ -23,6 +22,7 @@ import {
   runMain,
   startServerProcess,
   table,
+  productionLikeConfig,
 } from './lib/common.mjs';
 
 const opts = parseArgs(process.argv.slice(2), { starts: 5, idle: 30, root: '' });
@@ -38,26 +38,7 @@ function median(xs) {
 /** One start; returns the idle figures in bytes. */
 export async function idleMemory(root) {
   const scratch = makeScratch('clinvk-bench-rss-');
-  const server = await startServerProcess(
-    scratch,
-    {
-      server: {
-        host: '127.0.0.1',
-        port: 0,
-        log_level: 'info',
-        rate_limit_enabled: true,
-        rate_limit_rps: 1000000,
-        rate_limit_burst: 1000000,
-        metrics_enabled: true,
-      },
-      backends: {
-        claude: { command: path.join(FAKE_BIN, 'claude') },
-        codex: { command: path.join(FAKE_BIN, 'codex') },
-        gemini: { command: path.join(FAKE_BIN, 'gemini') },
-      },
-    },
-    { env: { CLINVK_API_KEYS: KEY }, root },
-  );
+  const server = await startServerProcess(scratch, productionLikeConfig(), { env: { CLINVK_API_KEYS: KEY }, root });
   try {
     const started = server.procStatus().VmRSS;
     for (let i = 0; i < 5; i++) {

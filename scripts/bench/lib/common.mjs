@@ -126,6 +126,29 @@ export function trackChild(child) {
   return child;
 }
 
+/**
+ * A server configuration with every feature that stays on in production: rate limiting (with a limit
+ * far above any load), metrics, an access-log line per request (level info), the fake CLIs.
+ */
+export function productionLikeConfig() {
+  return {
+    server: {
+      host: '127.0.0.1',
+      port: 0,
+      log_level: 'info',
+      rate_limit_enabled: true,
+      rate_limit_rps: 1000000,
+      rate_limit_burst: 1000000,
+      metrics_enabled: true,
+    },
+    backends: {
+      claude: { command: path.join(FAKE_BIN, 'claude') },
+      codex: { command: path.join(FAKE_BIN, 'codex') },
+      gemini: { command: path.join(FAKE_BIN, 'gemini') },
+    },
+  };
+}
+
 export function makeScratch(prefix) {
   const dir = fs.mkdtempSync(path.join(process.env.CLINVK_BENCH_DIR ?? os.tmpdir(), prefix));
   onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
