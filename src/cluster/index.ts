@@ -123,7 +123,7 @@ export async function startCluster(
           },
     startWorker: async (local, localAvailability, versions) => {
       if (c.role === 'api' || worker) return;
-      worker = new ClusterWorker(redis, local, localAvailability, versions, {
+      worker = new ClusterWorker(redis, local, localAvailability, versions, queue, {
         node: nodeId,
         slots: c.worker_slots,
         lockMs: c.lock_secs * 1000,

@@ -4,7 +4,7 @@
  * what happens to the run's stream. A run is tried once: a worker that dies leaves its BullMQ job
  * stalled, and a stalled job fails instead of running an agent twice (docs/cluster.md).
  */
-import { Worker, type Job } from 'bullmq';
+import { Worker, type Job, type Queue } from 'bullmq';
 import type { BackendAvailability } from '../backends/availability';
 import type { RunHandle } from '../backends/runner-types';
 import type { VersionProbe } from '../backends/version-probe';
@@ -61,6 +61,8 @@ export class ClusterWorker {
     private readonly local: LocalLauncher,
     private readonly availability: BackendAvailability,
     private readonly versions: VersionProbe,
+    /** The node's BullMQ queues (shared with its API side), to give a run back. */
+    private readonly queue: (name: string) => Queue,
     private readonly opts: WorkerOptions,
   ) {
     this.free = opts.slots;
@@ -219,23 +221,11 @@ export class ClusterWorker {
   }
 
   private async handBack(run: RemoteRun): Promise<void> {
-    const { Queue } = require('bullmq') as typeof import('bullmq');
-    const q = new Queue(ANY_QUEUE, {
-      connection: bullConnection(this.redis.url),
-      prefix: this.opts.bullPrefix,
-    });
-    try {
-      await q.add(
-        'run',
-        { ...run, handedBack: this.opts.node },
-        {
-          jobId: `${run.id}-${this.opts.node}`,
-          ...RUN_JOB_OPTIONS,
-        },
-      );
-    } finally {
-      await q.close().catch(() => undefined);
-    }
+    await this.queue(ANY_QUEUE).add(
+      'run',
+      { ...run, handedBack: this.opts.node },
+      { jobId: `${run.id}-${this.opts.node}`, ...RUN_JOB_OPTIONS },
+    );
   }
 
   private onCancel(message: string): void {

@@ -77,7 +77,7 @@ export class StatusService {
       if (st.command) info.command = st.command;
       const model = this.config.backends[name].model;
       if (model) info.model = model;
-      const v = st.version !== undefined ? st : await this.versionOf(name, st.command, st.available);
+      const v = await this.versionOf(name, st);
       if (v?.version) {
         info.version = v.version;
         info.verified = v.verified ?? false;
@@ -87,10 +87,14 @@ export class StatusService {
     return out;
   }
 
-  /** The cached `--version` answer of an available backend (never waits for `--version`). */
-  private async versionOf(name: BackendName, command: string | undefined, available: boolean) {
-    if (!this.versions || !command || !available) return undefined;
-    return this.versions.peek(name, command);
+  /**
+   * The version a cluster worker reported, else the cached `--version` answer of an available
+   * backend (never waits for `--version`).
+   */
+  private async versionOf(name: BackendName, st: BackendStatus) {
+    if (st.version !== undefined) return st;
+    if (!this.versions || !st.command || !st.available) return undefined;
+    return this.versions.peek(name, st.command);
   }
 
   /**
@@ -102,7 +106,7 @@ export class StatusService {
     for (const name of ADAPTER_ORDER) {
       const st = await this.availability.check(name);
       const entry: HealthReport['backends'][number] = { name, available: st.available, enabled: st.enabled };
-      const v = st.version !== undefined ? st : await this.versionOf(name, st.command, st.available);
+      const v = await this.versionOf(name, st);
       const warnings = versionWarnings(v, ADAPTERS[name].onboarding);
       if (warnings.length > 0) entry.warnings = warnings;
       backends.push(entry);

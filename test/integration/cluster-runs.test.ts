@@ -11,7 +11,7 @@ import { send, startTestCluster, workersLive, type TestCluster } from '../helper
 import { SchemaPool } from '../helpers/postgres';
 import { requireBuild } from '../helpers/serve-process';
 import { readStream, ndjson } from '../helpers/stream';
-import { isAlive, waitFor } from '../helpers/server';
+import { isAlive, waitFor, type FakeLogEntry } from '../helpers/server';
 import { createJob, events, expectCompleteLog, readEvents, settle } from '../helpers/jobs';
 
 const schemas = new SchemaPool();
@@ -27,16 +27,14 @@ afterAll(async () => {
   await schemas.dropAll();
 });
 
-/** The first fake-CLI log line of `event` written after the first `before` lines (waits up to 10 s). */
-function nextLine(before: number, event: 'start' | 'end' | 'grandchild') {
-  return waitFor(
-    () =>
-      c
-        .logs()
-        .slice(before)
-        .find((e) => e.event === event),
-    10_000,
-  );
+/**
+ * The first fake-CLI log line of `event` written after the first `before` lines, of a CLI whose argv
+ * holds `marker` when given (waits up to 10 s).
+ */
+function nextLine(before: number, event: 'start' | 'end' | 'grandchild', marker?: string) {
+  const wanted = (e: FakeLogEntry): boolean =>
+    e.event === event && (marker === undefined || (e.argv ?? []).some((a) => a.includes(marker)));
+  return waitFor(() => c.logs().slice(before).find(wanted), 10_000);
 }
 
 test('a prompt sent to an API node runs on a worker and answers as one process does', async () => {
@@ -168,7 +166,8 @@ test("a job's run goes to a worker; its events are complete; cancelling it kills
     operation: 'prompt',
     request: { backend: 'claude', prompt: '[GRANDCHILD] [SLEEP:30000] cancel me', ephemeral: true },
   });
-  const start = await nextLine(before, 'start');
+  // (not the clean-up run of the gemini job before, which may start about now)
+  const start = await nextLine(before, 'start', 'cancel me');
   const gc = await waitFor(() => c.logs().find((e) => e.event === 'grandchild' && e.parent === start.pid), 10_000);
   expect(['w1', 'w2']).toContain(start.env!.FAKE_MACHINE);
   const canceled = await send(api, 'POST', `/api/v1/jobs/${long.body.data.id}/cancel`);
@@ -185,7 +184,7 @@ test('the executions list shows every API node’s executions; one can be cancel
     prompt: '[SLEEP:30000] listed elsewhere',
     ephemeral: true,
   });
-  const start = await nextLine(before, 'start');
+  const start = await nextLine(before, 'start', 'listed elsewhere');
   // another API node lists it (from what the first one publishes twice a second)
   const listed = await waitFor(async () => {
     const r = await send(c.apis[1]!.url, 'GET', '/api/v1/executions');
