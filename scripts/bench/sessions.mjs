@@ -71,6 +71,17 @@ function populate(dir, n) {
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 const now = () => process.hrtime.bigint();
 
+/** Milliseconds of `n` prefix look-ups (8 characters) spread over `ids`. */
+async function timeResolves(store, ids, n) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = now();
+    await store.resolve(ids[(i * 31) % ids.length].slice(0, 8));
+    out.push(ms(t0));
+  }
+  return out;
+}
+
 function stats(samples) {
   const s = [...samples].sort((a, b) => a - b);
   const mean = s.reduce((a, b) => a + b, 0) / s.length;
@@ -152,14 +163,7 @@ async function benchSize(n) {
     out.indexBytesPerOp = (fs.statSync(path.join(dir, 'index.journal')).size - journalBefore) / (2 * LISTS);
     out.listTotal = total;
 
-    const resolve = [];
-    for (let i = 0; i < LISTS; i++) {
-      const id = ids[(i * 31) % ids.length];
-      t0 = now();
-      await store.resolve(id.slice(0, 8));
-      resolve.push(ms(t0));
-    }
-    out.resolve = stats(resolve);
+    out.resolve = stats(await timeResolves(store, ids, LISTS));
 
     // A second store on the same directory sees the writes: incremental read cost.
     const other = await FileSessionStore.open({ dir });
@@ -337,14 +341,7 @@ async function benchPostgres(n) {
     out.listOwner = stats99(listOwner);
     out.listTotal = total;
 
-    const resolve = [];
-    for (let i = 0; i < PG_LISTS; i++) {
-      const id = ids[(i * 31) % ids.length];
-      t0 = now();
-      await store.resolve(id.slice(0, 8));
-      resolve.push(ms(t0));
-    }
-    out.resolve = stats99(resolve);
+    out.resolve = stats99(await timeResolves(store, ids, PG_LISTS));
     await store.close();
   } finally {
     await db.end();
