@@ -55,6 +55,9 @@ function clusterFor(overrides: Record<string, unknown>, apiKeys: string[]): Entr
       stopping.push(stop(idle));
     }
     const started = startTestCluster(schemas, {
+      // these suites test the API, not failover: worker liveness and leases with room for a loaded
+      // machine (a heartbeat starved past 2 s would end runs as `worker lost`)
+      cluster: { lock_secs: 10, lease_secs: 10 },
       overrides,
       env: apiKeys.length ? { CLINVK_API_KEYS: apiKeys.join(',') } : {},
     }).then(async (c) => {
